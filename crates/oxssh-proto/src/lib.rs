@@ -1,0 +1,4 @@
+//! The sans-IO SSH-2 protocol core.
+#![forbid(unsafe_code)]
+
+pub mod crypto;
