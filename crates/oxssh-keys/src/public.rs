@@ -240,7 +240,9 @@ mod tests {
     #[test]
     fn rejects_wrong_length_and_unknown_types() {
         let mut blob = Vec::new();
-        Writer::new(&mut blob).string(b"ssh-ed25519").string(&[1; 31]);
+        Writer::new(&mut blob)
+            .string(b"ssh-ed25519")
+            .string(&[1; 31]);
         assert!(matches!(
             PublicKey::from_blob(&blob),
             Err(KeyError::Invalid(_))

@@ -1,4 +1,13 @@
-//! The sans-IO SSH-2 protocol core.
+//! The sans-IO SSH-2 protocol core: no sockets, no clocks, no threads. It is fed bytes
+//! and the time, and yields bytes and events; the same code runs in tests, fuzzers and
+//! the tokio driver.
 #![forbid(unsafe_code)]
 
+pub mod config;
 pub mod crypto;
+pub mod error;
+pub mod transport;
+
+pub use config::TransportConfig;
+pub use error::{PeerMisbehaved, TransportError};
+pub use transport::{Event, Role, Transport};

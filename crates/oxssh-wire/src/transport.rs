@@ -102,9 +102,7 @@ impl Message for Unimplemented {
         w.u32(self.sequence);
     }
     fn decode_body(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        Ok(Self {
-            sequence: r.u32()?,
-        })
+        Ok(Self { sequence: r.u32()? })
     }
 }
 
@@ -513,7 +511,9 @@ mod tests {
             description: "bad".into(),
             language: String::new(),
         });
-        round_trip(Ignore { data: vec![1, 2, 3] });
+        round_trip(Ignore {
+            data: vec![1, 2, 3],
+        });
         round_trip(Unimplemented { sequence: 9 });
         round_trip(Debug {
             always_display: true,
@@ -577,7 +577,10 @@ mod tests {
     fn newkeys_rejects_trailing_bytes() {
         assert_eq!(NewKeys::decode(&[21]), Ok(NewKeys));
         assert_eq!(NewKeys::decode(&[21, 0]), Err(DecodeError::TrailingData(1)));
-        assert_eq!(NewKeys::decode(&[20]), Err(DecodeError::UnexpectedMessage(20)));
+        assert_eq!(
+            NewKeys::decode(&[20]),
+            Err(DecodeError::UnexpectedMessage(20))
+        );
     }
 
     #[test]

@@ -190,8 +190,7 @@ pub trait SignatureAlgorithm: Send + Sync {
     /// The key type name this algorithm uses (`ssh-rsa` for all RSA signatures).
     fn key_type(&self) -> &'static str;
     /// Verifies `signature` (the raw bytes inside the signature blob, after its name) over `message`.
-    fn verify(&self, key: &PublicKey, message: &[u8], signature: &[u8])
-        -> Result<(), CryptoError>;
+    fn verify(&self, key: &PublicKey, message: &[u8], signature: &[u8]) -> Result<(), CryptoError>;
 }
 
 /// A private key that can sign (server host keys, later user keys).
@@ -315,7 +314,10 @@ pub struct CryptoProvider {
 impl std::fmt::Debug for CryptoProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CryptoProvider")
-            .field("kex", &self.kex.iter().map(|a| a.name()).collect::<Vec<_>>())
+            .field(
+                "kex",
+                &self.kex.iter().map(|a| a.name()).collect::<Vec<_>>(),
+            )
             .field(
                 "signatures",
                 &self.signatures.iter().map(|a| a.name()).collect::<Vec<_>>(),
@@ -324,7 +326,10 @@ impl std::fmt::Debug for CryptoProvider {
                 "ciphers",
                 &self.ciphers.iter().map(|a| a.name()).collect::<Vec<_>>(),
             )
-            .field("macs", &self.macs.iter().map(|a| a.name()).collect::<Vec<_>>())
+            .field(
+                "macs",
+                &self.macs.iter().map(|a| a.name()).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }

@@ -1,0 +1,5 @@
+//! Shared plumbing of the oxssh programs; each binary in `src/bin/` is a thin `main`
+//! over one module here.
+#![forbid(unsafe_code)]
+
+pub mod keyscan;
