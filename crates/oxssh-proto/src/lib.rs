@@ -6,6 +6,8 @@
 pub mod config;
 pub mod crypto;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod transport;
 
 pub use config::TransportConfig;

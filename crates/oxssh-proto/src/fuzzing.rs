@@ -1,0 +1,75 @@
+//! Entry points for the fuzz targets in `fuzz/` and for the corpus replay tests: each
+//! feeds arbitrary bytes to one parser of peer input. Not part of the stable API.
+
+use crate::transport::packet::PacketReader;
+use crate::transport::version::VersionReader;
+
+/// The identification-line parser, in both roles, whole and byte by byte.
+pub fn version_line(data: &[u8]) {
+    for allow_preamble in [true, false] {
+        let _ = VersionReader::new(allow_preamble, 16).feed(data);
+        let mut reader = VersionReader::new(allow_preamble, 16);
+        for byte in data {
+            match reader.feed(std::slice::from_ref(byte)) {
+                Ok((_, None)) => {}
+                Ok((_, Some(_))) | Err(_) => break,
+            }
+        }
+    }
+}
+
+/// The plaintext packet deframer: lengths, padding, sequence numbers.
+pub fn deframe(data: &[u8]) {
+    let mut reader = PacketReader::new(35_000);
+    // Split the input unevenly to exercise partial packets.
+    let (head, tail) = data.split_at(data.len() / 3);
+    for chunk in [head, tail] {
+        reader.feed(chunk);
+        while let Ok(Some(packet)) = reader.next_packet() {
+            let _ = reader.payload(&packet.payload);
+        }
+    }
+}
+
+/// A whole server transport fed peer bytes: version, KEXINIT, kex messages, packets.
+/// The provider and host key come from the caller (this crate implements no crypto).
+pub fn server_transport(
+    provider: std::sync::Arc<crate::crypto::CryptoProvider>,
+    host_key: std::sync::Arc<dyn crate::crypto::SigningKey>,
+    data: &[u8],
+) {
+    let mut config = crate::TransportConfig::server_default();
+    // Let every method be reachable, NIST curves included.
+    config.kex_algorithms.extend(
+        [
+            "ecdh-sha2-nistp256",
+            "ecdh-sha2-nistp384",
+            "ecdh-sha2-nistp521",
+        ]
+        .map(String::from),
+    );
+    let Ok(mut transport) = crate::Transport::new(
+        std::sync::Arc::new(config),
+        provider,
+        crate::Role::Server {
+            host_keys: vec![host_key],
+        },
+        std::time::Instant::now(),
+    ) else {
+        return;
+    };
+    for chunk in data.chunks(97) {
+        if transport.recv(chunk).is_err() {
+            return;
+        }
+        loop {
+            match transport.poll_event() {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => return,
+            }
+        }
+        let pending = transport.transmit().len();
+        transport.advance_transmit(pending);
+    }
+}

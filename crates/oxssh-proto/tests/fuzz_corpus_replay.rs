@@ -1,0 +1,43 @@
+//! Replays every fuzz corpus file of the proto targets through the same entry points
+//! the fuzzers use, so CI catches a regression without building the fuzzers.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod pair;
+
+use std::path::PathBuf;
+
+fn corpus(target: &str) -> Vec<Vec<u8>> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "empty corpus {}", dir.display());
+    files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+}
+
+#[test]
+fn version_line_corpus_replays_without_panic() {
+    for input in corpus("version_line") {
+        oxssh_proto::fuzzing::version_line(&input);
+    }
+}
+
+#[test]
+fn deframer_corpus_replays_without_panic() {
+    for input in corpus("deframer") {
+        oxssh_proto::fuzzing::deframe(&input);
+    }
+}
+
+#[test]
+fn server_transport_corpus_replays_without_panic() {
+    let provider = pair::provider();
+    let key = pair::host_key("ed25519");
+    for input in corpus("server_transport") {
+        oxssh_proto::fuzzing::server_transport(provider.clone(), key.clone(), &input);
+    }
+}
