@@ -1,6 +1,6 @@
 //! Replays every fuzz corpus file of the proto targets through the same entry points
 //! the fuzzers use, so CI catches a regression without building the fuzzers.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod pair;
 

@@ -16,6 +16,9 @@ use oxssh_proto::crypto::{CryptoProvider, SigningKey};
 use oxssh_proto::transport::Negotiated;
 use oxssh_proto::{Event, Role, Transport, TransportConfig, TransportError};
 
+/// Tampers with bytes in flight.
+pub type Filter = Box<dyn FnMut(&mut Vec<u8>)>;
+
 /// Events as owned values, for assertions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen {
@@ -116,9 +119,9 @@ pub struct Pair {
     pub now: Instant,
     pub auto_accept: bool,
     /// Called on bytes going client -> server; may tamper.
-    pub c2s_filter: Option<Box<dyn FnMut(&mut Vec<u8>)>>,
+    pub c2s_filter: Option<Filter>,
     /// Called on bytes going server -> client; may tamper.
-    pub s2c_filter: Option<Box<dyn FnMut(&mut Vec<u8>)>>,
+    pub s2c_filter: Option<Filter>,
 }
 
 impl Pair {
@@ -163,11 +166,7 @@ impl Pair {
         )
     }
 
-    fn shuttle(
-        from: &mut Side,
-        to: &mut Side,
-        filter: &mut Option<Box<dyn FnMut(&mut Vec<u8>)>>,
-    ) -> bool {
+    fn shuttle(from: &mut Side, to: &mut Side, filter: &mut Option<Filter>) -> bool {
         let mut bytes = from.transport.transmit().to_vec();
         if bytes.is_empty() {
             return false;
