@@ -4,11 +4,13 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
+pub mod connection;
 pub mod disconnect;
 pub mod error;
 pub mod msg;
 pub mod names;
 pub mod transport;
+pub mod userauth;
 
 pub use codec::{NameList, Reader, Writer, MAX_STRING_LEN};
 pub use disconnect::DisconnectReason;

@@ -484,10 +484,11 @@ fn lossy(bytes: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests_support {
     use super::*;
 
-    fn round_trip<M: Message + PartialEq + std::fmt::Debug>(msg: M) {
+    /// Encodes, decodes, and checks every prefix fails and trailing data is refused.
+    pub(crate) fn round_trip<M: Message + PartialEq + std::fmt::Debug>(msg: M) {
         let payload = msg.to_payload();
         assert_eq!(payload.first(), Some(&M::NUMBER));
         assert_eq!(M::decode(&payload).unwrap(), msg);
@@ -499,6 +500,21 @@ mod tests {
         long.push(0);
         assert_eq!(M::decode(&long), Err(DecodeError::TrailingData(1)));
     }
+
+    /// Like [`round_trip`] for messages whose last field is raw type-specific data
+    /// (trailing bytes belong to it): encode, decode, and no prefix before it decodes.
+    pub(crate) fn round_trip_open_ended<M: Message + PartialEq + std::fmt::Debug>(msg: M) {
+        let payload = msg.to_payload();
+        assert_eq!(M::decode(&payload).unwrap(), msg);
+        assert!(M::decode(&[]).is_err());
+        assert!(M::decode(&[M::NUMBER.wrapping_add(1)]).is_err());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::round_trip;
+    use super::*;
 
     fn names(list: &str) -> NameList {
         NameList::parse(list.as_bytes()).unwrap()
