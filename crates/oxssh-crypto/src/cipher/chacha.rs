@@ -6,7 +6,7 @@
 //! encrypted, so [`Opener::packet_length`] decrypts it from a copy: the buffer stays
 //! ciphertext until [`Opener::open`] has checked the tag over all of it.
 
-use super::{prefix, read_length, well_formed, wipe, LENGTH_LEN};
+use super::{prefix, well_formed, wipe, LENGTH_LEN, UNREADABLE_LENGTH};
 use aws_lc_rs::aead::chacha20_poly1305_openssh::{self as openssh, OpeningKey, SealingKey};
 use oxssh_proto::crypto::{CryptoError, Opener, Sealer};
 use zeroize::Zeroizing;
@@ -96,7 +96,7 @@ impl Opener for ChaChaOpener {
     fn packet_length(&mut self, seq: u32, header: &mut [u8]) -> u32 {
         match self.decrypt_length(seq, header) {
             Some(length) => u32::from_be_bytes(length),
-            None => read_length(&[]),
+            None => UNREADABLE_LENGTH,
         }
     }
     /// Checks the Poly1305 tag over the encrypted length and payload, then decrypts both

@@ -11,7 +11,7 @@
 //! packets, so every call handles whole blocks and the counter for each call is computed
 //! from the number of blocks used so far.
 
-use super::{prefix, read_length, well_formed, wipe, LENGTH_LEN};
+use super::{prefix, read_length, well_formed, wipe, LENGTH_LEN, UNREADABLE_LENGTH};
 use aws_lc_rs::cipher::{self as aes, EncryptingKey, EncryptionContext, UnboundCipherKey};
 use aws_lc_rs::iv::FixedLength;
 use oxssh_proto::crypto::{CryptoError, Mac, Opener, Sealer};
@@ -188,11 +188,11 @@ impl Opener for CtrOpener {
             return read_length(header);
         }
         let Some(block) = header.get_mut(..BLOCK_LEN) else {
-            return read_length(&[]);
+            return UNREADABLE_LENGTH;
         };
         if !self.first_block_open {
             if self.ctr.apply(block).is_err() {
-                return read_length(&[]);
+                return UNREADABLE_LENGTH;
             }
             self.first_block_open = true;
         }

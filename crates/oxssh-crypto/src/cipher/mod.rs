@@ -218,12 +218,16 @@ fn well_formed(packet: &[u8], aad: usize, block: usize) -> bool {
     }
 }
 
-/// Reads the big-endian `packet_length` from the first four bytes, or `u32::MAX` (which the
-/// framing layer rejects as oversized) when fewer are given.
+/// What [`Opener::packet_length`] reports when it cannot read a length: larger than any
+/// packet the framing layer accepts, so the connection fails as for an oversized packet.
+const UNREADABLE_LENGTH: u32 = u32::MAX;
+
+/// Reads the big-endian `packet_length` from the first four bytes, or
+/// [`UNREADABLE_LENGTH`] when fewer are given.
 fn read_length(header: &[u8]) -> u32 {
     match header.first_chunk::<LENGTH_LEN>() {
         Some(bytes) => u32::from_be_bytes(*bytes),
-        None => u32::MAX,
+        None => UNREADABLE_LENGTH,
     }
 }
 

@@ -165,7 +165,7 @@ impl KeyPair {
         let mut bytes = Zeroizing::new(vec![0u8; len]);
         rng.fill(&mut bytes)?;
         if let Some(first) = bytes.first_mut() {
-            let top = (bits - 1) % 8;
+            let top = bits.saturating_sub(1) % 8;
             *first &= u8::MAX >> (7 - top);
             *first |= 1 << top;
         }

@@ -212,3 +212,42 @@ pub(crate) const GROUP18_P: [u8; 1024] = [
     0x9e, 0x30, 0x50, 0xe2, 0x76, 0x56, 0x94, 0xdf, 0xc8, 0x1f, 0x56, 0xe8, 0x80, 0xb9, 0x6e, 0x71,
     0x60, 0xc9, 0x80, 0xdd, 0x98, 0xed, 0xd3, 0xdf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 ];
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
+    use crypto_bigint::{BoxedUint, Odd};
+
+    const ALL: [&[u8]; 5] = [&GROUP14_P, &GROUP15_P, &GROUP16_P, &GROUP17_P, &GROUP18_P];
+
+    /// RFC 3526 primes start and end with 64 one bits and begin with pi's digits.
+    #[test]
+    fn primes_have_the_rfc3526_shape() {
+        for (p, bits) in ALL.iter().zip([2048, 3072, 4096, 6144, 8192]) {
+            assert_eq!(p.len() * 8, bits);
+            assert_eq!(p[..8], [0xff; 8]);
+            assert_eq!(p[p.len() - 8..], [0xff; 8]);
+            // floor(2^(n-130) * pi) starts with pi's hex digits 3.243F6A88... shifted by 2.
+            assert_eq!(p[8..12], [0xc9, 0x0f, 0xda, 0xa2]);
+        }
+    }
+
+    /// p is a safe prime with generator 2 a quadratic residue: 2^((p-1)/2) = 1 mod p
+    /// (p = 7 mod 8). Checked for the groups the fixed methods use; cheap enough.
+    #[test]
+    fn two_generates_the_prime_order_subgroup() {
+        for p in [&GROUP14_P[..], &GROUP16_P[..]] {
+            let precision = (p.len() * 8) as u32;
+            let modulus = BoxedUint::from_be_slice(p, precision).unwrap();
+            let q = modulus.shr_vartime(1).unwrap();
+            let params = BoxedMontyParams::new(Odd::new(modulus).into_option().unwrap());
+            let two =
+                BoxedMontyForm::new(BoxedUint::from_be_slice(&[2], precision).unwrap(), &params);
+            let one = BoxedUint::one_with_precision(precision);
+            assert_eq!(two.pow(&q).retrieve(), one);
+            assert_eq!(p.last().unwrap() & 7, 7);
+        }
+    }
+}

@@ -78,57 +78,64 @@ pub fn load_openssh_private_key(text: &str) -> Result<Box<dyn SigningKey>, Crypt
         return Err(CryptoError::Unsupported("encrypted private key"));
     }
     match key.key_data() {
-        KeypairData::Ed25519(pair) => {
-            let pair = Ed25519KeyPair::from_seed_and_public_key(
-                pair.private.as_ref(),
-                pair.public.as_ref(),
-            )
-            .map_err(|_| CryptoError::InvalidKey)?;
-            Ok(Box::new(Ed25519Key::new(pair)?))
-        }
-        KeypairData::Ecdsa(pair) => {
-            let curve = match pair.curve() {
-                ssh_key::EcdsaCurve::NistP256 => EcdsaCurve::NistP256,
-                ssh_key::EcdsaCurve::NistP384 => EcdsaCurve::NistP384,
-                ssh_key::EcdsaCurve::NistP521 => EcdsaCurve::NistP521,
-            };
-            let aws = EcdsaKeyPair::from_private_key_and_public_key(
-                signing_alg(curve),
-                pair.private_key_bytes(),
-                pair.public_key_bytes(),
-            )
-            .map_err(|_| CryptoError::InvalidKey)?;
-            Ok(Box::new(EcdsaKey::new(curve, aws)?))
-        }
-        KeypairData::Rsa(pair) => {
-            fn positive(m: &ssh_key::Mpint) -> Result<&[u8], CryptoError> {
-                m.as_positive_bytes().ok_or(CryptoError::InvalidKey)
-            }
-            let (n, e) = (positive(pair.public().n())?, positive(pair.public().e())?);
-            let private = pair.private();
-            let (d, p, q) = (
-                positive(private.d())?,
-                positive(private.p())?,
-                positive(private.q())?,
-            );
-            let iqmp = positive(private.iqmp())?;
-            let d_p = crt_exponent(d, p)?;
-            let d_q = crt_exponent(d, q)?;
-            let components = KeyPairComponents {
-                public_key: RsaPublicKeyComponents { n, e },
-                d,
-                p,
-                q,
-                dP: &**d_p,
-                dQ: &**d_q,
-                qInv: iqmp,
-            };
-            let aws =
-                RsaKeyPair::from_components(&components).map_err(|_| CryptoError::InvalidKey)?;
-            Ok(Box::new(RsaKey::new(aws)?))
-        }
+        KeypairData::Ed25519(pair) => load_ed25519(pair),
+        KeypairData::Ecdsa(pair) => load_ecdsa(pair),
+        KeypairData::Rsa(pair) => load_rsa(pair),
         _ => Err(CryptoError::Unsupported("private key type")),
     }
+}
+
+fn load_ed25519(
+    pair: &ssh_key::private::Ed25519Keypair,
+) -> Result<Box<dyn SigningKey>, CryptoError> {
+    let pair =
+        Ed25519KeyPair::from_seed_and_public_key(pair.private.as_ref(), pair.public.as_ref())
+            .map_err(|_| CryptoError::InvalidKey)?;
+    Ok(Box::new(Ed25519Key::new(pair)?))
+}
+
+fn load_ecdsa(pair: &ssh_key::private::EcdsaKeypair) -> Result<Box<dyn SigningKey>, CryptoError> {
+    let curve = match pair.curve() {
+        ssh_key::EcdsaCurve::NistP256 => EcdsaCurve::NistP256,
+        ssh_key::EcdsaCurve::NistP384 => EcdsaCurve::NistP384,
+        ssh_key::EcdsaCurve::NistP521 => EcdsaCurve::NistP521,
+    };
+    let aws = EcdsaKeyPair::from_private_key_and_public_key(
+        signing_alg(curve),
+        pair.private_key_bytes(),
+        pair.public_key_bytes(),
+    )
+    .map_err(|_| CryptoError::InvalidKey)?;
+    Ok(Box::new(EcdsaKey::new(curve, aws)?))
+}
+
+/// OpenSSH stores n, e, d, iqmp, p, q; aws-lc also wants the CRT exponents, derived here.
+fn load_rsa(pair: &ssh_key::private::RsaKeypair) -> Result<Box<dyn SigningKey>, CryptoError> {
+    fn positive(m: &ssh_key::Mpint) -> Result<&[u8], CryptoError> {
+        m.as_positive_bytes().ok_or(CryptoError::InvalidKey)
+    }
+    let private = pair.private();
+    let (d, p, q) = (
+        positive(private.d())?,
+        positive(private.p())?,
+        positive(private.q())?,
+    );
+    let d_p = crt_exponent(d, p)?;
+    let d_q = crt_exponent(d, q)?;
+    let components = KeyPairComponents {
+        public_key: RsaPublicKeyComponents {
+            n: positive(pair.public().n())?,
+            e: positive(pair.public().e())?,
+        },
+        d,
+        p,
+        q,
+        dP: &**d_p,
+        dQ: &**d_q,
+        qInv: positive(private.iqmp())?,
+    };
+    let aws = RsaKeyPair::from_components(&components).map_err(|_| CryptoError::InvalidKey)?;
+    Ok(Box::new(RsaKey::new(aws)?))
 }
 
 /// d mod (prime - 1), the CRT exponent OpenSSH's format leaves out (RFC 8017 §3.2).
@@ -138,7 +145,9 @@ fn crt_exponent(d: &[u8], prime: &[u8]) -> Result<Zeroizing<Box<[u8]>>, CryptoEr
     let d = Zeroizing::new(
         BoxedUint::from_be_slice(d, precision).map_err(|_| CryptoError::InvalidKey)?,
     );
-    let prime = BoxedUint::from_be_slice(prime, precision).map_err(|_| CryptoError::InvalidKey)?;
+    let prime = Zeroizing::new(
+        BoxedUint::from_be_slice(prime, precision).map_err(|_| CryptoError::InvalidKey)?,
+    );
     let modulus = prime.wrapping_sub(BoxedUint::one_with_precision(precision));
     let modulus = Zeroizing::new(
         NonZero::new(modulus)
