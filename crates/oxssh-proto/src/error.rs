@@ -70,6 +70,12 @@ pub enum PeerMisbehaved {
     /// A packet failed authentication.
     #[error("message authentication code incorrect")]
     BadMac,
+    /// The connection protocol was broken (unknown channel, window overrun, ...).
+    #[error("channel protocol violation: {0}")]
+    Channel(&'static str),
+    /// The authentication protocol was broken.
+    #[error("authentication protocol violation: {0}")]
+    Auth(&'static str),
 }
 
 impl PeerMisbehaved {
@@ -89,7 +95,9 @@ impl PeerMisbehaved {
             | Self::Decode(_)
             | Self::UnexpectedMessage { .. }
             | Self::StrictKexViolation(_)
-            | Self::SequenceWrapDuringInitialKex => DisconnectReason::ProtocolError,
+            | Self::SequenceWrapDuringInitialKex
+            | Self::Channel(_)
+            | Self::Auth(_) => DisconnectReason::ProtocolError,
         }
     }
 }

@@ -3,13 +3,17 @@
 //! the tokio driver.
 #![forbid(unsafe_code)]
 
+pub mod auth;
+pub mod client;
 pub mod config;
+pub mod connection;
 pub mod crypto;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod transport;
 
+pub use client::{ClientConnection, ClientEvent};
 pub use config::TransportConfig;
 pub use error::{PeerMisbehaved, TransportError};
 pub use transport::{Event, Role, Transport};

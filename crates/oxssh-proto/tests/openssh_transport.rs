@@ -9,124 +9,16 @@
     clippy::panic
 )]
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+mod sshd;
+
+use std::io::Write;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use oxssh_proto::{Event, Role, Transport, TransportConfig};
 use oxssh_wire::transport::{Ignore, Message, ServiceAccept, ServiceRequest};
 use oxssh_wire::Writer;
-
-const SSHD: &str = "/usr/sbin/sshd";
-const WAIT: Duration = Duration::from_secs(20);
-
-/// True when sshd exists; in CI a missing peer is a failure, elsewhere a loud skip.
-fn have_sshd() -> bool {
-    if Path::new(SSHD).exists() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{SSHD} is missing: .ci/run must install openssh-server");
-    }
-    eprintln!("SKIP: {SSHD} not installed; OpenSSH interop not tested");
-    false
-}
-
-struct Sshd {
-    child: Child,
-    stdin: ChildStdin,
-    output: Receiver<Vec<u8>>,
-    _dir: tempfile::TempDir,
-    log: PathBuf,
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn keygen(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
-    let path = dir.join(name);
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-N", "", "-f"])
-        .arg(&path)
-        .args(args)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    path
-}
-
-/// Starts `sshd -i` with host keys of every type and the extra config lines.
-fn sshd(extra: &str) -> Sshd {
-    sshd_with_user_key(extra, None)
-}
-
-/// As [`sshd`], authorising `user_key` (an OpenSSH public key line) for public-key login.
-fn sshd_with_user_key(extra: &str, user_key: Option<&str>) -> Sshd {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = String::new();
-    if let Some(line) = user_key {
-        let path = dir.path().join("authorized_keys");
-        std::fs::write(&path, format!("{line}\n")).unwrap();
-        config.push_str(&format!(
-            "AuthorizedKeysFile {}\nStrictModes no\nPermitRootLogin prohibit-password\n",
-            path.display()
-        ));
-    }
-    for (name, args) in [
-        ("ed25519", &["-t", "ed25519"][..]),
-        ("ecdsa256", &["-t", "ecdsa", "-b", "256"]),
-        ("ecdsa384", &["-t", "ecdsa", "-b", "384"]),
-        ("ecdsa521", &["-t", "ecdsa", "-b", "521"]),
-        ("rsa", &["-t", "rsa", "-b", "2048"]),
-    ] {
-        let key = keygen(dir.path(), name, args);
-        config.push_str(&format!("HostKey {}\n", key.display()));
-    }
-    config.push_str(&format!(
-        "PidFile {}\nUsePAM no\nLogLevel DEBUG1\n{extra}\n",
-        dir.path().join("pid").display()
-    ));
-    let cfg = dir.path().join("sshd_config");
-    std::fs::write(&cfg, config).unwrap();
-    let log = dir.path().join("log");
-    std::fs::create_dir_all("/run/sshd").ok();
-    let mut child = Command::new(SSHD)
-        .arg("-i")
-        .arg("-f")
-        .arg(&cfg)
-        .arg("-E")
-        .arg(&log)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdin = child.stdin.take().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let (tx, output) = channel();
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 65536];
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    Sshd {
-        child,
-        stdin,
-        output,
-        _dir: dir,
-        log,
-    }
-}
+use sshd::{have_sshd, sshd, sshd_with_user_key, test_user, Sshd, WAIT};
 
 struct Client {
     transport: Transport,
@@ -165,10 +57,7 @@ impl Client {
             loop {
                 let ev = match self.transport.poll_event() {
                     Ok(ev) => ev,
-                    Err(e) => panic!(
-                        "transport error {e:?}; sshd log:\n{}",
-                        std::fs::read_to_string(&self.sshd.log).unwrap_or_default()
-                    ),
+                    Err(e) => panic!("transport error {e:?}; sshd log:\n{}", self.sshd.log()),
                 };
                 match ev {
                     None => break,
@@ -186,12 +75,11 @@ impl Client {
             }
             self.flush();
             let left = deadline.saturating_duration_since(Instant::now());
-            let data = self.sshd.output.recv_timeout(left).unwrap_or_else(|_| {
-                panic!(
-                    "sshd went quiet; log:\n{}",
-                    std::fs::read_to_string(&self.sshd.log).unwrap_or_default()
-                )
-            });
+            let data = self
+                .sshd
+                .output
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("sshd went quiet; log:\n{}", self.sshd.log()));
             self.transport.recv(&data).unwrap();
         }
     }
@@ -229,7 +117,7 @@ impl Client {
 /// Logs in with `key` by public key (RFC 4252 §7): OpenSSH only re-keys after login.
 fn login(client: &mut Client, key: &dyn oxssh_proto::crypto::SigningKey) {
     client.service_request();
-    let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+    let user = test_user();
     let alg = "ssh-ed25519";
     let blob = key.public_key().to_blob();
     let mut request = Vec::new();
