@@ -276,7 +276,6 @@ pub fn parse_key_types(value: &str) -> Result<BTreeSet<KeyType>, ArgsError> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -10,7 +10,7 @@ use tokio::task::{JoinError, JoinSet};
 use super::args::{Family, Options};
 use super::keytype::KeyType;
 use super::output::{comment_line, key_lines, Printer};
-use super::scan::{scan, ScanResult};
+use super::scan::{scan, ScanError, ScanResult};
 use super::targets::{HostSpec, Target};
 
 /// Most connections open at once: ssh-keyscan's cap (256 descriptors less 10 spare).
@@ -77,11 +77,31 @@ async fn scan_target(opts: &Options, target: &Target, key_type: KeyType, printer
             );
             match scan(addr, key_type.host_key_algorithms(), opts.timeout).await {
                 Ok(result) => return report(opts, target, name, key_type, &result, printer),
-                Err(err) => printer.error(&format!("{name}: {err}")),
+                Err(err) if is_unreachable(&err) => {
+                    printer.debug(1, &format!("{name}: {err}"));
+                }
+                Err(err) => {
+                    // ssh-keyscan prints the banner comment for every connection that
+                    // sent one, even when the exchange then fails.
+                    if let Some(version) = err.server_version() {
+                        printer.comment(&comment_line(name, opts.port, version));
+                    }
+                    printer.error(&format!("{name}: {err}"));
+                }
             }
         }
     }
     false
+}
+
+/// Hosts that are down or silent: ssh-keyscan says nothing about them (a scan of a
+/// thousand hosts would drown in such lines), so they are shown only with `-v`.
+fn is_unreachable(err: &ScanError) -> bool {
+    match err {
+        ScanError::Timeout => true,
+        ScanError::Io(io) => io.kind() == std::io::ErrorKind::ConnectionRefused,
+        _ => false,
+    }
 }
 
 /// Prints a verified result; false if the key cannot be printed.

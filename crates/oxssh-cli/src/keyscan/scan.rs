@@ -32,7 +32,22 @@ pub enum ScanError {
     /// No answer within the timeout.
     Timeout,
     /// The key exchange failed (including a host key signature that does not verify).
-    Protocol(TransportError),
+    Protocol {
+        /// What went wrong.
+        error: TransportError,
+        /// The server's identification line, if it sent one before failing.
+        server_version: Option<String>,
+    },
+}
+
+impl ScanError {
+    /// The server's identification line, when the failure came after it.
+    pub fn server_version(&self) -> Option<&str> {
+        match self {
+            Self::Protocol { server_version, .. } => server_version.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for ScanError {
@@ -41,7 +56,7 @@ impl fmt::Display for ScanError {
             Self::Io(e) => write!(f, "{e}"),
             Self::Closed => f.write_str("Connection closed by remote host"),
             Self::Timeout => f.write_str("Connection timed out"),
-            Self::Protocol(e) => write!(f, "{e}"),
+            Self::Protocol { error, .. } => write!(f, "{error}"),
         }
     }
 }
@@ -54,12 +69,6 @@ impl From<std::io::Error> for ScanError {
     }
 }
 
-impl From<TransportError> for ScanError {
-    fn from(e: TransportError) -> Self {
-        Self::Protocol(e)
-    }
-}
-
 fn provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER
@@ -69,33 +78,34 @@ fn provider() -> Arc<CryptoProvider> {
 
 /// Connects, runs the real key exchange offering only `host_key_algorithms`, verifies the
 /// host key's signature over the exchange hash, and returns what the server presented.
+/// As with ssh-keyscan, `timeout` bounds the connect and each wait for data: a server
+/// that keeps talking is not cut off, a silent one is.
 pub async fn scan(
     addr: SocketAddr,
     host_key_algorithms: &[&'static str],
     timeout: Duration,
 ) -> Result<ScanResult, ScanError> {
-    match tokio::time::timeout(timeout, scan_within(addr, host_key_algorithms)).await {
-        Ok(result) => result,
-        Err(_) => Err(ScanError::Timeout),
-    }
-}
-
-async fn scan_within(
-    addr: SocketAddr,
-    host_key_algorithms: &[&'static str],
-) -> Result<ScanResult, ScanError> {
-    let mut stream = TcpStream::connect(addr).await?;
+    let mut stream = within(timeout, TcpStream::connect(addr)).await?;
     stream.set_nodelay(true)?;
     let mut config = TransportConfig::client_default();
     config.host_key_algorithms = host_key_algorithms
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
-    let mut transport = Transport::new(Arc::new(config), provider(), Role::Client, Instant::now())?;
+    let mut transport = Transport::new(Arc::new(config), provider(), Role::Client, Instant::now())
+        .map_err(|error| ScanError::Protocol {
+            error,
+            server_version: None,
+        })?;
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         flush(&mut stream, &mut transport).await?;
-        while let Some(event) = transport.poll_event()? {
+        loop {
+            let event = match transport.poll_event() {
+                Ok(Some(event)) => event,
+                Ok(None) => break,
+                Err(e) => return Err(protocol(&transport, e)),
+            };
             if let Event::HostKey { key, .. } = event {
                 let server_version = transport
                     .peer_version()
@@ -110,11 +120,33 @@ async fn scan_within(
                 });
             }
         }
-        let n = stream.read(&mut buf).await?;
+        // Events may have produced output (kex replies): send it before blocking.
+        flush(&mut stream, &mut transport).await?;
+        let n = within(timeout, stream.read(&mut buf)).await?;
         if n == 0 {
             return Err(ScanError::Closed);
         }
-        transport.recv(buf.get(..n).unwrap_or_default())?;
+        transport
+            .recv(buf.get(..n).unwrap_or_default())
+            .map_err(|e| protocol(&transport, e))?;
+    }
+}
+
+fn protocol(transport: &Transport, error: TransportError) -> ScanError {
+    ScanError::Protocol {
+        error,
+        server_version: transport.peer_version().map(|v| v.line.clone()),
+    }
+}
+
+/// Runs an I/O step with the scan's timeout.
+async fn within<T>(
+    timeout: Duration,
+    step: impl std::future::Future<Output = std::io::Result<T>>,
+) -> Result<T, ScanError> {
+    match tokio::time::timeout(timeout, step).await {
+        Ok(result) => Ok(result?),
+        Err(_) => Err(ScanError::Timeout),
     }
 }
 

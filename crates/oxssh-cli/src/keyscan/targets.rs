@@ -184,7 +184,6 @@ pub fn read_specs(reader: impl BufRead) -> io::Result<Vec<HostSpec>> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

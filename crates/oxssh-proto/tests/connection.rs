@@ -1,0 +1,342 @@
+//! Protocol tests of the connection layer: two `Connection`s over an in-memory
+//! transport pair. Flow control is per channel; peer faults become typed errors.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod pair;
+
+use oxssh_proto::connection::{
+    ChannelId, ChannelRequestKind, Connection, ConnectionConfig, ConnectionEvent,
+};
+use oxssh_proto::error::PeerMisbehaved;
+use oxssh_proto::{Event, Transport, TransportError};
+use oxssh_wire::connection::data;
+use pair::Pair;
+
+struct Ends {
+    pair: Pair,
+    client: Connection,
+    server: Connection,
+    client_events: Vec<ConnectionEvent>,
+    server_events: Vec<ConnectionEvent>,
+    client_error: Option<TransportError>,
+    server_error: Option<TransportError>,
+}
+
+fn pump_side(
+    t: &mut Transport,
+    c: &mut Connection,
+    events: &mut Vec<ConnectionEvent>,
+    error: &mut Option<TransportError>,
+) -> bool {
+    let mut progressed = false;
+    while error.is_none() {
+        let payload = match t.poll_event() {
+            Ok(Some(Event::Payload(p))) => p.to_vec(),
+            Ok(Some(_)) => continue,
+            Ok(None) => break,
+            Err(e) => {
+                *error = Some(e);
+                break;
+            }
+        };
+        progressed = true;
+        if let Err(e) = c.handle(t, &payload) {
+            *error = Some(e);
+        }
+    }
+    while let Some(ev) = c.poll_event() {
+        events.push(ev);
+        progressed = true;
+    }
+    progressed
+}
+
+impl Ends {
+    fn new(client: ConnectionConfig, server: ConnectionConfig) -> Self {
+        let mut pair = Pair::default_with("ed25519");
+        pair.drive();
+        pair.assert_established();
+        Self {
+            pair,
+            client: Connection::new(client),
+            server: Connection::new(server),
+            client_events: Vec::new(),
+            server_events: Vec::new(),
+            client_error: None,
+            server_error: None,
+        }
+    }
+
+    /// Moves bytes and routes payloads into both connections until quiet.
+    fn settle(&mut self) {
+        for _ in 0..100_000 {
+            let mut progressed = false;
+            for (from_client, _) in [(true, ()), (false, ())] {
+                let (from, to) = if from_client {
+                    (
+                        &mut self.pair.client.transport,
+                        &mut self.pair.server.transport,
+                    )
+                } else {
+                    (
+                        &mut self.pair.server.transport,
+                        &mut self.pair.client.transport,
+                    )
+                };
+                let bytes = from.transmit().to_vec();
+                if !bytes.is_empty() {
+                    from.advance_transmit(bytes.len());
+                    let _ = to.recv(&bytes);
+                    progressed = true;
+                }
+            }
+            progressed |= pump_side(
+                &mut self.pair.client.transport,
+                &mut self.client,
+                &mut self.client_events,
+                &mut self.client_error,
+            );
+            progressed |= pump_side(
+                &mut self.pair.server.transport,
+                &mut self.server,
+                &mut self.server_events,
+                &mut self.server_error,
+            );
+            if !progressed {
+                return;
+            }
+        }
+        panic!("livelock");
+    }
+
+    /// Client opens a session; server accepts it. Returns (client id, server id).
+    fn open(&mut self) -> (ChannelId, ChannelId) {
+        let cid = self
+            .client
+            .open_channel(&mut self.pair.client.transport, "session", &[])
+            .unwrap();
+        self.settle();
+        let sid = self
+            .server_events
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                ConnectionEvent::OpenRequested { id, .. } => Some(*id),
+                _ => None,
+            })
+            .unwrap();
+        self.server
+            .accept_open(&mut self.pair.server.transport, sid)
+            .unwrap();
+        self.settle();
+        assert!(self
+            .client_events
+            .contains(&ConnectionEvent::OpenConfirmed(cid)));
+        (cid, sid)
+    }
+
+    fn server_write_all(&mut self, id: ChannelId, bytes: &[u8], sent: &mut usize) {
+        while *sent < bytes.len() {
+            let n = self
+                .server
+                .write(&mut self.pair.server.transport, id, &bytes[*sent..], false)
+                .unwrap();
+            if n == 0 {
+                return;
+            }
+            *sent += n;
+            self.settle();
+        }
+    }
+
+    fn client_read_all(&mut self, id: ChannelId) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 50_000];
+        loop {
+            let n = self
+                .client
+                .read(&mut self.pair.client.transport, id, &mut buf, false)
+                .unwrap();
+            if n == 0 {
+                return out;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+#[test]
+fn a_stalled_reader_blocks_only_its_own_channel() {
+    let mut e = Ends::new(ConnectionConfig::default(), ConnectionConfig::default());
+    let (stalled_c, stalled_s) = e.open();
+    let (busy_c, busy_s) = e.open();
+    let big = vec![7u8; 6 * 1024 * 1024];
+    let (mut sent_stalled, mut sent_busy) = (0, 0);
+    let mut received_busy = Vec::new();
+    // Keep pushing on both; read only the busy channel.
+    for _ in 0..1000 {
+        e.server_write_all(stalled_s, &big, &mut sent_stalled);
+        e.server_write_all(busy_s, &big, &mut sent_busy);
+        received_busy.extend(e.client_read_all(busy_c));
+        e.settle();
+        if received_busy.len() == big.len() {
+            break;
+        }
+    }
+    assert_eq!(received_busy.len(), big.len(), "busy channel must finish");
+    let window = ConnectionConfig::default().window as usize;
+    assert_eq!(sent_stalled, window, "stalled channel stops at its window");
+    assert_eq!(e.client.channel(stalled_c).unwrap().stdout.len(), window);
+    // Reading the stalled channel lets it finish too.
+    let mut received = Vec::new();
+    while received.len() < big.len() {
+        received.extend(e.client_read_all(stalled_c));
+        e.settle();
+        e.server_write_all(stalled_s, &big, &mut sent_stalled);
+    }
+    assert_eq!(received, big);
+    assert!(e.client_error.is_none() && e.server_error.is_none());
+}
+
+#[test]
+fn eof_exit_status_and_close_arrive_in_order_and_data_survives_close() {
+    let mut e = Ends::new(ConnectionConfig::default(), ConnectionConfig::default());
+    let (cid, sid) = e.open();
+    let t = &mut e.pair.server.transport;
+    e.server.write(t, sid, b"last words", false).unwrap();
+    e.server.send_eof(t, sid).unwrap();
+    e.server
+        .request(t, sid, &ChannelRequestKind::ExitStatus(7), false)
+        .unwrap();
+    e.server.close(t, sid).unwrap();
+    e.settle();
+    let tail: Vec<_> = e
+        .client_events
+        .iter()
+        .filter(|ev| !matches!(ev, ConnectionEvent::OpenConfirmed(_)))
+        .cloned()
+        .collect();
+    assert_eq!(
+        tail,
+        vec![
+            ConnectionEvent::Readable(cid),
+            ConnectionEvent::Eof(cid),
+            ConnectionEvent::Request {
+                id: cid,
+                request: ChannelRequestKind::ExitStatus(7),
+                want_reply: false
+            },
+            ConnectionEvent::Closed(cid),
+        ]
+    );
+    // The client answered CLOSE; the data is still there to read.
+    assert_eq!(e.client_read_all(cid), b"last words");
+    assert!(e.server_events.contains(&ConnectionEvent::Closed(sid)));
+    e.client.release(cid);
+    assert_eq!(e.client.channel_count(), 0);
+}
+
+#[test]
+fn data_beyond_the_window_is_a_protocol_error() {
+    let small = ConnectionConfig {
+        window: 1000,
+        ..ConnectionConfig::default()
+    };
+    let mut e = Ends::new(small, ConnectionConfig::default());
+    let (cid, _) = e.open();
+    let mut payload = Vec::new();
+    data::encode(&mut payload, cid.0, None, &[0u8; 1001]);
+    e.pair.server.transport.send(&payload).unwrap();
+    e.settle();
+    assert_eq!(
+        e.client_error,
+        Some(TransportError::Peer(PeerMisbehaved::Channel(
+            "data beyond the window"
+        )))
+    );
+}
+
+#[test]
+fn messages_for_unknown_channels_are_protocol_errors() {
+    let mut e = Ends::new(ConnectionConfig::default(), ConnectionConfig::default());
+    let mut payload = Vec::new();
+    data::encode(&mut payload, 42, None, b"x");
+    e.pair.server.transport.send(&payload).unwrap();
+    e.settle();
+    assert!(matches!(
+        e.client_error,
+        Some(TransportError::Peer(PeerMisbehaved::Channel(_)))
+    ));
+}
+
+#[test]
+fn opens_past_the_channel_limit_fail_with_resource_shortage() {
+    let limited = ConnectionConfig {
+        max_channels: 2,
+        ..ConnectionConfig::default()
+    };
+    let mut e = Ends::new(ConnectionConfig::default(), limited);
+    let ids: Vec<_> = (0..3)
+        .map(|_| {
+            e.client
+                .open_channel(&mut e.pair.client.transport, "session", &[])
+                .unwrap()
+        })
+        .collect();
+    e.settle();
+    let offered = e
+        .server_events
+        .iter()
+        .filter(|ev| matches!(ev, ConnectionEvent::OpenRequested { .. }))
+        .count();
+    assert_eq!(offered, 2);
+    assert!(e.client_events.iter().any(|ev| matches!(
+        ev,
+        ConnectionEvent::OpenFailed { id, reason: 4, .. } if *id == ids[2]
+    )));
+}
+
+#[test]
+fn requests_with_reply_are_answered_in_order() {
+    let mut e = Ends::new(ConnectionConfig::default(), ConnectionConfig::default());
+    let (cid, sid) = e.open();
+    let t = &mut e.pair.client.transport;
+    e.client
+        .request(t, cid, &ChannelRequestKind::Shell, true)
+        .unwrap();
+    e.client
+        .request(
+            t,
+            cid,
+            &ChannelRequestKind::Subsystem {
+                name: "sftp".into(),
+            },
+            true,
+        )
+        .unwrap();
+    e.settle();
+    let t = &mut e.pair.server.transport;
+    e.server.reply_request(t, sid, true).unwrap();
+    e.server.reply_request(t, sid, false).unwrap();
+    e.settle();
+    let replies: Vec<_> = e
+        .client_events
+        .iter()
+        .filter_map(|ev| match ev {
+            ConnectionEvent::RequestReply { success, .. } => Some(*success),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(replies, vec![true, false]);
+    // A reply nobody asked for is a protocol error.
+    e.server
+        .reply_request(&mut e.pair.server.transport, sid, true)
+        .unwrap();
+    e.settle();
+    assert!(e.client_error.is_some());
+}
