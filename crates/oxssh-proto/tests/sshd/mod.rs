@@ -96,8 +96,30 @@ pub fn sshd(extra: &str) -> Sshd {
     sshd_with_user_key(extra, None)
 }
 
-/// As [`sshd`], authorising `user_key` (an OpenSSH public key line) for public-key login.
-pub fn sshd_with_user_key(extra: &str, user_key: Option<&str>) -> Sshd {
+/// A prepared sshd: its directory (host keys, config, log) and the command to start it
+/// in inetd mode. Tests with their own I/O (tokio) spawn the command themselves.
+pub struct SshdSetup {
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub log: PathBuf,
+}
+
+impl SshdSetup {
+    /// `sshd -i -f config -E log`, pipes not yet set.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(SSHD);
+        cmd.arg("-i")
+            .arg("-f")
+            .arg(&self.config)
+            .arg("-E")
+            .arg(&self.log);
+        cmd
+    }
+}
+
+/// Writes host keys of every type and a config (plus `extra` lines), authorising
+/// `user_key` (an OpenSSH public key line) when given.
+pub fn prepare(extra: &str, user_key: Option<&str>) -> SshdSetup {
     let dir = tempfile::tempdir().unwrap();
     let mut config = String::new();
     if let Some(line) = user_key {
@@ -130,12 +152,18 @@ pub fn sshd_with_user_key(extra: &str, user_key: Option<&str>) -> Sshd {
     std::fs::write(&cfg, config).unwrap();
     let log = dir.path().join("log");
     std::fs::create_dir_all("/run/sshd").ok();
-    let mut child = Command::new(SSHD)
-        .arg("-i")
-        .arg("-f")
-        .arg(&cfg)
-        .arg("-E")
-        .arg(&log)
+    SshdSetup {
+        dir,
+        config: cfg,
+        log,
+    }
+}
+
+/// As [`sshd`], authorising `user_key` (an OpenSSH public key line) for public-key login.
+pub fn sshd_with_user_key(extra: &str, user_key: Option<&str>) -> Sshd {
+    let setup = prepare(extra, user_key);
+    let mut child = setup
+        .command()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -156,7 +184,7 @@ pub fn sshd_with_user_key(extra: &str, user_key: Option<&str>) -> Sshd {
         child,
         stdin,
         output,
-        dir,
-        log,
+        log: setup.log,
+        dir: setup.dir,
     }
 }

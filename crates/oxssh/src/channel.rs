@@ -1,0 +1,284 @@
+//! A channel as `AsyncRead` (stdout) + `AsyncWrite` (stdin), with a separate stderr
+//! reader, session requests, and the exit status. Reading refills the window; a
+//! reader that stops reading stalls only its own channel.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use oxssh_proto::connection::{ChannelId, ChannelRequestKind, WindowSize};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::shared::{ExitStatus, Shared};
+use crate::Error;
+
+/// An open channel. Dropping it closes the channel.
+#[derive(Debug)]
+pub struct Channel {
+    shared: Arc<Shared>,
+    id: ChannelId,
+}
+
+/// The stderr (extended data) stream of a channel.
+#[derive(Debug)]
+pub struct ChannelStderr {
+    shared: Arc<Shared>,
+    id: ChannelId,
+}
+
+impl Channel {
+    pub(crate) fn new(shared: Arc<Shared>, id: ChannelId) -> Self {
+        Self { shared, id }
+    }
+
+    /// Our channel number.
+    pub fn id(&self) -> ChannelId {
+        self.id
+    }
+
+    /// A reader for the channel's stderr.
+    pub fn stderr(&self) -> ChannelStderr {
+        ChannelStderr {
+            shared: self.shared.clone(),
+            id: self.id,
+        }
+    }
+
+    async fn request(&self, request: ChannelRequestKind, what: &'static str) -> Result<(), Error> {
+        {
+            let mut inner = self.shared.lock();
+            if let Some(e) = &inner.error {
+                return Err(e.clone());
+            }
+            inner.conn.channel_request(self.id, &request, true)?;
+        }
+        self.shared.driver.notify_one();
+        let id = self.id;
+        let ok = self
+            .shared
+            .wait_for(|inner| {
+                let slot = inner.slot(id);
+                match slot.replies.pop_front() {
+                    Some(ok) => Some(Ok(ok)),
+                    None if slot.closed => Some(Err(Error::Closed)),
+                    None => None,
+                }
+            })
+            .await?;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::RequestFailed(what))
+        }
+    }
+
+    fn notify(&self, request: ChannelRequestKind) -> Result<(), Error> {
+        {
+            let mut inner = self.shared.lock();
+            if let Some(e) = &inner.error {
+                return Err(e.clone());
+            }
+            inner.conn.channel_request(self.id, &request, false)?;
+        }
+        self.shared.driver.notify_one();
+        Ok(())
+    }
+
+    /// Requests a pseudo-terminal (RFC 4254 §6.2); `modes` is the encoded terminal modes.
+    pub async fn request_pty(
+        &self,
+        term: &str,
+        size: WindowSize,
+        modes: Vec<u8>,
+    ) -> Result<(), Error> {
+        self.request(
+            ChannelRequestKind::PtyReq {
+                term: term.to_owned(),
+                size,
+                modes,
+            },
+            "pty-req",
+        )
+        .await
+    }
+
+    /// Runs a command (RFC 4254 §6.5).
+    pub async fn exec(&self, command: &str) -> Result<(), Error> {
+        self.request(
+            ChannelRequestKind::Exec {
+                command: command.as_bytes().to_vec(),
+            },
+            "exec",
+        )
+        .await
+    }
+
+    /// Starts the user's shell.
+    pub async fn shell(&self) -> Result<(), Error> {
+        self.request(ChannelRequestKind::Shell, "shell").await
+    }
+
+    /// Starts a subsystem (`sftp`).
+    pub async fn subsystem(&self, name: &str) -> Result<(), Error> {
+        self.request(
+            ChannelRequestKind::Subsystem {
+                name: name.to_owned(),
+            },
+            "subsystem",
+        )
+        .await
+    }
+
+    /// Sets an environment variable; like OpenSSH, no reply is asked for.
+    pub fn env(&self, name: &str, value: &str) -> Result<(), Error> {
+        self.notify(ChannelRequestKind::Env {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        })
+    }
+
+    /// Reports a new terminal size.
+    pub fn window_change(&self, size: WindowSize) -> Result<(), Error> {
+        self.notify(ChannelRequestKind::WindowChange(size))
+    }
+
+    /// Delivers a signal (`INT`, `TERM`, ...).
+    pub fn signal(&self, name: &str) -> Result<(), Error> {
+        self.notify(ChannelRequestKind::Signal {
+            name: name.to_owned(),
+        })
+    }
+
+    /// Sends EOF: no more input.
+    pub fn send_eof(&self) -> Result<(), Error> {
+        {
+            let mut inner = self.shared.lock();
+            inner.conn.send_eof(self.id)?;
+        }
+        self.shared.driver.notify_one();
+        Ok(())
+    }
+
+    /// Waits until the channel closes; returns how the remote command ended.
+    pub async fn wait(&self) -> Result<ExitStatus, Error> {
+        let id = self.id;
+        self.shared
+            .wait_for(|inner| {
+                let slot = inner.slot(id);
+                if slot.closed {
+                    slot.exit.clone().map(Ok)
+                } else {
+                    None
+                }
+            })
+            .await
+    }
+}
+
+impl Drop for Channel {
+    fn drop(&mut self) {
+        let mut inner = self.shared.lock();
+        if inner.error.is_none() {
+            let _ = inner.conn.close(self.id);
+        }
+        if inner.slot(self.id).closed {
+            inner.conn.release(self.id);
+            inner.channels.remove(&self.id);
+        }
+        drop(inner);
+        self.shared.driver.notify_one();
+    }
+}
+
+/// Reads stdout (or stderr) into `buf`, registering the waker when nothing is there.
+fn poll_read_stream(
+    shared: &Shared,
+    id: ChannelId,
+    stderr: bool,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<std::io::Result<()>> {
+    let mut inner = shared.lock();
+    let n = match inner.conn.read(id, buf.initialize_unfilled(), stderr) {
+        Ok(n) => n,
+        Err(e) => return Poll::Ready(Err(Error::from(e).into())),
+    };
+    if n > 0 {
+        buf.advance(n);
+        drop(inner);
+        // The read may have queued a window adjustment.
+        shared.driver.notify_one();
+        return Poll::Ready(Ok(()));
+    }
+    if inner.error.is_some() {
+        return Poll::Ready(Ok(()));
+    }
+    let slot = inner.slot(id);
+    if slot.eof || slot.closed {
+        return Poll::Ready(Ok(()));
+    }
+    let waker = Some(cx.waker().clone());
+    if stderr {
+        slot.stderr_waker = waker;
+    } else {
+        slot.read_waker = waker;
+    }
+    Poll::Pending
+}
+
+impl AsyncRead for Channel {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        poll_read_stream(&self.shared, self.id, false, cx, buf)
+    }
+}
+
+impl AsyncRead for ChannelStderr {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        poll_read_stream(&self.shared, self.id, true, cx, buf)
+    }
+}
+
+impl AsyncWrite for Channel {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let mut inner = self.shared.lock();
+        if let Some(e) = &inner.error {
+            return Poll::Ready(Err(e.clone().into()));
+        }
+        if inner.slot(self.id).closed {
+            return Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()));
+        }
+        match inner.conn.write(self.id, data) {
+            Ok(0) if !data.is_empty() => {
+                inner.slot(self.id).write_waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+            Ok(n) => {
+                drop(inner);
+                self.shared.driver.notify_one();
+                Poll::Ready(Ok(n))
+            }
+            Err(e) => Poll::Ready(Err(Error::from(e).into())),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        // The driver sends as soon as it is woken; nothing is held here.
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(self.send_eof().map_err(Into::into))
+    }
+}

@@ -1,0 +1,379 @@
+//! The async client: connect (key exchange and host-key verification), authenticate,
+//! open channels. Each call changes the sans-IO core under the lock, wakes the driver
+//! to send, and waits for the answer.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), oxssh::Error> {
+//! use oxssh::{Client, ClientConfig, AcceptAnyHostKey};
+//! let config = ClientConfig::new("alice", std::sync::Arc::new(AcceptAnyHostKey));
+//! let client = Client::connect("127.0.0.1:22", "127.0.0.1", config).await?;
+//! let key = oxssh_crypto::generate_signing_key(oxssh_crypto::KeyKind::Ed25519)
+//!     .map_err(|e| oxssh::Error::Signing(e.to_string()))?;
+//! if client.auth_publickey(key.as_ref()).await?.is_success() {
+//!     let mut channel = client.open_session().await?;
+//!     channel.exec("uname -a").await?;
+//!     let mut out = String::new();
+//!     tokio::io::AsyncReadExt::read_to_string(&mut channel, &mut out).await?;
+//!     println!("{out} (exit {:?})", channel.wait().await?);
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use oxssh_keys::PublicKey;
+use oxssh_proto::auth::AuthEvent;
+use oxssh_proto::connection::ConnectionConfig;
+use oxssh_proto::crypto::{CryptoProvider, SigningKey};
+use oxssh_proto::{ClientConnection, TransportConfig};
+use oxssh_wire::names::key as key_names;
+use oxssh_wire::userauth::UserauthInfoRequest;
+use oxssh_wire::{DisconnectReason, Writer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+
+use crate::channel::Channel;
+use crate::shared::{Inner, Shared};
+use crate::Error;
+
+/// Decides whether a server's host key is trusted (known_hosts, prompts, CAs).
+pub trait HostKeyVerifier: Send + Sync {
+    /// Returns `Ok` to trust `key` for `host`:`port`, or the reason to refuse it.
+    /// May block (it can prompt the user): it runs on a blocking thread.
+    fn verify(&self, host: &str, port: u16, key: &PublicKey) -> Result<(), String>;
+}
+
+/// Trusts every key. For tests and for callers that verify out of band.
+#[derive(Debug, Clone, Copy)]
+pub struct AcceptAnyHostKey;
+
+impl HostKeyVerifier for AcceptAnyHostKey {
+    fn verify(&self, _host: &str, _port: u16, _key: &PublicKey) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Settings for one client connection.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// User to authenticate as.
+    pub user: String,
+    /// Transport algorithms and limits.
+    pub transport: TransportConfig,
+    /// Channel windows and limits.
+    pub connection: ConnectionConfig,
+    /// Host key policy.
+    pub verifier: Arc<dyn HostKeyVerifier>,
+    /// Crypto implementation.
+    pub provider: Arc<CryptoProvider>,
+    /// Limit for TCP connect plus key exchange (OpenSSH's ConnectTimeout).
+    pub connect_timeout: Option<Duration>,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("user", &self.user)
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientConfig {
+    /// Defaults for `user`, with the given host key policy.
+    pub fn new(user: &str, verifier: Arc<dyn HostKeyVerifier>) -> Self {
+        Self {
+            user: user.to_owned(),
+            transport: TransportConfig::client_default(),
+            connection: ConnectionConfig::default(),
+            verifier,
+            provider: Arc::new(oxssh_crypto::default_provider()),
+            connect_timeout: None,
+        }
+    }
+}
+
+/// The outcome of one authentication attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthResult {
+    /// Authenticated.
+    Success,
+    /// Refused; these methods can continue.
+    Failure {
+        /// Methods that can continue.
+        methods: Vec<String>,
+        /// The attempt was accepted but more are required.
+        partial_success: bool,
+    },
+}
+
+impl AuthResult {
+    /// Whether authentication is complete.
+    pub fn is_success(&self) -> bool {
+        matches!(self, Self::Success)
+    }
+}
+
+/// A connected, verified SSH client.
+#[derive(Debug, Clone)]
+pub struct Client {
+    shared: Arc<Shared>,
+}
+
+impl Client {
+    /// Connects to `addr` (`host:port`), runs the key exchange and verifies the host
+    /// key as `host_name`, then waits until authentication can start.
+    pub async fn connect(addr: &str, host_name: &str, config: ClientConfig) -> Result<Self, Error> {
+        let limit = config.connect_timeout;
+        let work = async {
+            let stream = TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let port = stream.peer_addr()?.port();
+            let (reader, writer) = stream.into_split();
+            Self::handshake(reader, writer, host_name, port, config).await
+        };
+        match limit {
+            Some(limit) => tokio::time::timeout(limit, work)
+                .await
+                .unwrap_or(Err(Error::Timeout)),
+            None => work.await,
+        }
+    }
+
+    /// Runs the handshake over any byte stream (a socket, a ProxyCommand's pipes).
+    pub async fn handshake<R, W>(
+        reader: R,
+        writer: W,
+        host_name: &str,
+        port: u16,
+        config: ClientConfig,
+    ) -> Result<Self, Error>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let conn = ClientConnection::new(
+            &config.user,
+            Arc::new(config.transport),
+            config.connection,
+            config.provider,
+            Instant::now(),
+        )?;
+        let shared = Shared::new(conn);
+        tokio::spawn(crate::driver::run(shared.clone(), reader, writer));
+        let client = Self { shared };
+        let key = client
+            .shared
+            .wait_for(|inner| inner.host_key.take().map(|(key, _)| Ok(key)))
+            .await?;
+        let verifier = config.verifier.clone();
+        let host = host_name.to_owned();
+        let verdict = tokio::task::spawn_blocking(move || verifier.verify(&host, port, &key))
+            .await
+            .map_err(|e| Error::HostKeyRejected(e.to_string()))?;
+        {
+            let mut inner = client.shared.lock();
+            match verdict {
+                Ok(()) => inner.conn.accept_host_key()?,
+                Err(reason) => {
+                    inner.conn.reject_host_key(&reason);
+                    drop(inner);
+                    client.shared.driver.notify_one();
+                    return Err(Error::HostKeyRejected(reason));
+                }
+            }
+        }
+        client.shared.driver.notify_one();
+        client
+            .shared
+            .wait_for(|inner| inner.auth_ready.then_some(Ok(())))
+            .await?;
+        Ok(client)
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T, Error>) -> Result<T, Error> {
+        let result = {
+            let mut inner = self.shared.lock();
+            if let Some(e) = &inner.error {
+                return Err(e.clone());
+            }
+            f(&mut inner)
+        };
+        self.shared.driver.notify_one();
+        result
+    }
+
+    async fn next_auth_event(&self) -> Result<AuthEvent, Error> {
+        self.shared
+            .wait_for(|inner| inner.auth_events.pop_front().map(Ok))
+            .await
+    }
+
+    fn outcome(event: AuthEvent) -> Option<AuthResult> {
+        match event {
+            AuthEvent::Success => Some(AuthResult::Success),
+            AuthEvent::Failure {
+                methods,
+                partial_success,
+            } => Some(AuthResult::Failure {
+                methods,
+                partial_success,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Banners the server sent so far (RFC 4252 §5.4); each is returned once.
+    pub fn take_banners(&self) -> Vec<String> {
+        std::mem::take(&mut self.shared.lock().banners)
+    }
+
+    /// The server's identification line.
+    pub fn server_version(&self) -> Option<String> {
+        self.shared
+            .lock()
+            .conn
+            .transport()
+            .peer_version()
+            .map(|v| v.line.clone())
+    }
+
+    /// `none`: learns the methods that can continue.
+    pub async fn auth_none(&self) -> Result<AuthResult, Error> {
+        self.with(|inner| Ok(inner.conn.auth_none()?))?;
+        loop {
+            if let Some(result) = Self::outcome(self.next_auth_event().await?) {
+                return Ok(result);
+            }
+        }
+    }
+
+    /// Public key: queries first (RFC 4252 §7), signs only if the server would accept.
+    /// RSA keys sign with rsa-sha2-512/256 as the server's `server-sig-algs` allows.
+    pub async fn auth_publickey(&self, key: &dyn SigningKey) -> Result<AuthResult, Error> {
+        let algorithm = self.choose_signature_algorithm(key);
+        let blob = key.public_key().to_blob();
+        self.with(|inner| Ok(inner.conn.auth_publickey_query(&algorithm, &blob)?))?;
+        loop {
+            match self.next_auth_event().await? {
+                AuthEvent::PkOk { .. } => break,
+                other => {
+                    if let Some(result) = Self::outcome(other) {
+                        return Ok(result);
+                    }
+                }
+            }
+        }
+        let data = self
+            .shared
+            .lock()
+            .conn
+            .auth_publickey_signed_data(&algorithm, &blob);
+        let raw = key
+            .sign(&algorithm, &data)
+            .map_err(|e| Error::Signing(e.to_string()))?;
+        let mut signature = Vec::with_capacity(raw.len() + algorithm.len() + 8);
+        Writer::new(&mut signature)
+            .string(algorithm.as_bytes())
+            .string(&raw);
+        self.with(|inner| Ok(inner.conn.auth_publickey(&algorithm, &blob, &signature)?))?;
+        loop {
+            if let Some(result) = Self::outcome(self.next_auth_event().await?) {
+                return Ok(result);
+            }
+        }
+    }
+
+    fn choose_signature_algorithm(&self, key: &dyn SigningKey) -> String {
+        let offered = key.signature_algorithms();
+        let inner = self.shared.lock();
+        let server_algs: Vec<String> = inner
+            .conn
+            .transport()
+            .peer_extensions()
+            .and_then(|ext| ext.get(oxssh_wire::names::ext::SERVER_SIG_ALGS))
+            .map(|v| {
+                String::from_utf8_lossy(v)
+                    .split(',')
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        if key.public_key().key_type() == key_names::SSH_RSA {
+            if let Some(alg) = offered.iter().find(|a| server_algs.iter().any(|s| s == *a)) {
+                return (*alg).to_owned();
+            }
+        }
+        offered.first().map_or_else(
+            || key.public_key().key_type().to_owned(),
+            |a| (*a).to_owned(),
+        )
+    }
+
+    /// Password (RFC 4252 §8). A change request comes back as a failure here; use
+    /// keyboard-interactive for servers that need dialogue.
+    pub async fn auth_password(&self, password: &str) -> Result<AuthResult, Error> {
+        self.with(|inner| Ok(inner.conn.auth_password(password, None)?))?;
+        loop {
+            match self.next_auth_event().await? {
+                AuthEvent::PasswordChangeRequest { .. } => {
+                    return Ok(AuthResult::Failure {
+                        methods: Vec::new(),
+                        partial_success: false,
+                    })
+                }
+                other => {
+                    if let Some(result) = Self::outcome(other) {
+                        return Ok(result);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Keyboard-interactive (RFC 4256): `respond` answers each round of prompts.
+    pub async fn auth_keyboard_interactive(
+        &self,
+        mut respond: impl FnMut(&UserauthInfoRequest) -> Vec<String>,
+    ) -> Result<AuthResult, Error> {
+        self.with(|inner| Ok(inner.conn.auth_keyboard_interactive()?))?;
+        loop {
+            match self.next_auth_event().await? {
+                AuthEvent::InfoRequest(request) => {
+                    let answers = respond(&request);
+                    let refs: Vec<&str> = answers.iter().map(String::as_str).collect();
+                    self.with(|inner| Ok(inner.conn.auth_info_response(&refs)?))?;
+                }
+                other => {
+                    if let Some(result) = Self::outcome(other) {
+                        return Ok(result);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Opens a `session` channel.
+    pub async fn open_session(&self) -> Result<Channel, Error> {
+        let id = self.with(|inner| Ok(inner.conn.open_session()?))?;
+        self.shared
+            .wait_for(|inner| inner.slot(id).opened.take())
+            .await?;
+        Ok(Channel::new(self.shared.clone(), id))
+    }
+
+    /// Ends the connection politely.
+    pub async fn disconnect(&self) {
+        let _ = self.with(|inner| {
+            inner
+                .conn
+                .disconnect(DisconnectReason::ByApplication, "disconnected by user");
+            Ok(())
+        });
+        let _ = self
+            .shared
+            .wait_for(|inner| inner.error.is_some().then_some(Ok(())))
+            .await;
+    }
+}

@@ -1,0 +1,236 @@
+//! State shared between the driver task and the handles (`Client`, `Channel`): the
+//! sans-IO connection behind one mutex, per-channel wakers, and a notifier each way.
+//! Handles never do I/O: they change the connection and wake the driver to flush.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
+
+use oxssh_keys::PublicKey;
+use oxssh_proto::auth::AuthEvent;
+use oxssh_proto::connection::{ChannelId, ChannelRequestKind, ConnectionEvent};
+use oxssh_proto::{ClientConnection, ClientEvent};
+use tokio::sync::Notify;
+
+use crate::Error;
+
+/// How a remote command ended (RFC 4254 §6.10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// `exit-status`
+    Code(u32),
+    /// `exit-signal`
+    Signal {
+        /// Signal name without `SIG`.
+        name: String,
+        /// Whether a core was dumped.
+        core_dumped: bool,
+        /// The server's message.
+        message: String,
+    },
+    /// The channel closed without either.
+    Unknown,
+}
+
+/// One channel as the handles see it.
+#[derive(Debug, Default)]
+pub(crate) struct ChannelSlot {
+    pub opened: Option<Result<(), Error>>,
+    pub replies: VecDeque<bool>,
+    pub eof: bool,
+    pub closed: bool,
+    pub exit: Option<ExitStatus>,
+    pub read_waker: Option<Waker>,
+    pub stderr_waker: Option<Waker>,
+    pub write_waker: Option<Waker>,
+}
+
+impl ChannelSlot {
+    fn wake_all(&mut self) {
+        for w in [
+            self.read_waker.take(),
+            self.stderr_waker.take(),
+            self.write_waker.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            w.wake();
+        }
+    }
+}
+
+/// Everything behind the mutex.
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub conn: ClientConnection,
+    /// Set when the driver stops; every wait then fails with it.
+    pub error: Option<Error>,
+    pub host_key: Option<(PublicKey, String)>,
+    pub auth_ready: bool,
+    pub auth_events: VecDeque<AuthEvent>,
+    pub banners: Vec<String>,
+    pub channels: HashMap<ChannelId, ChannelSlot>,
+}
+
+/// The shared half: state plus the two notifiers.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    inner: Mutex<Inner>,
+    /// Handles → driver: output is waiting, or a timer may have changed.
+    pub driver: Notify,
+    /// Driver → handles: state changed; re-check your condition.
+    pub changed: Notify,
+}
+
+impl Shared {
+    pub fn new(conn: ClientConnection) -> Arc<Self> {
+        Arc::new(Self {
+            inner: Mutex::new(Inner {
+                conn,
+                error: None,
+                host_key: None,
+                auth_ready: false,
+                auth_events: VecDeque::new(),
+                banners: Vec::new(),
+                channels: HashMap::new(),
+            }),
+            driver: Notify::new(),
+            changed: Notify::new(),
+        })
+    }
+
+    /// Locks the state. A poisoned lock means a handle panicked mid-update: the
+    /// connection is unusable, but the data is still consistent enough to fail cleanly.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `check` until it yields, waiting for state changes in between.
+    pub async fn wait_for<T>(
+        &self,
+        mut check: impl FnMut(&mut Inner) -> Option<Result<T, Error>>,
+    ) -> Result<T, Error> {
+        loop {
+            let notified = self.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut inner = self.lock();
+                if let Some(result) = check(&mut inner) {
+                    return result;
+                }
+                if let Some(e) = &inner.error {
+                    return Err(e.clone());
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Stops everything with `error` and wakes every waiter.
+    pub fn fail(&self, error: Error) {
+        let mut inner = self.lock();
+        if inner.error.is_none() {
+            inner.error = Some(error);
+        }
+        for slot in inner.channels.values_mut() {
+            slot.wake_all();
+        }
+        drop(inner);
+        self.changed.notify_waiters();
+    }
+}
+
+impl Inner {
+    /// Drains the connection's events into the handles' view.
+    pub fn route_events(&mut self) -> Result<(), Error> {
+        while let Some(event) = self.conn.poll_event()? {
+            match event {
+                ClientEvent::HostKey { key, algorithm } => self.host_key = Some((key, algorithm)),
+                ClientEvent::AuthReady => self.auth_ready = true,
+                ClientEvent::Auth(AuthEvent::Banner(text)) => self.banners.push(text),
+                ClientEvent::Auth(ev) => self.auth_events.push_back(ev),
+                ClientEvent::Connection(ev) => self.route_connection(ev),
+                ClientEvent::Debug { message, .. } => {
+                    tracing::debug!(target: "oxssh", "remote debug: {message}");
+                }
+                ClientEvent::KexComplete { negotiated, .. } => {
+                    tracing::debug!(target: "oxssh", "kex complete: {negotiated:?}");
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn route_connection(&mut self, event: ConnectionEvent) {
+        match event {
+            ConnectionEvent::OpenConfirmed(id) => self.slot(id).opened = Some(Ok(())),
+            ConnectionEvent::OpenFailed {
+                id,
+                reason,
+                description,
+            } => {
+                self.slot(id).opened = Some(Err(Error::ChannelOpen {
+                    reason,
+                    description,
+                }));
+            }
+            ConnectionEvent::RequestReply { id, success } => {
+                self.slot(id).replies.push_back(success);
+            }
+            ConnectionEvent::Readable(id) => {
+                let s = self.slot(id);
+                for w in [s.read_waker.take(), s.stderr_waker.take()]
+                    .into_iter()
+                    .flatten()
+                {
+                    w.wake();
+                }
+            }
+            ConnectionEvent::Writable(id) => {
+                if let Some(w) = self.slot(id).write_waker.take() {
+                    w.wake();
+                }
+            }
+            ConnectionEvent::Eof(id) => {
+                let s = self.slot(id);
+                s.eof = true;
+                s.wake_all();
+            }
+            ConnectionEvent::Closed(id) => {
+                let s = self.slot(id);
+                s.closed = true;
+                s.eof = true;
+                if s.exit.is_none() {
+                    s.exit = Some(ExitStatus::Unknown);
+                }
+                s.wake_all();
+            }
+            ConnectionEvent::Request { id, request, .. } => match request {
+                ChannelRequestKind::ExitStatus(code) => {
+                    self.slot(id).exit = Some(ExitStatus::Code(code));
+                }
+                ChannelRequestKind::ExitSignal {
+                    signal,
+                    core_dumped,
+                    message,
+                    ..
+                } => {
+                    self.slot(id).exit = Some(ExitStatus::Signal {
+                        name: signal,
+                        core_dumped,
+                        message,
+                    });
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+
+    pub fn slot(&mut self, id: ChannelId) -> &mut ChannelSlot {
+        self.channels.entry(id).or_default()
+    }
+}

@@ -1,0 +1,138 @@
+//! The async client against OpenSSH's `sshd -i` (spawned with tokio pipes): host-key
+//! verification, public-key login, exec with stdout/stderr/exit status, and a large
+//! echo through `cat` with reads and writes running concurrently.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+#[path = "../../oxssh-proto/tests/sshd/mod.rs"]
+mod sshd;
+
+use std::process::Stdio;
+use std::sync::Arc;
+
+use oxssh::{
+    AcceptAnyHostKey, AuthResult, Client, ClientConfig, Error, ExitStatus, HostKeyVerifier,
+};
+use oxssh_keys::PublicKey;
+use oxssh_proto::crypto::SigningKey;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Login {
+    client: Client,
+    _child: tokio::process::Child,
+    _setup: sshd::SshdSetup,
+}
+
+async fn connect(
+    verifier: Arc<dyn HostKeyVerifier>,
+) -> (
+    Result<Client, Error>,
+    Box<dyn SigningKey>,
+    tokio::process::Child,
+    sshd::SshdSetup,
+) {
+    let key = oxssh_crypto::generate_signing_key(oxssh_crypto::KeyKind::Ed25519).unwrap();
+    let setup = sshd::prepare("", Some(&key.public_key().to_openssh().unwrap()));
+    let mut child = tokio::process::Command::from(setup.command())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let reader = child.stdout.take().unwrap();
+    let writer = child.stdin.take().unwrap();
+    let config = ClientConfig::new(&sshd::test_user(), verifier);
+    let client = tokio::time::timeout(
+        sshd::WAIT,
+        Client::handshake(reader, writer, "localhost", 22, config),
+    )
+    .await
+    .expect("handshake timed out");
+    (client, key, child, setup)
+}
+
+async fn login() -> Login {
+    let (client, key, child, setup) = connect(Arc::new(AcceptAnyHostKey)).await;
+    let client = client.unwrap();
+    match client.auth_none().await.unwrap() {
+        AuthResult::Failure { methods, .. } => assert!(methods.contains(&"publickey".into())),
+        AuthResult::Success => panic!("none must not succeed"),
+    }
+    assert_eq!(
+        client.auth_publickey(key.as_ref()).await.unwrap(),
+        AuthResult::Success
+    );
+    Login {
+        client,
+        _child: child,
+        _setup: setup,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_gives_stdout_stderr_and_exit_status() {
+    if !sshd::have_sshd() {
+        return;
+    }
+    let login = login().await;
+    let mut channel = login.client.open_session().await.unwrap();
+    channel
+        .exec("echo hello; echo oops >&2; exit 5")
+        .await
+        .unwrap();
+    let mut stderr = channel.stderr();
+    let mut out = String::new();
+    let mut err = String::new();
+    channel.read_to_string(&mut out).await.unwrap();
+    stderr.read_to_string(&mut err).await.unwrap();
+    assert_eq!(out, "hello\n");
+    assert_eq!(err, "oops\n");
+    assert_eq!(channel.wait().await.unwrap(), ExitStatus::Code(5));
+    login.client.disconnect().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cat_echoes_eight_megabytes_with_concurrent_reads_and_writes() {
+    if !sshd::have_sshd() {
+        return;
+    }
+    let login = login().await;
+    let channel = login.client.open_session().await.unwrap();
+    channel.exec("cat").await.unwrap();
+    let data: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+    let (mut rd, mut wr) = tokio::io::split(channel);
+    let expected = data.clone();
+    let writer = tokio::spawn(async move {
+        wr.write_all(&data).await.unwrap();
+        wr.shutdown().await.unwrap();
+    });
+    let mut echoed = Vec::new();
+    rd.read_to_end(&mut echoed).await.unwrap();
+    writer.await.unwrap();
+    assert_eq!(echoed.len(), expected.len());
+    assert!(echoed == expected, "echo differs");
+}
+
+struct Refuse;
+impl HostKeyVerifier for Refuse {
+    fn verify(&self, _host: &str, _port: u16, _key: &PublicKey) -> Result<(), String> {
+        Err("not in known_hosts".into())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_host_key_ends_the_connection_before_authentication() {
+    if !sshd::have_sshd() {
+        return;
+    }
+    let (client, _key, _child, _setup) = connect(Arc::new(Refuse)).await;
+    match client {
+        Err(Error::HostKeyRejected(reason)) => assert_eq!(reason, "not in known_hosts"),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
