@@ -1,8 +1,26 @@
-//! SSH key material: public key blobs (RFC 4253 §6.6, RFC 5656 §3.1, RFC 8709) and
-//! their OpenSSH text form. Private key files, authorized_keys and known_hosts arrive
-//! with the client and server issues.
+//! SSH key material and the files OpenSSH keeps it in:
+//!
+//! - [`PublicKey`]: public key blobs (RFC 4253 §6.6, RFC 5656 §3.1, RFC 8709) and their
+//!   one-line OpenSSH text form;
+//! - [`PrivateKey`] (module [`private`]): `openssh-key-v1` private keys, plain or
+//!   passphrase-protected, with the raw material the crypto provider signs with;
+//! - [`key_file`]: key files on disk (format recognition, OpenSSH's permission check,
+//!   writing with the right modes);
+//! - [`fingerprint`]: `SHA256:`/`MD5:` fingerprints and the randomart picture;
+//! - [`known_hosts`]: parsing, host key verification, and the `ssh-keygen -F/-R` edits.
+//!
+//! Formats come from the `ssh-key` crate; hashes and randomness from aws-lc-rs. This
+//! crate signs nothing: that is the crypto provider's job.
 #![forbid(unsafe_code)]
 
+pub mod fingerprint;
+pub mod key_file;
+pub mod known_hosts;
+pub mod private;
 mod public;
 
+pub use fingerprint::{Fingerprint, HashAlg};
+pub use key_file::KeyFileFormat;
+pub use known_hosts::{HostKeyMatch, KnownHosts};
+pub use private::{KeyMaterial, PrivateKey, PrivateKeyError};
 pub use public::{EcdsaCurve, KeyError, PublicKey};

@@ -199,6 +199,28 @@ impl PublicKey {
             .map_err(|_| KeyError::Invalid("key not representable in OpenSSH format"))
     }
 
+    /// The `.pub` form, `type base64-blob comment`; just `type base64-blob` when the
+    /// comment is empty (what ssh-keygen writes for `-C ''`).
+    pub fn to_openssh_with_comment(&self, comment: &str) -> Result<String, KeyError> {
+        let mut line = self.to_openssh()?;
+        if !comment.is_empty() {
+            line.push(' ');
+            line.push_str(comment);
+        }
+        Ok(line)
+    }
+
+    /// Parses `type base64-blob [comment]` and returns the comment too (empty if none).
+    pub fn from_openssh_with_comment(line: &str) -> Result<(Self, String), KeyError> {
+        let parsed = ssh_key::PublicKey::from_openssh(line.trim())
+            .map_err(|_| KeyError::Invalid("not an OpenSSH public key line"))?;
+        let blob = parsed
+            .to_bytes()
+            .map_err(|_| KeyError::Invalid("not an OpenSSH public key line"))?;
+        let comment = parsed.comment().as_str_lossy().to_owned();
+        Ok((Self::from_blob(&blob)?, comment))
+    }
+
     /// Parses `type base64-blob [comment]`.
     pub fn from_openssh(line: &str) -> Result<Self, KeyError> {
         let parsed = ssh_key::PublicKey::from_openssh(line.trim())
