@@ -2,4 +2,6 @@
 //! over one module here.
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod keyscan;
+pub mod ssh;

@@ -409,6 +409,11 @@ impl ClientConnection {
         self.connection.release(id);
     }
 
+    /// Starts a key re-exchange.
+    pub fn rekey(&mut self) -> Result<(), TransportError> {
+        self.transport.rekey()
+    }
+
     /// Sends a global request (e.g. `keepalive@openssh.com`).
     pub fn global_request(
         &mut self,

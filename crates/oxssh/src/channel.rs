@@ -26,6 +26,14 @@ pub struct ChannelStderr {
     id: ChannelId,
 }
 
+/// A second writing handle, so one task can write while another reads the channel.
+/// Shutting it down sends EOF; dropping it does not close the channel.
+#[derive(Debug)]
+pub struct ChannelWriter {
+    shared: Arc<Shared>,
+    id: ChannelId,
+}
+
 impl Channel {
     pub(crate) fn new(shared: Arc<Shared>, id: ChannelId) -> Self {
         Self { shared, id }
@@ -34,6 +42,14 @@ impl Channel {
     /// Our channel number.
     pub fn id(&self) -> ChannelId {
         self.id
+    }
+
+    /// A writer for the channel's stdin, usable from another task.
+    pub fn writer(&self) -> ChannelWriter {
+        ChannelWriter {
+            shared: self.shared.clone(),
+            id: self.id,
+        }
     }
 
     /// A reader for the channel's stderr.
@@ -159,6 +175,11 @@ impl Channel {
         Ok(())
     }
 
+    /// Sends BREAK (RFC 4335) of `ms` milliseconds.
+    pub fn send_break(&self, ms: u32) -> Result<(), Error> {
+        self.notify(ChannelRequestKind::Break(ms))
+    }
+
     /// Waits until the channel closes; returns how the remote command ended.
     pub async fn wait(&self) -> Result<ExitStatus, Error> {
         let id = self.id;
@@ -246,31 +267,50 @@ impl AsyncRead for ChannelStderr {
     }
 }
 
+fn poll_write_stream(
+    shared: &Shared,
+    id: ChannelId,
+    cx: &mut Context<'_>,
+    data: &[u8],
+) -> Poll<std::io::Result<usize>> {
+    let mut inner = shared.lock();
+    if let Some(e) = &inner.error {
+        return Poll::Ready(Err(e.clone().into()));
+    }
+    if inner.slot(id).closed {
+        return Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()));
+    }
+    match inner.conn.write(id, data) {
+        Ok(0) if !data.is_empty() => {
+            inner.slot(id).write_waker = Some(cx.waker().clone());
+            Poll::Pending
+        }
+        Ok(n) => {
+            drop(inner);
+            shared.driver.notify_one();
+            Poll::Ready(Ok(n))
+        }
+        Err(e) => Poll::Ready(Err(Error::from(e).into())),
+    }
+}
+
+fn send_eof(shared: &Shared, id: ChannelId) -> std::io::Result<()> {
+    shared
+        .lock()
+        .conn
+        .send_eof(id)
+        .map_err(|e| std::io::Error::from(Error::from(e)))?;
+    shared.driver.notify_one();
+    Ok(())
+}
+
 impl AsyncWrite for Channel {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        let mut inner = self.shared.lock();
-        if let Some(e) = &inner.error {
-            return Poll::Ready(Err(e.clone().into()));
-        }
-        if inner.slot(self.id).closed {
-            return Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()));
-        }
-        match inner.conn.write(self.id, data) {
-            Ok(0) if !data.is_empty() => {
-                inner.slot(self.id).write_waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
-            Ok(n) => {
-                drop(inner);
-                self.shared.driver.notify_one();
-                Poll::Ready(Ok(n))
-            }
-            Err(e) => Poll::Ready(Err(Error::from(e).into())),
-        }
+        poll_write_stream(&self.shared, self.id, cx, data)
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -279,6 +319,24 @@ impl AsyncWrite for Channel {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(self.send_eof().map_err(Into::into))
+        Poll::Ready(send_eof(&self.shared, self.id))
+    }
+}
+
+impl AsyncWrite for ChannelWriter {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        poll_write_stream(&self.shared, self.id, cx, data)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(send_eof(&self.shared, self.id))
     }
 }

@@ -363,6 +363,23 @@ impl Client {
         Ok(Channel::new(self.shared.clone(), id))
     }
 
+    /// Waits until the connection ends (for sessions-less use, `-N`).
+    pub async fn wait_closed(&self) -> Error {
+        match self
+            .shared
+            .wait_for(|inner| inner.error.clone().map(Err::<(), Error>))
+            .await
+        {
+            Err(e) => e,
+            Ok(()) => Error::Closed,
+        }
+    }
+
+    /// Starts a key re-exchange (`~R`).
+    pub fn rekey(&self) -> Result<(), Error> {
+        self.with(|inner| Ok(inner.conn.rekey()?))
+    }
+
     /// Ends the connection politely.
     pub async fn disconnect(&self) {
         let _ = self.with(|inner| {

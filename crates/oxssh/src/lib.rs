@@ -9,7 +9,7 @@ mod driver;
 mod error;
 mod shared;
 
-pub use channel::{Channel, ChannelStderr};
+pub use channel::{Channel, ChannelStderr, ChannelWriter};
 pub use client::{AcceptAnyHostKey, AuthResult, Client, ClientConfig, HostKeyVerifier};
 pub use error::Error;
 pub use oxssh_proto::connection::WindowSize;

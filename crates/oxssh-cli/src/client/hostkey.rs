@@ -1,0 +1,221 @@
+//! Host-key verification for `oxssh` against known_hosts files, with OpenSSH's
+//! `StrictHostKeyChecking` modes, prompt, messages and exit behaviour.
+
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+
+use oxssh::HostKeyVerifier;
+use oxssh_keys::fingerprint::{type_label, Fingerprint, HashAlg};
+use oxssh_keys::known_hosts::{append_entry, host_key_name, HostKeyMatch, KnownHosts};
+use oxssh_keys::PublicKey;
+
+/// `StrictHostKeyChecking` (ssh_config(5)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StrictMode {
+    /// `yes`: never add keys; refuse unknown hosts.
+    Yes,
+    /// `ask` (default): prompt for unknown hosts.
+    Ask,
+    /// `accept-new`: add unknown hosts, refuse changed keys.
+    AcceptNew,
+    /// `no`/`off`: add unknown hosts; a changed key is reported but not fatal.
+    No,
+}
+
+impl StrictMode {
+    /// Parses the keyword's value as OpenSSH does.
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.to_ascii_lowercase().as_str() {
+            "yes" | "true" => Some(Self::Yes),
+            "ask" => Some(Self::Ask),
+            "accept-new" => Some(Self::AcceptNew),
+            "no" | "off" | "false" => Some(Self::No),
+            _ => None,
+        }
+    }
+}
+
+/// Checks keys against the user's and the global known_hosts files.
+#[derive(Debug, Clone)]
+pub struct KnownHostsVerifier {
+    /// `UserKnownHostsFile` list; new keys go to the first.
+    pub user_files: Vec<PathBuf>,
+    /// `GlobalKnownHostsFile` list (read only).
+    pub global_files: Vec<PathBuf>,
+    /// `StrictHostKeyChecking`.
+    pub mode: StrictMode,
+    /// `BatchMode`: never prompt.
+    pub batch: bool,
+    /// `HashKnownHosts`: hash names we add.
+    pub hash: bool,
+    /// `-q`: no warnings.
+    pub quiet: bool,
+}
+
+fn eprint_lines(lines: &[String]) {
+    let mut err = std::io::stderr().lock();
+    for line in lines {
+        let _ = writeln!(err, "{line}");
+    }
+}
+
+impl KnownHostsVerifier {
+    fn load(&self) -> KnownHosts {
+        let mut known = KnownHosts::new();
+        for path in self.user_files.iter().chain(&self.global_files) {
+            // A missing file just knows nothing (OpenSSH is silent about it too).
+            let _ = known.add_file(path);
+        }
+        known
+    }
+
+    fn add(&self, host: &str, port: u16, key: &PublicKey) {
+        let Some(path) = self.user_files.first() else {
+            return;
+        };
+        let name = host_key_name(host, port);
+        match append_entry(path, host, port, key, self.hash) {
+            Ok(_) if !self.quiet => eprint_lines(&[format!(
+                "Warning: Permanently added '{name}' ({}) to the list of known hosts.",
+                type_label(key)
+            )]),
+            Ok(_) => {}
+            Err(e) => eprint_lines(&[format!(
+                "Failed to add the host to the list of known hosts ({}): {e}",
+                path.display()
+            )]),
+        }
+    }
+
+    /// OpenSSH's question for an unknown host; true when the user typed yes or the
+    /// fingerprint. Reads the controlling terminal, never stdin.
+    fn ask(&self, host: &str, key: &PublicKey) -> bool {
+        if self.batch {
+            return false;
+        }
+        let Ok(tty) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+        else {
+            return false;
+        };
+        let fingerprint = Fingerprint::of(key, HashAlg::Sha256).to_string();
+        let mut out = &tty;
+        let _ = write!(
+            out,
+            "The authenticity of host '{host}' can't be established.\r\n\
+             {} key fingerprint is {fingerprint}.\r\n\
+             This key is not known by any other names.\r\n\
+             Are you sure you want to continue connecting (yes/no/[fingerprint])? ",
+            type_label(key)
+        );
+        let mut reader = std::io::BufReader::new(&tty);
+        loop {
+            let mut answer = String::new();
+            if reader.read_line(&mut answer).unwrap_or(0) == 0 {
+                return false;
+            }
+            let answer = answer.trim();
+            if answer.eq_ignore_ascii_case("yes") || answer == fingerprint {
+                return true;
+            }
+            if answer.eq_ignore_ascii_case("no") {
+                return false;
+            }
+            let _ = write!(out, "Please type 'yes', 'no' or the fingerprint: ");
+        }
+    }
+
+    fn changed_warning(
+        &self,
+        name: &str,
+        key: &PublicKey,
+        offending: &str,
+        file: &str,
+    ) -> Vec<String> {
+        let label = type_label(key);
+        let fingerprint = Fingerprint::of(key, HashAlg::Sha256);
+        vec![
+            "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@".into(),
+            "@    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @".into(),
+            "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@".into(),
+            "IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!".into(),
+            "Someone could be eavesdropping on you right now (man-in-the-middle attack)!".into(),
+            "It is also possible that a host key has just been changed.".into(),
+            format!("The fingerprint for the {label} key sent by the remote host is"),
+            format!("{fingerprint}."),
+            "Please contact your system administrator.".into(),
+            format!("Add correct host key in {file} to get rid of this message."),
+            format!("Offending {offending}"),
+            "  remove with:".into(),
+            format!("  ssh-keygen -f \"{file}\" -R \"{name}\""),
+        ]
+    }
+}
+
+impl HostKeyVerifier for KnownHostsVerifier {
+    fn verify(&self, host: &str, port: u16, key: &PublicKey) -> Result<(), String> {
+        let known = self.load();
+        let name = host_key_name(host, port);
+        let failed = || "Host key verification failed.".to_owned();
+        match known.check(host, port, key) {
+            HostKeyMatch::Found(_) => Ok(()),
+            HostKeyMatch::Revoked(entry) => {
+                eprint_lines(&[
+                    "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@".into(),
+                    "@       WARNING: REVOKED HOST KEY DETECTED!               @".into(),
+                    "@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@".into(),
+                    format!(
+                        "The {} host key for {name} is marked as revoked.",
+                        type_label(key)
+                    ),
+                    "This could mean that a stolen key is being used to".into(),
+                    "impersonate this host.".into(),
+                    format!("Revoked key in {}", entry.location()),
+                ]);
+                Err(failed())
+            }
+            HostKeyMatch::Changed { offending, .. } => {
+                let file = offending.location().path.display().to_string();
+                let label = offending.key().public_key().map_or("UNKNOWN", type_label);
+                let what = format!("{label} key in {}", offending.location());
+                let mut lines = self.changed_warning(&name, key, &what, &file);
+                if self.mode == StrictMode::No {
+                    lines.push(
+                        "Password authentication is disabled to avoid man-in-the-middle attacks."
+                            .into(),
+                    );
+                    eprint_lines(&lines);
+                    return Ok(());
+                }
+                lines.push(format!(
+                    "Host key for {name} has changed and you have requested strict checking."
+                ));
+                eprint_lines(&lines);
+                Err(failed())
+            }
+            _ => match self.mode {
+                StrictMode::Yes => {
+                    eprint_lines(&[format!(
+                        "No {} host key is known for {name} and you have requested strict checking.",
+                        type_label(key)
+                    )]);
+                    Err(failed())
+                }
+                StrictMode::Ask => {
+                    if self.ask(&name, key) {
+                        self.add(host, port, key);
+                        Ok(())
+                    } else {
+                        Err(failed())
+                    }
+                }
+                StrictMode::AcceptNew | StrictMode::No => {
+                    self.add(host, port, key);
+                    Ok(())
+                }
+            },
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The `oxssh` program: command line and ssh_config resolved into a connection, host-key
+//! verification against known_hosts, user authentication, and the session.
+
+pub mod auth;
+pub mod connect;
+pub mod hostkey;
+pub mod identity;
+pub mod prompt;
+pub mod run;
+pub mod session;
+
+pub use run::main;

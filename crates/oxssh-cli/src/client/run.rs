@@ -1,0 +1,352 @@
+//! `oxssh` from argv to exit code: flags, then `-o`, then ssh_config (first value
+//! wins), resolved into one configuration; `-V`, `-Q` and `-G` answered as OpenSSH
+//! does; otherwise connect, verify, authenticate and run the session. Exit status is the
+//! remote command's, or 255 for our own errors.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use oxssh_config::values::{AddressFamily, EscapeChar, LogLevel, RequestTty, SessionType};
+use oxssh_config::{AlgorithmList, AlgorithmLists, ClientConfig, Loader, Options, OsEnv};
+use oxssh_proto::crypto::{CryptoProvider, HashAlg};
+use oxssh_proto::TransportConfig;
+
+use super::auth::{authenticate, AuthSettings};
+use super::connect::{self, ConnectError};
+use super::prompt::TerminalPrompter;
+use super::session::{self, Ended, Run, SessionSettings};
+use crate::ssh::args::{self, Args, Invocation};
+
+/// Expands a leading `~/` with `$HOME`.
+pub fn expand_tilde(path: &str) -> String {
+    match (path.strip_prefix("~/"), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) => format!("{home}/{rest}"),
+        _ => path.to_owned(),
+    }
+}
+
+/// The algorithm lists ssh_config edits: our defaults, and everything we implement.
+fn algorithm_lists(provider: &CryptoProvider) -> AlgorithmLists {
+    let defaults = TransportConfig::client_default();
+    let names = |v: &[String]| {
+        v.iter()
+            .map(String::as_str)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let list = |default: Vec<String>, all: Vec<&'static str>| {
+        let default: Vec<&str> = default.iter().map(String::as_str).collect();
+        AlgorithmList::new(&default, &all)
+    };
+    let sigs: Vec<&'static str> = provider.signatures.iter().map(|a| a.name()).collect();
+    AlgorithmLists {
+        ciphers: list(
+            names(&defaults.ciphers),
+            provider.ciphers.iter().map(|a| a.name()).collect(),
+        ),
+        macs: list(
+            names(&defaults.macs),
+            provider.macs.iter().map(|a| a.name()).collect(),
+        ),
+        kex: list(
+            names(&defaults.kex_algorithms),
+            provider.kex.iter().map(|a| a.name()).collect(),
+        ),
+        key_types: list(names(&defaults.host_key_algorithms), sigs.clone()),
+        ca_signatures: list(names(&defaults.host_key_algorithms), sigs),
+    }
+}
+
+/// `%C`: SHA-1 of the connection's `%l%h%p%r`, as hex.
+fn connection_hash(data: &[u8]) -> String {
+    let provider = oxssh_crypto::default_provider();
+    provider
+        .digest(HashAlg::Sha1, &[data])
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Command-line flags into config slots (they come before `-o` and the files).
+fn options_from_args(args: &Args) -> Options {
+    let mut o = Options::new();
+    o.user = args.user.clone();
+    o.port = args.port;
+    for path in &args.identity_files {
+        o.add_identity_file(path, true);
+    }
+    o.ciphers = args.cipher_spec.clone();
+    o.macs = args.mac_spec.clone();
+    o.address_family = args.address_family.map(|f| match f {
+        args::AddressFamily::Inet => AddressFamily::Inet,
+        args::AddressFamily::Inet6 => AddressFamily::Inet6,
+    });
+    o.log_level = args.log_level.and_then(|l| LogLevel::parse(l.name()));
+    o.escape_char = args.escape_char.map(|e| match e {
+        crate::ssh::escape::EscapeChar::None => EscapeChar::None,
+        crate::ssh::escape::EscapeChar::Byte(b) => EscapeChar::Byte(b),
+    });
+    o.request_tty = args.request_tty.map(|r| match r {
+        args::RequestTty::Yes => RequestTty::Yes,
+        args::RequestTty::No => RequestTty::No,
+        args::RequestTty::Force => RequestTty::Force,
+        args::RequestTty::Auto => RequestTty::Auto,
+    });
+    o.session_type = args.session_type.map(|s| match s {
+        args::SessionType::None => SessionType::None,
+        args::SessionType::Subsystem => SessionType::Subsystem,
+        args::SessionType::Default => SessionType::Default,
+    });
+    if args.stdin_null {
+        o.stdin_null = Some(true);
+    }
+    if args.fork_after_auth {
+        o.fork_after_authentication = Some(true);
+    }
+    if args.compression {
+        o.compression = Some(true);
+    }
+    o
+}
+
+fn fail(lines: &[String]) -> u8 {
+    for line in lines {
+        eprintln!("{line}");
+    }
+    255
+}
+
+/// Sets up `tracing` on stderr (or `-E file`) at the configured level.
+fn init_logging(level: LogLevel, log_file: Option<&str>) {
+    let filter = match level {
+        LogLevel::Quiet | LogLevel::Fatal => "off",
+        LogLevel::Error => "error",
+        LogLevel::Info | LogLevel::Verbose => "warn",
+        LogLevel::Debug1 => "info",
+        LogLevel::Debug2 => "debug",
+        LogLevel::Debug3 => "trace",
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .without_time()
+        .with_target(false);
+    let _ = match log_file.and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    }) {
+        Some(file) => builder.with_writer(Arc::new(file)).try_init(),
+        None => builder.with_writer(std::io::stderr).try_init(),
+    };
+}
+
+/// The program: returns the exit status.
+pub fn main() -> u8 {
+    let provider = oxssh_crypto::default_provider();
+    let args = match args::parse(std::env::args_os().skip(1), &provider) {
+        Ok(Invocation::Version) => {
+            eprintln!("{}", args::VERSION);
+            return 0;
+        }
+        Ok(Invocation::Query(query)) => {
+            print!("{}", query.answer(&provider));
+            return 0;
+        }
+        Ok(Invocation::Connect(args)) => args,
+        Err(e) => {
+            eprint!("{e}");
+            return e.exit_code();
+        }
+    };
+    for flag in args.unsupported_flags() {
+        if !flag.is_harmless() {
+            return fail(&[flag.message()]);
+        }
+    }
+    let env = OsEnv::new();
+    let mut loader = Loader::new(&env, algorithm_lists(&provider))
+        .connection_hasher(connection_hash)
+        .command_given(args.command_line().is_some());
+    if let Some(file) = &args.config_file {
+        loader = loader.config_file(file.clone());
+    }
+    let mut options = options_from_args(&args);
+    for line in &args.options {
+        if let Err(e) = loader.command_line_option(&mut options, line) {
+            return fail(&e.messages());
+        }
+    }
+    let config = match loader.resolve(&args.host, options) {
+        Ok(config) => config,
+        Err(e) => return fail(&e.messages()),
+    };
+    if args.config_test {
+        print!("{}", config.dump());
+        return 0;
+    }
+    let refused = config.unsupported_messages();
+    if !refused.is_empty() {
+        return fail(&refused);
+    }
+    if config.compression {
+        return fail(&["oxssh: Compression is not supported yet (compression none only)".into()]);
+    }
+    if config.fork_after_authentication {
+        return fail(&["oxssh: -f (ForkAfterAuthentication) is not supported yet".into()]);
+    }
+    if let Err(e) = args.check_fork(
+        config.remote_command.is_some(),
+        config.session_type == SessionType::None,
+    ) {
+        eprint!("{e}");
+        return 255;
+    }
+    init_logging(config.log_level, args.log_file.as_deref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&[format!("oxssh: cannot start the runtime: {e}")]),
+    };
+    let code = runtime.block_on(connect_and_run(&args, &config, &env, Arc::new(provider)));
+    // Blocking stdin readers may still wait for input: do not wait for them.
+    runtime.shutdown_background();
+    code
+}
+
+fn quiet(config: &ClientConfig) -> bool {
+    matches!(
+        config.log_level,
+        LogLevel::Quiet | LogLevel::Fatal | LogLevel::Error
+    )
+}
+
+async fn connect_and_run(
+    args: &Args,
+    config: &ClientConfig,
+    env: &OsEnv,
+    provider: Arc<CryptoProvider>,
+) -> u8 {
+    let verifier = connect::verifier(config, quiet(config));
+    let known = connect::load_known(&verifier);
+    let transport = connect::transport_config(config, &provider, &known);
+    let client_config = connect::client_config(config, transport, verifier, provider);
+    let client = match connect::connect(config, client_config).await {
+        Ok(client) => client,
+        Err(ConnectError::Resolve(msg) | ConnectError::Connect(msg)) => {
+            return fail(&[format!("ssh: {msg}")])
+        }
+        Err(ConnectError::Handshake(oxssh::Error::HostKeyRejected(reason))) => {
+            return fail(&[reason])
+        }
+        Err(ConnectError::Handshake(e)) => {
+            return fail(&[format!(
+                "Connection to {} port {}: {e}",
+                config.hostname, config.port
+            )])
+        }
+    };
+    let identity_files: Vec<PathBuf> = config
+        .identity_file_paths(env)
+        .unwrap_or_default()
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
+    let settings = AuthSettings::from_config(config, identity_files, !quiet(config));
+    let prompter = Arc::new(TerminalPrompter {
+        batch: config.batch_mode,
+    });
+    if let Err(message) = authenticate(&client, &settings, prompter).await {
+        return fail(&[message]);
+    }
+    let code = match session_settings(args, config) {
+        None => {
+            // -N: no session; keep the connection until the server ends it.
+            let _ = client.wait_closed().await;
+            0
+        }
+        Some(settings) => {
+            let pty = settings.pty;
+            match session::run(&client, settings).await {
+                Ok(Ended::Status(status)) => {
+                    if pty && !quiet(config) {
+                        eprintln!("Connection to {} closed.", config.hostname);
+                    }
+                    match status {
+                        oxssh::ExitStatus::Code(code) => (code & 0xff) as u8,
+                        _ => 255,
+                    }
+                }
+                Ok(Ended::Disconnected) => {
+                    eprintln!("Connection to {} closed.", config.hostname);
+                    255
+                }
+                Err(e) => fail(&[format!("oxssh: {e}")]),
+            }
+        }
+    };
+    client.disconnect().await;
+    code
+}
+
+/// `SendEnv` patterns matched against our environment, then `SetEnv`.
+fn environment(config: &ClientConfig) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    for (name, value) in std::env::vars() {
+        let wanted = config.send_env.iter().any(|pattern| {
+            !pattern.starts_with('-') && oxssh_config::match_pattern(&name, pattern)
+        });
+        if wanted {
+            env.push((name, value));
+        }
+    }
+    for item in &config.set_env {
+        if let Some((name, value)) = item.split_once('=') {
+            env.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    env
+}
+
+/// Decides what to run and whether to allocate a pty (OpenSSH's RequestTTY rules).
+fn session_settings(args: &Args, config: &ClientConfig) -> Option<SessionSettings> {
+    let command = args
+        .command_line()
+        .or_else(|| config.remote_command.clone().map(String::into_bytes));
+    let run = match config.session_type {
+        SessionType::None => return None,
+        SessionType::Subsystem => {
+            Run::Subsystem(String::from_utf8_lossy(&command.unwrap_or_default()).into_owned())
+        }
+        SessionType::Default => match command {
+            Some(c) => Run::Exec(c),
+            None => Run::Shell,
+        },
+    };
+    let stdin_is_tty = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
+    let pty = match config.request_tty {
+        RequestTty::No => false,
+        RequestTty::Force => true,
+        RequestTty::Yes => stdin_is_tty,
+        RequestTty::Auto => run == Run::Shell && stdin_is_tty,
+    };
+    if matches!(config.request_tty, RequestTty::Yes) && !stdin_is_tty && !quiet(config) {
+        eprintln!("Pseudo-terminal will not be allocated because stdin is not a terminal.");
+    }
+    let escape = match config.escape_char {
+        EscapeChar::None => None,
+        EscapeChar::Byte(b) => Some(b),
+    };
+    Some(SessionSettings {
+        run,
+        pty,
+        escape,
+        stdin_null: config.stdin_null,
+        env: environment(config),
+        term: std::env::var("TERM").unwrap_or_else(|_| "dumb".into()),
+    })
+}

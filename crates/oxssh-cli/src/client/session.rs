@@ -1,0 +1,221 @@
+//! The session: one `session` channel with environment, an optional pty, then exec,
+//! subsystem or shell; stdin, stdout and stderr pumped concurrently, escapes and
+//! window changes handled, and the remote exit status turned into ours.
+
+use oxssh::{Channel, Client, ExitStatus, WindowSize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+use crate::ssh::escape::{EscapeAction, EscapeConfig, EscapeFilter, EscapeOutput};
+use crate::ssh::tty::{self, RawModeGuard, WindowChanges};
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Run {
+    /// The user's shell.
+    Shell,
+    /// A command line.
+    Exec(Vec<u8>),
+    /// A subsystem (`-s`).
+    Subsystem(String),
+}
+
+/// Settings for the session.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// What to run.
+    pub run: Run,
+    /// Allocate a pty.
+    pub pty: bool,
+    /// Escape byte, when escapes are on (pty sessions only, as OpenSSH).
+    pub escape: Option<u8>,
+    /// `-n`: no stdin.
+    pub stdin_null: bool,
+    /// Environment to send (`SendEnv` matches and `SetEnv`).
+    pub env: Vec<(String, String)>,
+    /// `TERM` for the pty.
+    pub term: String,
+}
+
+fn to_wire(size: tty::WindowSize) -> WindowSize {
+    WindowSize {
+        cols: size.cols,
+        rows: size.rows,
+        width_px: size.width_px,
+        height_px: size.height_px,
+    }
+}
+
+/// How the session ended.
+#[derive(Debug)]
+pub enum Ended {
+    /// The remote side finished with this status.
+    Status(ExitStatus),
+    /// The user typed `~.`.
+    Disconnected,
+}
+
+/// Opens the channel, starts the command and runs it to the end.
+pub async fn run(client: &Client, settings: SessionSettings) -> Result<Ended, oxssh::Error> {
+    let mut channel = client.open_session().await?;
+    for (name, value) in &settings.env {
+        channel.env(name, value)?;
+    }
+    let stdin_fd = std::io::stdin();
+    let mut guard = None;
+    if settings.pty {
+        let size = tty::window_size(&stdin_fd).unwrap_or_default();
+        let raw = RawModeGuard::enter(&stdin_fd).ok();
+        let modes = raw
+            .as_ref()
+            .map(|g| g.saved_modes().encode(false))
+            .unwrap_or_else(|| vec![0]);
+        channel
+            .request_pty(&settings.term, to_wire(size), modes)
+            .await?;
+        guard = raw;
+    }
+    match &settings.run {
+        Run::Shell => channel.shell().await?,
+        Run::Exec(command) => channel.exec(&String::from_utf8_lossy(command)).await?,
+        Run::Subsystem(name) => channel.subsystem(name).await?,
+    }
+    let (actions_tx, mut actions) = mpsc::unbounded_channel();
+    let stdin_task = tokio::spawn(pump_stdin(
+        channel.writer(),
+        settings.stdin_null,
+        settings.escape.filter(|_| settings.pty),
+        actions_tx,
+    ));
+    let mut stderr = channel.stderr();
+    let stderr_task = tokio::spawn(async move {
+        let mut out = tokio::io::stderr();
+        let _ = tokio::io::copy(&mut stderr, &mut out).await;
+        let _ = out.flush().await;
+    });
+    let mut winch = if settings.pty {
+        WindowChanges::new(&stdin_fd).ok()
+    } else {
+        None
+    };
+    let mut stdout = tokio::io::stdout();
+    let mut buf = vec![0u8; 64 * 1024];
+    let ended = loop {
+        tokio::select! {
+            read = channel.read(&mut buf) => {
+                let n = read?;
+                if n == 0 {
+                    break None;
+                }
+                stdout.write_all(buf.get(..n).unwrap_or_default()).await?;
+                stdout.flush().await?;
+            }
+            Some(size) = async {
+                match winch.as_mut() {
+                    Some(w) => w.next().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                channel.window_change(to_wire(size))?;
+            }
+            Some(action) = actions.recv() => {
+                if let Some(end) = act(client, &channel, guard.as_ref(), action) {
+                    break Some(end);
+                }
+            }
+        }
+    };
+    let ended = match ended {
+        Some(end) => end,
+        None => {
+            let _ = stderr_task.await;
+            Ended::Status(channel.wait().await?)
+        }
+    };
+    stdin_task.abort();
+    drop(guard);
+    Ok(ended)
+}
+
+fn act(
+    client: &Client,
+    channel: &Channel,
+    guard: Option<&RawModeGuard>,
+    action: EscapeAction,
+) -> Option<Ended> {
+    match action {
+        EscapeAction::Disconnect => return Some(Ended::Disconnected),
+        EscapeAction::Suspend => {
+            if let Some(g) = guard {
+                let _ = g.suspend_self();
+                if let Ok(size) = tty::window_size(std::io::stdin()) {
+                    let _ = channel.window_change(to_wire(size));
+                }
+            }
+        }
+        EscapeAction::SendBreak => {
+            let _ = channel.send_break(1000);
+        }
+        EscapeAction::Rekey => {
+            let _ = client.rekey();
+        }
+        EscapeAction::ListConnections => {
+            eprint!(
+                "The following connections are open:\r\n  #{} client-session\r\n",
+                channel.id().0
+            );
+        }
+        EscapeAction::SetLogLevel(_) | EscapeAction::Background | EscapeAction::CommandLine => {}
+    }
+    None
+}
+
+/// Copies stdin to the channel (through the escape filter on a pty), then sends EOF.
+async fn pump_stdin(
+    mut writer: oxssh::ChannelWriter,
+    stdin_null: bool,
+    escape: Option<u8>,
+    actions: mpsc::UnboundedSender<EscapeAction>,
+) {
+    if stdin_null {
+        let _ = writer.shutdown().await;
+        return;
+    }
+    let mut filter = escape.map(|e| EscapeFilter::new(EscapeConfig::new(e)));
+    let mut stdin = tokio::io::stdin();
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = match stdin.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let input = buf.get(..n).unwrap_or_default();
+        let Some(filter) = filter.as_mut() else {
+            if writer.write_all(input).await.is_err() {
+                return;
+            }
+            continue;
+        };
+        for output in filter.process(input) {
+            match output {
+                EscapeOutput::Send(bytes) => {
+                    if writer.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+                EscapeOutput::Print(bytes) => {
+                    let mut err = tokio::io::stderr();
+                    let _ = err.write_all(&bytes).await;
+                    let _ = err.flush().await;
+                }
+                EscapeOutput::Action(action) => {
+                    let _ = actions.send(action);
+                }
+            }
+        }
+        if filter.is_stopped() {
+            return;
+        }
+    }
+    let _ = writer.shutdown().await;
+}
