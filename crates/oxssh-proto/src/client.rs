@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use oxssh_keys::PublicKey;
 use oxssh_wire::names::service;
@@ -67,6 +67,22 @@ enum Stage {
     Connected,
 }
 
+/// Keepalive probes (OpenSSH's ServerAliveInterval / ServerAliveCountMax): after
+/// `interval` without hearing from the server, ask it for a reply; give up after
+/// `count_max` unanswered probes.
+#[derive(Debug, Clone)]
+struct Keepalive {
+    interval: Duration,
+    count_max: u32,
+    /// When we last noticed input (at a timer tick, since `recv` is not told the time).
+    last_heard: Instant,
+    heard_since_tick: bool,
+    unanswered: u32,
+}
+
+/// The global request name OpenSSH uses for keepalives.
+const KEEPALIVE: &str = "keepalive@openssh.com";
+
 /// A client connection, sans I/O.
 #[derive(Debug)]
 pub struct ClientConnection {
@@ -75,6 +91,8 @@ pub struct ClientConnection {
     auth: AuthClient,
     connection: Connection,
     events: VecDeque<ClientEvent>,
+    keepalive: Option<Keepalive>,
+    now: Instant,
 }
 
 impl ClientConnection {
@@ -92,7 +110,21 @@ impl ClientConnection {
             auth: AuthClient::new(user),
             connection: Connection::new(connection),
             events: VecDeque::new(),
+            keepalive: None,
+            now,
         })
+    }
+
+    /// Probes the server after `interval` of silence; after `count_max` unanswered
+    /// probes the connection fails with [`TransportError::Unresponsive`].
+    pub fn set_keepalive(&mut self, interval: Duration, count_max: u32) {
+        self.keepalive = Some(Keepalive {
+            interval,
+            count_max,
+            last_heard: self.now,
+            heard_since_tick: false,
+            unanswered: 0,
+        });
     }
 
     /// The transport underneath (peer version, session id, extensions).
@@ -112,6 +144,9 @@ impl ClientConnection {
 
     /// Feeds bytes from the socket.
     pub fn recv(&mut self, data: &[u8]) -> Result<usize, TransportError> {
+        if let Some(k) = &mut self.keepalive {
+            k.heard_since_tick |= !data.is_empty();
+        }
         self.transport.recv(data)
     }
 
@@ -127,12 +162,45 @@ impl ClientConnection {
 
     /// When [`ClientConnection::handle_timeout`] is due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.transport.poll_timeout()
+        let keepalive = self
+            .keepalive
+            .as_ref()
+            .filter(|_| self.stage == Stage::Connected)
+            .map(|k| k.last_heard + k.interval);
+        match (self.transport.poll_timeout(), keepalive) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Tells the time.
+    /// Tells the time: transport timers, then keepalive probes.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), TransportError> {
-        self.transport.handle_timeout(now)
+        self.now = now;
+        self.transport.handle_timeout(now)?;
+        if self.stage != Stage::Connected {
+            return Ok(());
+        }
+        let Some(k) = &mut self.keepalive else {
+            return Ok(());
+        };
+        if k.heard_since_tick {
+            k.heard_since_tick = false;
+            k.last_heard = now;
+            k.unanswered = 0;
+            return Ok(());
+        }
+        if now < k.last_heard + k.interval {
+            return Ok(());
+        }
+        k.last_heard = now;
+        k.unanswered += 1;
+        if k.unanswered > k.count_max {
+            self.transport
+                .disconnect(DisconnectReason::ByApplication, "keepalive timeout");
+            return Err(TransportError::Unresponsive);
+        }
+        self.connection
+            .global_request(&mut self.transport, KEEPALIVE, true, &[])
     }
 
     /// Ends the connection with SSH_MSG_DISCONNECT.

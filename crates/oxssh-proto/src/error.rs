@@ -128,6 +128,9 @@ pub enum TransportError {
     /// The key exchange did not finish in time.
     #[error("key exchange timed out")]
     KexTimeout,
+    /// The peer answered none of our keepalive probes (ServerAliveCountMax exceeded).
+    #[error("peer not responding")]
+    Unresponsive,
     /// A local cryptographic failure (random source, signing).
     #[error("local crypto failure: {0}")]
     Crypto(CryptoError),
@@ -146,7 +149,10 @@ impl TransportError {
             Self::Peer(p) => Some(p.disconnect_reason()),
             Self::KexTimeout => Some(DisconnectReason::KeyExchangeFailed),
             Self::Crypto(_) | Self::Config(_) => Some(DisconnectReason::ByApplication),
-            Self::PeerDisconnected { .. } | Self::LocallyClosed { .. } | Self::ApiMisuse(_) => None,
+            Self::PeerDisconnected { .. }
+            | Self::LocallyClosed { .. }
+            | Self::ApiMisuse(_)
+            | Self::Unresponsive => None,
         }
     }
 }

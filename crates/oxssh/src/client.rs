@@ -69,6 +69,8 @@ pub struct ClientConfig {
     pub provider: Arc<CryptoProvider>,
     /// Limit for TCP connect plus key exchange (OpenSSH's ConnectTimeout).
     pub connect_timeout: Option<Duration>,
+    /// Keepalive probes: (ServerAliveInterval, ServerAliveCountMax).
+    pub keepalive: Option<(Duration, u32)>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -90,6 +92,7 @@ impl ClientConfig {
             verifier,
             provider: Arc::new(oxssh_crypto::default_provider()),
             connect_timeout: None,
+            keepalive: None,
         }
     }
 }
@@ -153,13 +156,16 @@ impl Client {
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let conn = ClientConnection::new(
+        let mut conn = ClientConnection::new(
             &config.user,
             Arc::new(config.transport),
             config.connection,
             config.provider,
             Instant::now(),
         )?;
+        if let Some((interval, count_max)) = config.keepalive {
+            conn.set_keepalive(interval, count_max);
+        }
         let shared = Shared::new(conn);
         tokio::spawn(crate::driver::run(shared.clone(), reader, writer));
         let client = Self { shared };

@@ -206,5 +206,11 @@ pub fn client_config(
     let mut client = ClientConfig::new(&config.user, Arc::new(verifier));
     client.transport = transport;
     client.provider = provider;
+    if config.server_alive_interval > 0 {
+        client.keepalive = Some((
+            Duration::from_secs(u64::from(config.server_alive_interval)),
+            config.server_alive_count_max,
+        ));
+    }
     client
 }

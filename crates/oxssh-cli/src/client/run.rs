@@ -285,6 +285,12 @@ async fn connect_and_run(
                     eprintln!("Connection to {} closed.", config.hostname);
                     255
                 }
+                Err(oxssh::Error::Transport(oxssh_proto::TransportError::Unresponsive)) => {
+                    fail(&[format!(
+                        "Timeout, server {} not responding.",
+                        config.hostname
+                    )])
+                }
                 Err(e) => fail(&[format!("oxssh: {e}")]),
             }
         }
