@@ -190,8 +190,9 @@ pub fn main() -> u8 {
     if !refused.is_empty() {
         return fail(&refused);
     }
-    if config.compression {
-        return fail(&["oxssh: Compression is not supported yet (compression none only)".into()]);
+    let not_yet = not_acted_on(&config);
+    if !not_yet.is_empty() {
+        return fail(&not_yet);
     }
     if config.fork_after_authentication {
         return fail(&["oxssh: -f (ForkAfterAuthentication) is not supported yet".into()]);
@@ -216,6 +217,52 @@ pub fn main() -> u8 {
     // Blocking stdin readers may still wait for input: do not wait for them.
     runtime.shutdown_background();
     code
+}
+
+/// Settings the configuration accepted (their syntax is checked) that this client does
+/// not act on yet: refused by name rather than silently ignored.
+fn not_acted_on(config: &ClientConfig) -> Vec<String> {
+    use oxssh_config::values::{CanonicalizeHostname, ControlMaster};
+    let checks: [(bool, &str, &str); 9] = [
+        (
+            config.compression,
+            "Compression (-C)",
+            "compression is none only",
+        ),
+        (config.proxy_command.is_some(), "ProxyCommand", "issue 8"),
+        (config.proxy_jump.is_some(), "ProxyJump (-J)", "issue 8"),
+        (
+            !config.local_forwards.is_empty() || !config.remote_forwards.is_empty(),
+            "LocalForward/RemoteForward/DynamicForward (-L -R -D)",
+            "issue 8",
+        ),
+        (
+            config.control_master != ControlMaster::No,
+            "ControlMaster (-M)",
+            "issue 8",
+        ),
+        (
+            config.forward_agent != oxssh_config::ForwardAgent::No,
+            "ForwardAgent (-A)",
+            "issue 5",
+        ),
+        (config.forward_x11, "ForwardX11 (-X/-Y)", "not planned yet"),
+        (
+            config.canonicalize_hostname != CanonicalizeHostname::No,
+            "CanonicalizeHostname",
+            "not planned yet",
+        ),
+        (
+            config.check_host_ip || config.visual_host_key,
+            "CheckHostIP/VisualHostKey",
+            "not planned yet",
+        ),
+    ];
+    checks
+        .iter()
+        .filter(|(used, _, _)| *used)
+        .map(|(_, what, when)| format!("oxssh: {what} is not supported yet ({when})"))
+        .collect()
 }
 
 fn quiet(config: &ClientConfig) -> bool {
