@@ -93,6 +93,7 @@ pub struct ClientConnection {
     events: VecDeque<ClientEvent>,
     keepalive: Option<Keepalive>,
     now: Instant,
+    scratch: Vec<u8>,
 }
 
 impl ClientConnection {
@@ -112,6 +113,7 @@ impl ClientConnection {
             events: VecDeque::new(),
             keepalive: None,
             now,
+            scratch: Vec::new(),
         })
     }
 
@@ -262,9 +264,17 @@ impl ClientConnection {
                         message,
                     }))
                 }
-                Some(Event::Payload(p)) => p.to_vec(),
+                Some(Event::Payload(p)) => {
+                    // Reuse one buffer: no allocation per packet on the data path.
+                    let mut payload = std::mem::take(&mut self.scratch);
+                    payload.clear();
+                    payload.extend_from_slice(p);
+                    payload
+                }
             };
-            if let Err(e) = self.dispatch(&payload) {
+            let result = self.dispatch(&payload);
+            self.scratch = payload;
+            if let Err(e) = result {
                 return Err(self.fail(e));
             }
         }

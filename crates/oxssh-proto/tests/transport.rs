@@ -98,6 +98,33 @@ fn exchange_and_talk(kex_name: &str, cipher_name: &str, mac_name: &str, key: &st
     assert_eq!(pair.server.payloads()[2], payload(2, 2100));
 }
 
+/// 1-3 byte payloads make 8-byte packets under AEAD and EtM (the length is not padded):
+/// both sides must accept them, as OpenSSH does.
+#[test]
+fn tiny_payloads_pass_under_every_cipher_and_mac() {
+    let ciphers: Vec<(&str, &str)> = AEAD
+        .iter()
+        .map(|c| (*c, mac::HMAC_SHA2_256_ETM))
+        .chain(CTR.iter().flat_map(|c| MACS.iter().map(move |m| (*c, *m))))
+        .collect();
+    for (c, m) in ciphers {
+        let (cc, sc) = configs(kex::CURVE25519_SHA256, c, m);
+        let mut pair = Pair::new(cc, sc, vec![pair::host_key("ed25519")]);
+        pair.drive();
+        for len in 1..=4usize {
+            let p: Vec<u8> = std::iter::once(94u8)
+                .chain(std::iter::repeat_n(7, len - 1))
+                .collect();
+            pair.client.transport.send(&p).unwrap();
+            pair.server.transport.send(&p).unwrap();
+        }
+        pair.drive();
+        pair.assert_established();
+        assert_eq!(pair.server.payloads().len(), 4, "{c} {m}");
+        assert_eq!(pair.client.payloads().len(), 4, "{c} {m}");
+    }
+}
+
 #[test]
 fn every_kex_with_every_aead_cipher() {
     for k in ALL_KEX {

@@ -6,10 +6,13 @@ use std::ops::Range;
 use crate::crypto::{NoneOpener, NoneSealer, Opener, Sealer, SecureRandom};
 use crate::error::{PeerMisbehaved, TransportError};
 
-/// Smallest packet (length field included) RFC 4253 §6 allows.
-const MIN_PACKET_SIZE: usize = 16;
 /// Minimum padding (RFC 4253 §6).
 const MIN_PADDING: usize = 4;
+/// Smallest `packet_length`: the padding-length byte and the minimum padding. With the
+/// length field counted (no AAD) block alignment already makes it 12 or more (RFC 4253
+/// §6's 16-byte minimum); AEAD and EtM ciphers leave the length out of the alignment, so
+/// OpenSSH sends 8-byte packets for 1-3 byte payloads, and accepts them.
+const MIN_PACKET_LEN: usize = 1 + MIN_PADDING;
 
 /// Outgoing packets: pads, seals and queues ciphertext for the socket.
 pub struct PacketWriter {
@@ -266,7 +269,7 @@ impl PacketReader {
         } else {
             len % block == 0
         };
-        if len > self.max_packet_len || 4 + len < MIN_PACKET_SIZE || !aligned {
+        if len > self.max_packet_len || len < MIN_PACKET_LEN || !aligned {
             return Err(PeerMisbehaved::BadPacketLength(
                 u32::try_from(len).unwrap_or(u32::MAX),
             ));
@@ -298,7 +301,7 @@ mod tests {
             w.write_packet(&payload, &ZeroRandom).unwrap();
             let wire = w.pending().to_vec();
             assert_eq!(wire.len() % 8, 0);
-            assert!(wire.len() >= MIN_PACKET_SIZE);
+            assert!(wire.len() >= 16, "RFC 4253 §6 minimum without AAD");
             w.advance(wire.len());
             // Feed one byte at a time: partial input never yields a packet early.
             for (i, b) in wire.iter().enumerate() {
