@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cipher;
+pub mod compress;
 pub mod hash;
 pub mod kex;
 pub mod mac;
@@ -78,6 +79,7 @@ pub fn default_provider() -> CryptoProvider {
             &mac::HMAC_SHA1_ETM,
             &mac::HMAC_SHA1,
         ],
+        compression: vec![&compress::ZLIB_OPENSSH],
         hash: &hash::AWS_LC_HASH,
         random: &rand::SYSTEM_RANDOM,
     }

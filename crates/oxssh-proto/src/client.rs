@@ -306,6 +306,8 @@ impl ClientConnection {
                 let event = self.auth.handle(payload)?;
                 if event == AuthEvent::Success {
                     self.stage = Stage::Connected;
+                    // Packets after USERAUTH_SUCCESS are compressed (zlib@openssh.com).
+                    self.transport.enable_delayed_compression();
                 }
                 self.events.push_back(ClientEvent::Auth(event));
             }

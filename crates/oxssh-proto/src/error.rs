@@ -76,6 +76,9 @@ pub enum PeerMisbehaved {
     /// The authentication protocol was broken.
     #[error("authentication protocol violation: {0}")]
     Auth(&'static str),
+    /// A compressed packet did not inflate (corrupt, or past the size limit).
+    #[error("bad compressed data")]
+    Compression,
 }
 
 impl PeerMisbehaved {
@@ -89,6 +92,7 @@ impl PeerMisbehaved {
             | Self::BadHostKeySignature => DisconnectReason::KeyExchangeFailed,
             Self::HostKeyChanged => DisconnectReason::HostKeyNotVerifiable,
             Self::BadMac => DisconnectReason::MacError,
+            Self::Compression => DisconnectReason::CompressionError,
             Self::TooManyPreambleLines
             | Self::BadPacketLength(_)
             | Self::BadPadding

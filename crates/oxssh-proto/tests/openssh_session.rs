@@ -38,12 +38,16 @@ struct Outcome {
 
 impl Session {
     fn start(config: ConnectionConfig) -> Self {
+        Self::start_with(config, TransportConfig::client_default())
+    }
+
+    fn start_with(config: ConnectionConfig, transport: TransportConfig) -> Self {
         let key = oxssh_crypto::generate_signing_key(oxssh_crypto::KeyKind::Ed25519).unwrap();
         let line = key.public_key().to_openssh().unwrap();
         let sshd = sshd_with_user_key("", Some(&line));
         let conn = ClientConnection::new(
             &test_user(),
-            Arc::new(TransportConfig::client_default()),
+            Arc::new(transport),
             config,
             Arc::new(oxssh_crypto::default_provider()),
             Instant::now(),
@@ -251,4 +255,25 @@ fn large_input_is_delivered_intact_within_the_peer_window() {
     let expected = format!("{}  -\n", sha256_hex(&provider, &input));
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
     assert_eq!(out.exit_status, Some(0));
+}
+
+#[test]
+fn zlib_compression_with_openssh_carries_data_intact() {
+    if !have_sshd() {
+        return;
+    }
+    let provider = oxssh_crypto::default_provider();
+    let mut transport = TransportConfig::client_default();
+    transport.compression = vec!["zlib@openssh.com".into()];
+    let mut s = Session::start_with(ConnectionConfig::default(), transport);
+    s.authenticate();
+    let input: Vec<u8> = (0..3_000_000u32).map(|i| (i / 1000 % 251) as u8).collect();
+    let id = s.exec("sha256sum; head -c 2000000 /dev/zero");
+    let out = s.run(id, &input);
+    let expected = format!("{}  -\n", sha256_hex(&provider, &input));
+    assert_eq!(&out.stdout[..expected.len()], expected.as_bytes());
+    assert_eq!(out.stdout.len(), expected.len() + 2_000_000);
+    assert_eq!(out.exit_status, Some(0));
+    let log = s.sshd.log();
+    assert!(log.contains("compression: zlib@openssh.com"), "{log}");
 }

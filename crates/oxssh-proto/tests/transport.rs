@@ -707,3 +707,43 @@ fn flip_signature_in_kex_reply(bytes: &mut Vec<u8>) {
         pos += 4 + len;
     }
 }
+
+#[test]
+fn delayed_zlib_compression_starts_after_login_and_carries_data_both_ways() {
+    let mut c = TransportConfig::client_default();
+    let mut s = TransportConfig::server_default();
+    for cfg in [&mut c, &mut s] {
+        cfg.compression = only(&["zlib@openssh.com", "none"]);
+    }
+    let mut pair = Pair::new(c, s, vec![pair::host_key("ed25519")]);
+    pair.drive();
+    pair.assert_established();
+    let Seen::KexComplete { negotiated, .. } = &pair.client.seen[1] else {
+        panic!("{:?}", pair.client.seen);
+    };
+    assert_eq!(negotiated.compression_c2s, "zlib@openssh.com");
+    // Delayed: nothing is compressed before authentication.
+    let big = vec![94u8; 100_000];
+    pair.client.transport.send(&big).unwrap();
+    let plain_len = pair.client.transport.transmit().len();
+    pair.drive();
+    // Both sides switch at the same point (after USERAUTH_SUCCESS in real life).
+    pair.client.transport.enable_delayed_compression();
+    pair.server.transport.enable_delayed_compression();
+    pair.client.transport.send(&big).unwrap();
+    let packed_len = pair.client.transport.transmit().len();
+    assert!(packed_len * 20 < plain_len, "{packed_len} vs {plain_len}");
+    for i in 0..50 {
+        pair.client.transport.send(&payload(i, 3000)).unwrap();
+        pair.server.transport.send(&payload(i, 5)).unwrap();
+    }
+    // The stream survives a re-key.
+    pair.client.transport.rekey().unwrap();
+    pair.client.transport.send(&payload(99, 10)).unwrap();
+    pair.drive();
+    pair.assert_established();
+    assert_eq!(pair.server.payloads().len(), 53);
+    assert_eq!(pair.server.payloads()[1], big);
+    assert_eq!(pair.server.payloads()[52], payload(99, 10));
+    assert_eq!(pair.client.payloads().len(), 50);
+}

@@ -16,6 +16,9 @@ use zeroize::Zeroizing;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CryptoError {
+    /// Compressed data was corrupt or inflated past the limit.
+    #[error("decompression failed")]
+    Decompression,
     /// A peer's public value (point, KEM ciphertext, DH value) is invalid.
     #[error("invalid public value from peer")]
     InvalidPublicValue,
@@ -291,6 +294,37 @@ pub trait Opener: Send {
     fn open(&mut self, seq: u32, packet: &mut [u8], tag: &[u8]) -> Result<(), CryptoError>;
 }
 
+/// A compression method (`zlib@openssh.com`): a per-direction stream that lives for the
+/// whole connection, applied to every payload once enabled.
+pub trait CompressionAlgorithm: Send + Sync {
+    /// The SSH name.
+    fn name(&self) -> &'static str;
+    /// Whether it starts only after user authentication (the `@openssh.com` delayed form).
+    fn is_delayed(&self) -> bool;
+    /// A compressing stream for outgoing payloads.
+    fn compressor(&self) -> Box<dyn Compressor>;
+    /// A decompressing stream for incoming payloads.
+    fn decompressor(&self) -> Box<dyn Decompressor>;
+}
+
+/// Compresses payloads, each flushed so the peer can decode it alone.
+pub trait Compressor: Send {
+    /// Appends the compressed form of `payload` to `out`.
+    fn compress(&mut self, payload: &[u8], out: &mut Vec<u8>) -> Result<(), CryptoError>;
+}
+
+/// Decompresses payloads.
+pub trait Decompressor: Send {
+    /// Appends the decompressed form of `payload` to `out`; fails rather than produce
+    /// more than `limit` bytes (a compression bomb is a protocol error).
+    fn decompress(
+        &mut self,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(), CryptoError>;
+}
+
 /// Everything the core needs from a cryptography library, as preference-ordered lists.
 ///
 /// The lists hold every algorithm the provider implements; which ones are offered is
@@ -305,6 +339,8 @@ pub struct CryptoProvider {
     pub ciphers: Vec<&'static dyn CipherAlgorithm>,
     /// MACs.
     pub macs: Vec<&'static dyn MacAlgorithm>,
+    /// Compression methods other than `none`.
+    pub compression: Vec<&'static dyn CompressionAlgorithm>,
     /// Hash functions.
     pub hash: &'static dyn HashProvider,
     /// Random source.
@@ -353,6 +389,11 @@ impl CryptoProvider {
     /// The MAC named `name`.
     pub fn mac(&self, name: &str) -> Option<&'static dyn MacAlgorithm> {
         self.macs.iter().copied().find(|a| a.name() == name)
+    }
+
+    /// The compression method named `name` (`None` for `none` and unknown names).
+    pub fn compression(&self, name: &str) -> Option<&'static dyn CompressionAlgorithm> {
+        self.compression.iter().copied().find(|a| a.name() == name)
     }
 
     /// One-shot hash.

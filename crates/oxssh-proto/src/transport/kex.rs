@@ -190,7 +190,9 @@ impl Transport {
                 .filter(|n| provider.cipher(n).is_some()),
         );
         let macs = NameList::from_names(config.macs.iter().filter(|n| provider.mac(n).is_some()));
-        let compression = NameList::from_names(&config.compression);
+        let compression = NameList::from_names(config.compression.iter().filter(|n| {
+            n.as_str() == oxssh_wire::names::compression::NONE || provider.compression(n).is_some()
+        }));
         Ok(msgs::KexInit {
             cookie,
             kex_algorithms: NameList::from_names(kex),
@@ -616,6 +618,13 @@ impl Transport {
     fn send_newkeys(&mut self, keys: DirectionKeys) -> Result<(), TransportError> {
         self.write_message(&msgs::NewKeys)?;
         self.writer.set_sealer(keys.sealer, self.strict_kex);
+        let negotiated = self.negotiated()?;
+        let out = match self.side() {
+            Side::Client => &negotiated.compression_c2s,
+            Side::Server => &negotiated.compression_s2c,
+        };
+        self.compression.out_method = self.provider.compression(out);
+        self.compression.start_ready();
         self.set_step(KexStep::ExpectNewKeys {
             opener: keys.opener,
         })?;
@@ -643,6 +652,12 @@ impl Transport {
     fn peer_newkeys(&mut self, opener: Box<dyn Opener>) -> Result<(), TransportError> {
         self.reader.set_opener(opener, self.strict_kex);
         let negotiated = self.negotiated()?;
+        let incoming = match self.side() {
+            Side::Client => &negotiated.compression_s2c,
+            Side::Server => &negotiated.compression_c2s,
+        };
+        self.compression.in_method = self.provider.compression(incoming);
+        self.compression.start_ready();
         let initial = !self.initial_kex_done;
         self.initial_kex_done = true;
         self.kex = super::KexState::Idle { since: self.now };

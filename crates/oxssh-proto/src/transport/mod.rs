@@ -101,6 +101,52 @@ enum Step {
     Continue,
     /// A payload for the caller at this range of the reader's buffer.
     Payload(std::ops::Range<usize>),
+    /// A payload for the caller in the decompression buffer.
+    Inflated,
+}
+
+/// Largest payload a compressed packet may inflate to (the packet size limit).
+const MAX_INFLATED_PAYLOAD: usize = 256 * 1024;
+
+/// Compression state: the methods negotiated for the current keys, and the streams,
+/// which live for the whole connection once started (OpenSSH does the same).
+#[derive(Default)]
+struct CompressionState {
+    out_method: Option<&'static dyn crate::crypto::CompressionAlgorithm>,
+    in_method: Option<&'static dyn crate::crypto::CompressionAlgorithm>,
+    deflate: Option<Box<dyn crate::crypto::Compressor>>,
+    inflate: Option<Box<dyn crate::crypto::Decompressor>>,
+    authenticated: bool,
+    deflated: Vec<u8>,
+    inflated: Vec<u8>,
+}
+
+impl std::fmt::Debug for CompressionState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompressionState")
+            .field("deflate", &self.deflate.is_some())
+            .field("inflate", &self.inflate.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CompressionState {
+    /// Starts the streams whose method is in force now (delayed ones after login).
+    fn start_ready(&mut self) {
+        let ready = |m: &dyn crate::crypto::CompressionAlgorithm, authenticated: bool| {
+            !m.is_delayed() || authenticated
+        };
+        if let Some(m) = self.out_method {
+            if self.deflate.is_none() && ready(m, self.authenticated) {
+                self.deflate = Some(m.compressor());
+            }
+        }
+        if let Some(m) = self.in_method {
+            if self.inflate.is_none() && ready(m, self.authenticated) {
+                self.inflate = Some(m.decompressor());
+            }
+        }
+    }
 }
 
 /// One SSH transport connection, either role.
@@ -122,6 +168,7 @@ pub struct Transport {
     events: VecDeque<QueuedEvent>,
     queued_payloads: VecDeque<Vec<u8>>,
     peer_extensions: Option<msgs::ExtInfo>,
+    compression: CompressionState,
     error: Option<TransportError>,
 }
 
@@ -172,6 +219,7 @@ impl Transport {
             events: VecDeque::new(),
             queued_payloads: VecDeque::new(),
             peer_extensions: None,
+            compression: CompressionState::default(),
             error: None,
             config,
             provider,
@@ -320,6 +368,9 @@ impl Transport {
                 Ok(Step::Payload(range)) => {
                     return Ok(Some(Event::Payload(self.reader.payload(&range))));
                 }
+                Ok(Step::Inflated) => {
+                    return Ok(Some(Event::Payload(&self.compression.inflated)));
+                }
                 Err(e) => return Err(self.fail(e)),
             }
         }
@@ -393,9 +444,24 @@ impl Transport {
             .write_packet(&msg.to_payload(), self.provider.random);
     }
 
-    /// Seals one payload now.
+    /// Seals one payload now, compressed when compression is on.
     fn write(&mut self, payload: &[u8]) -> Result<(), TransportError> {
-        self.writer.write_packet(payload, self.provider.random)
+        let Some(deflate) = &mut self.compression.deflate else {
+            return self.writer.write_packet(payload, self.provider.random);
+        };
+        self.compression.deflated.clear();
+        deflate
+            .compress(payload, &mut self.compression.deflated)
+            .map_err(TransportError::Crypto)?;
+        self.writer
+            .write_packet(&self.compression.deflated, self.provider.random)
+    }
+
+    /// After user authentication succeeded (client: on USERAUTH_SUCCESS; server: after
+    /// sending it): starts delayed compression (`zlib@openssh.com`) where negotiated.
+    pub fn enable_delayed_compression(&mut self) {
+        self.compression.authenticated = true;
+        self.compression.start_ready();
     }
 
     fn write_message<M: Message>(&mut self, msg: &M) -> Result<(), TransportError> {
@@ -431,7 +497,25 @@ impl Transport {
         range: std::ops::Range<usize>,
     ) -> Result<Step, TransportError> {
         self.maybe_rekey()?;
-        let payload = self.reader.payload(&range);
+        let inflated = match &mut self.compression.inflate {
+            Some(inflate) => {
+                self.compression.inflated.clear();
+                inflate
+                    .decompress(
+                        self.reader.payload(&range),
+                        &mut self.compression.inflated,
+                        MAX_INFLATED_PAYLOAD,
+                    )
+                    .map_err(|_| PeerMisbehaved::Compression)?;
+                true
+            }
+            None => false,
+        };
+        let payload = if inflated {
+            self.compression.inflated.as_slice()
+        } else {
+            self.reader.payload(&range)
+        };
         let number = *payload
             .first()
             .ok_or(PeerMisbehaved::Decode(oxssh_wire::DecodeError::Truncated))?;
@@ -474,7 +558,11 @@ impl Transport {
                 Ok(Step::Continue)
             }
             num::SERVICE_REQUEST | num::SERVICE_ACCEPT | num::USERAUTH_FIRST..=127 => {
-                Ok(Step::Payload(range))
+                Ok(if inflated {
+                    Step::Inflated
+                } else {
+                    Step::Payload(range)
+                })
             }
             _ => {
                 self.write_message(&msgs::Unimplemented { sequence: seq })?;
