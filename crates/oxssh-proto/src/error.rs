@@ -135,6 +135,14 @@ pub enum TransportError {
     /// The peer answered none of our keepalive probes (ServerAliveCountMax exceeded).
     #[error("peer not responding")]
     Unresponsive,
+    /// Server: the client reached `MaxAuthTries` failed authentication attempts. The
+    /// DISCONNECT sent carries OpenSSH's reason (protocol error) and text.
+    #[error("Too many authentication failures")]
+    TooManyAuthFailures,
+    /// Server: the client did not authenticate within `LoginGraceTime`. As OpenSSH, no
+    /// DISCONNECT is sent: the caller just closes the socket.
+    #[error("Timeout before authentication")]
+    LoginGraceTimeout,
     /// A local cryptographic failure (random source, signing).
     #[error("local crypto failure: {0}")]
     Crypto(CryptoError),
@@ -153,10 +161,13 @@ impl TransportError {
             Self::Peer(p) => Some(p.disconnect_reason()),
             Self::KexTimeout => Some(DisconnectReason::KeyExchangeFailed),
             Self::Crypto(_) | Self::Config(_) => Some(DisconnectReason::ByApplication),
+            // OpenSSH's auth_maxtries_exceeded() uses ssh_packet_disconnect(): reason 2.
+            Self::TooManyAuthFailures => Some(DisconnectReason::ProtocolError),
             Self::PeerDisconnected { .. }
             | Self::LocallyClosed { .. }
             | Self::ApiMisuse(_)
-            | Self::Unresponsive => None,
+            | Self::Unresponsive
+            | Self::LoginGraceTimeout => None,
         }
     }
 }

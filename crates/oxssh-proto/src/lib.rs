@@ -11,9 +11,11 @@ pub mod crypto;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod server;
 pub mod transport;
 
 pub use client::{ClientConnection, ClientEvent};
 pub use config::TransportConfig;
 pub use error::{PeerMisbehaved, TransportError};
+pub use server::{ServerConnection, ServerEvent};
 pub use transport::{Event, Role, Transport};

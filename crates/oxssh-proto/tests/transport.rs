@@ -747,3 +747,34 @@ fn delayed_zlib_compression_starts_after_login_and_carries_data_both_ways() {
     assert_eq!(pair.server.payloads()[52], payload(99, 10));
     assert_eq!(pair.client.payloads().len(), 50);
 }
+
+#[test]
+fn automatic_rekeys_wait_for_login_when_compression_is_delayed() {
+    let mut c = TransportConfig::client_default();
+    let mut s = TransportConfig::server_default();
+    for cfg in [&mut c, &mut s] {
+        cfg.compression = only(&["zlib@openssh.com"]);
+        cfg.rekey_bytes = 4096;
+    }
+    let mut pair = Pair::new(c, s, vec![pair::host_key("ed25519")]);
+    pair.drive();
+    for i in 0..10 {
+        pair.client.transport.send(&payload(i, 2000)).unwrap();
+        pair.drive();
+    }
+    assert_eq!(pair.client.kex_count(), 1, "no re-key before login");
+    pair.client.transport.enable_delayed_compression();
+    pair.server.transport.enable_delayed_compression();
+    for i in 0..10 {
+        // Incompressible-ish data so the byte limit is reached.
+        let p: Vec<u8> = (0..3000u32).map(|j| (j * 7919 + i * 31) as u8).collect();
+        pair.client
+            .transport
+            .send(&[&[94u8][..], &p].concat())
+            .unwrap();
+        pair.drive();
+    }
+    pair.assert_established();
+    assert!(pair.client.kex_count() > 1, "re-keys resume after login");
+    assert_eq!(pair.server.payloads().len(), 20);
+}

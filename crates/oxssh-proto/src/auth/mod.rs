@@ -1,6 +1,11 @@
-//! User authentication (RFC 4252, RFC 4256). The client side lives here; the server
-//! side arrives with `oxsshd`.
+//! User authentication (RFC 4252, RFC 4256): the client side builds requests and
+//! reads answers; the server side checks requests and asks the caller's policy.
 
 pub mod client;
+pub mod server;
 
 pub use client::{AuthClient, AuthEvent};
+pub use server::{
+    AttemptMethod, AuthAttempt, AuthConfig, AuthServer, AuthStep, AuthenticationMethods, Method,
+    Secret,
+};

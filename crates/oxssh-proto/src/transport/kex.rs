@@ -624,7 +624,8 @@ impl Transport {
             Side::Server => &negotiated.compression_s2c,
         };
         self.compression.out_method = self.provider.compression(out);
-        self.compression.start_ready();
+        self.compression
+            .start_ready(self.queued_payloads.is_empty());
         self.set_step(KexStep::ExpectNewKeys {
             opener: keys.opener,
         })?;
@@ -657,7 +658,7 @@ impl Transport {
             Side::Server => &negotiated.compression_c2s,
         };
         self.compression.in_method = self.provider.compression(incoming);
-        self.compression.start_ready();
+        self.compression.start_ready(false);
         let initial = !self.initial_kex_done;
         self.initial_kex_done = true;
         self.kex = super::KexState::Idle { since: self.now };

@@ -131,12 +131,25 @@ impl std::fmt::Debug for CompressionState {
 }
 
 impl CompressionState {
+    /// Delayed compression is negotiated but login has not happened: a re-key now could
+    /// race the switch (the peer's kex packets would cross our USERAUTH_SUCCESS), so
+    /// automatic re-keys wait, as OpenSSH's sshd never re-keys before login.
+    fn awaiting_login(&self) -> bool {
+        !self.authenticated
+            && [self.out_method, self.in_method]
+                .iter()
+                .flatten()
+                .any(|m| m.is_delayed())
+    }
+
     /// Starts the streams whose method is in force now (delayed ones after login).
-    fn start_ready(&mut self) {
+    /// `outgoing` is false while earlier payloads still wait in the queue: they were
+    /// produced before compression began and must leave uncompressed.
+    fn start_ready(&mut self, outgoing: bool) {
         let ready = |m: &dyn crate::crypto::CompressionAlgorithm, authenticated: bool| {
             !m.is_delayed() || authenticated
         };
-        if let Some(m) = self.out_method {
+        if let Some(m) = self.out_method.filter(|_| outgoing) {
             if self.deflate.is_none() && ready(m, self.authenticated) {
                 self.deflate = Some(m.compressor());
             }
@@ -400,7 +413,7 @@ impl Transport {
         if self.kex.is_running() {
             return Err(self.fail(TransportError::KexTimeout));
         }
-        if self.initial_kex_done {
+        if self.initial_kex_done && !self.compression.awaiting_login() {
             self.start_kex()?;
         }
         Ok(())
@@ -461,7 +474,8 @@ impl Transport {
     /// sending it): starts delayed compression (`zlib@openssh.com`) where negotiated.
     pub fn enable_delayed_compression(&mut self) {
         self.compression.authenticated = true;
-        self.compression.start_ready();
+        let nothing_queued = self.queued_payloads.is_empty() && !self.kex.blocks_sending();
+        self.compression.start_ready(nothing_queued);
     }
 
     fn write_message<M: Message>(&mut self, msg: &M) -> Result<(), TransportError> {
@@ -473,11 +487,13 @@ impl Transport {
         while let Some(payload) = self.queued_payloads.pop_front() {
             self.write(&payload)?;
         }
+        // Payloads queued before login went out as they were; what follows is compressed.
+        self.compression.start_ready(true);
         Ok(())
     }
 
     fn maybe_rekey(&mut self) -> Result<(), TransportError> {
-        if !self.initial_kex_done || self.kex.is_running() {
+        if !self.initial_kex_done || self.kex.is_running() || self.compression.awaiting_login() {
             return Ok(());
         }
         let limits = [self.writer.counters, self.reader.counters];
