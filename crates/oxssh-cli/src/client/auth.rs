@@ -21,6 +21,9 @@ pub struct AuthSettings {
     pub user: String,
     /// Host as shown in prompts.
     pub host: String,
+    /// Host named in keyboard-interactive prompts: `HostKeyAlias` if set, else `host`
+    /// (OpenSSH's `input_userauth_info_req`).
+    pub prompt_host: String,
     /// `PreferredAuthentications`.
     pub preferred: Option<String>,
     /// `PubkeyAuthentication`.
@@ -58,6 +61,10 @@ impl AuthSettings {
         Self {
             user: config.user.clone(),
             host: config.hostname.clone(),
+            prompt_host: config
+                .host_key_alias
+                .clone()
+                .unwrap_or_else(|| config.hostname.clone()),
             preferred: config.preferred_authentications.clone(),
             pubkey: config.pubkey_authentication != PubkeyAuthentication::No,
             password: config.password_authentication,
@@ -223,8 +230,10 @@ async fn keyboard_interactive(
     let mut last = None;
     for _ in 0..settings.password_prompts.max(1) {
         let mut gave_up = false;
+        let mut asked = false;
         let result = client
             .auth_keyboard_interactive(|request| {
+                asked = true;
                 if !request.name.is_empty() {
                     eprintln!("{}", request.name);
                 }
@@ -235,10 +244,14 @@ async fn keyboard_interactive(
                     .prompts
                     .iter()
                     .map(|p| {
+                        // OpenSSH names the account the server asks about: the same
+                        // "Password: " could come from any of several hosts.
+                        let question =
+                            format!("({}@{}) {}", settings.user, settings.prompt_host, p.text);
                         let answer = if p.echo {
-                            prompter.visible(&p.text)
+                            prompter.visible(&question)
                         } else {
-                            prompter.secret(&p.text).map(|s| s.to_string())
+                            prompter.secret(&question).map(|s| s.to_string())
                         };
                         answer.unwrap_or_else(|| {
                             gave_up = true;
@@ -253,7 +266,10 @@ async fn keyboard_interactive(
             AuthResult::Success => return Ok(Some(AuthResult::Success)),
             failure => last = Some(failure),
         }
-        if gave_up {
+        // A server that refuses without asking anything (sshd with `UsePAM no`) will
+        // refuse again: retrying would only spend its MaxAuthTries before the password
+        // method gets a turn (OpenSSH's "no info_req_seen").
+        if gave_up || !asked {
             break;
         }
     }

@@ -81,6 +81,13 @@ pub fn transport_config(
     } else {
         host_keys
     };
+    if config.compression {
+        // As OpenSSH's -C: delayed zlib first, none as the fallback.
+        transport.compression = vec![
+            oxssh_wire::names::compression::ZLIB_OPENSSH.to_owned(),
+            oxssh_wire::names::compression::NONE.to_owned(),
+        ];
+    }
     if config.rekey_limit > 0 {
         transport.rekey_bytes = config.rekey_limit;
     }
@@ -106,6 +113,9 @@ pub fn verifier(config: &oxssh_config::ClientConfig, quiet: bool) -> KnownHostsV
         batch: config.batch_mode,
         hash: config.hash_known_hosts,
         quiet,
+        password_authentication: config.password_authentication,
+        kbd_interactive_authentication: config.kbd_interactive_authentication,
+        downgraded: Arc::default(),
     }
 }
 

@@ -3,6 +3,8 @@
 
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use oxssh::HostKeyVerifier;
 use oxssh_keys::fingerprint::{type_label, Fingerprint, HashAlg};
@@ -50,6 +52,14 @@ pub struct KnownHostsVerifier {
     pub hash: bool,
     /// `-q`: no warnings.
     pub quiet: bool,
+    /// `PasswordAuthentication`, named when a changed key is let through.
+    pub password_authentication: bool,
+    /// `KbdInteractiveAuthentication`, likewise.
+    pub kbd_interactive_authentication: bool,
+    /// Set when a changed key was let through (`StrictHostKeyChecking no`): the
+    /// caller must then not use password or keyboard-interactive authentication,
+    /// whose secrets a man in the middle would collect (OpenSSH's `check_host_key`).
+    pub downgraded: Arc<AtomicBool>,
 }
 
 fn eprint_lines(lines: &[String]) {
@@ -101,12 +111,15 @@ impl KnownHostsVerifier {
             return false;
         };
         let fingerprint = Fingerprint::of(key, HashAlg::Sha256).to_string();
+        // Typed-ahead input must not answer this question (OpenSSH's readpassphrase
+        // flushes it too). The terminal is in cooked mode here: `\n` is a new line.
+        let _ = nix::sys::termios::tcflush(&tty, nix::sys::termios::FlushArg::TCIFLUSH);
         let mut out = &tty;
         let _ = write!(
             out,
-            "The authenticity of host '{host}' can't be established.\r\n\
-             {} key fingerprint is {fingerprint}.\r\n\
-             This key is not known by any other names.\r\n\
+            "The authenticity of host '{host}' can't be established.\n\
+             {} key fingerprint is {fingerprint}.\n\
+             This key is not known by any other names.\n\
              Are you sure you want to continue connecting (yes/no/[fingerprint])? ",
             type_label(key)
         );
@@ -182,10 +195,21 @@ impl HostKeyVerifier for KnownHostsVerifier {
                 let what = format!("{label} key in {}", offending.location());
                 let mut lines = self.changed_warning(&name, key, &what, &file);
                 if self.mode == StrictMode::No {
-                    lines.push(
-                        "Password authentication is disabled to avoid man-in-the-middle attacks."
-                            .into(),
-                    );
+                    if self.password_authentication {
+                        lines.push(
+                            "Password authentication is disabled to avoid man-in-the-middle \
+                             attacks."
+                                .into(),
+                        );
+                    }
+                    if self.kbd_interactive_authentication {
+                        lines.push(
+                            "Keyboard-interactive authentication is disabled to avoid \
+                             man-in-the-middle attacks."
+                                .into(),
+                        );
+                    }
+                    self.downgraded.store(true, Ordering::SeqCst);
                     eprint_lines(&lines);
                     return Ok(());
                 }

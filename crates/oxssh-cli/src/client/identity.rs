@@ -1,6 +1,9 @@
 //! User keys for public-key authentication: identity files (with OpenSSH's default
 //! list and permission checks) and keys held by the agent. An encrypted key offers its
 //! public half first and asks for the passphrase only when the server would accept it.
+//! An identity file that is a public key (`-i key.pub`, or `key` missing beside
+//! `key.pub`) names a key without holding it: it selects the agent's copy, which is
+//! how `IdentitiesOnly` picks among agent keys.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -108,9 +111,72 @@ impl SigningKey for LockedKey {
     }
 }
 
+/// A key known only by its public half: it can be matched with the agent's keys and
+/// offered, but not used to sign (as OpenSSH, which fails to load the private half).
+struct PublicOnlyKey {
+    public: PublicKey,
+}
+
+impl SigningKey for PublicOnlyKey {
+    fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+    fn signature_algorithms(&self) -> Vec<&'static str> {
+        algorithms_for(&self.public)
+    }
+    fn sign(&self, _algorithm: &str, _message: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        Err(CryptoError::Unsupported("no private key for this identity"))
+    }
+}
+
+/// Largest public key file read (an RSA 16384-bit line is under 3 kB).
+const MAX_PUBLIC_KEY_FILE: u64 = 64 * 1024;
+
+/// How public key lines start (the key type); nothing else is read past its head.
+const PUBLIC_KEY_PREFIXES: [&[u8]; 3] = [b"ssh-", b"ecdsa-", b"sk-"];
+
+/// The key in `path` if it is an OpenSSH public key line. Reads no further than the
+/// first bytes of anything else: a private key's text must only be read after the
+/// permission check (and into wiped memory).
+fn read_public_key_file(path: &Path) -> Option<PublicKey> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut head = [0u8; 6];
+    file.read_exact(&mut head).ok()?;
+    if !PUBLIC_KEY_PREFIXES.iter().any(|p| head.starts_with(p)) {
+        return None;
+    }
+    let mut text = Zeroizing::new(String::from_utf8(head.to_vec()).ok()?);
+    file.take(MAX_PUBLIC_KEY_FILE)
+        .read_to_string(&mut text)
+        .ok()?;
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty())?;
+    PublicKey::from_openssh(line).ok()
+}
+
+/// OpenSSH's `sshkey_load_public`: the file itself if it is a public key, else
+/// `path.pub` when the private key file does not exist.
+fn public_only(path: &Path) -> Option<PublicKey> {
+    if let Some(key) = read_public_key_file(path) {
+        return Some(key);
+    }
+    if path.exists() {
+        return None;
+    }
+    let mut with_pub = path.as_os_str().to_owned();
+    with_pub.push(".pub");
+    read_public_key_file(Path::new(&with_pub))
+}
+
 /// Loads one identity file. Missing files are skipped silently; bad permissions print
 /// OpenSSH's warning and skip the key.
 pub fn load_file(path: &Path, prompter: Arc<dyn Prompter>) -> Option<Identity> {
+    if let Some(public) = public_only(path) {
+        return Some(Identity {
+            key: Arc::new(PublicOnlyKey { public }),
+            source: path.display().to_string(),
+        });
+    }
     let text = match read_private_key_file(path) {
         Ok(text) => text,
         Err(KeyFileError::BadPermissions { warning }) => {

@@ -73,7 +73,19 @@ fn options_from_args(args: &Args) -> Options {
     o.user = args.user.clone();
     o.port = args.port;
     for path in &args.identity_files {
-        o.add_identity_file(path, true);
+        // OpenSSH drops a `-i` file it cannot stat, with a warning (a configured
+        // IdentityFile is kept), and records the path tilde-expanded.
+        let expanded = expand_tilde(path);
+        match std::fs::metadata(&expanded) {
+            Ok(_) => o.add_identity_file(&expanded, true),
+            Err(e) => {
+                let reason = e.raw_os_error().map_or_else(
+                    || e.to_string(),
+                    |code| nix::errno::Errno::from_raw(code).desc().to_owned(),
+                );
+                eprintln!("Warning: Identity file {expanded} not accessible: {reason}.");
+            }
+        }
     }
     o.ciphers = args.cipher_spec.clone();
     o.macs = args.mac_spec.clone();
@@ -81,7 +93,18 @@ fn options_from_args(args: &Args) -> Options {
         args::AddressFamily::Inet => AddressFamily::Inet,
         args::AddressFamily::Inet6 => AddressFamily::Inet6,
     });
-    o.log_level = args.log_level.and_then(|l| LogLevel::parse(l.name()));
+    // By variant, not by name: `-q`'s level prints as `SILENT`, which is not a keyword
+    // value `LogLevel::parse` knows, and would silently drop `-q`.
+    o.log_level = args.log_level.map(|l| match l {
+        args::LogLevel::Quiet => LogLevel::Quiet,
+        args::LogLevel::Fatal => LogLevel::Fatal,
+        args::LogLevel::Error => LogLevel::Error,
+        args::LogLevel::Info => LogLevel::Info,
+        args::LogLevel::Verbose => LogLevel::Verbose,
+        args::LogLevel::Debug1 => LogLevel::Debug1,
+        args::LogLevel::Debug2 => LogLevel::Debug2,
+        args::LogLevel::Debug3 => LogLevel::Debug3,
+    });
     o.escape_char = args.escape_char.map(|e| match e {
         crate::ssh::escape::EscapeChar::None => EscapeChar::None,
         crate::ssh::escape::EscapeChar::Byte(b) => EscapeChar::Byte(b),
@@ -137,8 +160,15 @@ fn init_logging(level: LogLevel, log_file: Option<&str>) {
             .open(p)
             .ok()
     }) {
-        Some(file) => builder.with_writer(Arc::new(file)).try_init(),
-        None => builder.with_writer(std::io::stderr).try_init(),
+        // Colour only on a terminal: `-E` files and redirected stderr get plain text.
+        Some(file) => builder
+            .with_ansi(false)
+            .with_writer(Arc::new(file))
+            .try_init(),
+        None => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .try_init(),
     };
 }
 
@@ -223,12 +253,7 @@ pub fn main() -> u8 {
 /// not act on yet: refused by name rather than silently ignored.
 fn not_acted_on(config: &ClientConfig) -> Vec<String> {
     use oxssh_config::values::{CanonicalizeHostname, ControlMaster};
-    let checks: [(bool, &str, &str); 9] = [
-        (
-            config.compression,
-            "Compression (-C)",
-            "compression is none only",
-        ),
+    let checks: [(bool, &str, &str); 8] = [
         (config.proxy_command.is_some(), "ProxyCommand", "issue 8"),
         (config.proxy_jump.is_some(), "ProxyJump (-J)", "issue 8"),
         (
@@ -279,6 +304,7 @@ async fn connect_and_run(
     provider: Arc<CryptoProvider>,
 ) -> u8 {
     let verifier = connect::verifier(config, quiet(config));
+    let downgraded = verifier.downgraded.clone();
     let known = connect::load_known(&verifier);
     let transport = connect::transport_config(config, &provider, &known);
     let client_config = connect::client_config(config, transport, verifier, provider);
@@ -303,7 +329,12 @@ async fn connect_and_run(
         .into_iter()
         .map(PathBuf::from)
         .collect();
-    let settings = AuthSettings::from_config(config, identity_files, !quiet(config));
+    let mut settings = AuthSettings::from_config(config, identity_files, !quiet(config));
+    if downgraded.load(std::sync::atomic::Ordering::SeqCst) {
+        // A changed host key was let through: no secrets for a possible impostor.
+        settings.password = false;
+        settings.keyboard_interactive = false;
+    }
     let prompter = Arc::new(TerminalPrompter {
         batch: config.batch_mode,
     });
@@ -332,6 +363,9 @@ async fn connect_and_run(
                     eprintln!("Connection to {} closed.", config.hostname);
                     255
                 }
+                // OpenSSH dies of SIGPIPE here, silently; we cannot un-ignore the
+                // signal without `unsafe`, so end silently with our own status.
+                Ok(Ended::OutputClosed) => 255,
                 Err(oxssh::Error::Transport(oxssh_proto::TransportError::Unresponsive)) => {
                     fail(&[format!(
                         "Timeout, server {} not responding.",
@@ -380,14 +414,17 @@ fn session_settings(args: &Args, config: &ClientConfig) -> Option<SessionSetting
             None => Run::Shell,
         },
     };
+    // OpenSSH: a pty is wanted for -t, or for a shell; it is only allocated when stdin
+    // is a terminal (and not -n), unless forced; a wanted one not allocated is said.
     let stdin_is_tty = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
-    let pty = match config.request_tty {
+    let wanted = match config.request_tty {
         RequestTty::No => false,
-        RequestTty::Force => true,
-        RequestTty::Yes => stdin_is_tty,
-        RequestTty::Auto => run == Run::Shell && stdin_is_tty,
+        RequestTty::Force | RequestTty::Yes => true,
+        RequestTty::Auto => run == Run::Shell,
     };
-    if matches!(config.request_tty, RequestTty::Yes) && !stdin_is_tty && !quiet(config) {
+    let pty =
+        config.request_tty == RequestTty::Force || (wanted && stdin_is_tty && !config.stdin_null);
+    if wanted && !pty && !quiet(config) {
         eprintln!("Pseudo-terminal will not be allocated because stdin is not a terminal.");
     }
     let escape = match config.escape_char {

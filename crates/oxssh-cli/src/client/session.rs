@@ -53,6 +53,8 @@ pub enum Ended {
     Status(ExitStatus),
     /// The user typed `~.`.
     Disconnected,
+    /// Our stdout was closed by its reader (`oxssh host cmd | head -1`).
+    OutputClosed,
 }
 
 /// Opens the channel, starts the command and runs it to the end.
@@ -107,8 +109,17 @@ pub async fn run(client: &Client, settings: SessionSettings) -> Result<Ended, ox
                 if n == 0 {
                     break None;
                 }
-                stdout.write_all(buf.get(..n).unwrap_or_default()).await?;
-                stdout.flush().await?;
+                let written = async {
+                    stdout.write_all(buf.get(..n).unwrap_or_default()).await?;
+                    stdout.flush().await
+                };
+                match written.await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                        break Some(Ended::OutputClosed);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             Some(size) = async {
                 match winch.as_mut() {

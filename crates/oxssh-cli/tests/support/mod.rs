@@ -23,6 +23,10 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub mod client;
+pub mod openssh;
+pub mod users;
+
 /// How long a peer may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Attempts at starting a peer: a port found free can be taken by a parallel test
@@ -183,7 +187,7 @@ impl HostKey {
         Self::Rsa,
     ];
 
-    fn file_name(self) -> &'static str {
+    pub fn file_name(self) -> &'static str {
         match self {
             Self::Ed25519 => "host_ed25519",
             Self::EcdsaP256 => "host_ecdsa256",
@@ -194,7 +198,7 @@ impl HostKey {
     }
 
     /// `ssh-keygen` arguments for this type.
-    fn ssh_keygen_args(self) -> &'static [&'static str] {
+    pub fn ssh_keygen_args(self) -> &'static [&'static str] {
         match self {
             Self::Ed25519 => &["-t", "ed25519"],
             Self::EcdsaP256 => &["-t", "ecdsa", "-b", "256"],
@@ -229,6 +233,12 @@ pub struct SshdOptions {
     pub ciphers: Option<String>,
     /// `MACs`, when overridden.
     pub macs: Option<String>,
+    /// Public key lines authorised for every user (`AuthorizedKeysFile` in the peer's
+    /// directory, made world-readable: sshd reads it with the user's rights).
+    pub authorized_keys: Vec<String>,
+    /// Extra config lines, written first: sshd keeps the first value of a keyword, so
+    /// these override the harness's defaults (`UsePAM yes`, `LogLevel DEBUG1`).
+    pub extra: Vec<String>,
 }
 
 impl Default for SshdOptions {
@@ -239,6 +249,8 @@ impl Default for SshdOptions {
             host_key_algorithms: None,
             ciphers: None,
             macs: None,
+            authorized_keys: Vec::new(),
+            extra: Vec::new(),
         }
     }
 }
@@ -298,6 +310,9 @@ pub fn start_sshd(opts: &SshdOptions) -> Peer {
     let sshd = find_program("sshd").expect("sshd installed (call require_peer first)");
     ensure_privsep_dir();
     let dir = tempfile::tempdir().expect("tempdir");
+    if !opts.authorized_keys.is_empty() {
+        write_authorized_keys(dir.path(), &opts.authorized_keys);
+    }
     let mut keys = Vec::new();
     for &key in &opts.host_keys {
         let path = dir.path().join(key.file_name());
@@ -319,7 +334,19 @@ pub fn start_sshd(opts: &SshdOptions) -> Peer {
 }
 
 fn sshd_config(dir: &Path, port: u16, keys: &[PathBuf], opts: &SshdOptions) -> String {
-    let mut config = format!(
+    let mut config = String::new();
+    for line in &opts.extra {
+        let _ = writeln!(config, "{line}");
+    }
+    if !opts.authorized_keys.is_empty() {
+        let _ = writeln!(
+            config,
+            "AuthorizedKeysFile {}",
+            dir.join(AUTHORIZED_KEYS).display()
+        );
+    }
+    let _ = write!(
+        config,
         "Port {port}\n\
          ListenAddress 127.0.0.1\n\
          PidFile {}\n\
@@ -345,6 +372,22 @@ fn sshd_config(dir: &Path, port: u16, keys: &[PathBuf], opts: &SshdOptions) -> S
         }
     }
     config
+}
+
+/// The authorized_keys file name inside a peer's directory.
+const AUTHORIZED_KEYS: &str = "authorized_keys";
+
+/// Writes `lines` as the peer's authorized_keys, readable by the test user: the
+/// directory becomes 0755 (host keys inside stay 0600).
+fn write_authorized_keys(dir: &Path, lines: &[String]) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+    let path = dir.join(AUTHORIZED_KEYS);
+    let mut text = lines.join("\n");
+    text.push('\n');
+    std::fs::write(&path, text).expect("write authorized_keys");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+        .expect("chmod authorized_keys");
 }
 
 /// sshd refuses to start as root without its privilege-separation directory.
