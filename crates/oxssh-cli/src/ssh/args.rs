@@ -447,7 +447,6 @@ impl State<'_> {
             }
             's' => {
                 self.set_session_type(SessionType::Subsystem, "-s", "-N")?;
-                self.unsupported(flag, None);
             }
             'l' => {
                 let user = value(parser, flag)?;
