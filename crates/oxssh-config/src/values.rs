@@ -191,7 +191,7 @@ choice! {
         /// `-vvv`.
         Debug3,
     }
-    [("QUIET", Quiet), ("FATAL", Fatal), ("ERROR", Error), ("INFO", Info), ("VERBOSE", Verbose),
+    [("SILENT", Quiet), ("QUIET", Quiet), ("FATAL", Fatal), ("ERROR", Error), ("INFO", Info), ("VERBOSE", Verbose),
      ("DEBUG", Debug1), ("DEBUG1", Debug1), ("DEBUG2", Debug2), ("DEBUG3", Debug3)]
 }
 
