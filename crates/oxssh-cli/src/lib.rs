@@ -4,4 +4,5 @@
 
 pub mod client;
 pub mod keyscan;
+pub mod server;
 pub mod ssh;

@@ -147,7 +147,18 @@ impl Inner {
     pub fn route_events(&mut self) -> Result<(), Error> {
         while let Some(event) = self.conn.poll_event()? {
             match event {
-                ClientEvent::HostKey { key, algorithm } => self.host_key = Some((key, algorithm)),
+                ClientEvent::HostKey { key, algorithm } => {
+                    tracing::info!(
+                        target: "oxssh",
+                        "Server host key: {} {}",
+                        algorithm,
+                        oxssh_keys::fingerprint::Fingerprint::of(
+                            &key,
+                            oxssh_keys::fingerprint::HashAlg::Sha256
+                        )
+                    );
+                    self.host_key = Some((key, algorithm));
+                }
                 ClientEvent::AuthReady => self.auth_ready = true,
                 ClientEvent::Auth(AuthEvent::Banner(text)) => self.banners.push(text),
                 ClientEvent::Auth(ev) => self.auth_events.push_back(ev),
@@ -155,8 +166,41 @@ impl Inner {
                 ClientEvent::Debug { message, .. } => {
                     tracing::debug!(target: "oxssh", "remote debug: {message}");
                 }
-                ClientEvent::KexComplete { negotiated, .. } => {
-                    tracing::debug!(target: "oxssh", "kex complete: {negotiated:?}");
+                ClientEvent::KexComplete {
+                    negotiated,
+                    initial,
+                } => {
+                    if initial {
+                        tracing::info!(target: "oxssh", "kex: algorithm: {}", negotiated.kex);
+                        tracing::info!(
+                            target: "oxssh",
+                            "kex: host key algorithm: {}",
+                            negotiated.host_key
+                        );
+                    } else {
+                        tracing::info!(target: "oxssh", "rekey completed: {}", negotiated.kex);
+                    }
+                    let mac = |m: &str| {
+                        if m.is_empty() {
+                            "<implicit>".to_owned()
+                        } else {
+                            m.to_owned()
+                        }
+                    };
+                    tracing::info!(
+                        target: "oxssh",
+                        "kex: server->client cipher: {} MAC: {} compression: {}",
+                        negotiated.cipher_s2c,
+                        mac(&negotiated.mac_s2c),
+                        negotiated.compression_s2c
+                    );
+                    tracing::info!(
+                        target: "oxssh",
+                        "kex: client->server cipher: {} MAC: {} compression: {}",
+                        negotiated.cipher_c2s,
+                        mac(&negotiated.mac_c2s),
+                        negotiated.compression_c2s
+                    );
                 }
                 _ => {}
             }

@@ -108,7 +108,7 @@ pub async fn authenticate(
         .find(|m| allowed.iter().any(|a| a == m) && !tried.contains(m))
     {
         tried.push(method);
-        tracing::debug!("Next authentication method: {method}");
+        tracing::info!("Next authentication method: {method}");
         let result = match method {
             "publickey" if settings.pubkey => publickey(client, settings, &prompter).await?,
             "keyboard-interactive" if settings.keyboard_interactive => {
@@ -188,7 +188,7 @@ async fn publickey(
 ) -> Result<Option<AuthResult>, String> {
     let mut last = None;
     for identity in identities(settings, prompter) {
-        tracing::debug!("Offering public key: {}", identity.source);
+        tracing::info!("Offering public key: {}", identity.source);
         match client.auth_publickey(identity.key.as_ref()).await {
             Ok(AuthResult::Success) => return Ok(Some(AuthResult::Success)),
             Ok(failure) => last = Some(failure),

@@ -156,7 +156,7 @@ pub async fn connect(
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
         for addr in &addrs {
-            tracing::debug!("Connecting to {host} [{}] port {port}.", addr.ip());
+            tracing::info!("Connecting to {host} [{}] port {port}.", addr.ip());
             let connecting = tokio::net::TcpStream::connect(addr);
             let result = match timeout {
                 Some(limit) => match tokio::time::timeout(limit, connecting).await {
@@ -170,7 +170,7 @@ pub async fn connect(
             };
             match result {
                 Ok(stream) => {
-                    tracing::debug!("Connection established.");
+                    tracing::info!("Connection established.");
                     let _ = stream.set_nodelay(true);
                     let (reader, writer) = stream.into_split();
                     let name = config.host_key_alias.clone().unwrap_or(host.clone());

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod connect;
 pub mod hostkey;
 pub mod identity;
+pub mod logging;
 pub mod prompt;
 pub mod run;
 pub mod session;

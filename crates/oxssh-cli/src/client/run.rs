@@ -151,24 +151,18 @@ fn init_logging(level: LogLevel, log_file: Option<&str>) {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .without_time()
-        .with_target(false);
-    let _ = match log_file.and_then(|p| {
+        .with_ansi(false)
+        .event_format(super::logging::OpensshFormat);
+    let file = log_file.and_then(|p| {
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(p)
             .ok()
-    }) {
-        // Colour only on a terminal: `-E` files and redirected stderr get plain text.
-        Some(file) => builder
-            .with_ansi(false)
-            .with_writer(Arc::new(file))
-            .try_init(),
-        None => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_writer(std::io::stderr)
-            .try_init(),
+    });
+    let _ = match file {
+        Some(file) => builder.with_writer(Arc::new(file)).try_init(),
+        None => builder.with_writer(std::io::stderr).try_init(),
     };
 }
 

@@ -1,0 +1,75 @@
+//! The host key: `$XDG_STATE_HOME/oxssh/ssh_host_ed25519_key` (default
+//! `~/.local/state/oxssh/`), created on first start with mode 0600 in a 0700 directory.
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+use oxssh_keys::{KeyMaterial, PrivateKey};
+use oxssh_proto::crypto::SigningKey;
+use zeroize::Zeroizing;
+
+const FILE_NAME: &str = "ssh_host_ed25519_key";
+
+/// Where the host key lives.
+pub(crate) fn default_path(home: &Path) -> Result<PathBuf, String> {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| home.join(".local/state"));
+    Ok(state.join("oxssh").join(FILE_NAME))
+}
+
+/// Loads the key at `path`, creating it (and its directory) first if missing.
+pub(crate) fn load_or_create(path: &Path) -> Result<Arc<dyn SigningKey>, String> {
+    if !path.exists() {
+        create(path)?;
+    }
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
+    );
+    let key = oxssh_crypto::load_openssh_private_key(&text)
+        .map_err(|e| format!("{}: cannot load host key: {e}", path.display()))?;
+    Ok(Arc::from(key))
+}
+
+fn create(path: &Path) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let mut seed = Zeroizing::new([0u8; 32]);
+    aws_lc_rs::rand::fill(seed.as_mut_slice()).map_err(|_| "no randomness".to_owned())?;
+    let pair = Ed25519KeyPair::from_seed_unchecked(seed.as_slice())
+        .map_err(|e| format!("cannot make a host key: {e}"))?;
+    let public: [u8; 32] = pair
+        .public_key()
+        .as_ref()
+        .try_into()
+        .map_err(|_| "bad ed25519 public key".to_owned())?;
+    let host = hostname();
+    let key = PrivateKey::new(
+        KeyMaterial::Ed25519 {
+            seed: &seed,
+            public: &public,
+        },
+        &format!("oxsshd@{host}"),
+    )
+    .map_err(|e| format!("cannot encode the host key: {e}"))?;
+    oxssh_keys::key_file::write_private_key_file(path, &key, None)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    tracing::info!("created host key {}", path.display());
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
+}
