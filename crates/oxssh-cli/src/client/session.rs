@@ -101,7 +101,8 @@ pub async fn run(client: &Client, settings: SessionSettings) -> Result<Ended, ox
         None
     };
     let mut stdout = tokio::io::stdout();
-    let mut buf = vec![0u8; 64 * 1024];
+    // Large reads mean fewer hand-offs to tokio's blocking stdout writer.
+    let mut buf = vec![0u8; 256 * 1024];
     let ended = loop {
         tokio::select! {
             read = channel.read(&mut buf) => {
@@ -109,10 +110,9 @@ pub async fn run(client: &Client, settings: SessionSettings) -> Result<Ended, ox
                 if n == 0 {
                     break None;
                 }
-                let written = async {
-                    stdout.write_all(buf.get(..n).unwrap_or_default()).await?;
-                    stdout.flush().await
-                };
+                // tokio's stdout starts each write at once; awaiting a flush per chunk
+                // would only add a round trip to its blocking thread. Flushed at the end.
+                let written = stdout.write_all(buf.get(..n).unwrap_or_default());
                 match written.await {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
@@ -136,6 +136,8 @@ pub async fn run(client: &Client, settings: SessionSettings) -> Result<Ended, ox
             }
         }
     };
+    // Everything written must reach stdout before we report the end.
+    let _ = stdout.flush().await;
     let ended = match ended {
         Some(end) => end,
         None => {
@@ -194,7 +196,7 @@ async fn pump_stdin(
     }
     let mut filter = escape.map(|e| EscapeFilter::new(EscapeConfig::new(e)));
     let mut stdin = tokio::io::stdin();
-    let mut buf = vec![0u8; 32 * 1024];
+    let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = match stdin.read(&mut buf).await {
             Ok(0) | Err(_) => break,
