@@ -71,7 +71,18 @@ fn stalled_server_is_given_up_on_after_connect_timeout() {
             "took {:?}",
             out.elapsed
         );
-        assert!(out.stderr.contains("timed out"), "{}", out.stderr);
+        // OpenSSH's two lines.
+        assert!(
+            out.stderr
+                .contains("Connection timed out during banner exchange"),
+            "{}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("port") && out.stderr.contains(" timed out"),
+            "{}",
+            out.stderr
+        );
     }
 }
 

@@ -310,6 +310,16 @@ async fn connect_and_run(
         Err(ConnectError::Handshake(oxssh::Error::HostKeyRejected(reason))) => {
             return fail(&[reason])
         }
+        // OpenSSH's two lines for a server that never finishes its banner or kex.
+        Err(ConnectError::Handshake(oxssh::Error::Timeout)) => {
+            return fail(&[
+                "Connection timed out during banner exchange".into(),
+                format!(
+                    "Connection to {} port {} timed out",
+                    config.hostname, config.port
+                ),
+            ])
+        }
         Err(ConnectError::Handshake(e)) => {
             return fail(&[format!(
                 "Connection to {} port {}: {e}",
