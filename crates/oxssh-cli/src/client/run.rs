@@ -368,7 +368,7 @@ async fn connect_and_run(
                     255
                 }
                 // OpenSSH dies of SIGPIPE here, silently; we cannot un-ignore the
-                // signal without `unsafe`, so end silently with our own status.
+                // signal without unchecked OS calls, so end silently with our own status.
                 Ok(Ended::OutputClosed) => 255,
                 Err(oxssh::Error::Transport(oxssh_proto::TransportError::Unresponsive)) => {
                     fail(&[format!(

@@ -9,7 +9,7 @@
 //! a signal handler task, from a panic hook when panics abort).
 //!
 //! The window size comes from `stty size`: reading it directly needs the `TIOCGWINSZ`
-//! ioctl, which needs `unsafe`, which the workspace forbids, and neither `nix` nor `std` wraps
+//! ioctl, an unchecked OS call the workspace forbids, and neither `nix` nor `std` wraps
 //! it safely. `stty` reports rows and columns but not pixels, so those are sent as 0, which
 //! RFC 4254 §6.2 allows. A resize costs one short process spawn.
 
