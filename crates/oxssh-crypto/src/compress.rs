@@ -69,28 +69,34 @@ impl Decompressor for Inflater {
     ) -> Result<(), CryptoError> {
         let start_len = out.len();
         let start_in = self.0.total_in();
+        // Inflate until a call makes no progress with output room available: inflate may
+        // take in input before it emits the matching output, so "all input consumed" alone
+        // does not mean the payload is complete.
         loop {
             let consumed = usize::try_from(self.0.total_in() - start_in)
                 .map_err(|_| CryptoError::Decompression)?;
             let input = payload.get(consumed..).unwrap_or_default();
-            if out.len() - start_len > limit {
+            let produced = out.len() - start_len;
+            if produced > limit {
                 return Err(CryptoError::Decompression);
             }
-            out.reserve(STEP.min(limit + 1 - (out.len() - start_len)).max(1));
+            out.reserve(STEP.min(limit + 1 - produced).max(1));
+            let (before_in, before_out) = (self.0.total_in(), out.len());
             let status = self
                 .0
                 .decompress_vec(input, out, FlushDecompress::Sync)
                 .map_err(|_| CryptoError::Decompression)?;
-            if out.len() - start_len > limit {
+            if out.len() - start_len > limit || status == Status::StreamEnd {
                 return Err(CryptoError::Decompression);
             }
-            let all_in = self.0.total_in() - start_in == payload.len() as u64;
-            match status {
-                Status::StreamEnd => return Err(CryptoError::Decompression),
-                // Done when every input byte is consumed and inflate left output room.
-                _ if all_in && out.len() < out.capacity() => return Ok(()),
-                Status::BufError if all_in => return Ok(()),
-                _ => {}
+            let progressed = self.0.total_in() != before_in || out.len() != before_out;
+            if !progressed {
+                let all_in = self.0.total_in() - start_in == payload.len() as u64;
+                return if all_in {
+                    Ok(())
+                } else {
+                    Err(CryptoError::Decompression)
+                };
             }
         }
     }
@@ -128,6 +134,25 @@ mod tests {
             d.decompress(&packed, &mut out, 256 * 1024),
             Err(CryptoError::Decompression)
         );
+    }
+
+    #[test]
+    fn payloads_split_at_every_size_inflate_completely() {
+        // Sizes around the growth step and the 32 KiB window, where inflate may hold
+        // output back after taking all the input.
+        let mut c = ZLIB_OPENSSH.compressor();
+        let mut d = ZLIB_OPENSSH.decompressor();
+        for size in [
+            1usize, 5, 16_383, 16_384, 16_385, 32_767, 32_768, 32_769, 65_536, 100_000,
+        ] {
+            let payload: Vec<u8> = (0..size).map(|j| (j * 31 % 253) as u8).collect();
+            let mut packed = Vec::new();
+            c.compress(&payload, &mut packed).unwrap();
+            let mut unpacked = Vec::new();
+            d.decompress(&packed, &mut unpacked, 256 * 1024).unwrap();
+            assert_eq!(unpacked.len(), payload.len(), "size {size}");
+            assert_eq!(unpacked, payload);
+        }
     }
 
     #[test]
