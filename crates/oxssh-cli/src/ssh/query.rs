@@ -41,62 +41,6 @@ pub enum Query {
     Help,
 }
 
-/// The compression methods oxssh implements. `zlib@openssh.com` joins when it is.
-pub const COMPRESSION: &[&str] = &["none"];
-
-/// OpenSSH's cipher table order (`cipher.c`), `none` left out as OpenSSH does.
-const OPENSSH_CIPHERS: &[&str] = &[
-    "3des-cbc",
-    "aes128-cbc",
-    "aes192-cbc",
-    "aes256-cbc",
-    "aes128-ctr",
-    "aes192-ctr",
-    "aes256-ctr",
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-    "chacha20-poly1305@openssh.com",
-];
-
-/// OpenSSH's MAC table order (`mac.c`).
-const OPENSSH_MACS: &[&str] = &[
-    "hmac-sha1",
-    "hmac-sha1-96",
-    "hmac-sha2-256",
-    "hmac-sha2-512",
-    "hmac-md5",
-    "hmac-md5-96",
-    "umac-64@openssh.com",
-    "umac-128@openssh.com",
-    "hmac-sha1-etm@openssh.com",
-    "hmac-sha1-96-etm@openssh.com",
-    "hmac-sha2-256-etm@openssh.com",
-    "hmac-sha2-512-etm@openssh.com",
-    "hmac-md5-etm@openssh.com",
-    "hmac-md5-96-etm@openssh.com",
-    "umac-64-etm@openssh.com",
-    "umac-128-etm@openssh.com",
-];
-
-/// OpenSSH's key exchange table order (`kex-names.c`; ML-KEM comes last, as in 9.9).
-const OPENSSH_KEX: &[&str] = &[
-    "diffie-hellman-group1-sha1",
-    "diffie-hellman-group14-sha1",
-    "diffie-hellman-group14-sha256",
-    "diffie-hellman-group16-sha512",
-    "diffie-hellman-group18-sha512",
-    "diffie-hellman-group-exchange-sha1",
-    "diffie-hellman-group-exchange-sha256",
-    "ecdh-sha2-nistp256",
-    "ecdh-sha2-nistp384",
-    "ecdh-sha2-nistp521",
-    "curve25519-sha256",
-    "curve25519-sha256@libssh.org",
-    "sntrup761x25519-sha512",
-    "sntrup761x25519-sha512@openssh.com",
-    "mlkem768x25519-sha256",
-];
-
 /// OpenSSH's key type table order (`sshkey.c` `keytypes[]`), plain types, certificate types
 /// and signature-only names interleaved as there. What each query prints is filtered from it.
 const OPENSSH_KEY_TYPES: &[(&str, KeyKind)] = &[
@@ -180,19 +124,27 @@ impl Query {
     /// The names to print, one a line.
     pub fn names(self, provider: &CryptoProvider) -> Vec<String> {
         let ciphers = || provider.ciphers.iter().map(|c| c.name());
+        // OpenSSH's own table orders (cipher.c, mac.c, kex-names.c), kept in one place.
+        let openssh = oxssh_config::AlgorithmLists::openssh_9_2();
         match self {
-            Self::Cipher => in_openssh_order(OPENSSH_CIPHERS, ciphers()),
+            Self::Cipher => in_openssh_order(&openssh.ciphers.all, ciphers()),
             Self::CipherAuth => in_openssh_order(
-                OPENSSH_CIPHERS,
+                &openssh.ciphers.all,
                 provider
                     .ciphers
                     .iter()
                     .filter(|c| c.is_aead())
                     .map(|c| c.name()),
             ),
-            Self::Compression => COMPRESSION.iter().map(|&n| n.to_owned()).collect(),
-            Self::Kex => in_openssh_order(OPENSSH_KEX, provider.kex.iter().map(|k| k.name())),
-            Self::Mac => in_openssh_order(OPENSSH_MACS, provider.macs.iter().map(|m| m.name())),
+            Self::Compression => std::iter::once(oxssh_wire::names::compression::NONE)
+                .chain(provider.compression.iter().map(|c| c.name()))
+                .map(str::to_owned)
+                .collect(),
+            // Names OpenSSH 9.2 lacks (mlkem768x25519-sha256) follow, as in OpenSSH 9.9.
+            Self::Kex => in_openssh_order(&openssh.kex.all, provider.kex.iter().map(|k| k.name())),
+            Self::Mac => {
+                in_openssh_order(&openssh.macs.all, provider.macs.iter().map(|m| m.name()))
+            }
             // oxssh has no certificate support yet, so the key lists hold plain types only.
             Self::Key | Self::KeyPlain => key_names(provider, &[KeyKind::Plain]),
             Self::KeyCert => Vec::new(),
@@ -230,14 +182,17 @@ impl Query {
 
 /// The provider's names, those OpenSSH knows in OpenSSH's order, the others after them in
 /// the provider's order; duplicates dropped.
-fn in_openssh_order<'a>(reference: &[&str], names: impl Iterator<Item = &'a str>) -> Vec<String> {
+fn in_openssh_order<'a, R: AsRef<str>>(
+    reference: &[R],
+    names: impl Iterator<Item = &'a str>,
+) -> Vec<String> {
     let mut names: Vec<&str> = names.collect();
     let mut seen = std::collections::HashSet::new();
     names.retain(|n| seen.insert(*n));
     let rank = |name: &str| {
         reference
             .iter()
-            .position(|r| *r == name)
+            .position(|r| r.as_ref() == name)
             .unwrap_or(reference.len())
     };
     // Stable: unknown names keep the provider's order.
@@ -403,7 +358,8 @@ mod tests {
         let p = provider();
         assert_eq!(Query::Help.answer(&p), SSH_HELP);
         assert_eq!(Query::ProtocolVersion.answer(&p), "2\n");
-        assert_eq!(Query::Compression.answer(&p), "none\n");
+        // As `ssh -Q compression`, without the legacy non-delayed `zlib` we do not offer.
+        assert_eq!(Query::Compression.answer(&p), "none\nzlib@openssh.com\n");
         assert!(Query::Cipher
             .answer(&p)
             .ends_with("chacha20-poly1305@openssh.com\n"));
