@@ -263,12 +263,19 @@ pub mod data {
 
     /// Appends SSH_MSG_CHANNEL_DATA, or EXTENDED_DATA when `extended` is given.
     pub fn encode(buf: &mut Vec<u8>, recipient: u32, extended: Option<u32>, data: &[u8]) {
+        encode_header(buf, recipient, extended, data.len());
+        buf.extend_from_slice(data);
+    }
+
+    /// Appends everything of [`encode`] but the data bytes themselves, so a sender can
+    /// pass the data separately without copying it into the same buffer first.
+    pub fn encode_header(buf: &mut Vec<u8>, recipient: u32, extended: Option<u32>, len: usize) {
         let mut w = Writer::new(buf);
         match extended {
             None => w.u8(num::CHANNEL_DATA).u32(recipient),
             Some(kind) => w.u8(num::CHANNEL_EXTENDED_DATA).u32(recipient).u32(kind),
         };
-        w.string(data);
+        w.u32(u32::try_from(len).unwrap_or(u32::MAX));
     }
 
     fn expect(r: &mut Reader<'_>, number: u8) -> Result<(), DecodeError> {
@@ -413,6 +420,9 @@ mod tests {
         let mut buf = Vec::new();
         data::encode(&mut buf, 5, None, b"hello");
         assert_eq!(data::decode(&buf).unwrap(), (5, &b"hello"[..]));
+        let mut header = Vec::new();
+        data::encode_header(&mut header, 5, None, 5);
+        assert_eq!([&header[..], b"hello"].concat(), buf);
         assert!(data::decode(&buf[..buf.len() - 1]).is_err());
         let mut long = buf.clone();
         long.push(0);

@@ -314,9 +314,11 @@ impl Connection {
         let mut sent = 0;
         let extended = stderr.then_some(msgs::EXTENDED_DATA_STDERR);
         for chunk in bytes.get(..budget).unwrap_or_default().chunks(chunk_size) {
+            // Only the header goes through the scratch buffer; the data is copied once,
+            // straight into the packet.
             self.scratch.clear();
-            data::encode(&mut self.scratch, channel.remote_id, extended, chunk);
-            tx.send(&self.scratch)?;
+            data::encode_header(&mut self.scratch, channel.remote_id, extended, chunk.len());
+            tx.send_parts(&[&self.scratch, chunk])?;
             sent += chunk.len();
         }
         channel.remote_window -= sent as u64;

@@ -314,15 +314,21 @@ impl Transport {
     /// Sends a payload for a layer above the transport. During a key exchange it is
     /// queued and sent after our NEWKEYS.
     pub fn send(&mut self, payload: &[u8]) -> Result<(), TransportError> {
+        self.send_parts(&[payload])
+    }
+
+    /// Sends a payload given in pieces (e.g. a channel-data header and the data), without
+    /// first joining them: on the data path the bytes are copied once, into the packet.
+    pub fn send_parts(&mut self, parts: &[&[u8]]) -> Result<(), TransportError> {
         self.check_open()?;
-        if payload.is_empty() {
+        if parts.iter().all(|p| p.is_empty()) {
             return Err(TransportError::ApiMisuse("empty payload"));
         }
         if self.kex.blocks_sending() || !self.initial_kex_done {
-            self.queued_payloads.push_back(payload.to_vec());
+            self.queued_payloads.push_back(parts.concat());
             return Ok(());
         }
-        self.write(payload)?;
+        self.write_parts(parts)?;
         self.maybe_rekey()
     }
 
@@ -459,8 +465,22 @@ impl Transport {
 
     /// Seals one payload now, compressed when compression is on.
     fn write(&mut self, payload: &[u8]) -> Result<(), TransportError> {
+        self.write_parts(&[payload])
+    }
+
+    /// Seals one payload given in pieces now, compressed when compression is on.
+    fn write_parts(&mut self, parts: &[&[u8]]) -> Result<(), TransportError> {
         let Some(deflate) = &mut self.compression.deflate else {
-            return self.writer.write_packet(payload, self.provider.random);
+            return self.writer.write_packet_parts(parts, self.provider.random);
+        };
+        // The compressor takes one slice per packet (each call ends in a flush).
+        let joined;
+        let payload = match parts {
+            [one] => *one,
+            _ => {
+                joined = parts.concat();
+                &joined
+            }
         };
         self.compression.deflated.clear();
         deflate

@@ -69,16 +69,27 @@ impl PacketWriter {
         payload: &[u8],
         rng: &dyn SecureRandom,
     ) -> Result<(), TransportError> {
+        self.write_packet_parts(&[payload], rng)
+    }
+
+    /// As [`PacketWriter::write_packet`] for a payload given in pieces (a message header
+    /// and its data), copied once, straight into the packet buffer.
+    pub fn write_packet_parts(
+        &mut self,
+        parts: &[&[u8]],
+        rng: &dyn SecureRandom,
+    ) -> Result<(), TransportError> {
+        let payload_len: usize = parts.iter().map(|p| p.len()).sum();
         let block = self.sealer.block_size().max(8);
         let aad = self.sealer.aad_len();
         let tag_len = self.sealer.tag_len();
         // Padding covers everything but the length field when it is AAD (AEAD, EtM).
-        let unpadded = 4 - aad + 1 + payload.len();
+        let unpadded = 4 - aad + 1 + payload_len;
         let mut padding = block - unpadded % block;
         if padding < MIN_PADDING {
             padding += block;
         }
-        let packet_len = 1 + payload.len() + padding;
+        let packet_len = 1 + payload_len + padding;
         let wire_packet_len = u32::try_from(packet_len)
             .map_err(|_| TransportError::ApiMisuse("payload too large"))?;
         let start = self.out.len();
@@ -86,12 +97,14 @@ impl PacketWriter {
         self.out.extend_from_slice(&wire_packet_len.to_be_bytes());
         // INVARIANT: padding < 2 * block <= 512 for any sane cipher, fits a byte.
         self.out.push(u8::try_from(padding).unwrap_or(u8::MAX));
-        self.out.extend_from_slice(payload);
+        for part in parts {
+            self.out.extend_from_slice(part);
+        }
         let pad_start = self.out.len();
         self.out.resize(pad_start + padding + tag_len, 0);
         let region = self.out.get_mut(start..).unwrap_or_default();
         let (packet, tag) = region.split_at_mut(4 + packet_len);
-        if let Some(pad) = packet.get_mut(5 + payload.len()..) {
+        if let Some(pad) = packet.get_mut(5 + payload_len..) {
             rng.fill(pad).map_err(TransportError::Crypto)?;
         }
         self.sealer.seal(self.seq, packet, tag);
