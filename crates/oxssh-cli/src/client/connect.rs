@@ -197,15 +197,6 @@ pub async fn connect(
     Err(ConnectError::Connect(last_error))
 }
 
-/// The known_hosts files, loaded once for algorithm ordering.
-pub fn load_known(verifier: &KnownHostsVerifier) -> KnownHosts {
-    let mut known = KnownHosts::new();
-    for path in verifier.user_files.iter().chain(&verifier.global_files) {
-        let _ = known.add_file(path);
-    }
-    known
-}
-
 /// The client settings for the library.
 pub fn client_config(
     config: &oxssh_config::ClientConfig,

@@ -70,7 +70,8 @@ fn eprint_lines(lines: &[String]) {
 }
 
 impl KnownHostsVerifier {
-    fn load(&self) -> KnownHosts {
+    /// Every known_hosts file this verifier reads (also used to order host-key algorithms).
+    pub fn load(&self) -> KnownHosts {
         let mut known = KnownHosts::new();
         for path in self.user_files.iter().chain(&self.global_files) {
             // A missing file just knows nothing (OpenSSH is silent about it too).

@@ -299,7 +299,7 @@ async fn connect_and_run(
 ) -> u8 {
     let verifier = connect::verifier(config, quiet(config));
     let downgraded = verifier.downgraded.clone();
-    let known = connect::load_known(&verifier);
+    let known = verifier.load();
     let transport = connect::transport_config(config, &provider, &known);
     let client_config = connect::client_config(config, transport, verifier, provider);
     let client = match connect::connect(config, client_config).await {
