@@ -1,0 +1,1 @@
+//! OS glue for the `oxsshd` system daemon.
