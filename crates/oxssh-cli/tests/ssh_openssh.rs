@@ -227,6 +227,56 @@ fn no_command_flag_authenticates_and_opens_no_session() {
 }
 
 #[test]
+fn fork_after_authentication_returns_at_once_and_the_command_runs_on() {
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("stdout");
+    let err_path = dir.path().join("stderr");
+    let mut cmd = f
+        .oxssh()
+        .args(["-f"])
+        .command(Some("sleep 3; echo done; exit 4"));
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    let started = std::time::Instant::now();
+    let status = cmd.status().unwrap();
+    let returned_after = started.elapsed();
+    let stderr = std::fs::read_to_string(&err_path).unwrap();
+    // Authenticated, then back to the shell: exit 0 before the remote command ends.
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}\n{}", f.peer.log());
+    assert!(
+        returned_after < Duration::from_secs(3),
+        "oxssh -f took {returned_after:?} to return"
+    );
+    assert!(f.peer.log().contains("Accepted publickey for oxssh-test"));
+    // The background copy goes on and writes the command's output where stdout was.
+    wait_until("the background command's output", CLIENT_TIMEOUT, || {
+        std::fs::read_to_string(&out_path).unwrap() == "done\n"
+    });
+}
+
+#[test]
+fn fork_after_authentication_reports_a_failed_login_in_the_foreground() {
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    let out = f
+        .oxssh()
+        .args(["-f", "-o", "PreferredAuthentications=password"])
+        .run("echo never", b"");
+    assert_exit(&out, 255, &f.peer);
+    assert!(
+        out.stderr.contains("Permission denied"),
+        "stderr: {}",
+        out.stderr
+    );
+    assert_eq!(out.stdout, "");
+}
+
+#[test]
 fn uri_destination_gives_user_and_port() {
     let Some(f) = Fixture::start(sshd_opts(&[])) else {
         return;

@@ -2,6 +2,7 @@
 //! verification against known_hosts, user authentication, and the session.
 
 pub mod auth;
+pub mod background;
 pub mod connect;
 pub mod hostkey;
 pub mod identity;

@@ -12,6 +12,7 @@ use oxssh_proto::crypto::{CryptoProvider, HashAlg};
 use oxssh_proto::TransportConfig;
 
 use super::auth::{authenticate, AuthSettings};
+use super::background::{self, ReadySignal};
 use super::connect::{self, ConnectError};
 use super::prompt::TerminalPrompter;
 use super::session::{self, Ended, Run, SessionSettings};
@@ -218,9 +219,6 @@ pub fn main() -> u8 {
     if !not_yet.is_empty() {
         return fail(&not_yet);
     }
-    if config.fork_after_authentication {
-        return fail(&["oxssh: -f (ForkAfterAuthentication) is not supported yet".into()]);
-    }
     if let Err(e) = args.check_fork(
         config.remote_command.is_some(),
         config.session_type == SessionType::None,
@@ -228,6 +226,11 @@ pub fn main() -> u8 {
         eprint!("{e}");
         return 255;
     }
+    let ready = match (config.fork_after_authentication, ReadySignal::from_env()) {
+        (true, None) => return background::run_in_background(),
+        (true, ready) => ready,
+        (false, _) => None,
+    };
     init_logging(config.log_level, args.log_file.as_deref());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -237,7 +240,13 @@ pub fn main() -> u8 {
         Ok(rt) => rt,
         Err(e) => return fail(&[format!("oxssh: cannot start the runtime: {e}")]),
     };
-    let code = runtime.block_on(connect_and_run(&args, &config, &env, Arc::new(provider)));
+    let code = runtime.block_on(connect_and_run(
+        &args,
+        &config,
+        &env,
+        Arc::new(provider),
+        ready,
+    ));
     // Blocking stdin readers may still wait for input: do not wait for them.
     runtime.shutdown_background();
     code
@@ -296,6 +305,7 @@ async fn connect_and_run(
     config: &ClientConfig,
     env: &OsEnv,
     provider: Arc<CryptoProvider>,
+    ready: Option<ReadySignal>,
 ) -> u8 {
     let verifier = connect::verifier(config, quiet(config));
     let downgraded = verifier.downgraded.clone();
@@ -344,6 +354,9 @@ async fn connect_and_run(
     });
     if let Err(message) = authenticate(&client, &settings, prompter).await {
         return fail(&[message]);
+    }
+    if let Some(ready) = ready {
+        ready.notify();
     }
     let code = match session_settings(args, config) {
         None => {

@@ -1,0 +1,134 @@
+//! `-f` (`ForkAfterAuthentication`): go to the background once the user is
+//! authenticated, as OpenSSH does, so password and passphrase prompts still reach the
+//! terminal but the shell gets its prompt back before the remote command runs.
+//!
+//! `fork()` in a process that already runs a multi-threaded runtime is unsound, so the
+//! program runs itself again instead: the foreground process starts a copy of itself with
+//! the same arguments and a private rendezvous socket named in [`READY_ENV`], then waits.
+//! The copy connects, authenticates (prompting on the terminal as usual), starts a new
+//! session (`setsid`, so the terminal's signals no longer reach it) and says "ready" on
+//! the socket; the foreground process then exits 0. If the copy ends first (a failed
+//! login, say), its exit status is the foreground process's.
+
+use std::io::{Read, Write};
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Names the rendezvous socket in the background copy's environment.
+pub const READY_ENV: &str = "OXSSH_FORK_READY_SOCKET";
+
+/// How often the foreground process looks for "ready" or the copy's exit.
+const POLL: Duration = Duration::from_millis(10);
+
+/// The byte the background copy sends once authenticated.
+const READY: u8 = b'R';
+
+/// The background copy's side: told once authentication succeeded.
+#[derive(Debug)]
+pub struct ReadySignal {
+    socket: PathBuf,
+}
+
+impl ReadySignal {
+    /// Whether this process is the background copy of a `-f` invocation; takes the
+    /// variable out of the environment so remote commands and children never see it.
+    pub fn from_env() -> Option<Self> {
+        let socket = std::env::var_os(READY_ENV)?;
+        std::env::remove_var(READY_ENV);
+        Some(Self {
+            socket: PathBuf::from(socket),
+        })
+    }
+
+    /// Leaves the terminal's session and lets the foreground process exit.
+    pub fn notify(self) {
+        // Not a process-group leader (it was spawned), so this cannot fail in practice;
+        // if it did, the copy would merely still get the terminal's SIGINT.
+        if let Err(e) = nix::unistd::setsid() {
+            tracing::debug!("setsid: {e}");
+        }
+        match UnixStream::connect(&self.socket) {
+            Ok(mut stream) => {
+                let _ = stream.write_all(&[READY]);
+            }
+            Err(e) => tracing::debug!("cannot reach the foreground process: {e}"),
+        }
+    }
+}
+
+/// The foreground side: runs this program again in the background with the same
+/// arguments and waits until it is authenticated (exit 0) or ends (its status).
+pub fn run_in_background() -> u8 {
+    match spawn_and_wait() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("oxssh: cannot go to the background: {e}");
+            255
+        }
+    }
+}
+
+fn spawn_and_wait() -> std::io::Result<u8> {
+    let dir = private_dir()?;
+    let result = rendezvous(&dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn rendezvous(dir: &Path) -> std::io::Result<u8> {
+    let socket = dir.join("ready");
+    let listener = UnixListener::bind(&socket)?;
+    listener.set_nonblocking(true)?;
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(std::env::args_os().skip(1))
+        .env(READY_ENV, &socket)
+        // -f implies -n: the background copy never reads the terminal's stdin.
+        .stdin(Stdio::null())
+        .spawn()?;
+    loop {
+        match listener.accept() {
+            Ok((mut stream, _)) => {
+                stream.set_nonblocking(false)?;
+                stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+                let mut byte = [0u8; 1];
+                if stream.read_exact(&mut byte).is_ok() && byte == [READY] {
+                    return Ok(0);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        if let Some(status) = child.try_wait()? {
+            return Ok(status.code().map_or(255, |c| (c & 0xff) as u8));
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// A fresh directory only we can enter, for the rendezvous socket.
+fn private_dir() -> std::io::Result<PathBuf> {
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir())
+        .unwrap_or_else(std::env::temp_dir);
+    let mut last = None;
+    for attempt in 0..16u32 {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or_default();
+        let dir = base.join(format!(
+            "oxssh-fork-{}-{nanos:x}-{attempt}",
+            std::process::id()
+        ));
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no directory")))
+}
