@@ -608,4 +608,13 @@ impl ServerConnection {
         self.check_open()?;
         self.transport.rekey()
     }
+
+    /// Sends `payload` as one packet without the connection layer's checks, so tests can
+    /// play a server that breaks the protocol (data beyond the window, unknown channels)
+    /// and prove that clients survive it. Not for real servers.
+    #[doc(hidden)]
+    pub fn send_unchecked_for_test(&mut self, payload: &[u8]) -> Result<(), TransportError> {
+        self.check_open()?;
+        self.transport.send(payload)
+    }
 }

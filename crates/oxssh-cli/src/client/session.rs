@@ -113,7 +113,13 @@ pub async fn run(client: &Client, settings: SessionSettings) -> Result<Ended, ox
                 // tokio's stdout starts each write at once; awaiting a flush per chunk
                 // would only add a round trip to its blocking thread. Flushed at the end.
                 let written = stdout.write_all(buf.get(..n).unwrap_or_default());
-                match written.await {
+                // A reader that stops draining our stdout must not keep us from seeing
+                // the connection fail (OpenSSH exits at once then, too).
+                let written = tokio::select! {
+                    written = written => written,
+                    e = connection_failure(client) => return Err(e),
+                };
+                match written {
                     Ok(()) => {}
                     Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
                         break Some(Ended::OutputClosed);
@@ -148,6 +154,15 @@ pub async fn run(client: &Client, settings: SessionSettings) -> Result<Ended, ox
     stdin_task.abort();
     drop(guard);
     Ok(ended)
+}
+
+/// Resolves when the connection fails (a protocol error, a timeout, a reset); never
+/// after a clean close, since what was received before it still belongs on stdout.
+async fn connection_failure(client: &Client) -> oxssh::Error {
+    match client.wait_closed().await {
+        oxssh::Error::Closed => std::future::pending().await,
+        e => e,
+    }
 }
 
 fn act(
