@@ -1,0 +1,410 @@
+//! Starting a session's process as a system user: the login shell running a command
+//! (`shell -c command`) or interactively (argv[0] `-sh`, a login shell), on pipes or on a
+//! pty slave, with the caller's clean environment; and delivering RFC 4254 §6.9 signals.
+//!
+//! Everything that allocates (the group list, the home directory as a C string, the
+//! message printed when it is missing) is computed in the parent. Between `fork` and
+//! `exec` the child makes only async-signal-safe calls: reset signal dispositions and
+//! mask, `setsid`, `TIOCSCTTY` on a pty, `setgroups`, `setgid`, `setuid` (checked to be
+//! irreversible), `chdir` home or to `/`, and marking stray descriptors close-on-exec.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
+use std::process::Stdio;
+
+use nix::errno::Errno;
+use nix::libc;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal};
+use nix::unistd::{Gid, Pid, Uid};
+use tokio::process::{Child, Command};
+
+use crate::error::{Error, Result};
+use crate::pty::{Pty, PtyMaster};
+use crate::user::SystemUser;
+
+/// `PATH` for ordinary users' sessions (Debian's OpenSSH default).
+pub const USER_PATH: &str = "/usr/local/bin:/usr/bin:/bin:/usr/games";
+/// `PATH` for root's sessions (Debian's OpenSSH superuser default).
+pub const ROOT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What a session runs: its user, their groups, the command and the environment.
+#[derive(Clone, Debug)]
+pub struct SessionSpec {
+    user: SystemUser,
+    groups: Vec<u32>,
+    command: Option<String>,
+    env: Vec<(OsString, OsString)>,
+}
+
+/// Where the session's standard descriptors go.
+#[derive(Debug)]
+pub enum SessionStdio {
+    /// Three pipes: [`Session::child`]'s `stdin`, `stdout` and `stderr` are set.
+    Pipes,
+    /// A pty slave as stdin, stdout and stderr, and the session's controlling terminal;
+    /// [`Session::pty`] is the master.
+    Pty(Pty),
+}
+
+/// A running session process.
+#[derive(Debug)]
+pub struct Session {
+    /// The child (the user's shell). With [`SessionStdio::Pipes`] its `stdin`, `stdout`
+    /// and `stderr` are the pipes' parent ends; wait on it for the exit status.
+    pub child: Child,
+    /// The pty master when the session runs on a pty.
+    pub pty: Option<PtyMaster>,
+}
+
+impl Session {
+    /// The child's process id, also its process group and session id (`setsid`); `None`
+    /// once the child has been waited for.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Delivers an RFC 4254 §6.9 `signal` request (`"INT"`, `"TERM"`, ...) to the
+    /// session's process group. An unknown name is an error, as is a session already
+    /// waited for (its process id may have been reused).
+    pub fn signal(&self, name: &str) -> Result<()> {
+        let signal = signal_by_name(name).ok_or_else(|| Error::UnknownSignal(name.into()))?;
+        let pid = self.pid().ok_or(Error::Sys {
+            op: "signal",
+            source: Errno::ESRCH,
+        })?;
+        let pgid = i32::try_from(pid).map_err(|_| Error::Sys {
+            op: "signal",
+            source: Errno::ESRCH,
+        })?;
+        nix::sys::signal::killpg(Pid::from_raw(pgid), signal).map_err(Error::sys("killpg"))
+    }
+}
+
+/// RFC 4254 §6.10's signal names (without the `SIG` prefix) and their signals.
+const SIGNAL_NAMES: [(&str, Signal); 13] = [
+    ("ABRT", Signal::SIGABRT),
+    ("ALRM", Signal::SIGALRM),
+    ("FPE", Signal::SIGFPE),
+    ("HUP", Signal::SIGHUP),
+    ("ILL", Signal::SIGILL),
+    ("INT", Signal::SIGINT),
+    ("KILL", Signal::SIGKILL),
+    ("PIPE", Signal::SIGPIPE),
+    ("QUIT", Signal::SIGQUIT),
+    ("SEGV", Signal::SIGSEGV),
+    ("TERM", Signal::SIGTERM),
+    ("USR1", Signal::SIGUSR1),
+    ("USR2", Signal::SIGUSR2),
+];
+
+/// The signal an RFC 4254 §6.9 `signal` request names, `None` for names the RFC does not
+/// define.
+pub fn signal_by_name(name: &str) -> Option<Signal> {
+    SIGNAL_NAMES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, s)| s)
+}
+
+/// The RFC 4254 §6.10 name of a signal number for `exit-signal`, `None` when the RFC has
+/// no name for it (OpenSSH then reports `"SIG@openssh.com"`-style names; callers choose).
+pub fn signal_name(signal: i32) -> Option<&'static str> {
+    SIGNAL_NAMES
+        .iter()
+        .find(|(_, s)| *s as i32 == signal)
+        .map(|&(n, _)| n)
+}
+
+/// The environment `sshd` gives every session before the caller adds its own (`TERM`,
+/// `SSH_CONNECTION`, `SSH_CLIENT`, `SSH_TTY`, PAM's list, ...): `USER`, `LOGNAME`,
+/// `HOME`, `SHELL`, `PATH` and `MAIL`.
+pub fn login_env(user: &SystemUser) -> Vec<(OsString, OsString)> {
+    let path = if user.uid == 0 { ROOT_PATH } else { USER_PATH };
+    let mut mail = OsString::from("/var/mail/");
+    mail.push(&user.name);
+    vec![
+        ("USER".into(), user.name.clone().into()),
+        ("LOGNAME".into(), user.name.clone().into()),
+        ("HOME".into(), user.home.clone().into()),
+        ("SHELL".into(), user.login_shell().into()),
+        ("PATH".into(), path.into()),
+        ("MAIL".into(), mail),
+    ]
+}
+
+impl SessionSpec {
+    /// A session for `user`, with their groups from the group database (computed now,
+    /// in the parent) and no environment yet.
+    pub fn new(user: SystemUser) -> Result<Self> {
+        let groups = user.group_ids()?;
+        Ok(Self::with_groups(user, groups))
+    }
+
+    /// A session for `user` with an explicit supplementary group list.
+    pub fn with_groups(user: SystemUser, groups: Vec<u32>) -> Self {
+        Self {
+            user,
+            groups,
+            command: None,
+            env: Vec::new(),
+        }
+    }
+
+    /// Runs `command` through the user's shell (`shell -c command`); without it the
+    /// session is an interactive login shell.
+    pub fn command(mut self, command: impl Into<String>) -> Self {
+        self.command = Some(command.into());
+        self
+    }
+
+    /// Adds (or replaces) one environment variable. The child gets only these.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        let key = key.into();
+        let value = value.into();
+        match self.env.iter_mut().find(|(k, _)| *k == key) {
+            Some(entry) => entry.1 = value,
+            None => self.env.push((key, value)),
+        }
+        self
+    }
+
+    /// Adds several variables, as [`SessionSpec::env`] does for each.
+    pub fn envs<K, V>(self, vars: impl IntoIterator<Item = (K, V)>) -> Self
+    where
+        K: Into<OsString>,
+        V: Into<OsString>,
+    {
+        vars.into_iter().fold(self, |spec, (k, v)| spec.env(k, v))
+    }
+
+    /// The user the session runs as.
+    pub fn user(&self) -> &SystemUser {
+        &self.user
+    }
+
+    /// Starts the session. Must run inside a tokio runtime (the child is reaped by
+    /// tokio; the pty master registers with its reactor). The process is not killed when
+    /// [`Session`] is dropped: the caller decides (e.g. SIGHUP at disconnect).
+    pub fn spawn(self, stdio: SessionStdio) -> Result<Session> {
+        let shell = self.user.login_shell().to_path_buf();
+        let program = shell.display().to_string();
+        let mut cmd = Command::new(&shell);
+        let base = shell
+            .file_name()
+            .unwrap_or_else(|| OsStr::new("sh"))
+            .to_owned();
+        match &self.command {
+            Some(command) => {
+                cmd.arg0(&base).arg("-c").arg(command);
+            }
+            None => {
+                let mut login = OsString::from("-");
+                login.push(&base);
+                cmd.arg0(login);
+            }
+        }
+        cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
+
+        let (pty, on_pty) = match stdio {
+            SessionStdio::Pipes => {
+                cmd.stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped());
+                (None, false)
+            }
+            SessionStdio::Pty(pty) => {
+                let (master, slave, _) = pty.into_parts()?;
+                let dup = |op| {
+                    slave.try_clone().map_err(|e| Error::Spawn {
+                        program: program.clone(),
+                        source: io::Error::new(e.kind(), format!("{op}: {e}")),
+                    })
+                };
+                cmd.stdin(dup("dup pty slave")?)
+                    .stdout(dup("dup pty slave")?)
+                    .stderr(slave);
+                (Some(master), true)
+            }
+        };
+
+        let plan = ChildPlan::new(&self.user, &self.groups, on_pty)?;
+        install_pre_exec(&mut cmd, plan);
+        let child = cmd
+            .spawn()
+            .map_err(|source| Error::Spawn { program, source })?;
+        // `cmd` (holding the parent's copies of the pty slave) drops here, so the master
+        // reads EOF once the session's own descriptors close.
+        drop(cmd);
+        Ok(Session { child, pty })
+    }
+}
+
+/// What the child does between fork and exec, all computed in the parent.
+#[derive(Debug)]
+struct ChildPlan {
+    uid: Uid,
+    gid: Gid,
+    groups: Vec<Gid>,
+    home: CString,
+    /// "Could not chdir to home directory HOME: " (the reason follows).
+    chdir_message: Vec<u8>,
+    on_pty: bool,
+}
+
+impl ChildPlan {
+    fn new(user: &SystemUser, groups: &[u32], on_pty: bool) -> Result<Self> {
+        let home = CString::new(user.home.as_os_str().as_bytes())
+            .map_err(|_| Error::NulByte("home directory"))?;
+        let mut chdir_message = b"Could not chdir to home directory ".to_vec();
+        chdir_message.extend_from_slice(user.home.as_os_str().as_bytes());
+        chdir_message.extend_from_slice(b": ");
+        Ok(Self {
+            uid: Uid::from_raw(user.uid),
+            gid: Gid::from_raw(user.gid),
+            groups: groups.iter().copied().map(Gid::from_raw).collect(),
+            home,
+            chdir_message,
+            on_pty,
+        })
+    }
+
+    /// Runs in the forked child: only async-signal-safe calls, no allocation (errors are
+    /// `io::Error::from_raw_os_error`, which does not allocate).
+    fn run(&self) -> io::Result<()> {
+        reset_signals();
+        nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
+        nix::unistd::setsid()?;
+        if self.on_pty {
+            make_controlling_tty()?;
+        }
+        nix::unistd::setgroups(&self.groups)?;
+        nix::unistd::setgid(self.gid)?;
+        nix::unistd::setuid(self.uid)?;
+        // As OpenSSH's permanently_set_uid: dropping root must not be reversible.
+        if !self.uid.is_root() && nix::unistd::setuid(Uid::from_raw(0)).is_ok() {
+            return Err(io::Error::from_raw_os_error(libc::EPERM));
+        }
+        if let Err(errno) = nix::unistd::chdir(self.home.as_c_str()) {
+            // Best effort, as sshd's fprintf: a short write only shortens the message.
+            let stderr = io::stderr();
+            for part in [&self.chdir_message[..], errno_text(errno), b"\n"] {
+                let _ = nix::unistd::write(stderr.as_fd(), part);
+            }
+            nix::unistd::chdir(c"/")?;
+        }
+        mark_inherited_fds_cloexec();
+        Ok(())
+    }
+}
+
+/// A fixed description for the errors `chdir` returns (`strerror` is not
+/// async-signal-safe).
+fn errno_text(errno: Errno) -> &'static [u8] {
+    match errno {
+        Errno::ENOENT => b"No such file or directory",
+        Errno::EACCES => b"Permission denied",
+        Errno::ENOTDIR => b"Not a directory",
+        Errno::ELOOP => b"Too many levels of symbolic links",
+        Errno::ENAMETOOLONG => b"File name too long",
+        Errno::EIO => b"Input/output error",
+        _ => b"error",
+    }
+}
+
+#[allow(unsafe_code)]
+fn install_pre_exec(cmd: &mut Command, plan: ChildPlan) {
+    // SAFETY: `pre_exec` closures run in the forked child of a possibly multi-threaded
+    // process, where only async-signal-safe functions may be called. `ChildPlan::run`
+    // calls only sigaction, sigprocmask, setsid, ioctl, setgroups, setgid, setuid,
+    // chdir, dup/write/close on stderr, and close_range (all async-signal-safe system
+    // call wrappers), on data allocated in the parent; it allocates nothing (nix's calls
+    // with a `CStr` or a slice pass pointers straight through, and errors are raw errno
+    // values).
+    unsafe {
+        cmd.pre_exec(move || plan.run());
+    }
+}
+
+/// Every catchable signal back to its default disposition: the server's handlers (and
+/// any `SIG_IGN`, which exec would keep) must not leak into the user's session.
+#[allow(unsafe_code)]
+fn reset_signals() {
+    // 1..=64 covers Linux's standard and real-time signals; SIGKILL, SIGSTOP and the
+    // C library's reserved ones fail with EINVAL, which is ignored.
+    for sig in 1..=64 {
+        // SAFETY: `sigaction` is async-signal-safe. A zeroed `struct sigaction` is valid
+        // (empty mask, no flags) and its handler field zero is `SIG_DFL`; it lives on
+        // this stack frame for the call, and a null old-action pointer is allowed.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = libc::SIG_DFL;
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+nix::ioctl_write_int_bad!(tiocsctty, libc::TIOCSCTTY);
+
+/// Makes stdin (the pty slave, already dup'ed there) the controlling terminal of the
+/// new session.
+#[allow(unsafe_code)]
+fn make_controlling_tty() -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal a terminal another
+    // session controls) and touches no memory of ours; fd 0 is the pty slave that std
+    // has just dup'ed onto it. ioctl is async-signal-safe.
+    unsafe { tiocsctty(0, 0) }?;
+    Ok(())
+}
+
+/// Marks every descriptor above stderr close-on-exec, in case something (a PAM module,
+/// a library) opened one without `O_CLOEXEC`. Closing them outright would also close
+/// std's exec-status pipe, so they are only marked. Older kernels lack the flag: then
+/// nothing is done.
+#[allow(unsafe_code)]
+fn mark_inherited_fds_cloexec() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on descriptors in the
+    // range; it reads no memory. It is a plain system call (async-signal-safe).
+    unsafe {
+        libc::close_range(
+            3,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_names_follow_rfc_4254() {
+        assert_eq!(signal_by_name("INT"), Some(Signal::SIGINT));
+        assert_eq!(signal_by_name("KILL"), Some(Signal::SIGKILL));
+        assert_eq!(signal_by_name("SIGINT"), None);
+        assert_eq!(signal_by_name("int"), None);
+        assert_eq!(signal_name(libc::SIGTERM), Some("TERM"));
+        assert_eq!(signal_name(libc::SIGCHLD), None);
+    }
+
+    #[test]
+    fn login_env_has_sshd_variables() {
+        let user = SystemUser {
+            name: "alice".into(),
+            uid: 1000,
+            gid: 1000,
+            home: "/home/alice".into(),
+            shell: "".into(),
+            gecos: String::new(),
+        };
+        let env = login_env(&user);
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        assert_eq!(get("USER"), Some("alice".into()));
+        assert_eq!(get("HOME"), Some("/home/alice".into()));
+        assert_eq!(get("SHELL"), Some("/bin/sh".into()));
+        assert_eq!(get("MAIL"), Some("/var/mail/alice".into()));
+        assert_eq!(get("PATH"), Some(USER_PATH.into()));
+    }
+}
