@@ -13,14 +13,18 @@
 //! crate signs nothing: that is the crypto provider's job.
 #![forbid(unsafe_code)]
 
+pub mod authorized_keys;
 pub mod fingerprint;
 pub mod key_file;
 pub mod known_hosts;
 pub mod private;
 mod public;
+pub mod strict_modes;
 
+pub use authorized_keys::{AuthorizedKey, AuthorizedKeysError, KeyOptions};
 pub use fingerprint::{Fingerprint, HashAlg};
 pub use key_file::KeyFileFormat;
 pub use known_hosts::{HostKeyMatch, KnownHosts};
 pub use private::{KeyMaterial, PrivateKey, PrivateKeyError};
 pub use public::{EcdsaCurve, KeyError, PublicKey};
+pub use strict_modes::{check_secure_file, check_secure_path, InsecurePath};
