@@ -18,11 +18,11 @@
 
 mod expiry;
 mod options;
+mod permit;
 
 pub use expiry::ExpiryTime;
-pub use options::{
-    split_options, KeyOptions, OptionsError, Permission, PermitPort, PermitTarget, Tunnel,
-};
+pub use options::{split_options, KeyOptions, OptionsError, Permission};
+pub use permit::{PermitPort, PermitTarget, Tunnel};
 
 use crate::public::{KeyError, PublicKey};
 use base64::engine::general_purpose::STANDARD;

@@ -16,16 +16,13 @@
 
 use super::excerpt;
 use super::expiry::ExpiryTime;
+use super::permit::{parse_permit, parse_tunnel, PermitTarget, Tunnel};
 
 /// Most `environment` options one line may carry (OpenSSH `SSH_AUTHOPT_ENV_MAX`).
 const ENV_MAX: usize = 1024;
 /// Most `permitopen` or `permitlisten` options one line may carry
 /// (OpenSSH `SSH_AUTHOPT_PERMIT_MAX`).
 const PERMIT_MAX: usize = 4096;
-/// Longest host in a permission (OpenSSH checks against `NI_MAXHOST`).
-const MAX_HOST_LEN: usize = 1024;
-/// Largest tun device number (OpenSSH `SSH_TUNID_MAX`).
-const TUNID_MAX: u32 = 0x7fff_fffd;
 
 /// Why an options field was refused; the texts are OpenSSH's reasons ("bad key options:
 /// ...").
@@ -117,35 +114,6 @@ impl Permission {
             Self::UserRc => 16,
         }
     }
-}
-
-/// The `tunnel="n"` device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Tunnel {
-    /// `tunnel="any"`: the next free device.
-    Any,
-    /// A device number.
-    Device(u32),
-}
-
-/// The port of a `permitopen`/`permitlisten` target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PermitPort {
-    /// `*`: any port.
-    Any,
-    /// One port, 1 to 65535.
-    Port(u16),
-}
-
-/// A `permitopen="host:port"` or `permitlisten="[host:]port"` target.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct PermitTarget {
-    /// The host, without the `[...]` an IPv6 address is written in; `*` for a
-    /// `permitlisten` given as a bare port (OpenSSH rewrites `port` to `*:port`). Empty
-    /// when written so (`":80"`), which OpenSSH also accepts.
-    pub host: String,
-    /// The port.
-    pub port: PermitPort,
 }
 
 /// The options of one authorized_keys line. [`Default`] is a line without options:
@@ -533,72 +501,6 @@ fn add_permit(list: &mut Vec<PermitTarget>, target: PermitTarget) -> Result<(), 
     Ok(())
 }
 
-/// OpenSSH `handle_permit`: `host:port`, `[v6]:port`, `host/port`, port `*` or 1 to
-/// 65535; for `permitlisten` a value without `:` is a port on any host.
-fn parse_permit(value: &str, bare_port_allowed: bool) -> Result<PermitTarget, OptionsError> {
-    if bare_port_allowed && !value.contains(':') {
-        return Ok(PermitTarget {
-            host: "*".to_owned(),
-            port: parse_permit_port(value)?,
-        });
-    }
-    let bad_host = || OptionsError::InvalidPermitHost(excerpt(value));
-    // misc.c `hpdelim2`: a bracketed host ends at `]`; otherwise at the first `:` or `/`.
-    let (host, port) = match value.strip_prefix('[') {
-        Some(inner) => {
-            let (host, after) = inner.split_once(']').ok_or_else(bad_host)?;
-            match after.chars().next() {
-                None => (host, None),
-                Some(':' | '/') => (host, after.get(1..)),
-                Some(_) => return Err(bad_host()),
-            }
-        }
-        None => match value.find([':', '/']) {
-            Some(i) => (value.get(..i).unwrap_or_default(), value.get(i + 1..)),
-            None => (value, None),
-        },
-    };
-    if host.len() > MAX_HOST_LEN {
-        return Err(bad_host());
-    }
-    let port = port.ok_or_else(|| OptionsError::InvalidPermitPort(excerpt(value)))?;
-    Ok(PermitTarget {
-        host: host.to_owned(),
-        port: parse_permit_port(port)?,
-    })
-}
-
-fn parse_permit_port(text: &str) -> Result<PermitPort, OptionsError> {
-    if text == "*" {
-        return Ok(PermitPort::Any);
-    }
-    parse_decimal(text)
-        .and_then(|n| u16::try_from(n).ok())
-        .filter(|&n| n != 0)
-        .map(PermitPort::Port)
-        .ok_or_else(|| OptionsError::InvalidPermitPort(excerpt(text)))
-}
-
-/// misc.c `a2tun` without a remote part: `any` (any case) or 0 to `SSH_TUNID_MAX`.
-fn parse_tunnel(text: &str) -> Result<Tunnel, OptionsError> {
-    if text.eq_ignore_ascii_case("any") {
-        return Ok(Tunnel::Any);
-    }
-    parse_decimal(text)
-        .and_then(|n| u32::try_from(n).ok())
-        .filter(|&n| n <= TUNID_MAX)
-        .map(Tunnel::Device)
-        .ok_or_else(|| OptionsError::InvalidTunnel(excerpt(text)))
-}
-
-/// A plain decimal number (ASCII digits only; no sign or blanks).
-fn parse_decimal(text: &str) -> Option<u64> {
-    if text.is_empty() || text.len() > 10 || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
-}
-
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)
@@ -609,6 +511,7 @@ fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::authorized_keys::PermitPort;
 
     fn parse(field: &str) -> KeyOptions {
         KeyOptions::parse(field).unwrap_or_else(|e| panic!("{field:?}: {e}"))
@@ -784,49 +687,15 @@ mod tests {
     }
 
     #[test]
-    fn bad_permits_are_refused() {
-        for (bad, host_error) in [
-            (r#"permitopen="db""#, false),
-            (r#"permitopen="db:0""#, false),
-            (r#"permitopen="db:65536""#, false),
-            (r#"permitopen="db:x""#, false),
-            (r#"permitopen="db:22:33""#, false),
-            (r#"permitopen="[::1]""#, false),
-            (r#"permitopen="[::1""#, true),
-            (r#"permitopen="[::1]x:22""#, true),
-            (r#"permitlisten="0""#, false),
-        ] {
-            match KeyOptions::parse(bad) {
-                Err(OptionsError::InvalidPermitHost(_)) if host_error => {}
-                Err(OptionsError::InvalidPermitPort(_)) if !host_error => {}
-                other => panic!("{bad}: {other:?}"),
-            }
-        }
-        let long = format!(r#"permitopen="{}:22""#, "h".repeat(MAX_HOST_LEN + 1));
-        assert!(matches!(
-            KeyOptions::parse(&long),
-            Err(OptionsError::InvalidPermitHost(_))
-        ));
-    }
-
-    #[test]
-    fn tunnel_is_any_or_a_device_number() {
-        assert_eq!(parse(r#"tunnel="0""#).tunnel(), Some(Tunnel::Device(0)));
-        assert_eq!(parse(r#"tunnel="ANY""#).tunnel(), Some(Tunnel::Any));
+    fn last_tunnel_wins() {
         assert_eq!(
-            parse(r#"tunnel="1",tunnel="2""#).tunnel(),
-            Some(Tunnel::Device(2))
+            parse(r#"tunnel="1",tunnel="any""#).tunnel(),
+            Some(Tunnel::Any)
         );
-        for bad in ["", "-1", "x", "2147483646", " 1"] {
-            let field = format!(r#"tunnel="{bad}""#);
-            assert!(
-                matches!(
-                    KeyOptions::parse(&field),
-                    Err(OptionsError::InvalidTunnel(_))
-                ),
-                "{bad:?}"
-            );
-        }
+        assert!(matches!(
+            KeyOptions::parse(r#"tunnel="x""#),
+            Err(OptionsError::InvalidTunnel(_))
+        ));
     }
 
     #[test]
