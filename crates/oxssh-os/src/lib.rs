@@ -10,6 +10,42 @@
 //!
 //! These are the OS calls behind the server's `Privileged` interface; protocol code
 //! never calls them itself.
+//!
+//! A password check through PAM, then a shell on a pty as that user:
+//!
+//! ```no_run
+//! use oxssh_os::{login_env, Pam, PamConfig, Pty, SessionSpec, SessionStdio, SystemUser};
+//! use oxssh_os::{TerminalModes, WindowSize};
+//! use zeroize::Zeroizing;
+//!
+//! # async fn demo(modes_from_pty_req: &[u8]) -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = PamConfig::new("sshd", "alice");
+//! config.rhost = Some("192.0.2.7".into());
+//! let mut pam = Pam::start(config).await?;
+//! pam.password(&Zeroizing::new("secret".to_owned())).await?; // Err: wrong password
+//! pam.acct_mgmt().await?; // AccountStatus::PasswordChangeRequired when expired
+//!
+//! let user = SystemUser::by_name("alice")?.ok_or("no such user")?;
+//! let size = WindowSize { cols: 80, rows: 24, width_px: 0, height_px: 0 };
+//! let pty = Pty::open(size)?;
+//! pty.apply_modes(&TerminalModes::decode(modes_from_pty_req))?;
+//! pty.set_owner(&user)?;
+//! pam.set_tty(&pty.path().to_string_lossy()).await?;
+//! let pam_env = pam.open_session().await?;
+//! let tty = pty.path().to_owned();
+//! let mut session = SessionSpec::new(user.clone())? // groups computed here
+//!     .envs(login_env(&user))
+//!     .env("TERM", "xterm-256color")
+//!     .env("SSH_TTY", tty)
+//!     .envs(pam_env)
+//!     .spawn(SessionStdio::Pty(pty))?; // no command: an interactive login shell
+//! let master = session.pty.take().ok_or("no pty")?; // AsyncRead + AsyncWrite
+//! master.resize(WindowSize { cols: 120, rows: 40, ..size })?; // window-change
+//! session.signal("INT")?; // RFC 4254 §6.9 signal request
+//! let status = session.child.wait().await?;
+//! pam.close_session().await?;
+//! # drop((master, status)); Ok(()) }
+//! ```
 
 pub mod error;
 pub mod modes;

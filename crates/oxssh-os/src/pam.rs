@@ -182,6 +182,9 @@ pub struct Pam {
     prompting: bool,
     /// An earlier wait timed out or the thread died: every call fails.
     ended: bool,
+    /// Messages modules sent outside authentication prompts (e.g. pam_unix's "You are
+    /// required to change your password immediately"), for the user.
+    messages: Vec<String>,
 }
 
 impl fmt::Debug for Pam {
@@ -202,7 +205,9 @@ impl Pam {
         let (event_tx, events) = tokio_mpsc::unbounded_channel();
         let timeout = config.timeout;
         std::thread::Builder::new()
-            .name(format!("pam-{}", config.user))
+            // A fixed name: the user name comes from the client and may hold a NUL,
+            // which `Builder::name` would reject with a panic.
+            .name("oxssh-pam".into())
             .spawn(move || transaction_thread(config, command_rx, answer_rx, event_tx))
             .map_err(PamError::Thread)?;
         let mut pam = Self {
@@ -212,6 +217,7 @@ impl Pam {
             timeout,
             prompting: false,
             ended: false,
+            messages: Vec::new(),
         };
         match pam.wait("pam_start").await? {
             Event::Done { result, .. } => result.map(|_| pam),
@@ -310,19 +316,33 @@ impl Pam {
             .map(drop)
     }
 
+    /// Messages PAM modules sent outside authentication prompts since the last call
+    /// (account and session notices such as password expiry warnings), to show the user
+    /// (OpenSSH adds them to its login message).
+    pub fn take_messages(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.messages)
+    }
+
     async fn command(&mut self, command: Command, op: &'static str) -> Result<Outcome, PamError> {
         self.send(command)?;
-        match self.wait(op).await? {
-            Event::Done { result, .. } => result,
-            Event::Prompt(_) => {
-                // Only authentication prompts are answered; refuse others.
-                self.answers.send(None).map_err(|_| self.end())?;
-                match self.wait(op).await? {
-                    Event::Done { result, .. } => result,
-                    Event::Prompt(_) => Err(PamError::Misuse("unexpected PAM prompts")),
+        let mut event = self.wait(op).await?;
+        // Only authentication prompts are answered; a module asking anything else gets a
+        // conversation error (bounded: each refusal makes PAM progress or fail).
+        for _ in 0..MAX_PASSWORD_PROMPTS {
+            match event {
+                Event::Done { result, info } => {
+                    self.messages.extend(info);
+                    return result;
+                }
+                Event::Prompt(prompt) => {
+                    self.messages.extend(prompt.info);
+                    self.answers.send(None).map_err(|_| self.end())?;
+                    event = self.wait(op).await?;
                 }
             }
         }
+        self.ended = true;
+        Err(PamError::Misuse("unexpected PAM prompts"))
     }
 
     fn send(&mut self, command: Command) -> Result<(), PamError> {

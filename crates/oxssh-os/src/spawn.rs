@@ -318,10 +318,11 @@ fn install_pre_exec(cmd: &mut Command, plan: ChildPlan) {
     // SAFETY: `pre_exec` closures run in the forked child of a possibly multi-threaded
     // process, where only async-signal-safe functions may be called. `ChildPlan::run`
     // calls only sigaction, sigprocmask, setsid, ioctl, setgroups, setgid, setuid,
-    // chdir, dup/write/close on stderr, and close_range (all async-signal-safe system
-    // call wrappers), on data allocated in the parent; it allocates nothing (nix's calls
-    // with a `CStr` or a slice pass pointers straight through, and errors are raw errno
-    // values).
+    // chdir, write to fd 2 and close_range (all async-signal-safe system call
+    // wrappers), on data allocated in the parent; it allocates nothing (nix's calls with
+    // a `CStr` or a slice pass pointers straight through, `io::stderr().as_fd()` takes no
+    // lock, and errors are raw errno values). `plan` is moved into the closure, so it
+    // lives as long as the `Command`.
     unsafe {
         cmd.pre_exec(move || plan.run());
     }
