@@ -188,6 +188,13 @@ impl SessionSpec {
     /// tokio; the pty master registers with its reactor). The process is not killed when
     /// [`Session`] is dropped: the caller decides (e.g. SIGHUP at disconnect).
     pub fn spawn(self, stdio: SessionStdio) -> Result<Session> {
+        // tokio's process and I/O set-up panic outside a runtime: make that an error.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::Sys {
+                op: "session spawn outside a tokio runtime",
+                source: Errno::EINVAL,
+            });
+        }
         let shell = self.user.login_shell().to_path_buf();
         let program = shell.display().to_string();
         let mut cmd = Command::new(&shell);
@@ -379,6 +386,26 @@ fn mark_inherited_fds_cloexec() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spawning_outside_a_runtime_is_an_error_not_a_panic() {
+        let user = SystemUser {
+            name: "root".into(),
+            uid: 0,
+            gid: 0,
+            home: "/".into(),
+            shell: "/bin/sh".into(),
+            gecos: String::new(),
+        };
+        let spec = SessionSpec::with_groups(user, vec![0]).command("true");
+        assert!(matches!(
+            spec.spawn(SessionStdio::Pipes),
+            Err(Error::Sys {
+                source: Errno::EINVAL,
+                ..
+            })
+        ));
+    }
 
     #[test]
     fn signal_names_follow_rfc_4254() {
