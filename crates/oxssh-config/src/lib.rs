@@ -31,6 +31,7 @@
 //! one table that says what is supported.
 #![forbid(unsafe_code)]
 
+mod addrmatch;
 mod algorithms;
 mod apply;
 mod client;
@@ -46,8 +47,13 @@ mod options;
 mod pattern;
 mod reader;
 mod resolve;
+pub mod sshd;
 pub mod values;
 
+pub use addrmatch::{
+    addr_match_cidr_list, addr_match_list, match_host_and_ip, match_user, AddrMatch,
+    InvalidAddressList,
+};
 pub use algorithms::{assemble, AlgorithmList, AlgorithmLists, AssembleError};
 pub use client::{ClientConfig, ForwardAgent};
 pub use env::{ConfigEnv, ExecHandler, ExecStatus, FileData, MemoryEnv, OsEnv};
