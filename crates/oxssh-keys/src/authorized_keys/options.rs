@@ -6,7 +6,9 @@
 //!   and inside the quotes `\"` stands for a quote and commas and blanks are literal;
 //! - options apply in order: `restrict` turns the five permissions off *where it stands*,
 //!   so `restrict,pty` allows a pty while `pty,restrict` does not (OpenSSH assigns the
-//!   flags one option at a time); the same holds for `no-pty,pty` and `pty,no-pty`;
+//!   flags one option at a time); the same holds for `no-pty,pty` and `pty,no-pty`
+//!   (all four checked against OpenSSH 9.2's sshd: a pty or "PTY allocation request
+//!   failed");
 //! - `command`, `from` and `principals` may appear once; `environment`, `permitopen` and
 //!   `permitlisten` accumulate (the first `environment` for a name wins); of several
 //!   `expiry-time`s the earliest applies; the last `tunnel` wins;

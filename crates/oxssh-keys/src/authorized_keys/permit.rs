@@ -100,12 +100,21 @@ pub(super) fn parse_tunnel(text: &str) -> Result<Tunnel, OptionsError> {
         .ok_or_else(|| OptionsError::InvalidTunnel(excerpt(text)))
 }
 
-/// A plain decimal number (ASCII digits only; no sign or blanks).
-fn parse_decimal(text: &str) -> Option<u64> {
-    if text.is_empty() || text.len() > 10 || !text.bytes().all(|b| b.is_ascii_digit()) {
+/// A decimal number as OpenSSH's `strtonum` reads it: leading C-locale white space, an
+/// optional sign, then digits and nothing else (so `+80` and `-0` are numbers, as sshd
+/// accepts them). Out-of-range values are left to the caller's bounds.
+fn parse_decimal(text: &str) -> Option<i64> {
+    let text = text.trim_start_matches([' ', '\t', '\n', '\u{b}', '\u{c}', '\r']);
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    // Twelve digits are more than any bound here and cannot overflow an i64.
+    if digits.is_empty() || digits.len() > 12 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    text.parse().ok()
+    let value: i64 = digits.parse().ok()?;
+    Some(if negative { -value } else { value })
 }
 
 #[cfg(test)]
@@ -126,6 +135,7 @@ mod tests {
         assert_eq!(open("[::1]:*"), Ok(target("::1", PermitPort::Any)));
         assert_eq!(open("h/22"), Ok(target("h", PermitPort::Port(22))));
         assert_eq!(open(":80"), Ok(target("", PermitPort::Port(80))));
+        assert_eq!(open("h:+80"), Ok(target("h", PermitPort::Port(80))));
         let listen = |v| parse_permit(v, true);
         assert_eq!(listen("8080"), Ok(target("*", PermitPort::Port(8080))));
         assert_eq!(listen("*"), Ok(target("*", PermitPort::Any)));
@@ -142,7 +152,8 @@ mod tests {
             ("db:0", false, false),
             ("db:65536", false, false),
             ("db:x", false, false),
-            ("db:+22", false, false),
+            ("db:-22", false, false),
+            ("db:22 ", false, false),
             ("db:22:33", false, false),
             ("[::1]", false, false),
             ("[::1", false, true),
@@ -168,7 +179,19 @@ mod tests {
         assert_eq!(parse_tunnel("0"), Ok(Tunnel::Device(0)));
         assert_eq!(parse_tunnel("ANY"), Ok(Tunnel::Any));
         assert_eq!(parse_tunnel("2147483645"), Ok(Tunnel::Device(TUNID_MAX)));
-        for bad in ["", "-1", "x", "2147483646", " 1", "99999999999"] {
+        // strtonum's leniency, which sshd accepts.
+        assert_eq!(parse_tunnel(" +1"), Ok(Tunnel::Device(1)));
+        assert_eq!(parse_tunnel("-0"), Ok(Tunnel::Device(0)));
+        for bad in [
+            "",
+            "-1",
+            "x",
+            "2147483646",
+            "1 ",
+            "+",
+            "99999999999",
+            "9999999999999",
+        ] {
             assert!(
                 matches!(parse_tunnel(bad), Err(OptionsError::InvalidTunnel(_))),
                 "{bad:?}"
