@@ -173,7 +173,9 @@ pub fn parse_line(line: &str) -> Result<Option<AuthorizedKey>, AuthorizedKeysErr
 
 /// Parses a whole file's text: every line that is not blank or a comment, with its
 /// 1-based line number, in file order. Bad lines come out as errors among the good
-/// ones, for the caller to log ("file:line: reason") and skip.
+/// ones, for the caller to log ("file:line: reason") and skip. The file is text; a
+/// caller reading bytes converts with `String::from_utf8_lossy`, so that a stray byte in
+/// one comment spoils nothing.
 pub fn parse_file(
     text: &str,
 ) -> impl Iterator<Item = (usize, Result<AuthorizedKey, AuthorizedKeysError>)> + '_ {
