@@ -10,5 +10,6 @@ pub mod logging;
 pub mod prompt;
 pub mod run;
 pub mod session;
+pub mod stdio;
 
 pub use run::main;

@@ -232,8 +232,9 @@ pub fn main() -> u8 {
         (false, _) => None,
     };
     init_logging(config.log_level, args.log_file.as_deref());
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread, as OpenSSH's client loop: the driver and the session hand data to
+    // each other without cross-thread wake-ups or lock contention.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

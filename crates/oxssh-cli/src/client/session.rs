@@ -6,6 +6,8 @@ use oxssh::{Channel, Client, ExitStatus, WindowSize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use super::stdio::{StdinReader, StdoutWriter};
+
 use crate::ssh::escape::{EscapeAction, EscapeConfig, EscapeFilter, EscapeOutput};
 use crate::ssh::tty::{self, RawModeGuard, WindowChanges};
 
@@ -100,8 +102,8 @@ pub async fn run(client: &Client, settings: SessionSettings) -> Result<Ended, ox
     } else {
         None
     };
-    let mut stdout = tokio::io::stdout();
-    // Large reads mean fewer hand-offs to tokio's blocking stdout writer.
+    let mut stdout = StdoutWriter::open();
+    // Large reads: fewer packets' worth of wake-ups per write.
     let mut buf = vec![0u8; 256 * 1024];
     let ended = loop {
         tokio::select! {
@@ -110,8 +112,8 @@ pub async fn run(client: &Client, settings: SessionSettings) -> Result<Ended, ox
                 if n == 0 {
                     break None;
                 }
-                // tokio's stdout starts each write at once; awaiting a flush per chunk
-                // would only add a round trip to its blocking thread. Flushed at the end.
+                // Not flushed per chunk: a blocking-pool stdout would pay a round trip
+                // to its thread each time. Flushed at the end.
                 let written = stdout.write_all(buf.get(..n).unwrap_or_default());
                 // A reader that stops draining our stdout must not keep us from seeing
                 // the connection fail (OpenSSH exits at once then, too).
@@ -210,7 +212,7 @@ async fn pump_stdin(
         return;
     }
     let mut filter = escape.map(|e| EscapeFilter::new(EscapeConfig::new(e)));
-    let mut stdin = tokio::io::stdin();
+    let mut stdin = StdinReader::open();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = match stdin.read(&mut buf).await {
