@@ -518,18 +518,18 @@ fn ask_mode_asks_on_the_terminal_and_adds_the_key_only_after_yes() {
     let (ours, our_screen) = answer_host_key_question(&f, OXSSH);
     let (theirs, their_screen) = answer_host_key_question(&f, "ssh");
     assert_eq!(ours, theirs);
-    // The question's lines after the host line (which names the address too in
-    // OpenSSH) read the same.
+    // The question reads the same, from the host line (with the address in
+    // parentheses) to the prompt.
     let question = |screen: &str| -> Vec<String> {
         screen
             .replace('\r', "")
             .lines()
             .skip_while(|l| !l.contains("can't be established"))
-            .skip(1)
-            .take(3)
+            .take(4)
             .map(str::to_owned)
             .collect()
     };
+    assert_eq!(question(&our_screen).len(), 4, "{our_screen}");
     assert_eq!(question(&our_screen), question(&their_screen));
 }
 

@@ -116,6 +116,7 @@ pub fn verifier(config: &oxssh_config::ClientConfig, quiet: bool) -> KnownHostsV
         password_authentication: config.password_authentication,
         kbd_interactive_authentication: config.kbd_interactive_authentication,
         downgraded: Arc::default(),
+        peer_ip: Arc::default(),
     }
 }
 
@@ -124,6 +125,7 @@ pub fn verifier(config: &oxssh_config::ClientConfig, quiet: bool) -> KnownHostsV
 pub async fn connect(
     config: &oxssh_config::ClientConfig,
     client_config: ClientConfig,
+    peer_ip: &std::sync::Mutex<Option<std::net::IpAddr>>,
 ) -> Result<Client, ConnectError> {
     let host = config.hostname.clone();
     let port = config.port;
@@ -172,6 +174,9 @@ pub async fn connect(
                 Ok(stream) => {
                     tracing::info!("Connection established.");
                     let _ = stream.set_nodelay(true);
+                    if let Ok(mut slot) = peer_ip.lock() {
+                        *slot = Some(addr.ip());
+                    }
                     let (reader, writer) = stream.into_split();
                     let name = config.host_key_alias.clone().unwrap_or(host.clone());
                     let handshake = Client::handshake(reader, writer, &name, port, client_config);

@@ -60,6 +60,9 @@ pub struct KnownHostsVerifier {
     /// caller must then not use password or keyboard-interactive authentication,
     /// whose secrets a man in the middle would collect (OpenSSH's `check_host_key`).
     pub downgraded: Arc<AtomicBool>,
+    /// The address connected to, set by the caller before the handshake: OpenSSH names
+    /// it next to the host in its question about an unknown key.
+    pub peer_ip: Arc<std::sync::Mutex<Option<std::net::IpAddr>>>,
 }
 
 fn eprint_lines(lines: &[String]) {
@@ -100,7 +103,7 @@ impl KnownHostsVerifier {
 
     /// OpenSSH's question for an unknown host; true when the user typed yes or the
     /// fingerprint. Reads the controlling terminal, never stdin.
-    fn ask(&self, host: &str, key: &PublicKey) -> bool {
+    fn ask(&self, host: &str, ip: Option<&str>, key: &PublicKey) -> bool {
         if self.batch {
             return false;
         }
@@ -118,10 +121,11 @@ impl KnownHostsVerifier {
         let mut out = &tty;
         let _ = write!(
             out,
-            "The authenticity of host '{host}' can't be established.\n\
+            "The authenticity of host '{host} ({})' can't be established.\n\
              {} key fingerprint is {fingerprint}.\n\
              This key is not known by any other names.\n\
              Are you sure you want to continue connecting (yes/no/[fingerprint])? ",
+            ip.unwrap_or(host),
             type_label(key)
         );
         let mut reader = std::io::BufReader::new(&tty);
@@ -229,7 +233,13 @@ impl HostKeyVerifier for KnownHostsVerifier {
                     Err(failed())
                 }
                 StrictMode::Ask => {
-                    if self.ask(&name, key) {
+                    let ip = self
+                        .peer_ip
+                        .lock()
+                        .ok()
+                        .and_then(|ip| *ip)
+                        .map(|ip| host_key_name(&ip.to_string(), port));
+                    if self.ask(&name, ip.as_deref(), key) {
                         self.add(host, port, key);
                         Ok(())
                     } else {

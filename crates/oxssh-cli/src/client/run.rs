@@ -310,10 +310,11 @@ async fn connect_and_run(
 ) -> u8 {
     let verifier = connect::verifier(config, quiet(config));
     let downgraded = verifier.downgraded.clone();
+    let peer_ip = verifier.peer_ip.clone();
     let known = verifier.load();
     let transport = connect::transport_config(config, &provider, &known);
     let client_config = connect::client_config(config, transport, verifier, provider);
-    let client = match connect::connect(config, client_config).await {
+    let client = match connect::connect(config, client_config, &peer_ip).await {
         Ok(client) => client,
         Err(ConnectError::Resolve(msg) | ConnectError::Connect(msg)) => {
             return fail(&[format!("ssh: {msg}")])
