@@ -108,7 +108,8 @@ impl Setup {
         let public = setup.keygen("id_ed25519");
         std::fs::write(
             setup.home().join(".ssh/authorized_keys"),
-            format!("# a comment\n\nno-pty {public}\n{public}\n"),
+            // The first line with the key decides (as in sshd): its options apply.
+            format!("# a comment\n\nbad-option {public}\nenvironment=\"X=1\" {public}\n{public}\n"),
         )
         .unwrap();
         setup
@@ -411,7 +412,7 @@ fn sigterm_lets_a_session_finish() {
     let start = Instant::now();
     while !std::fs::read_to_string(server.stdout.with_extension("stderr"))
         .unwrap_or_default()
-        .contains("exec for")
+        .contains("Starting session")
     {
         assert!(start.elapsed() < TIMEOUT, "session did not start");
         std::thread::sleep(Duration::from_millis(20));
@@ -426,11 +427,23 @@ fn sigterm_lets_a_session_finish() {
 #[test]
 fn unsupported_flags_are_refused() {
     let out = Command::new(OXSSHD)
-        .args(["-f", "/dev/null"])
+        .args(["-o", "Port=22"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(255));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported yet"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("option -o is not supported yet"));
+    // A configuration without usable host keys cannot serve, as sshd says.
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sshd_config");
+    std::fs::write(&config, "HostKey /nonexistent/host_key\n").unwrap();
+    let out = Command::new(OXSSHD)
+        .arg("-t")
+        .arg("-f")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(255));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no hostkeys available"));
 }
 
 #[test]
@@ -452,12 +465,13 @@ fn shell_without_pty_env_and_exit_signal() {
         "{run_shell:?}"
     );
     assert_eq!(run_shell.status.code(), Some(3), "{run_shell:?}");
-    // pty-req is refused for now (`-tt` makes that fatal for ssh).
+    // A forced pty: the command sees a terminal.
     let mut cmd = setup.client(SSH, &server, "id_ed25519");
-    cmd.args(["-tt", "echo nopty"]);
+    cmd.args(["-tt", "test -t 0 && echo on-a-tty"]);
     let run_pty = run(cmd, None, setup.path(), "pty");
-    assert!(
-        run_pty.stderr.contains("PTY allocation request failed"),
+    assert_eq!(
+        String::from_utf8_lossy(&run_pty.stdout),
+        "on-a-tty\r\n",
         "{run_pty:?}"
     );
     // A command killed by a signal: exit-signal with its name.

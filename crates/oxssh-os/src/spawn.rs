@@ -258,6 +258,9 @@ struct ChildPlan {
     /// "Could not chdir to home directory HOME: " (the reason follows).
     chdir_message: Vec<u8>,
     on_pty: bool,
+    /// Whether to change identity: false when the server runs as the session's user
+    /// already (a personal server), where setgroups would fail without privileges.
+    switch_user: bool,
 }
 
 impl ChildPlan {
@@ -274,6 +277,8 @@ impl ChildPlan {
             home,
             chdir_message,
             on_pty,
+            switch_user: nix::unistd::geteuid().as_raw() != user.uid
+                || nix::unistd::getuid().as_raw() != user.uid,
         })
     }
 
@@ -286,12 +291,14 @@ impl ChildPlan {
         if self.on_pty {
             make_controlling_tty()?;
         }
-        nix::unistd::setgroups(&self.groups)?;
-        nix::unistd::setgid(self.gid)?;
-        nix::unistd::setuid(self.uid)?;
-        // As OpenSSH's permanently_set_uid: dropping root must not be reversible.
-        if !self.uid.is_root() && nix::unistd::setuid(Uid::from_raw(0)).is_ok() {
-            return Err(io::Error::from_raw_os_error(libc::EPERM));
+        if self.switch_user {
+            nix::unistd::setgroups(&self.groups)?;
+            nix::unistd::setgid(self.gid)?;
+            nix::unistd::setuid(self.uid)?;
+            // As OpenSSH's permanently_set_uid: dropping root must not be reversible.
+            if !self.uid.is_root() && nix::unistd::setuid(Uid::from_raw(0)).is_ok() {
+                return Err(io::Error::from_raw_os_error(libc::EPERM));
+            }
         }
         if let Err(errno) = nix::unistd::chdir(self.home.as_c_str()) {
             // Best effort, as sshd's fprintf: a short write only shortens the message.

@@ -1,4 +1,4 @@
-//! `oxsshd`: the SSH server (embedded default mode for now).
+//! `oxsshd`: the SSH server (the system daemon with a configuration, else the embedded default).
 #![forbid(unsafe_code)]
 
 fn main() {

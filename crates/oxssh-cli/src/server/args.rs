@@ -1,26 +1,39 @@
-//! Command line: `-p port`, `-D`, `-d`, `-e`; everything else is refused for now.
+//! Command line, as sshd's getopt reads it: `-D -d -e -i -q -t -T` flags (bundled or
+//! apart), `-f config`, `-h host_key`, `-p port`, `-C spec`, `-E log_file` (value glued
+//! or next), plus our `--log-format json`. sshd flags we do not implement yet are refused
+//! by name.
 
 use std::ffi::OsString;
 
 /// The parsed command line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Args {
-    /// Port on 127.0.0.1 (`-p`, default 2222).
-    pub port: u16,
-    /// `-d`: debug logging to stderr.
-    pub debug: bool,
+    /// `-f`: the configuration file (system-daemon mode).
+    pub config_file: Option<String>,
+    /// `-p`: ports replacing the configuration's (repeatable).
+    pub ports: Vec<u16>,
+    /// `-h`: host key files, loaded before the configuration's `HostKey`s.
+    pub host_keys: Vec<String>,
+    /// `-D`: stay in the foreground.
+    pub foreground: bool,
+    /// `-d` (count): debug logging to stderr, in the foreground.
+    pub debug: u8,
     /// `-e`: log to stderr.
     pub log_stderr: bool,
-}
-
-impl Default for Args {
-    fn default() -> Self {
-        Self {
-            port: 2222,
-            debug: false,
-            log_stderr: false,
-        }
-    }
+    /// `-E file`: append the log to `file`.
+    pub log_file: Option<String>,
+    /// `-q`: quiet.
+    pub quiet: bool,
+    /// `-i`: one connection on stdin/stdout (inetd mode).
+    pub inetd: bool,
+    /// `-t`: check the configuration and host keys, then exit.
+    pub test: bool,
+    /// `-T`: print the effective configuration, then exit.
+    pub dump: bool,
+    /// `-C spec`: connection parameters for `-T`'s `Match` evaluation.
+    pub connection_spec: Vec<String>,
+    /// `--log-format json`: structured log lines.
+    pub json_log: bool,
 }
 
 /// A command line `oxsshd` does not accept.
@@ -30,6 +43,8 @@ pub enum ArgsError {
     NotSupported(String),
     /// A flag sshd does not have, or a stray argument.
     Unknown(String),
+    /// A flag's value is missing.
+    MissingValue(char),
     /// `-p` without a valid port.
     BadPort(String),
 }
@@ -37,14 +52,9 @@ pub enum ArgsError {
 impl std::fmt::Display for ArgsError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::NotSupported(flag) => write!(
-                f,
-                "option {flag} is not supported yet (this oxsshd runs only the embedded \
-                 default: -p PORT, -D, -d, -e)"
-            ),
-            Self::Unknown(arg) => {
-                write!(f, "unknown argument {arg}; usage: oxsshd [-Dde] [-p port]")
-            }
+            Self::NotSupported(flag) => write!(f, "option {flag} is not supported yet"),
+            Self::Unknown(arg) => write!(f, "unknown option {arg}\n{USAGE}"),
+            Self::MissingValue(flag) => write!(f, "option requires an argument -- {flag}\n{USAGE}"),
             Self::BadPort(p) => write!(f, "Bad port number '{p}'"),
         }
     }
@@ -52,45 +62,85 @@ impl std::fmt::Display for ArgsError {
 
 impl std::error::Error for ArgsError {}
 
-/// sshd's flags this step does not implement yet.
-const LATER: &str = "46CEGTcfghiko:qTtu";
+/// The usage line, as sshd prints it for the flags we take.
+pub const USAGE: &str = "usage: oxsshd [-DdeiqTt] [-C connection_spec] [-E log_file] \
+                         [-f config_file]\n              [-h host_key_file] [-p port] \
+                         [--log-format text|json]";
+
+/// sshd's flags we do not implement yet (`c`, `E`... with values marked `:`).
+const LATER: &str = "46Gc:g:k:o:u:";
 
 /// Parses the arguments after the program name.
 pub fn parse_args(argv: Vec<OsString>) -> Result<Args, ArgsError> {
     let mut args = Args::default();
-    let mut it = argv.into_iter();
+    let mut it = argv.into_iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(arg) = it.next() {
-        let arg = arg.to_string_lossy().into_owned();
+        if let Some(long) = arg.strip_prefix("--") {
+            match long.split_once('=') {
+                Some(("log-format", v)) => args.json_log = log_format(v)?,
+                None if long == "log-format" => {
+                    let v = it.next().ok_or(ArgsError::Unknown(arg.clone()))?;
+                    args.json_log = log_format(&v)?;
+                }
+                _ => return Err(ArgsError::Unknown(arg)),
+            }
+            continue;
+        }
         let Some(flags) = arg.strip_prefix('-').filter(|f| !f.is_empty()) else {
             return Err(ArgsError::Unknown(arg));
         };
         for (i, c) in flags.char_indices() {
+            let takes_value = matches!(c, 'f' | 'h' | 'p' | 'C' | 'E');
+            if takes_value {
+                let rest = flags.get(i + c.len_utf8()..).unwrap_or_default();
+                let value = if rest.is_empty() {
+                    it.next().ok_or(ArgsError::MissingValue(c))?
+                } else {
+                    rest.to_owned()
+                };
+                apply_value(&mut args, c, value)?;
+                break;
+            }
             match c {
-                'D' => {}
-                'd' => args.debug = true,
+                'D' => args.foreground = true,
+                'd' => args.debug = args.debug.saturating_add(1),
                 'e' => args.log_stderr = true,
-                'p' => {
-                    let rest = flags.get(i + 1..).unwrap_or_default();
-                    let value = if rest.is_empty() {
-                        it.next()
-                            .map(|v| v.to_string_lossy().into_owned())
-                            .ok_or_else(|| ArgsError::BadPort(String::new()))?
-                    } else {
-                        rest.to_owned()
-                    };
-                    args.port = value
-                        .parse::<u16>()
-                        .ok()
-                        .filter(|p| *p != 0)
-                        .ok_or(ArgsError::BadPort(value))?;
-                    break;
-                }
+                'i' => args.inetd = true,
+                'q' => args.quiet = true,
+                't' => args.test = true,
+                'T' => args.dump = true,
                 c if LATER.contains(c) => return Err(ArgsError::NotSupported(format!("-{c}"))),
                 c => return Err(ArgsError::Unknown(format!("-{c}"))),
             }
         }
     }
     Ok(args)
+}
+
+fn apply_value(args: &mut Args, flag: char, value: String) -> Result<(), ArgsError> {
+    match flag {
+        'f' => args.config_file = Some(value),
+        'h' => args.host_keys.push(value),
+        'C' => args.connection_spec.push(value),
+        'E' => args.log_file = Some(value),
+        _ => {
+            let port = value
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p != 0)
+                .ok_or(ArgsError::BadPort(value))?;
+            args.ports.push(port);
+        }
+    }
+    Ok(())
+}
+
+fn log_format(value: &str) -> Result<bool, ArgsError> {
+    match value {
+        "json" => Ok(true),
+        "text" => Ok(false),
+        other => Err(ArgsError::Unknown(format!("--log-format {other}"))),
+    }
 }
 
 #[cfg(test)]
@@ -102,27 +152,40 @@ mod tests {
     }
 
     #[test]
-    fn defaults_and_flags() {
-        assert_eq!(parse(&[]), Ok(Args::default()));
-        let a = parse(&["-D", "-p", "2200", "-de"]).unwrap_or_default();
+    fn flags_bundle_and_values_glue_or_follow() {
+        let a = parse(&[
+            "-Dde", "-p", "2200", "-p2201", "-f/etc/x", "-h", "k", "-C", "user=u",
+        ]);
         assert_eq!(
             a,
-            Args {
-                port: 2200,
-                debug: true,
-                log_stderr: true
-            }
+            Ok(Args {
+                config_file: Some("/etc/x".into()),
+                ports: vec![2200, 2201],
+                host_keys: vec!["k".into()],
+                foreground: true,
+                debug: 1,
+                log_stderr: true,
+                connection_spec: vec!["user=u".into()],
+                ..Args::default()
+            })
         );
-        assert_eq!(parse(&["-Dp2201"]).map(|a| a.port), Ok(2201));
+        assert_eq!(parse(&["-tT"]).map(|a| (a.test, a.dump)), Ok((true, true)));
+        assert_eq!(parse(&["-i"]).map(|a| a.inetd), Ok(true));
+        assert_eq!(
+            parse(&["--log-format", "json"]).map(|a| a.json_log),
+            Ok(true)
+        );
+        assert_eq!(parse(&["--log-format=text"]).map(|a| a.json_log), Ok(false));
     }
 
     #[test]
-    fn refuses_the_rest() {
+    fn refuses_what_is_not_implemented_and_bad_values() {
         assert_eq!(
-            parse(&["-f", "x"]),
-            Err(ArgsError::NotSupported("-f".into()))
+            parse(&["-o", "x"]),
+            Err(ArgsError::NotSupported("-o".into()))
         );
         assert_eq!(parse(&["-p", "0"]), Err(ArgsError::BadPort("0".into())));
+        assert_eq!(parse(&["-p"]), Err(ArgsError::MissingValue('p')));
         assert_eq!(parse(&["-Z"]), Err(ArgsError::Unknown("-Z".into())));
         assert_eq!(parse(&["x"]), Err(ArgsError::Unknown("x".into())));
     }

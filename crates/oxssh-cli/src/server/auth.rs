@@ -1,91 +1,255 @@
-//! Who is served and which keys let them in: the user running `oxsshd`, by the keys in
-//! their `~/.ssh/authorized_keys`.
+//! Who may log in, and with what: the server's authentication policy (the `Privileged`
+//! side of DESIGN.md's process model). It looks users up, applies `AllowUsers`,
+//! `DenyUsers`, `AllowGroups`, `DenyGroups` and `PermitRootLogin`, finds offered keys in
+//! the user's `AuthorizedKeysFile`s (with `StrictModes` and the key options `from=` and
+//! `expiry-time=`), and checks passwords and keyboard-interactive answers through PAM.
+//! The sans-IO core has already verified signatures; this only decides.
 
-use std::os::unix::fs::MetadataExt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use oxssh_keys::PublicKey;
+use oxssh_config::sshd::{ConnectionContext, PermitRootLogin, SshdConfig};
+use oxssh_keys::authorized_keys::{parse_file, AuthorizedKey};
+use oxssh_keys::{KeyOptions, PublicKey};
+use oxssh_os::SystemUser;
 
-use super::Account;
+use super::settings::Settings;
 
-/// The user running this process: name from `/etc/passwd` (else `$USER`), home from
-/// `$HOME` (else the passwd entry), shell from `$SHELL` (else `/bin/sh`).
-pub(crate) fn current_account() -> Result<Account, String> {
-    let uid = std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .map_err(|e| format!("cannot determine the current user: {e}"))?;
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let entry = passwd.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(':').collect();
-        match fields.as_slice() {
-            [name, _, id, _, _, home, ..] if id.parse::<u32>().ok() == Some(uid) => {
-                Some(((*name).to_owned(), PathBuf::from(home)))
-            }
-            _ => None,
-        }
-    });
-    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    let name = match (&entry, env("USER").or_else(|| env("LOGNAME"))) {
-        (Some((name, _)), _) => name.clone(),
-        (None, Some(user)) => user.to_string_lossy().into_owned(),
-        (None, None) => return Err(format!("no user name for uid {uid}")),
-    };
-    let home = match (env("HOME"), entry) {
-        (Some(home), _) => PathBuf::from(home),
-        (None, Some((_, home))) => home,
-        (None, None) => return Err("HOME is not set".into()),
-    };
-    let shell = env("SHELL").map_or_else(|| PathBuf::from("/bin/sh"), PathBuf::from);
-    Ok(Account { name, home, shell })
+/// Longest authorized_keys file read (sshd reads any size; a bound keeps a huge file
+/// from taking the server's memory).
+const MAX_AUTHORIZED_KEYS: u64 = 4 * 1024 * 1024;
+
+/// A user the client named, looked up once per connection.
+#[derive(Debug, Clone)]
+pub(crate) struct Candidate {
+    /// The account.
+    pub user: SystemUser,
+    /// The configuration with `Match` applied for this user and connection.
+    pub config: SshdConfig,
+    /// Why this user may not log in at all (sshd's log text), if so.
+    pub refused: Option<String>,
 }
 
-/// Whether `key` is listed in `path` (read afresh for each attempt, so edits apply at
-/// once). Lines with options before the key type are not supported yet: skipped.
-pub(crate) fn is_authorized(path: &Path, key: &PublicKey) -> bool {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => {
-            tracing::debug!("cannot read {}: {e}", path.display());
-            return false;
-        }
-    };
-    authorized_in(&text, key, path)
+/// Where a connection comes from and arrives, for `Match` and the log.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Endpoints {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
 }
 
-fn authorized_in(text: &str, key: &PublicKey, path: &Path) -> bool {
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+impl Endpoints {
+    /// The `Match` context, with `user` and their groups when known.
+    pub fn context(&self, user: Option<(&str, Vec<String>)>) -> ConnectionContext {
+        let (user, groups) = match user {
+            Some((u, g)) => (Some(u.to_owned()), Some(g)),
+            None => (None, None),
+        };
+        ConnectionContext {
+            user,
+            groups,
+            host: Some(self.peer.ip().to_string()),
+            address: Some(self.peer.ip().to_string()),
+            local_address: Some(self.local.ip().to_string()),
+            local_port: Some(self.local.port()),
+            rdomain: None,
+        }
+    }
+}
+
+/// Looks `name` up; `None` when no such user exists (sshd: "Invalid user").
+pub(crate) fn candidate(settings: &Settings, name: &str, ends: Endpoints) -> Option<Candidate> {
+    let user = match &settings.personal {
+        // The owner of a personal server, as they see themselves (`HOME`, `SHELL`).
+        Some(owner) if owner.name == name => owner.clone(),
+        _ if !settings.serve_others => return None,
+        _ => match SystemUser::by_name(name) {
+            Ok(Some(user)) => user,
+            _ => return None,
+        },
+    };
+    let groups = user.group_names().unwrap_or_default();
+    let config = settings.for_connection(&ends.context(Some((name, groups.clone()))));
+    let refused = refusal(&config, &user, &groups, ends);
+    Some(Candidate {
+        user,
+        config,
+        refused,
+    })
+}
+
+/// sshd's `allowed_user`: the account's shell, then the user and group lists.
+fn refusal(
+    config: &SshdConfig,
+    user: &SystemUser,
+    groups: &[String],
+    ends: Endpoints,
+) -> Option<String> {
+    let name = user.name.as_str();
+    let ip = ends.peer.ip().to_string();
+    let shell = user.login_shell();
+    if !is_executable(shell) {
+        return Some(format!(
+            "User {name} not allowed because shell {} does not exist",
+            shell.display()
+        ));
+    }
+    let user_matches = |pattern: &String| {
+        oxssh_config::match_user(Some(name), Some(&ip), Some(&ip), pattern).unwrap_or(false)
+    };
+    if config.deny_users.iter().any(user_matches) {
+        return Some(format!(
+            "User {name} from {ip} not allowed because listed in DenyUsers"
+        ));
+    }
+    if !config.allow_users.is_empty() && !config.allow_users.iter().any(user_matches) {
+        return Some(format!(
+            "User {name} from {ip} not allowed because not listed in AllowUsers"
+        ));
+    }
+    let in_group = |pattern: &String| {
+        groups
+            .iter()
+            .any(|g| oxssh_config::match_pattern(g, pattern))
+    };
+    if config.deny_groups.iter().any(in_group) {
+        return Some(format!(
+            "User {name} from {ip} not allowed because a group is listed in DenyGroups"
+        ));
+    }
+    if !config.allow_groups.is_empty() && !config.allow_groups.iter().any(in_group) {
+        return Some(format!(
+            "User {name} from {ip} not allowed because none of user's groups are listed in AllowGroups"
+        ));
+    }
+    None
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Which root logins `PermitRootLogin` allows for a method.
+pub(crate) fn root_allowed(
+    config: &SshdConfig,
+    user: &SystemUser,
+    by_key: bool,
+    forced: bool,
+) -> bool {
+    if user.uid != 0 {
+        return true;
+    }
+    match config.permit_root_login {
+        PermitRootLogin::Yes => true,
+        PermitRootLogin::ProhibitPassword => by_key,
+        PermitRootLogin::ForcedCommandsOnly => by_key && forced,
+        PermitRootLogin::No => false,
+    }
+}
+
+/// The authorized_keys line that lets `key` in for `candidate`, if any: the first line
+/// with this key whose options accept this connection (sshd moves on to the next line
+/// when `from=` or `expiry-time=` refuses one).
+pub(crate) fn find_authorized_key(
+    candidate: &Candidate,
+    key: &PublicKey,
+    ends: Endpoints,
+) -> Option<KeyOptions> {
+    let user = &candidate.user;
+    let home = user.home.to_string_lossy();
+    for path in candidate
+        .config
+        .authorized_keys_paths(&user.name, user.uid, &home)
+    {
+        let path = PathBuf::from(path);
+        let Some(text) = read_authorized_keys(&path, candidate) else {
             continue;
-        }
-        match PublicKey::from_openssh(line) {
-            Ok(k) if k == *key => return true,
-            Ok(_) => {}
-            Err(_) => tracing::debug!(
-                "{}:{}: skipped (key options are not supported yet, or not a key)",
-                path.display(),
-                n + 1
-            ),
+        };
+        for (line, entry) in parse_file(&text) {
+            match entry {
+                Ok(entry) if entry.authorizes(key) => {
+                    if let Some(options) = acceptable(&entry, ends, &path, line) {
+                        return Some(options);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!("{}:{line}: {e}", path.display()),
+            }
         }
     }
-    false
+    None
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const KEY: &str =
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl test";
-
-    #[test]
-    fn finds_plain_lines_and_skips_options_and_comments() {
-        let key = PublicKey::from_openssh(KEY);
-        assert!(key.is_ok(), "{key:?}");
-        let Ok(key) = key else { return };
-        let path = Path::new("authorized_keys");
-        assert!(authorized_in(&format!("# c\n\n{KEY}\n"), &key, path));
-        assert!(!authorized_in(&format!("no-pty {KEY}\n"), &key, path));
-        assert!(!authorized_in("garbage\n", &key, path));
+/// Reads one authorized_keys file, after the `StrictModes` checks on the opened file.
+fn read_authorized_keys(path: &Path, candidate: &Candidate) -> Option<String> {
+    use std::io::Read;
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::debug!(
+                "Could not open user '{}' authorized keys '{}': {e}",
+                candidate.user.name,
+                path.display()
+            );
+            return None;
+        }
+    };
+    if candidate.config.strict_modes {
+        if let Err(e) =
+            oxssh_keys::check_secure_file(&file, path, candidate.user.uid, &candidate.user.home)
+        {
+            tracing::info!("Authentication refused: {e}");
+            return None;
+        }
     }
+    let mut text = String::new();
+    match file.take(MAX_AUTHORIZED_KEYS).read_to_string(&mut text) {
+        Ok(_) => Some(text),
+        Err(e) => {
+            tracing::info!("{}: {e}", path.display());
+            None
+        }
+    }
+}
+
+/// The line's options, when they let this connection in.
+fn acceptable(
+    entry: &AuthorizedKey,
+    ends: Endpoints,
+    path: &Path,
+    line: usize,
+) -> Option<KeyOptions> {
+    let options = &entry.options;
+    let ip = ends.peer.ip().to_string();
+    if let Some(patterns) = options.from_patterns() {
+        match oxssh_config::match_host_and_ip(Some(&ip), Some(&ip), patterns) {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::info!(
+                    "Authentication tried with key in {} line {line} from {ip}: not allowed by from=",
+                    path.display()
+                );
+                return None;
+            }
+            Err(_) => {
+                tracing::info!("{} line {line}: bad from= pattern list", path.display());
+                return None;
+            }
+        }
+    }
+    if options.principals().is_some() {
+        // principals= only makes sense on cert-authority lines.
+        tracing::info!("{} line {line}: principals= on a plain key", path.display());
+        return None;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or_default();
+    // Local time is UTC on these servers; an expiry without `Z` is read the same.
+    if options.is_expired(now, 0) {
+        tracing::info!("{} line {line}: key has expired", path.display());
+        return None;
+    }
+    Some(options.clone())
 }

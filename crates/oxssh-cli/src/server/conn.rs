@@ -1,21 +1,23 @@
-//! One connection: the task that owns the socket, feeds the sans-IO core, answers
-//! authentication for the served account and runs sessions.
+//! One connection: the task that owns the byte stream, feeds the sans-IO core, hands
+//! authentication attempts to the policy (`login.rs`) and runs session channels.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use oxssh_keys::HashAlg;
-use oxssh_proto::auth::{AttemptMethod, AuthAttempt, AuthConfig};
+use oxssh_keys::KeyOptions;
+use oxssh_os::Pam;
 use oxssh_proto::connection::{ChannelId, ChannelRequestKind, ConnectionConfig, ConnectionEvent};
 use oxssh_proto::{ServerConnection, ServerEvent, TransportError};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
-use super::session::{env_accepted, signal_name, Chunk, Session, SessionMsg};
-use super::{auth, Context};
+use super::auth::{Candidate, Endpoints};
+use super::daemon::StartupSlot;
+use super::log;
+use super::session::{signal_name, Chunk, PtyRequest, Session, SessionMsg};
+use super::settings::Settings;
+use super::stream::Stream;
 
 /// Bytes per socket read.
 const READ_CHUNK: usize = 256 * 1024;
@@ -27,56 +29,88 @@ const FINAL_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 /// Why a connection ended, for the log.
 type End = String;
 
-struct Conn {
-    core: ServerConnection,
-    ctx: Arc<Context>,
-    peer: SocketAddr,
-    sessions: HashMap<ChannelId, Session>,
-    events: mpsc::UnboundedSender<SessionMsg>,
+/// A logged-in user: who, with which configuration, and the options of the key used.
+#[derive(Debug)]
+pub(super) struct Login {
+    pub candidate: Candidate,
+    pub key_options: Option<KeyOptions>,
+}
+
+pub(super) struct Conn {
+    pub core: ServerConnection,
+    pub settings: Arc<Settings>,
+    pub ends: Endpoints,
+    pub sessions: HashMap<ChannelId, Session>,
+    pub events: mpsc::UnboundedSender<SessionMsg>,
+    /// The last user looked up (`None` inside: no such user).
+    pub candidate: Option<(String, Option<Candidate>)>,
+    /// The key or method that satisfied the policy, until the core says authenticated.
+    pub accepted: Option<Login>,
+    /// After authentication.
+    pub login: Option<Login>,
+    /// The PAM transaction, for the user it was started for.
+    pub pam: Option<(String, Pam)>,
+    /// Whether the PAM session stack was opened.
+    pub pam_session: bool,
+    /// Released at authentication (MaxStartups counts unauthenticated connections).
+    pub startup: Option<StartupSlot>,
 }
 
 /// Serves one connection until it ends.
-pub(crate) async fn serve(sock: TcpStream, peer: SocketAddr, ctx: Arc<Context>) {
-    let auth = AuthConfig {
-        password_authentication: false,
-        kbd_interactive_authentication: false,
-        ..AuthConfig::default()
-    };
+pub(crate) async fn serve(
+    stream: Stream,
+    ends: Endpoints,
+    settings: Arc<Settings>,
+    startup: Option<StartupSlot>,
+) {
+    let config = settings.for_connection(&ends.context(None));
     let core = match ServerConnection::new(
-        ctx.transport.clone(),
+        settings.transport.clone(),
         ConnectionConfig::default(),
-        ctx.provider.clone(),
-        vec![ctx.host_key.clone()],
-        auth,
+        settings.provider.clone(),
+        settings.host_keys.clone(),
+        Settings::auth_config(&config),
         Instant::now(),
     ) {
         Ok(c) => c,
         Err(e) => {
-            tracing::error!("{peer}: cannot start: {e}");
+            tracing::error!("{}: cannot start: {e}", ends.peer);
             return;
         }
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let mut conn = Conn {
         core,
-        ctx,
-        peer,
+        settings,
+        ends,
         sessions: HashMap::new(),
         events: tx,
+        candidate: None,
+        accepted: None,
+        login: None,
+        pam: None,
+        pam_session: false,
+        startup,
     };
-    let end = conn.run(&sock, rx).await;
+    let end = conn.run(&stream, rx).await;
     // Best effort: a DISCONNECT may be waiting.
-    conn.flush(&sock).await;
-    tracing::info!(
-        "Connection closed by {} port {}: {end}",
-        peer.ip(),
-        peer.port()
+    conn.flush(&stream).await;
+    conn.sessions.clear();
+    if let Some((_, mut pam)) = conn.pam.take() {
+        if conn.pam_session {
+            let _ = pam.close_session().await;
+        }
+    }
+    log::disconnected(
+        &conn.settings,
+        conn.ends,
+        conn.login.as_ref().map(|l| l.candidate.user.name.as_str()),
+        &end,
     );
-    // Dropping the sessions kills children still running.
 }
 
 impl Conn {
-    async fn run(&mut self, sock: &TcpStream, mut rx: mpsc::UnboundedReceiver<SessionMsg>) -> End {
+    async fn run(&mut self, stream: &Stream, mut rx: mpsc::UnboundedReceiver<SessionMsg>) -> End {
         let mut buf = vec![0u8; READ_CHUNK];
         loop {
             if let Err(e) = self.step().await {
@@ -91,12 +125,12 @@ impl Conn {
                 }
             };
             tokio::select! {
-                ready = sock.readable() => {
+                ready = stream.readable() => {
                     if let Err(e) = ready {
                         return e.to_string();
                     }
-                    match sock.try_read(&mut buf) {
-                        Ok(0) => return "end of stream".into(),
+                    match stream.try_read(&mut buf) {
+                        Ok(0) => return "Connection closed".into(),
                         Ok(n) => {
                             let data = buf.get(..n).unwrap_or_default();
                             if let Err(e) = self.core.recv(data) {
@@ -107,11 +141,11 @@ impl Conn {
                         Err(e) => return e.to_string(),
                     }
                 }
-                ready = sock.writable(), if want_write => {
+                ready = stream.writable(), if want_write => {
                     if let Err(e) = ready {
                         return e.to_string();
                     }
-                    match sock.try_write(self.core.transmit()) {
+                    match stream.try_write(self.core.transmit()) {
                         Ok(n) => self.core.advance_transmit(n),
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                         Err(e) => return e.to_string(),
@@ -129,13 +163,13 @@ impl Conn {
 
     /// Writes what the core queued (a DISCONNECT, once the connection ends), for at
     /// most a few seconds.
-    async fn flush(&mut self, sock: &TcpStream) {
+    async fn flush(&mut self, stream: &Stream) {
         let write_all = async {
             while !self.core.transmit().is_empty() {
-                if sock.writable().await.is_err() {
+                if stream.writable().await.is_err() {
                     return;
                 }
-                match sock.try_write(self.core.transmit()) {
+                match stream.try_write(self.core.transmit()) {
                     Ok(n) => self.core.advance_transmit(n),
                     Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                     Err(_) => return,
@@ -151,11 +185,11 @@ impl Conn {
             let event = match self.core.poll_event() {
                 Ok(Some(ev)) => ev,
                 Ok(None) => break,
-                Err(e) => return Err(describe(&e)),
+                Err(e) => return Err(e.to_string()),
             };
-            self.on_event(event).await.map_err(|e| describe(&e))?;
+            self.on_event(event).await.map_err(|e| e.to_string())?;
         }
-        self.pump().map_err(|e| describe(&e))
+        self.pump().map_err(|e| e.to_string())
     }
 
     async fn on_event(&mut self, event: ServerEvent) -> Result<(), TransportError> {
@@ -166,78 +200,38 @@ impl Conn {
                 method,
                 reason,
             } => {
-                tracing::info!(
-                    "Failed {method} for {user} from {} port {}: {reason}",
-                    self.peer.ip(),
-                    self.peer.port()
-                );
+                tracing::debug!("{method} for {user} refused by the core: {reason}");
                 Ok(())
             }
-            ServerEvent::Authenticated { user, method } => {
-                tracing::info!(
-                    "Accepted {} for {user} from {} port {}",
-                    method.map_or("none", |m| m.name()),
-                    self.peer.ip(),
-                    self.peer.port()
-                );
+            ServerEvent::Authenticated { .. } => {
+                self.login = self.accepted.take();
+                // No longer a pending start-up (MaxStartups).
+                self.startup = None;
                 Ok(())
             }
-            ServerEvent::Connection(ev) => self.on_connection(ev),
+            ServerEvent::Connection(ev) => self.on_connection(ev).await,
             _ => Ok(()),
         }
     }
 
-    async fn on_auth(&mut self, attempt: AuthAttempt) -> Result<(), TransportError> {
-        let started = Instant::now();
-        let account = &self.ctx.account;
-        let keys = account.home.join(".ssh/authorized_keys");
-        let (key, query) = match &attempt.method {
-            AttemptMethod::PublicKeyQuery { key, .. } => (Some(key), true),
-            AttemptMethod::PublicKey { key, .. } => (Some(key), false),
-            _ => (None, false),
-        };
-        let authorized =
-            attempt.user == account.name && key.is_some_and(|k| auth::is_authorized(&keys, k));
-        match (authorized, query, key) {
-            (true, true, _) => self.core.pk_ok(),
-            (true, false, Some(key)) => {
-                tracing::debug!(
-                    "publickey {} for {} accepted",
-                    key.fingerprint(HashAlg::Sha256),
-                    attempt.user
-                );
-                self.core.accept()
-            }
-            _ => {
-                if let Some(key) = key.filter(|_| !query) {
-                    tracing::info!(
-                        "Failed publickey for {} from {} port {}: {} {}",
-                        attempt.user,
-                        self.peer.ip(),
-                        self.peer.port(),
-                        key.key_type(),
-                        key.fingerprint(HashAlg::Sha256)
-                    );
-                }
-                let delay = self.core.failure_delay(started.elapsed());
-                tokio::time::sleep(delay).await;
-                self.core.reject()
-            }
-        }
-    }
-
-    fn on_connection(&mut self, ev: ConnectionEvent) -> Result<(), TransportError> {
+    async fn on_connection(&mut self, ev: ConnectionEvent) -> Result<(), TransportError> {
         match ev {
             ConnectionEvent::OpenRequested {
                 id, channel_type, ..
             } => {
-                if channel_type == "session" {
+                let max = self
+                    .login
+                    .as_ref()
+                    .map_or(10, |l| l.candidate.config.max_sessions);
+                if channel_type != "session" {
+                    // Forwarding arrives with issue 8.
+                    self.core.reject_open(id, 1, "open failed")
+                } else if self.sessions.len() >= max as usize {
+                    // SSH_OPEN_RESOURCE_SHORTAGE? sshd answers "open failed".
+                    self.core.reject_open(id, 1, "open failed")
+                } else {
                     self.sessions.insert(id, Session::default());
                     self.core.accept_open(id)
-                } else {
-                    // SSH_OPEN_ADMINISTRATIVELY_PROHIBITED
-                    self.core
-                        .reject_open(id, 1, "only session channels are supported")
                 }
             }
             ConnectionEvent::Request {
@@ -245,7 +239,7 @@ impl Conn {
                 request,
                 want_reply,
             } => {
-                let ok = self.on_request(id, request);
+                let ok = self.on_request(id, request).await;
                 if want_reply {
                     self.core.reply_request(id, ok)?;
                 }
@@ -258,7 +252,7 @@ impl Conn {
                 Ok(())
             }
             ConnectionEvent::Closed(id) => {
-                // Dropping the session kills its child if still running.
+                // Dropping the session hangs up a command still running.
                 self.sessions.remove(&id);
                 self.core.release(id);
                 Ok(())
@@ -271,37 +265,138 @@ impl Conn {
     }
 
     /// Runs a channel request; returns whether it succeeded.
-    fn on_request(&mut self, id: ChannelId, request: ChannelRequestKind) -> bool {
+    async fn on_request(&mut self, id: ChannelId, request: ChannelRequestKind) -> bool {
+        let Some(login) = self.login.as_ref() else {
+            return false;
+        };
         let Some(session) = self.sessions.get_mut(&id) else {
             return false;
         };
+        let config = &login.candidate.config;
         match request {
             ChannelRequestKind::Env { name, value } if !session.started => {
-                let ok = env_accepted(&name);
+                let ok = config
+                    .accept_env
+                    .iter()
+                    .any(|pattern| oxssh_config::match_pattern(&name, pattern));
                 if ok {
                     session.env.push((name, value));
                 } else {
-                    tracing::debug!("refused env {name}");
+                    tracing::debug!("Ignored env {name}");
                 }
                 ok
             }
+            ChannelRequestKind::PtyReq { term, size, modes } if !session.started => {
+                let key_allows = login
+                    .key_options
+                    .as_ref()
+                    .is_none_or(KeyOptions::pty_allowed);
+                if !config.permit_tty || !key_allows {
+                    tracing::info!("Pty allocation disabled.");
+                    return false;
+                }
+                session.pty_request = Some(PtyRequest {
+                    term,
+                    size: oxssh_os::WindowSize {
+                        cols: size.cols,
+                        rows: size.rows,
+                        width_px: size.width_px,
+                        height_px: size.height_px,
+                    },
+                    modes,
+                });
+                true
+            }
             ChannelRequestKind::Exec { command } if !session.started => {
-                tracing::info!(
-                    "exec for {}: {}",
-                    self.ctx.account.name,
-                    String::from_utf8_lossy(&command)
-                );
-                start(session, id, &self.ctx, Some(&command), &self.events)
+                let command = String::from_utf8_lossy(&command).into_owned();
+                self.start(id, Run::Command(command)).await
             }
-            ChannelRequestKind::Shell if !session.started => {
-                start(session, id, &self.ctx, None, &self.events)
+            ChannelRequestKind::Shell if !session.started => self.start(id, Run::Shell).await,
+            ChannelRequestKind::Subsystem { name } if !session.started => {
+                self.start(id, Run::Subsystem(name)).await
             }
-            ChannelRequestKind::PtyReq { .. } => {
-                tracing::debug!("pty-req refused: no pty support yet");
-                false
-            }
+            ChannelRequestKind::WindowChange(size) => session.pty.as_ref().is_some_and(|pty| {
+                pty.resize(oxssh_os::WindowSize {
+                    cols: size.cols,
+                    rows: size.rows,
+                    width_px: size.width_px,
+                    height_px: size.height_px,
+                })
+                .is_ok()
+            }),
+            ChannelRequestKind::Signal { name } => session.signal(&name),
             _ => false,
         }
+    }
+
+    /// Starts what the client asked for, or the forced command instead.
+    async fn start(&mut self, id: ChannelId, run: Run) -> bool {
+        let pam_env = self.open_pam_session(id).await;
+        let Some(login) = self.login.as_ref() else {
+            return false;
+        };
+        let Some(spec) = super::environment::session_spec(
+            &login.candidate,
+            login.key_options.as_ref(),
+            self.ends,
+            &run,
+            self.sessions
+                .get(&id)
+                .map(|s| s.env.as_slice())
+                .unwrap_or_default(),
+            &pam_env,
+        ) else {
+            return false;
+        };
+        let greeting = match run {
+            Run::Shell if login.candidate.config.print_motd => std::fs::read("/etc/motd").ok(),
+            _ => None,
+        };
+        let user = login.candidate.user.name.clone();
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return false;
+        };
+        match session.start(id, spec, greeting, self.events.clone()) {
+            Ok(()) => {
+                log::session_started(&self.settings, self.ends, &user, &run);
+                true
+            }
+            Err(e) => {
+                tracing::error!("session for {user}: {e}");
+                false
+            }
+        }
+    }
+
+    /// Opens PAM's session stack once per connection (sshd's `do_pam_session`), on the
+    /// first session's terminal when it has one; returns PAM's environment.
+    async fn open_pam_session(
+        &mut self,
+        id: ChannelId,
+    ) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+        let Some((_, pam)) = self.pam.as_mut() else {
+            return Vec::new();
+        };
+        if !self.pam_session {
+            if self
+                .sessions
+                .get(&id)
+                .is_some_and(|s| s.pty_request.is_some())
+            {
+                let _ = pam.set_tty("ssh").await;
+            }
+            match pam.open_session().await {
+                Ok(env) => {
+                    self.pam_session = true;
+                    return env;
+                }
+                Err(e) => {
+                    tracing::error!("PAM session: {e}");
+                    return Vec::new();
+                }
+            }
+        }
+        pam.env().await.unwrap_or_default()
     }
 
     fn on_session_msg(&mut self, msg: SessionMsg) {
@@ -379,7 +474,7 @@ impl Conn {
                     permit.send(buf.get(..n).unwrap_or_default().to_vec());
                 }
             }
-            if s.client_eof && input_done {
+            if s.client_eof && input_done && s.pty.is_none() {
                 // Everything the client sent is queued: the child sees EOF after it.
                 s.stdin = None;
             }
@@ -393,20 +488,15 @@ impl Conn {
     }
 }
 
-fn start(
-    session: &mut Session,
-    id: ChannelId,
-    ctx: &Context,
-    command: Option<&[u8]>,
-    events: &mpsc::UnboundedSender<SessionMsg>,
-) -> bool {
-    match session.start(id, &ctx.account, command, events.clone()) {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::warn!("cannot run {}: {e}", ctx.account.shell.display());
-            false
-        }
-    }
+/// What a session runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Run {
+    /// The user's login shell.
+    Shell,
+    /// `exec`.
+    Command(String),
+    /// `subsystem`.
+    Subsystem(String),
 }
 
 /// exit-status (or exit-signal), EOF, CLOSE: OpenSSH's order.
@@ -430,8 +520,4 @@ fn finish(
     }
     core.send_eof(id)?;
     core.close(id)
-}
-
-fn describe(e: &TransportError) -> String {
-    e.to_string()
 }

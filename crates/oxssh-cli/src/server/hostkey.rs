@@ -26,9 +26,16 @@ pub(crate) fn load_or_create(path: &Path) -> Result<Arc<dyn SigningKey>, String>
     if !path.exists() {
         create(path)?;
     }
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
-    );
+    load(path)
+}
+
+/// Loads the unencrypted OpenSSH private key at `path`, refused (as sshd refuses it)
+/// when others may read it.
+pub(crate) fn load(path: &Path) -> Result<Arc<dyn SigningKey>, String> {
+    let text = oxssh_keys::key_file::read_private_key_file(path).map_err(|e| match e {
+        oxssh_keys::key_file::KeyFileError::BadPermissions { warning } => warning.join("\n"),
+        other => format!("{}: {other}", path.display()),
+    })?;
     let key = oxssh_crypto::load_openssh_private_key(&text)
         .map_err(|e| format!("{}: cannot load host key: {e}", path.display()))?;
     Ok(Arc::from(key))

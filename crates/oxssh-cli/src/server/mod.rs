@@ -1,52 +1,37 @@
-//! `oxsshd`: the SSH server. This step implements the "embedded default" mode only: no
-//! config file, the user running it is the only user served, public keys from their
-//! `~/.ssh/authorized_keys`, an ed25519 host key created on first start.
+//! `oxsshd`: the SSH server. With a configuration (`-f FILE`, or
+//! `/etc/oxssh/sshd_config` when it exists) it is the system daemon: it reads
+//! `sshd_config` as sshd does, authenticates system users (keys, PAM passwords and
+//! keyboard-interactive) and runs their sessions as them. Without one it runs the
+//! embedded default: a personal server for the user who started it on 127.0.0.1:2222,
+//! with an ed25519 host key created on first start (started by root, it serves every
+//! system user by public key). Both are the same server; the embedded default is a
+//! configuration written in code.
 
 mod args;
 mod auth;
 mod conn;
 mod daemon;
+mod environment;
 mod hostkey;
+mod log;
+mod logging;
+mod login;
 mod session;
+mod settings;
+mod stream;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use oxssh_config::sshd::ConnectionContext;
 use oxssh_keys::HashAlg;
-use oxssh_proto::crypto::{CryptoProvider, SigningKey};
-use oxssh_proto::TransportConfig;
+use oxssh_os::SystemUser;
 
 pub use args::{parse_args, Args, ArgsError};
+use settings::{Settings, SYSTEM_CONFIG};
 
 /// Exit status for start-up failures and refused flags, as sshd.
 pub const EXIT_FAILURE: i32 = 255;
-
-/// The account served: the user running `oxsshd`.
-#[derive(Debug, Clone)]
-pub struct Account {
-    /// Login name.
-    pub name: String,
-    /// `HOME` (authorized_keys lives under it).
-    pub home: PathBuf,
-    /// The login shell (`$SHELL`, else `/bin/sh`).
-    pub shell: PathBuf,
-}
-
-/// What every connection shares.
-pub(crate) struct Context {
-    pub transport: Arc<TransportConfig>,
-    pub provider: Arc<CryptoProvider>,
-    pub host_key: Arc<dyn SigningKey>,
-    pub account: Account,
-}
-
-impl std::fmt::Debug for Context {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Context")
-            .field("account", &self.account)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Runs `oxsshd` with the command line `argv` (without the program name); returns the
 /// exit status.
@@ -58,7 +43,15 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
             return EXIT_FAILURE;
         }
     };
-    init_logging(&args);
+    let config_path = args.config_file.clone().map(PathBuf::from).or_else(|| {
+        Path::new(SYSTEM_CONFIG)
+            .exists()
+            .then(|| PathBuf::from(SYSTEM_CONFIG))
+    });
+    if args.test || args.dump {
+        return check_config(&args, config_path.as_deref());
+    }
+    logging::init(&args);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -69,66 +62,187 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
             return EXIT_FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    let result = match config_path {
+        Some(path) => runtime.block_on(run_system(args, path)),
+        None => runtime.block_on(run_embedded(args)),
+    };
+    match result {
         Ok(()) => 0,
-        Err(e) => {
-            eprintln!("oxsshd: {e}");
+        Err(lines) => {
+            for line in lines {
+                eprintln!("{line}");
+                tracing::error!("{line}");
+            }
             EXIT_FAILURE
         }
     }
 }
 
-fn init_logging(args: &Args) {
-    let level = if args.debug {
-        "debug"
-    } else if args.log_stderr {
-        "info"
-    } else {
-        "warn"
+/// `-t` (check) and `-T` (print the effective configuration).
+fn check_config(args: &Args, path: Option<&Path>) -> i32 {
+    let settings = match path {
+        Some(path) => Settings::from_file(path, &args.host_keys, args.json_log),
+        None => embedded_settings(args),
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("OXSSHD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+    let settings = match settings {
+        Ok(s) => s,
+        Err(lines) => {
+            for line in lines {
+                eprintln!("{line}");
+            }
+            return EXIT_FAILURE;
+        }
+    };
+    for item in &settings.config.not_acted_on {
+        eprintln!("{item}");
+    }
+    if args.dump {
+        let config = match connection_spec(&args.connection_spec) {
+            Ok(Some(ctx)) => settings.for_connection(&ctx),
+            Ok(None) => settings.config.clone(),
+            Err(e) => {
+                eprintln!("{e}");
+                return EXIT_FAILURE;
+            }
+        };
+        print!("{}", config.dump());
+    }
+    0
 }
 
-async fn run(args: Args) -> Result<(), String> {
-    let account = auth::current_account()?;
-    let key_path = hostkey::default_path(&account.home)?;
-    let host_key = hostkey::load_or_create(&key_path)?;
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], args.port));
-    let listener = tokio::net::TcpListener::bind(addr)
+/// `-C user=u,host=h,addr=a,laddr=l,lport=p` as sshd reads it.
+fn connection_spec(specs: &[String]) -> Result<Option<ConnectionContext>, String> {
+    if specs.is_empty() {
+        return Ok(None);
+    }
+    let mut ctx = ConnectionContext::default();
+    for item in specs.iter().flat_map(|s| s.split(',')) {
+        let Some((key, value)) = item.split_once('=') else {
+            return Err(format!("Invalid test mode specification {item}"));
+        };
+        let value = value.to_owned();
+        match key {
+            "user" => {
+                ctx.groups = SystemUser::by_name(&value)
+                    .ok()
+                    .flatten()
+                    .and_then(|u| u.group_names().ok());
+                ctx.user = Some(value);
+            }
+            "host" => ctx.host = Some(value),
+            "addr" => ctx.address = Some(value),
+            "laddr" => ctx.local_address = Some(value),
+            "lport" => ctx.local_port = value.parse().ok(),
+            "rdomain" => ctx.rdomain = Some(value),
+            _ => return Err(format!("Invalid test mode specification {item}")),
+        }
+    }
+    Ok(Some(ctx))
+}
+
+/// The account a personal server serves: the running user, with `HOME` and `SHELL` as
+/// their environment says.
+fn personal_account() -> Result<SystemUser, String> {
+    let uid = nix::unistd::getuid().as_raw();
+    let mut user = SystemUser::by_uid(uid)
+        .ok()
+        .flatten()
+        .ok_or_else(|| format!("no user name for uid {uid}"))?;
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if let Some(home) = env("HOME") {
+        user.home = PathBuf::from(home);
+    }
+    if let Some(shell) = env("SHELL") {
+        user.shell = PathBuf::from(shell);
+    }
+    Ok(user)
+}
+
+fn embedded_settings(args: &Args) -> Result<Settings, Vec<String>> {
+    let account = personal_account().map_err(|e| vec![e])?;
+    let key_path = hostkey::default_path(&account.home).map_err(|e| vec![e])?;
+    let port = args.ports.first().copied().unwrap_or(2222);
+    Settings::embedded(account, port, &key_path, args.json_log)
+}
+
+async fn run_embedded(args: Args) -> Result<(), Vec<String>> {
+    let settings = embedded_settings(&args)?;
+    if args.inetd {
+        return serve_inetd(settings).await;
+    }
+    let listeners = daemon::bind(&settings, &[]).await.map_err(|e| vec![e])?;
+    let port = listeners
+        .first()
+        .and_then(|l| l.local_addr().ok())
+        .map_or(2222, |a| a.port());
+    let who = settings
+        .personal
+        .as_ref()
+        .map_or_else(String::new, |u| u.name.clone());
+    if let Some(key) = settings.host_keys.first() {
+        let fingerprint = key.public_key().fingerprint(HashAlg::Sha256);
+        println!("oxsshd: listening on 127.0.0.1:{port} for user {who}");
+        println!(
+            "oxsshd: host key {} {fingerprint} ({})",
+            key.public_key().key_type(),
+            settings.config.host_keys.first().map_or("", String::as_str)
+        );
+        println!("oxsshd: connect with: oxssh -p {port} {who}@127.0.0.1");
+        println!("oxsshd:           or: ssh -p {port} {who}@127.0.0.1");
+    }
+    let reload_args = args.clone();
+    daemon::serve(listeners, Arc::new(settings), move || {
+        embedded_settings(&reload_args)
+    })
+    .await
+    .map_err(|e| vec![format!("listener failed: {e}")])
+}
+
+async fn run_system(args: Args, path: PathBuf) -> Result<(), Vec<String>> {
+    let settings = Settings::from_file(&path, &args.host_keys, args.json_log)?;
+    for item in &settings.config.not_acted_on {
+        tracing::warn!("{item}");
+    }
+    if args.inetd {
+        return serve_inetd(settings).await;
+    }
+    let listeners = daemon::bind(&settings, &args.ports)
         .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let port = listener.local_addr().map(|a| a.port()).unwrap_or(args.port);
-    let fingerprint = host_key.public_key().fingerprint(HashAlg::Sha256);
-    println!(
-        "oxsshd: listening on 127.0.0.1:{port} for user {}",
-        account.name
-    );
-    println!(
-        "oxsshd: host key {} {fingerprint} ({})",
-        host_key.public_key().key_type(),
-        key_path.display()
-    );
-    println!(
-        "oxsshd: connect with: oxssh -p {port} {}@127.0.0.1",
-        account.name
-    );
-    println!(
-        "oxsshd:           or: ssh -p {port} {}@127.0.0.1",
-        account.name
-    );
-    let ctx = Arc::new(Context {
-        transport: Arc::new(TransportConfig::server_default()),
-        provider: Arc::new(oxssh_crypto::default_provider()),
-        host_key,
-        account,
-    });
-    daemon::serve(listener, ctx)
-        .await
-        .map_err(|e| format!("listener failed: {e}"))
+        .map_err(|e| vec![e])?;
+    let pid_file = settings.config.pid_file.clone();
+    let pid_file = (pid_file != "none").then_some(pid_file);
+    if let Some(file) = &pid_file {
+        if let Err(e) = std::fs::write(file, format!("{}\n", std::process::id())) {
+            tracing::error!("Couldn't create pid file \"{file}\": {e}");
+        }
+    }
+    let reload_args = args.clone();
+    let result = daemon::serve(listeners, Arc::new(settings), move || {
+        Settings::from_file(&path, &reload_args.host_keys, reload_args.json_log)
+    })
+    .await;
+    if let Some(file) = &pid_file {
+        let _ = std::fs::remove_file(file);
+    }
+    result.map_err(|e| vec![format!("listener failed: {e}")])
+}
+
+/// `-i`: one connection on stdin and stdout.
+async fn serve_inetd(settings: Settings) -> Result<(), Vec<String>> {
+    let stream = stream::Stream::stdio().map_err(|e| vec![format!("stdin/stdout: {e}")])?;
+    let unknown = std::net::SocketAddr::from(([0, 0, 0, 0], 65535));
+    let ends = match &stream {
+        stream::Stream::Socket(s) => auth::Endpoints {
+            peer: s.peer_addr().unwrap_or(unknown),
+            local: s.local_addr().unwrap_or(unknown),
+        },
+        stream::Stream::Pipes(..) => auth::Endpoints {
+            peer: unknown,
+            local: unknown,
+        },
+    };
+    let settings = Arc::new(settings);
+    log::connection(&settings, ends);
+    conn::serve(stream, ends, settings, None).await;
+    Ok(())
 }

@@ -1,18 +1,18 @@
-//! One session channel's child process: `$SHELL -c command` (or the shell) with its
-//! stdin, stdout and stderr piped, each behind a bounded queue so the child is read
-//! only as fast as the channel window lets its output out, and the channel only as
-//! fast as the child consumes its input.
+//! One session channel's child process, run as the logged-in user on pipes or a pty.
+//! Its output is read by tasks behind a small budget of chunks, so the child is read only
+//! as fast as the channel window lets its output out; its input goes through a bounded
+//! queue, so the channel is drained only as fast as the child consumes it.
 
 use std::collections::VecDeque;
-use std::process::{ExitStatus, Stdio};
+use std::pin::Pin;
+use std::process::ExitStatus;
 use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
 
+use oxssh_os::{PtyMaster, SessionSpec, SessionStdio};
 use oxssh_proto::connection::ChannelId;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::process::{ChildStdin, Command};
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
-
-use super::Account;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
 /// Bytes per read from the child.
 const CHUNK: usize = 32 * 1024;
@@ -20,11 +20,6 @@ const CHUNK: usize = 32 * 1024;
 const READ_AHEAD: usize = 4;
 /// Chunks queued towards the child's stdin.
 const STDIN_QUEUE: usize = 4;
-
-/// Environment names a client may set (`AcceptEnv LANG LC_*`).
-pub(crate) fn env_accepted(name: &str) -> bool {
-    name == "LANG" || name.starts_with("LC_")
-}
 
 /// What the child's I/O tasks report to the connection task.
 #[derive(Debug)]
@@ -34,7 +29,7 @@ pub(crate) enum SessionMsg {
         id: ChannelId,
         stderr: bool,
         data: Vec<u8>,
-        permit: OwnedSemaphorePermit,
+        permit: Option<OwnedSemaphorePermit>,
     },
     /// stdout or stderr reached EOF.
     OutputEof { id: ChannelId },
@@ -50,7 +45,15 @@ pub(crate) struct Chunk {
     pub stderr: bool,
     pub data: Vec<u8>,
     pub sent: usize,
-    pub _permit: OwnedSemaphorePermit,
+    pub _permit: Option<OwnedSemaphorePermit>,
+}
+
+/// A `pty-req` accepted before the command starts.
+#[derive(Debug, Clone)]
+pub(crate) struct PtyRequest {
+    pub term: String,
+    pub size: oxssh_os::WindowSize,
+    pub modes: Vec<u8>,
 }
 
 /// A session channel.
@@ -58,89 +61,109 @@ pub(crate) struct Chunk {
 pub(crate) struct Session {
     /// `env` requests accepted so far.
     pub env: Vec<(String, String)>,
-    /// A command or shell was started.
+    /// The pty asked for, until the command starts.
+    pub pty_request: Option<PtyRequest>,
+    /// A command, shell or subsystem was started.
     pub started: bool,
-    /// Towards the child's stdin; dropped at the client's EOF.
+    /// Towards the child's stdin (or the pty); dropped at the client's EOF.
     pub stdin: Option<mpsc::Sender<Vec<u8>>>,
     /// The client sent EOF.
     pub client_eof: bool,
     /// Output not yet sent.
     pub pending: VecDeque<Chunk>,
-    /// Output streams still open (2 while running).
+    /// Output streams still open.
     pub open_streams: u8,
     /// The exit status, once the child exited.
     pub exit: Option<ExitStatus>,
     /// exit-status, EOF and CLOSE went out.
     pub finished: bool,
-    /// Dropping it kills the child (the channel went away).
-    pub kill: Option<oneshot::Sender<()>>,
+    /// The child's process group, while it runs.
+    pub pid: Option<i32>,
+    /// The pty master, for window changes.
+    pub pty: Option<Arc<PtyMaster>>,
 }
 
 impl Session {
-    /// Starts `shell -c command` (or the bare shell when `command` is `None`).
+    /// Starts `spec` (the user's shell, with the command set or not) on a pty when one
+    /// was requested, else on pipes; `greeting` (the motd) goes out first.
     pub fn start(
         &mut self,
         id: ChannelId,
-        account: &Account,
-        command: Option<&[u8]>,
+        mut spec: SessionSpec,
+        greeting: Option<Vec<u8>>,
         events: mpsc::UnboundedSender<SessionMsg>,
-    ) -> std::io::Result<()> {
-        use std::os::unix::ffi::OsStrExt;
-        let mut cmd = Command::new(&account.shell);
-        if let Some(command) = command {
-            cmd.arg("-c").arg(std::ffi::OsStr::from_bytes(command));
-        }
-        cmd.current_dir(&account.home)
-            .env("HOME", &account.home)
-            .env("USER", &account.name)
-            .env("LOGNAME", &account.name)
-            .env("SHELL", &account.shell)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn()?;
-        let stdin = child.stdin.take();
-        let stdout = child.stdout.take();
-        let stderr = child.stderr.take();
+    ) -> Result<(), String> {
+        let stdio = match &self.pty_request {
+            Some(request) => {
+                let pty = oxssh_os::Pty::open(request.size).map_err(|e| e.to_string())?;
+                pty.apply_modes(&oxssh_os::TerminalModes::decode(&request.modes))
+                    .map_err(|e| e.to_string())?;
+                pty.set_owner(spec.user()).map_err(|e| e.to_string())?;
+                spec = spec.env("TERM", &request.term).env("SSH_TTY", pty.path());
+                SessionStdio::Pty(pty)
+            }
+            None => SessionStdio::Pipes,
+        };
+        let mut running = spec.spawn(stdio).map_err(|e| e.to_string())?;
         self.started = true;
-        self.open_streams = 0;
-        for (reader, is_err) in [
-            (
-                stdout.map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
-                false,
-            ),
-            (
-                stderr.map(|s| Box::new(s) as Box<dyn AsyncRead + Send + Unpin>),
-                true,
-            ),
-        ] {
-            if let Some(reader) = reader {
-                self.open_streams += 1;
-                tokio::spawn(read_output(reader, id, is_err, events.clone()));
+        self.pid = running.pid().and_then(|p| i32::try_from(p).ok());
+        if let Some(greeting) = greeting.filter(|g| !g.is_empty()) {
+            let _ = events.send(SessionMsg::Output {
+                id,
+                stderr: false,
+                data: greeting,
+                permit: None,
+            });
+        }
+        let mut outputs: Vec<(Box<dyn AsyncRead + Send + Unpin>, bool)> = Vec::new();
+        let input: Option<Box<dyn AsyncWrite + Send + Unpin>>;
+        match running.pty.take() {
+            Some(master) => {
+                let master = Arc::new(master);
+                outputs.push((Box::new(PtyEnd(master.clone())), false));
+                input = Some(Box::new(PtyEnd(master.clone())));
+                self.pty = Some(master);
+            }
+            None => {
+                if let Some(out) = running.child.stdout.take() {
+                    outputs.push((Box::new(out), false));
+                }
+                if let Some(err) = running.child.stderr.take() {
+                    outputs.push((Box::new(err), true));
+                }
+                input = running
+                    .child
+                    .stdin
+                    .take()
+                    .map(|s| Box::new(s) as Box<dyn AsyncWrite + Send + Unpin>);
             }
         }
-        if let Some(stdin) = stdin {
+        self.open_streams = 0;
+        for (reader, is_err) in outputs {
+            self.open_streams += 1;
+            tokio::spawn(read_output(reader, id, is_err, events.clone()));
+        }
+        if let Some(input) = input {
             let (tx, rx) = mpsc::channel(STDIN_QUEUE);
             self.stdin = Some(tx);
-            tokio::spawn(write_input(stdin, rx, events.clone()));
+            tokio::spawn(write_input(input, rx, events.clone()));
         }
-        let (kill_tx, kill_rx) = oneshot::channel();
-        self.kill = Some(kill_tx);
+        let mut child = running.child;
         tokio::spawn(async move {
-            let status = tokio::select! {
-                status = child.wait() => status,
-                _ = kill_rx => {
-                    let _ = child.start_kill();
-                    child.wait().await
-                }
-            };
-            if let Ok(status) = status {
+            if let Ok(status) = child.wait().await {
                 let _ = events.send(SessionMsg::Exited { id, status });
             }
         });
         Ok(())
+    }
+
+    /// Delivers a signal by its RFC 4254 name to the session's process group.
+    pub fn signal(&self, name: &str) -> bool {
+        let (Some(pid), Some(signal)) = (self.pid, oxssh_os::signal_by_name(name)) else {
+            return false;
+        };
+        self.exit.is_none()
+            && nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), signal).is_ok()
     }
 
     /// Whether exit-status, EOF and CLOSE are due: the child exited and all its output
@@ -151,6 +174,54 @@ impl Session {
             && self.exit.is_some()
             && self.open_streams == 0
             && self.pending.is_empty()
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // The channel went away with the command still running: hang it up, as a
+        // terminal closing would.
+        if let (Some(pid), None) = (self.pid, self.exit) {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGHUP,
+            );
+        }
+    }
+}
+
+/// One end of the shared pty master, for the reader task or the writer task.
+struct PtyEnd(Arc<PtyMaster>);
+
+impl AsyncRead for PtyEnd {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let mut master: &PtyMaster = &self.0;
+        Pin::new(&mut master).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for PtyEnd {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let mut master: &PtyMaster = &self.0;
+        Pin::new(&mut master).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        let mut master: &PtyMaster = &self.0;
+        Pin::new(&mut master).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        // The master stays open for output; input simply stops.
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -174,7 +245,7 @@ async fn read_output(
                     id,
                     stderr,
                     data,
-                    permit,
+                    permit: Some(permit),
                 };
                 if events.send(msg).is_err() {
                     return;
@@ -186,23 +257,24 @@ async fn read_output(
 }
 
 async fn write_input(
-    mut stdin: ChildStdin,
+    mut input: Box<dyn AsyncWrite + Send + Unpin>,
     mut queue: mpsc::Receiver<Vec<u8>>,
     events: mpsc::UnboundedSender<SessionMsg>,
 ) {
     while let Some(data) = queue.recv().await {
-        let ok = stdin.write_all(&data).await.is_ok();
+        let ok = input.write_all(&data).await.is_ok();
         let _ = events.send(SessionMsg::StdinReady);
         if !ok {
             break;
         }
     }
-    // Dropping `stdin` closes the child's input.
+    let _ = input.shutdown().await;
+    // Dropping `input` closes the child's stdin (pipes).
 }
 
 /// The signal name without `SIG` (RFC 4254 §6.10), as OpenSSH sends it.
 pub(crate) fn signal_name(signal: i32) -> String {
-    nix::sys::signal::Signal::try_from(signal)
-        .map(|s| s.as_str().trim_start_matches("SIG").to_owned())
-        .unwrap_or_else(|_| format!("SIG{signal}"))
+    oxssh_os::signal_name(signal)
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("SIG{signal}"))
 }

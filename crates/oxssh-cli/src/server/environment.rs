@@ -1,0 +1,117 @@
+//! What a session runs and with which environment, as sshd's `do_exec` and
+//! `do_setup_env` decide: `ForceCommand` (then the key's `command=`) replaces what the
+//! client asked for and keeps it in `SSH_ORIGINAL_COMMAND`; subsystems run their
+//! configured command; the environment is the login basics, the connection
+//! (`SSH_CLIENT`, `SSH_CONNECTION`), PAM's list, the client's accepted `env` requests,
+//! `SetEnv`, and the key's `environment=` when `PermitUserEnvironment` allows it.
+
+use std::ffi::OsString;
+
+use oxssh_config::sshd::PermitUserEnvironment;
+use oxssh_keys::KeyOptions;
+use oxssh_os::{login_env, SessionSpec};
+
+use super::auth::{Candidate, Endpoints};
+use super::conn::Run;
+
+/// The child to start for `run`, or `None` when nothing may run (an unknown or
+/// not-yet-supported subsystem).
+pub(super) fn session_spec(
+    candidate: &Candidate,
+    key_options: Option<&KeyOptions>,
+    ends: Endpoints,
+    run: &Run,
+    client_env: &[(String, String)],
+    pam_env: &[(OsString, OsString)],
+) -> Option<SessionSpec> {
+    let config = &candidate.config;
+    let forced = config.force_command.clone().or_else(|| {
+        key_options
+            .and_then(|o| o.forced_command())
+            .map(str::to_owned)
+    });
+    let (command, original) = match (forced, run) {
+        (Some(forced), Run::Command(original)) => (Some(forced), Some(original.clone())),
+        (Some(forced), _) => (Some(forced), None),
+        (None, Run::Shell) => (None, None),
+        (None, Run::Command(c)) => (Some(c.clone()), None),
+        (None, Run::Subsystem(name)) => (Some(subsystem_command(candidate, name)?), None),
+    };
+    let user = &candidate.user;
+    let mut spec = match SessionSpec::new(user.clone()) {
+        Ok(spec) => spec,
+        Err(e) => {
+            tracing::error!("cannot prepare a session for {}: {e}", user.name);
+            return None;
+        }
+    };
+    if let Some(command) = command {
+        spec = spec.command(command);
+    }
+    let peer = ends.peer;
+    let local = ends.local;
+    spec = spec
+        .envs(login_env(user))
+        .env(
+            "SSH_CLIENT",
+            format!("{} {} {}", peer.ip(), peer.port(), local.port()),
+        )
+        .env(
+            "SSH_CONNECTION",
+            format!(
+                "{} {} {} {}",
+                peer.ip(),
+                peer.port(),
+                local.ip(),
+                local.port()
+            ),
+        );
+    if let Ok(tz) = std::env::var("TZ") {
+        spec = spec.env("TZ", tz);
+    }
+    if let Some(original) = original {
+        spec = spec.env("SSH_ORIGINAL_COMMAND", original);
+    }
+    spec = spec.envs(pam_env.iter().cloned());
+    spec = spec.envs(client_env.iter().cloned());
+    for item in &config.set_env {
+        if let Some((name, value)) = item.split_once('=') {
+            spec = spec.env(name, value);
+        }
+    }
+    if let Some(options) = key_options {
+        for (name, value) in options.environment_vars() {
+            if user_environment_allowed(&config.permit_user_environment, name) {
+                spec = spec.env(name, value);
+            }
+        }
+    }
+    Some(spec)
+}
+
+/// The configured command for subsystem `name`.
+fn subsystem_command(candidate: &Candidate, name: &str) -> Option<String> {
+    let Some(subsystem) = candidate.config.subsystems.iter().find(|s| s.name == name) else {
+        tracing::info!(
+            "subsystem request for {name} by user {} failed, subsystem not found",
+            candidate.user.name
+        );
+        return None;
+    };
+    if subsystem.command == "internal-sftp" || subsystem.command.starts_with("internal-sftp ") {
+        // The in-process SFTP server arrives with the file-transfer issue.
+        tracing::info!("subsystem {name}: internal-sftp is not supported by oxsshd yet");
+        return None;
+    }
+    Some(subsystem.command.clone())
+}
+
+fn user_environment_allowed(permit: &PermitUserEnvironment, name: &str) -> bool {
+    match permit {
+        PermitUserEnvironment::No => false,
+        PermitUserEnvironment::Yes => true,
+        PermitUserEnvironment::Allow(patterns) => {
+            oxssh_config::match_pattern_list(name, patterns, false).is_match()
+        }
+    }
+}

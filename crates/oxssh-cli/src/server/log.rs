@@ -1,0 +1,140 @@
+//! The server's log lines: OpenSSH's wording for connections, authentication results
+//! (with key fingerprints) and sessions, so existing log tooling (fail2ban's sshd filter)
+//! reads them; with `--log-format json`, the same events as structured fields
+//! (`event`, `result`, `user`, `method`, `addr`, `port`, ...) on one JSON line each.
+//! Nothing secret is ever logged.
+
+use oxssh_keys::{HashAlg, PublicKey};
+
+use super::auth::Endpoints;
+use super::conn::Run;
+use super::settings::Settings;
+
+/// OpenSSH's short name for a key type in log lines (`sshkey_type`).
+fn key_label(key: &PublicKey) -> &'static str {
+    let t = key.key_type();
+    if t.contains("ed25519") {
+        "ED25519"
+    } else if t.starts_with("ecdsa") {
+        "ECDSA"
+    } else if t.contains("rsa") {
+        "RSA"
+    } else {
+        "UNKNOWN"
+    }
+}
+
+/// A new connection.
+pub(crate) fn connection(settings: &Settings, ends: Endpoints) {
+    let (addr, port) = (ends.peer.ip(), ends.peer.port());
+    if settings.json_log {
+        tracing::info!(event = "connection", addr = %addr, port, local_addr = %ends.local.ip(), local_port = ends.local.port());
+    } else {
+        tracing::info!(
+            "Connection from {addr} port {port} on {} port {} rdomain \"\"",
+            ends.local.ip(),
+            ends.local.port()
+        );
+    }
+}
+
+/// A user name with no account behind it.
+pub(crate) fn invalid_user(settings: &Settings, ends: Endpoints, user: &str) {
+    let (addr, port) = (ends.peer.ip(), ends.peer.port());
+    if settings.json_log {
+        tracing::info!(event = "auth", result = "invalid_user", user, addr = %addr, port);
+    } else {
+        tracing::info!("Invalid user {user} from {addr} port {port}");
+    }
+}
+
+/// A successful authentication.
+pub(crate) fn accepted(
+    settings: &Settings,
+    ends: Endpoints,
+    user: &str,
+    method: &str,
+    key: Option<&PublicKey>,
+) {
+    auth_result(settings, ends, user, false, method, key, true);
+}
+
+/// A failed attempt.
+pub(crate) fn failed(
+    settings: &Settings,
+    ends: Endpoints,
+    user: &str,
+    invalid: bool,
+    method: &str,
+    key: Option<&PublicKey>,
+) {
+    auth_result(settings, ends, user, invalid, method, key, false);
+}
+
+fn auth_result(
+    settings: &Settings,
+    ends: Endpoints,
+    user: &str,
+    invalid: bool,
+    method: &str,
+    key: Option<&PublicKey>,
+    accepted: bool,
+) {
+    let (addr, port) = (ends.peer.ip(), ends.peer.port());
+    let fingerprint = key.map(|k| k.fingerprint(HashAlg::Sha256).to_string());
+    if settings.json_log {
+        tracing::info!(
+            event = "auth",
+            result = if accepted { "accepted" } else { "failed" },
+            user,
+            invalid_user = invalid,
+            method,
+            addr = %addr,
+            port,
+            key_type = key.map(key_label),
+            fingerprint = fingerprint.as_deref(),
+        );
+        return;
+    }
+    let verdict = if accepted { "Accepted" } else { "Failed" };
+    let who = if invalid {
+        format!("invalid user {user}")
+    } else {
+        user.to_owned()
+    };
+    match (key, fingerprint) {
+        (Some(key), Some(fp)) => tracing::info!(
+            "{verdict} {method} for {who} from {addr} port {port} ssh2: {} {fp}",
+            key_label(key)
+        ),
+        _ => tracing::info!("{verdict} {method} for {who} from {addr} port {port} ssh2"),
+    }
+}
+
+/// A session started.
+pub(crate) fn session_started(settings: &Settings, ends: Endpoints, user: &str, run: &Run) {
+    let (addr, port) = (ends.peer.ip(), ends.peer.port());
+    let kind = match run {
+        Run::Shell => "shell".to_owned(),
+        Run::Command(_) => "command".to_owned(),
+        Run::Subsystem(name) => format!("subsystem '{name}'"),
+    };
+    if settings.json_log {
+        tracing::info!(event = "session_start", user, kind = %kind, addr = %addr, port);
+    } else {
+        tracing::info!("Starting session: {kind} for {user} from {addr} port {port}");
+    }
+}
+
+/// The connection ended.
+pub(crate) fn disconnected(settings: &Settings, ends: Endpoints, user: Option<&str>, reason: &str) {
+    let (addr, port) = (ends.peer.ip(), ends.peer.port());
+    if settings.json_log {
+        tracing::info!(event = "disconnect", user, addr = %addr, port, reason);
+        return;
+    }
+    match user {
+        Some(user) => tracing::info!("Disconnected from user {user} {addr} port {port}: {reason}"),
+        None => tracing::info!("Connection closed by {addr} port {port}: {reason}"),
+    }
+}

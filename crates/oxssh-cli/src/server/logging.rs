@@ -1,0 +1,94 @@
+//! Where the log goes, as sshd decides: stderr with `-e` or `-d`, a file with `-E`,
+//! otherwise syslog (the `/dev/log` socket, facility AUTH, as sshd's default
+//! `SyslogFacility`); plain lines, or JSON with `--log-format json`. `-d` raises the level
+//! to debug (`-dd`, `-ddd`: more); `OXSSHD_LOG` overrides the filter.
+
+use std::io::Write;
+use std::os::unix::net::UnixDatagram;
+use std::sync::Arc;
+
+use tracing_subscriber::fmt::MakeWriter;
+
+use super::args::Args;
+
+/// syslog's AUTH facility (RFC 5424 §6.2.1: 4) and "informational" severity.
+const AUTH_INFO: u8 = 4 * 8 + 6;
+
+/// Sets up `tracing` for the server.
+pub(super) fn init(args: &Args) {
+    let level = match (args.debug, args.quiet) {
+        (0, true) => "error",
+        (0, false) => "info",
+        (1, _) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OXSSHD_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let to_stderr = args.log_stderr || args.debug > 0;
+    let file = args.log_file.as_deref().and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_target(false);
+    // Each arm has its own writer type; the builder is generic over it.
+    let _ = match (file, to_stderr, args.json_log) {
+        (Some(f), _, true) => builder.json().with_writer(Arc::new(f)).try_init(),
+        (Some(f), _, false) => builder.with_writer(Arc::new(f)).try_init(),
+        (None, true, true) => builder.json().with_writer(std::io::stderr).try_init(),
+        (None, true, false) => builder.with_writer(std::io::stderr).try_init(),
+        (None, false, true) => builder.json().with_writer(Syslog).try_init(),
+        (None, false, false) => builder
+            .without_time()
+            .with_level(false)
+            .with_writer(Syslog)
+            .try_init(),
+    };
+}
+
+/// Sends each log line as one datagram to the local syslog daemon; lines are dropped
+/// when there is none (a container without syslog).
+#[derive(Debug, Clone, Copy)]
+struct Syslog;
+
+/// One line being written.
+#[derive(Debug)]
+struct SyslogLine(Vec<u8>);
+
+impl Write for SyslogLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for SyslogLine {
+    fn drop(&mut self) {
+        let text = String::from_utf8_lossy(&self.0);
+        let line = format!(
+            "<{AUTH_INFO}>oxsshd[{}]: {}",
+            std::process::id(),
+            text.trim_end()
+        );
+        if let Ok(socket) = UnixDatagram::unbound() {
+            let _ = socket.send_to(line.as_bytes(), "/dev/log");
+        }
+    }
+}
+
+impl<'a> MakeWriter<'a> for Syslog {
+    type Writer = SyslogLine;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        SyslogLine(Vec::new())
+    }
+}
