@@ -305,10 +305,25 @@ impl Drop for Peer {
     }
 }
 
+/// The server program under test.
+pub const OXSSHD: &str = env!("CARGO_BIN_EXE_oxsshd");
+
 /// Starts OpenSSH's sshd with `opts` on a free port.
 pub fn start_sshd(opts: &SshdOptions) -> Peer {
     let sshd = find_program("sshd").expect("sshd installed (call require_peer first)");
     ensure_privsep_dir();
+    start_sshd_program(opts, &sshd)
+}
+
+/// Starts `oxsshd` as the system daemon with the same configuration file the sshd
+/// harness writes (`-D -e -f sshd_config`).
+pub fn start_oxsshd(opts: &SshdOptions) -> Peer {
+    start_sshd_program(opts, Path::new(OXSSHD))
+}
+
+/// Starts `program` (sshd or oxsshd) with an sshd_config made from `opts`.
+fn start_sshd_program(opts: &SshdOptions, program: &Path) -> Peer {
+    let sshd = program.to_path_buf();
     let dir = tempfile::tempdir().expect("tempdir");
     if !opts.authorized_keys.is_empty() {
         write_authorized_keys(dir.path(), &opts.authorized_keys);

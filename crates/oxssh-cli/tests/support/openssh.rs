@@ -4,7 +4,7 @@
 
 use super::client::{ClientDir, Ssh, UserKey};
 use super::users::{test_user, TEST_USER};
-use super::{require_peer, start_sshd, HostKey, Peer, SshdOptions};
+use super::{require_peer, start_oxsshd, start_sshd, HostKey, Peer, SshdOptions};
 
 /// An sshd with the test user's ed25519 key authorised, and a client directory.
 pub struct Fixture {
@@ -27,6 +27,20 @@ impl Fixture {
         let key = client.key("id_ed25519", HostKey::Ed25519, None);
         opts.authorized_keys.push(key.public.clone());
         let peer = start_sshd(&opts);
+        Some(Self { peer, client, key })
+    }
+
+    /// Starts `oxsshd` (the system daemon) with the sshd harness's configuration plus
+    /// `opts` and our key; `None` (after a loud SKIP) without ssh-keygen.
+    pub fn start_oxsshd(mut opts: SshdOptions) -> Option<Self> {
+        if !require_peer("ssh-keygen") {
+            return None;
+        }
+        test_user();
+        let client = ClientDir::new();
+        let key = client.key("id_ed25519", HostKey::Ed25519, None);
+        opts.authorized_keys.push(key.public.clone());
+        let peer = start_oxsshd(&opts);
         Some(Self { peer, client, key })
     }
 
