@@ -12,8 +12,8 @@
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{Ipv4Addr, TcpListener};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -22,25 +22,12 @@ use support::client::{
     in_parallel, spawn_quiet, text, wait_until, ClientDir, Ssh, CLIENT_TIMEOUT, OXSSH,
 };
 use support::openssh::{sshd_opts, Fixture};
+use support::relay::{fake_server, stalling_relay, Stall};
 use support::users::TEST_USER;
 
 // ---------------------------------------------------------------------------------
 // Misbehaving servers
 // ---------------------------------------------------------------------------------
-
-/// A loopback listener that runs `serve` on each accepted connection in a thread.
-fn fake_server(serve: impl Fn(TcpStream) + Send + Sync + 'static) -> u16 {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let serve = Arc::new(serve);
-    thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let serve = serve.clone();
-            thread::spawn(move || serve(stream));
-        }
-    });
-    port
-}
 
 /// `oxssh` against a fake server on `port`.
 fn oxssh_at(client: &ClientDir, port: u16) -> Ssh {
@@ -109,48 +96,6 @@ fn garbage_from_the_server_fails_cleanly() {
         );
         assert!(!out.stderr.is_empty());
     }
-}
-
-/// Which directions a [`stalling_relay`] has stopped relaying.
-#[derive(Debug, Default)]
-struct Stall {
-    /// Client to server.
-    up: AtomicBool,
-    /// Server to client.
-    down: AtomicBool,
-}
-
-/// A TCP relay to `target` that can be told to stop relaying either way (a server
-/// that died, or stopped reading, without closing the connection).
-fn stalling_relay(target: u16, stall: Arc<Stall>) -> u16 {
-    fake_server(move |client| {
-        let Ok(server) = TcpStream::connect((Ipv4Addr::LOCALHOST, target)) else {
-            return;
-        };
-        let pump = |mut from: TcpStream, mut to: TcpStream, stall: Arc<Stall>, up: bool| {
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                match from.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let stalled = if up { &stall.up } else { &stall.down };
-                        if stalled.load(Ordering::SeqCst) {
-                            continue; // swallowed
-                        }
-                        if to.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                }
-            }
-            let _ = to.shutdown(Shutdown::Both);
-        };
-        let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-        let up = stall.clone();
-        let a = thread::spawn(move || pump(c2, s2, up, true));
-        pump(server, client, stall.clone(), false);
-        let _ = a.join();
-    })
 }
 
 #[test]

@@ -54,6 +54,26 @@ pub(super) struct Conn {
     pub pam_session: bool,
     /// Released at authentication (MaxStartups counts unauthenticated connections).
     pub startup: Option<StartupSlot>,
+    /// `ClientAliveInterval` probing, once logged in.
+    pub alive: Option<ClientAlive>,
+}
+
+/// `ClientAliveInterval`/`ClientAliveCountMax`: after `interval` without a packet from
+/// the client, ask for a reply (`keepalive@openssh.com`); after `count_max` probes
+/// without one, end the connection.
+#[derive(Debug)]
+pub(super) struct ClientAlive {
+    interval: std::time::Duration,
+    count_max: u32,
+    unanswered: u32,
+    next: Instant,
+}
+
+impl ClientAlive {
+    fn heard_from_client(&mut self, now: Instant) {
+        self.unanswered = 0;
+        self.next = now + self.interval;
+    }
 }
 
 /// Serves one connection until it ends.
@@ -91,6 +111,7 @@ pub(crate) async fn serve(
         pam: None,
         pam_session: false,
         startup,
+        alive: None,
     };
     let end = conn.run(&stream, rx).await;
     // Best effort: a DISCONNECT may be waiting.
@@ -124,6 +145,13 @@ impl Conn {
                     None => std::future::pending().await,
                 }
             };
+            let alive_at = self.alive.as_ref().map(|a| a.next);
+            let probe = async {
+                match alive_at {
+                    Some(at) => tokio::time::sleep_until(at.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 ready = stream.readable() => {
                     if let Err(e) = ready {
@@ -135,6 +163,9 @@ impl Conn {
                             let data = buf.get(..n).unwrap_or_default();
                             if let Err(e) = self.core.recv(data) {
                                 return e.to_string();
+                            }
+                            if let Some(alive) = self.alive.as_mut() {
+                                alive.heard_from_client(Instant::now());
                             }
                         }
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -155,6 +186,11 @@ impl Conn {
                 () = sleep => {
                     if let Err(e) = self.core.handle_timeout(Instant::now()) {
                         return e.to_string();
+                    }
+                }
+                () = probe => {
+                    if let Err(end) = self.probe_client() {
+                        return end;
                     }
                 }
             }
@@ -207,6 +243,17 @@ impl Conn {
                 self.login = self.accepted.take();
                 // No longer a pending start-up (MaxStartups).
                 self.startup = None;
+                self.alive = self.login.as_ref().and_then(|l| {
+                    let config = &l.candidate.config;
+                    let interval =
+                        std::time::Duration::from_secs(u64::from(config.client_alive_interval));
+                    (!interval.is_zero()).then(|| ClientAlive {
+                        interval,
+                        count_max: config.client_alive_count_max,
+                        unanswered: 0,
+                        next: Instant::now() + interval,
+                    })
+                });
                 Ok(())
             }
             ServerEvent::Connection(ev) => self.on_connection(ev).await,
@@ -366,6 +413,35 @@ impl Conn {
                 false
             }
         }
+    }
+
+    /// A `ClientAliveInterval` passed in silence: probe, or give up after
+    /// `ClientAliveCountMax` unanswered probes (sshd's message and reason).
+    fn probe_client(&mut self) -> Result<(), End> {
+        let Some(alive) = self.alive.as_mut() else {
+            return Ok(());
+        };
+        if alive.unanswered >= alive.count_max {
+            let user = self
+                .login
+                .as_ref()
+                .map_or("", |l| l.candidate.user.name.as_str());
+            let text = format!(
+                "Timeout, client not responding from user {user} {} port {}",
+                self.ends.peer.ip(),
+                self.ends.peer.port()
+            );
+            tracing::info!("{text}");
+            let _ = self
+                .core
+                .disconnect(oxssh_wire::DisconnectReason::ByApplication, &text);
+            return Err(text);
+        }
+        alive.unanswered += 1;
+        alive.next = Instant::now() + alive.interval;
+        self.core
+            .global_request("keepalive@openssh.com", true, &[])
+            .map_err(|e| e.to_string())
     }
 
     /// Opens PAM's session stack once per connection (sshd's `do_pam_session`), on the

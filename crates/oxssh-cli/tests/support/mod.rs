@@ -25,6 +25,7 @@ use tempfile::TempDir;
 
 pub mod client;
 pub mod openssh;
+pub mod relay;
 pub mod users;
 
 /// How long a peer may take to start listening.
