@@ -240,6 +240,10 @@ pub struct SshdOptions {
     /// Extra config lines, written first: sshd keeps the first value of a keyword, so
     /// these override the harness's defaults (`UsePAM yes`, `LogLevel DEBUG1`).
     pub extra: Vec<String>,
+    /// Config lines written last (`Match` blocks, which would capture what follows).
+    pub tail: Vec<String>,
+    /// Extra command-line arguments for the server (`--log-format json`).
+    pub args: Vec<String>,
 }
 
 impl Default for SshdOptions {
@@ -252,6 +256,8 @@ impl Default for SshdOptions {
             macs: None,
             authorized_keys: Vec::new(),
             extra: Vec::new(),
+            tail: Vec::new(),
+            args: Vec::new(),
         }
     }
 }
@@ -344,7 +350,11 @@ fn start_sshd_program(opts: &SshdOptions, program: &Path) -> Peer {
         let config = dir.join("sshd_config");
         std::fs::write(&config, sshd_config(dir, port, &keys, opts)).expect("write sshd_config");
         let mut cmd = Command::new(&sshd);
-        cmd.arg("-D").arg("-e").arg("-f").arg(&config);
+        cmd.arg("-D")
+            .arg("-e")
+            .arg("-f")
+            .arg(&config)
+            .args(&opts.args);
         cmd
     })
 }
@@ -386,6 +396,9 @@ fn sshd_config(dir: &Path, port: u16, keys: &[PathBuf], opts: &SshdOptions) -> S
         if let Some(value) = value {
             let _ = writeln!(config, "{keyword} {value}");
         }
+    }
+    for line in &opts.tail {
+        let _ = writeln!(config, "{line}");
     }
     config
 }
