@@ -2,6 +2,7 @@
 //! over one module here.
 #![forbid(unsafe_code)]
 
+pub mod background;
 pub mod client;
 pub mod keyscan;
 pub mod server;

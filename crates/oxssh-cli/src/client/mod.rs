@@ -2,7 +2,6 @@
 //! verification against known_hosts, user authentication, and the session.
 
 pub mod auth;
-pub mod background;
 pub mod connect;
 pub mod hostkey;
 pub mod identity;

@@ -12,10 +12,10 @@ use oxssh_proto::crypto::{CryptoProvider, HashAlg};
 use oxssh_proto::TransportConfig;
 
 use super::auth::{authenticate, AuthSettings};
-use super::background::{self, ReadySignal};
 use super::connect::{self, ConnectError};
 use super::prompt::TerminalPrompter;
 use super::session::{self, Ended, Run, SessionSettings};
+use crate::background::{self, ReadySignal, CLIENT_READY_ENV};
 use crate::ssh::args::{self, Args, Invocation};
 
 /// Expands a leading `~/` with `$HOME`.
@@ -226,8 +226,11 @@ pub fn main() -> u8 {
         eprint!("{e}");
         return 255;
     }
-    let ready = match (config.fork_after_authentication, ReadySignal::from_env()) {
-        (true, None) => return background::run_in_background(),
+    let ready = match (
+        config.fork_after_authentication,
+        ReadySignal::from_env(CLIENT_READY_ENV),
+    ) {
+        (true, None) => return background::run_in_background("oxssh", CLIENT_READY_ENV, false),
         (true, ready) => ready,
         (false, _) => None,
     };

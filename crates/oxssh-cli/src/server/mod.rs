@@ -27,6 +27,7 @@ use oxssh_config::sshd::ConnectionContext;
 use oxssh_keys::HashAlg;
 use oxssh_os::SystemUser;
 
+use crate::background::{self, ReadySignal, SERVER_READY_ENV};
 pub use args::{parse_args, Args, ArgsError};
 use settings::{Settings, SYSTEM_CONFIG};
 
@@ -51,6 +52,16 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
     if args.test || args.dump {
         return check_config(&args, config_path.as_deref());
     }
+    let ready = ReadySignal::from_env(SERVER_READY_ENV);
+    let detach = config_path.is_some() && !args.foreground && args.debug == 0 && !args.inetd;
+    if detach && ready.is_none() {
+        // sshd without -D: the daemon goes to the background once it listens.
+        return i32::from(background::run_in_background(
+            "oxsshd",
+            SERVER_READY_ENV,
+            true,
+        ));
+    }
     logging::init(&args);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -63,7 +74,7 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
         }
     };
     let result = match config_path {
-        Some(path) => runtime.block_on(run_system(args, path)),
+        Some(path) => runtime.block_on(run_system(args, path, ready)),
         None => runtime.block_on(run_embedded(args)),
     };
     match result {
@@ -198,7 +209,11 @@ async fn run_embedded(args: Args) -> Result<(), Vec<String>> {
     .map_err(|e| vec![format!("listener failed: {e}")])
 }
 
-async fn run_system(args: Args, path: PathBuf) -> Result<(), Vec<String>> {
+async fn run_system(
+    args: Args,
+    path: PathBuf,
+    ready: Option<ReadySignal>,
+) -> Result<(), Vec<String>> {
     let settings = Settings::from_file(&path, &args.host_keys, args.json_log)?;
     for item in &settings.config.not_acted_on {
         tracing::warn!("{item}");
@@ -215,6 +230,9 @@ async fn run_system(args: Args, path: PathBuf) -> Result<(), Vec<String>> {
         if let Err(e) = std::fs::write(file, format!("{}\n", std::process::id())) {
             tracing::error!("Couldn't create pid file \"{file}\": {e}");
         }
+    }
+    if let Some(ready) = ready {
+        ready.notify();
     }
     let reload_args = args.clone();
     let result = daemon::serve(listeners, Arc::new(settings), move || {

@@ -1,14 +1,14 @@
-//! `-f` (`ForkAfterAuthentication`): go to the background once the user is
-//! authenticated, as OpenSSH does, so password and passphrase prompts still reach the
-//! terminal but the shell gets its prompt back before the remote command runs.
+//! Going to the background once ready, for `oxssh -f` (after authentication, so prompts
+//! still reach the terminal) and `oxsshd` without `-D` (after binding its ports, so
+//! start-up errors still reach the terminal).
 //!
 //! `fork()` in a process that already runs a multi-threaded runtime is unsound, so the
 //! program runs itself again instead: the foreground process starts a copy of itself with
-//! the same arguments and a private rendezvous socket named in [`READY_ENV`], then waits.
-//! The copy connects, authenticates (prompting on the terminal as usual), starts a new
-//! session (`setsid`, so the terminal's signals no longer reach it) and says "ready" on
-//! the socket; the foreground process then exits 0. If the copy ends first (a failed
-//! login, say), its exit status is the foreground process's.
+//! the same arguments and a private rendezvous socket named in an environment variable,
+//! then waits. The copy does its work up to the ready point, starts a new session
+//! (`setsid`, so the terminal's signals no longer reach it) and says "ready" on the
+//! socket; the foreground process then exits 0. If the copy ends first (a failed login,
+//! a port in use), its exit status is the foreground process's.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::DirBuilderExt;
@@ -17,8 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// Names the rendezvous socket in the background copy's environment.
-pub const READY_ENV: &str = "OXSSH_FORK_READY_SOCKET";
+/// Names the rendezvous socket in `oxssh -f`'s background copy.
+pub const CLIENT_READY_ENV: &str = "OXSSH_FORK_READY_SOCKET";
+/// Names the rendezvous socket in a detaching `oxsshd`'s background copy.
+pub const SERVER_READY_ENV: &str = "OXSSHD_DETACH_READY_SOCKET";
 
 /// How often the foreground process looks for "ready" or the copy's exit.
 const POLL: Duration = Duration::from_millis(10);
@@ -26,18 +28,18 @@ const POLL: Duration = Duration::from_millis(10);
 /// The byte the background copy sends once authenticated.
 const READY: u8 = b'R';
 
-/// The background copy's side: told once authentication succeeded.
+/// The background copy's side: told once it is ready.
 #[derive(Debug)]
 pub struct ReadySignal {
     socket: PathBuf,
 }
 
 impl ReadySignal {
-    /// Whether this process is the background copy of a `-f` invocation; takes the
-    /// variable out of the environment so remote commands and children never see it.
-    pub fn from_env() -> Option<Self> {
-        let socket = std::env::var_os(READY_ENV)?;
-        std::env::remove_var(READY_ENV);
+    /// Whether this process is a background copy (its rendezvous socket in `variable`);
+    /// takes the variable out of the environment so children never see it.
+    pub fn from_env(variable: &str) -> Option<Self> {
+        let socket = std::env::var_os(variable)?;
+        std::env::remove_var(variable);
         Some(Self {
             socket: PathBuf::from(socket),
         })
@@ -60,34 +62,48 @@ impl ReadySignal {
 }
 
 /// The foreground side: runs this program again in the background with the same
-/// arguments and waits until it is authenticated (exit 0) or ends (its status).
-pub fn run_in_background() -> u8 {
-    match spawn_and_wait() {
+/// arguments (the copy finds its socket in `variable`) and waits until it is ready
+/// (exit 0) or ends (its status). The copy never reads the terminal's stdin (`-f`
+/// implies `-n`; a daemon has no input). With `daemon` the copy's stdout goes to
+/// /dev/null and its stderr comes through us until it is ready, so start-up errors
+/// are seen but nothing holds the terminal (or a caller's pipe) open afterwards.
+pub fn run_in_background(program: &str, variable: &str, daemon: bool) -> u8 {
+    match spawn_and_wait(variable, daemon) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("oxssh: cannot go to the background: {e}");
+            eprintln!("{program}: cannot go to the background: {e}");
             255
         }
     }
 }
 
-fn spawn_and_wait() -> std::io::Result<u8> {
+fn spawn_and_wait(variable: &str, daemon: bool) -> std::io::Result<u8> {
     let dir = private_dir()?;
-    let result = rendezvous(&dir);
+    let result = rendezvous(&dir, variable, daemon);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-fn rendezvous(dir: &Path) -> std::io::Result<u8> {
+fn rendezvous(dir: &Path, variable: &str, daemon: bool) -> std::io::Result<u8> {
     let socket = dir.join("ready");
     let listener = UnixListener::bind(&socket)?;
     listener.set_nonblocking(true)?;
-    let mut child = Command::new(std::env::current_exe()?)
+    let mut command = Command::new(std::env::current_exe()?);
+    command
         .args(std::env::args_os().skip(1))
-        .env(READY_ENV, &socket)
-        // -f implies -n: the background copy never reads the terminal's stdin.
-        .stdin(Stdio::null())
-        .spawn()?;
+        .env(variable, &socket)
+        .stdin(Stdio::null());
+    if daemon {
+        command.stdout(Stdio::null()).stderr(Stdio::piped());
+    }
+    let mut child = command.spawn()?;
+    // Ends with our process once the copy is ready; its later writes find no reader
+    // and are dropped (EPIPE), as a daemon's stderr should be.
+    let relay = child.stderr.take().map(|mut errors| {
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut errors, &mut std::io::stderr());
+        })
+    });
     loop {
         match listener.accept() {
             Ok((mut stream, _)) => {
@@ -102,6 +118,10 @@ fn rendezvous(dir: &Path) -> std::io::Result<u8> {
             Err(e) => return Err(e),
         }
         if let Some(status) = child.try_wait()? {
+            // The copy is gone: everything it said is in the pipe; pass it all on.
+            if let Some(relay) = relay {
+                let _ = relay.join();
+            }
             return Ok(status.code().map_or(255, |c| (c & 0xff) as u8));
         }
         std::thread::sleep(POLL);
