@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod keygen;
 pub mod keyscan;
 pub mod server;
 pub mod ssh;
