@@ -212,7 +212,8 @@ impl fmt::Display for ArgsError {
                 }
                 f.write_str(USAGE)
             }
-            Self::Fatal(message) => writeln!(f, "{message}"),
+            // `fatal()` goes through log.c, which ends lines with CR LF.
+            Self::Fatal(message) => write!(f, "{message}\r\n"),
         }
     }
 }

@@ -134,13 +134,13 @@ fn create_user_ssh_dir(path: &Path, user: &User, notify: bool) {
         return;
     }
     match std::fs::DirBuilder::new().mode(0o700).create(&dot_ssh) {
-        Ok(()) if notify => eprintln!("Created directory '{}'.", dot_ssh.display()),
+        Ok(()) if notify => super::log_line(&format!("Created directory '{}'.", dot_ssh.display())),
         Ok(()) => {}
-        Err(e) => eprintln!(
+        Err(e) => super::log_line(&format!(
             "Could not create directory '{}' ({}).",
             dot_ssh.display(),
             strerror(&e)
-        ),
+        )),
     }
 }
 
@@ -278,7 +278,7 @@ pub fn all_host_keys(opts: &Options, user: &User) -> Result<(), Failure> {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => {
-                eprintln!("Could not stat {suffix}: {}", strerror(&e));
+                super::log_line(&format!("Could not stat {suffix}: {}", strerror(&e)));
                 first = false;
                 continue;
             }
@@ -291,7 +291,7 @@ pub fn all_host_keys(opts: &Options, user: &User) -> Result<(), Failure> {
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
         if let Err(message) = make_host_key(type_name, &path, &comment, opts.rounds) {
-            eprintln!("{message}");
+            super::log_line(&message);
             first = false;
         }
     }

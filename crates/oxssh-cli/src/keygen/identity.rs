@@ -27,7 +27,7 @@ pub fn read_checked(path: &Path) -> Result<Zeroizing<String>, LoadError> {
     read_private_key_file(path).map_err(|e| match e {
         KeyFileError::BadPermissions { warning } => {
             for line in warning {
-                eprintln!("{line}");
+                super::log_line(&line);
             }
             LoadError("bad permissions".into())
         }

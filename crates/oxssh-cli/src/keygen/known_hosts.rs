@@ -24,9 +24,12 @@ fn edit_error(path: &Path, err: KnownHostsError) -> Failure {
     match err {
         KnownHostsError::InvalidFile { lines, .. } => {
             for n in lines {
-                eprintln!("{}:{n}: invalid line", path.display());
+                super::log_line(&format!("{}:{n}: invalid line", path.display()));
             }
-            eprintln!("{} is not a valid known_hosts file.", path.display());
+            super::log_line(&format!(
+                "{} is not a valid known_hosts file.",
+                path.display()
+            ));
             Failure::with_code(
                 "Not replacing existing known_hosts file because of errors",
                 1,
@@ -107,18 +110,18 @@ pub fn hash(opts: &Options, user: &User) -> Result<(), Failure> {
     let outcome = kh::hash_file(&path).map_err(|e| edit_error(&path, e))?;
     for (n, hosts) in &outcome.wildcards {
         let shown: String = hosts.chars().take(64).collect();
-        eprintln!(
+        super::log_line(&format!(
             "{}:{n}: ignoring host name with wildcard: {shown}",
             path.display()
-        );
+        ));
     }
     print_replaced(&path, &outcome.backup);
     if outcome.hashed_any {
-        eprintln!(
+        super::log_line(&format!(
             "WARNING: {} contains unhashed entries",
             outcome.backup.display()
-        );
-        eprintln!("Delete this file to ensure privacy of hostnames");
+        ));
+        super::log_line("Delete this file to ensure privacy of hostnames");
     }
     Ok(())
 }

@@ -106,6 +106,11 @@ pub fn strerror(err: &io::Error) -> String {
     }
 }
 
+/// OpenSSH's `log.c` on stderr (`fatal`, `error`, `logit`): the line ends in `\r\n`.
+pub fn log_line(message: &str) {
+    eprint!("{message}\r\n");
+}
+
 /// Runs `oxssh-keygen` with the process arguments.
 pub fn main() -> ExitCode {
     let opts = match args::parse(std::env::args_os().skip(1)) {
@@ -119,7 +124,7 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             if !failure.message.is_empty() {
-                eprintln!("{}", failure.message);
+                log_line(&failure.message);
             }
             ExitCode::from(failure.code)
         }
