@@ -34,6 +34,13 @@ fn must_exist(path: &Path) -> Result<(), Failure> {
         .map_err(|e| Failure::fatal(format!("{}: {}", path.display(), strerror(&e))))
 }
 
+/// ssh-keygen's `debug()` lines, shown from one `-v` on (`-v` sets DEBUG1).
+fn debug(opts: &Options, message: &str) {
+    if opts.verbose > 0 {
+        super::log_line(&format!("debug1: {message}"));
+    }
+}
+
 fn print_key(key: &PublicKey, comment: Option<&str>, opts: &Options) {
     println!(
         "{}",
@@ -83,6 +90,8 @@ pub fn fingerprint(opts: &Options, user: &User) -> Result<(), Failure> {
         if let Some((key, comment)) = parse_listed_key(line) {
             print_key(&key, comment.as_deref(), opts);
             found = true;
+        } else {
+            debug(opts, &format!("{shown}:{}: not a public key", index + 1));
         }
     }
     if !found {
@@ -123,10 +132,11 @@ pub fn parse_listed_key(line: &str) -> Option<(PublicKey, Option<String>)> {
     ))
 }
 
-/// `sshkey_read`: `type base64` at the start of `text` (after blanks); returns the key
+/// `sshkey_read`: `type base64` at the start of `text`; returns the key
 /// and the text after it.
 fn read_key(text: &str) -> Option<(PublicKey, &str)> {
-    let text = text.trim_start_matches([' ', '\t']);
+    // No blanks are skipped before the type: `host  key` (two spaces) is not a key line
+    // for ssh-keygen either.
     let (type_name, rest) = text.split_once([' ', '\t'])?;
     let rest = rest.trim_start_matches([' ', '\t']);
     let end = rest.find([' ', '\t']).unwrap_or(rest.len());
@@ -169,13 +179,23 @@ fn fingerprint_private(path: &Path, opts: &Options) -> Result<(), Failure> {
     }
     if public.is_none() || comment.as_deref().is_none_or(str::is_empty) {
         comment = None;
-        if let Ok(text) = identity::read_checked(path) {
-            if !identity::needs_passphrase(&text) {
-                if let Ok(key) = identity::parse(&text, "") {
-                    comment = Some(key.comment().to_owned());
-                    public = public.or_else(|| Some(key.public_key().clone()));
-                }
+        let loaded = identity::read_checked(path).and_then(|text| {
+            if identity::needs_passphrase(&text) {
+                return Err(LoadError(
+                    oxssh_keys::PrivateKeyError::WrongPassphrase.to_string(),
+                ));
             }
+            identity::parse(&text, "")
+        });
+        match loaded {
+            Ok(key) => {
+                comment = Some(key.comment().to_owned());
+                public = public.or_else(|| Some(key.public_key().clone()));
+            }
+            Err(e) => debug(
+                opts,
+                &format!("load private \"{}\": {}", path.display(), e.0),
+            ),
         }
     }
     let Some(public) = public else {

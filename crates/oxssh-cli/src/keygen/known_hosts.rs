@@ -95,8 +95,9 @@ pub fn remove(opts: &Options, user: &User, host: &str) -> Result<(), Failure> {
             println!("# Host {host} found: line {n}");
         }
     }
-    if let Some(backup) = &outcome.backup {
-        print_replaced(&path, backup);
+    match &outcome.backup {
+        Some(backup) => print_replaced(&path, backup),
+        None => super::log_line(&format!("Host {host} not found in {}", path.display())),
     }
     Ok(())
 }
