@@ -2,7 +2,8 @@
 //! decrypting (bcrypt-pbkdf with aes256-ctr, aes256-gcm@openssh.com or any other cipher
 //! `ssh-key` knows) and writing, for Ed25519, ECDSA (P-256/384/521) and RSA keys.
 //!
-//! The `ssh-key` crate does the format work; this module turns its result into a
+//! The `ssh-key` crate parses and decrypts (writing is `key_v1`'s, for minimal mpints);
+//! this module turns its result into a
 //! [`PrivateKey`] that owns the raw private material the crypto provider needs (the
 //! Ed25519 seed, the ECDSA scalar, the RSA `d`, `p`, `q`, `iqmp`) in buffers wiped on
 //! drop, and hides it from `Debug`. No signing happens here: this crate has no
