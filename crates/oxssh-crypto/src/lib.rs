@@ -23,7 +23,10 @@ pub mod sign;
 
 use oxssh_proto::crypto::CryptoProvider;
 
-pub use sign::{generate_signing_key, load_openssh_private_key, KeyKind};
+pub use sign::{
+    generate_private_key, generate_signing_key, load_openssh_private_key, signer_from_private,
+    KeyKind,
+};
 
 /// Every algorithm this crate implements, in default preference order.
 ///

@@ -214,13 +214,18 @@ pub fn write_private_key_file(
     write_with_mode(path, text.as_bytes(), 0o600)
 }
 
-/// Writes the `.pub` line (`type base64 comment\n`) with mode 0644, as ssh-keygen does.
+/// Writes the `.pub` line (`type base64 comment\n`) with mode 0644, as ssh-keygen does:
+/// the space before the comment is written even when the comment is empty (sshkey.c
+/// `sshkey_save_public` prints `" %s"`), unlike `ssh-keygen -y` output.
 ///
 /// # Errors
 /// [`KeyFileError::Key`] if encoding fails, [`KeyFileError::Io`] if writing does.
 pub fn write_public_key_file(path: &Path, key: &PrivateKey) -> Result<(), KeyFileError> {
-    let mut line = key.public_line()?;
-    line.push('\n');
+    let base = key
+        .public_key()
+        .to_openssh()
+        .map_err(|e| KeyFileError::Key(e.into()))?;
+    let line = format!("{base} {}\n", key.comment());
     write_with_mode(path, line.as_bytes(), 0o644)
 }
 

@@ -16,6 +16,7 @@
 pub mod authorized_keys;
 pub mod fingerprint;
 pub mod key_file;
+mod key_v1;
 pub mod known_hosts;
 pub mod private;
 mod public;

@@ -2,7 +2,8 @@
 //! decrypting (bcrypt-pbkdf with aes256-ctr, aes256-gcm@openssh.com or any other cipher
 //! `ssh-key` knows) and writing, for Ed25519, ECDSA (P-256/384/521) and RSA keys.
 //!
-//! The `ssh-key` crate does the format work; this module turns its result into a
+//! The `ssh-key` crate parses and decrypts (writing is `key_v1`'s, for minimal mpints);
+//! this module turns its result into a
 //! [`PrivateKey`] that owns the raw private material the crypto provider needs (the
 //! Ed25519 seed, the ECDSA scalar, the RSA `d`, `p`, `q`, `iqmp`) in buffers wiped on
 //! drop, and hides it from `Debug`. No signing happens here: this crate has no
@@ -14,12 +15,8 @@
 
 use crate::key_file::{detect_format, KeyFileFormat};
 use crate::public::{EcdsaCurve, KeyError, PublicKey};
-use ssh_key::private::{
-    EcdsaKeypair, EcdsaPrivateKey, Ed25519Keypair, Ed25519PrivateKey, KeypairData, RsaKeypair,
-    RsaPrivateKey,
-};
-use ssh_key::public::{Ed25519PublicKey, RsaPublicKey};
-use ssh_key::{Cipher, Kdf, LineEnding, Mpint};
+use ssh_key::private::KeypairData;
+use ssh_key::Mpint;
 use std::fmt;
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 
@@ -95,8 +92,6 @@ impl fmt::Debug for Encryption<'_> {
 
 /// OpenSSH's default bcrypt-pbkdf rounds (`DEFAULT_ROUNDS` in sshkey.c).
 pub const DEFAULT_ROUNDS: u32 = 16;
-/// OpenSSH's salt length for bcrypt-pbkdf (`SALT_LEN` in sshkey.c).
-const SALT_LEN: usize = 16;
 
 /// Private key material borrowed from a [`PrivateKey`], or handed to
 /// [`PrivateKey::new`]. Integers are unsigned big-endian magnitudes.
@@ -482,90 +477,8 @@ impl PrivateKey {
         &self,
         encryption: Option<&Encryption<'_>>,
     ) -> Result<Zeroizing<String>, PrivateKeyError> {
-        let plain = ssh_key::PrivateKey::new(self.to_keypair_data()?, self.comment.as_str())
-            .map_err(|_| PrivateKeyError::InvalidFormat)?;
-        let key = match encryption {
-            None => plain,
-            Some(enc) => {
-                let mut salt = vec![0u8; SALT_LEN];
-                aws_lc_rs::rand::fill(&mut salt).map_err(|_| PrivateKeyError::Random)?;
-                let mut check = [0u8; 4];
-                aws_lc_rs::rand::fill(&mut check).map_err(|_| PrivateKeyError::Random)?;
-                let cipher = match enc.cipher {
-                    KeyCipher::Aes256Ctr => Cipher::Aes256Ctr,
-                    KeyCipher::Aes256Gcm => Cipher::Aes256Gcm,
-                };
-                let kdf = Kdf::Bcrypt {
-                    salt,
-                    rounds: enc.rounds,
-                };
-                plain
-                    .encrypt_with(cipher, kdf, u32::from_be_bytes(check), enc.passphrase)
-                    .map_err(|_| PrivateKeyError::InvalidFormat)?
-            }
-        };
-        key.to_openssh(LineEnding::LF)
-            .map_err(|_| PrivateKeyError::InvalidFormat)
+        crate::key_v1::encode(self, encryption)
     }
-
-    /// Rebuilds `ssh-key`'s keypair from our material, for encoding.
-    fn to_keypair_data(&self) -> Result<KeypairData, PrivateKeyError> {
-        let bad = |_| PrivateKeyError::InvalidFormat;
-        Ok(match self.material() {
-            KeyMaterial::Ed25519 { seed, public } => KeypairData::Ed25519(Ed25519Keypair {
-                public: Ed25519PublicKey(*public),
-                private: Ed25519PrivateKey::from_bytes(seed),
-            }),
-            KeyMaterial::Ecdsa {
-                curve,
-                scalar,
-                point,
-            } => KeypairData::Ecdsa(match curve {
-                EcdsaCurve::NistP256 => EcdsaKeypair::NistP256 {
-                    public: ssh_key::sec1::EncodedPoint::from_bytes(point)
-                        .map_err(|_| PrivateKeyError::InvalidFormat)?,
-                    private: EcdsaPrivateKey::from(fixed::<32>(scalar)?),
-                },
-                EcdsaCurve::NistP384 => EcdsaKeypair::NistP384 {
-                    public: ssh_key::sec1::EncodedPoint::from_bytes(point)
-                        .map_err(|_| PrivateKeyError::InvalidFormat)?,
-                    private: EcdsaPrivateKey::from(fixed::<48>(scalar)?),
-                },
-                EcdsaCurve::NistP521 => EcdsaKeypair::NistP521 {
-                    public: ssh_key::sec1::EncodedPoint::from_bytes(point)
-                        .map_err(|_| PrivateKeyError::InvalidFormat)?,
-                    private: EcdsaPrivateKey::from(fixed::<66>(scalar)?),
-                },
-            }),
-            KeyMaterial::Rsa {
-                n,
-                e,
-                d,
-                p,
-                q,
-                iqmp,
-            } => {
-                let public =
-                    RsaPublicKey::new(Mpint::from_positive_bytes(e), Mpint::from_positive_bytes(n))
-                        .map_err(bad)?;
-                let private = RsaPrivateKey::new(
-                    Mpint::from_positive_bytes(d),
-                    Mpint::from_positive_bytes(iqmp),
-                    Mpint::from_positive_bytes(p),
-                    Mpint::from_positive_bytes(q),
-                )
-                .map_err(bad)?;
-                KeypairData::Rsa(RsaKeypair::new(public, private).map_err(bad)?)
-            }
-        })
-    }
-}
-
-/// The scalar as a fixed-size array for `ssh-key` (which wipes its own copy on drop).
-fn fixed<const N: usize>(scalar: &[u8]) -> Result<[u8; N], PrivateKeyError> {
-    scalar
-        .try_into()
-        .map_err(|_| PrivateKeyError::InvalidFormat)
 }
 
 #[cfg(test)]

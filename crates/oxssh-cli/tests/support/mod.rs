@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 pub mod client;
+pub mod keygen;
 pub mod openssh;
 pub mod relay;
 pub mod users;

@@ -7,7 +7,7 @@
 
 use super::{ecdsa_fixed_to_ssh, trim_zeros};
 use crate::rand::aws_rng;
-use aws_lc_rs::rsa::{KeyPairComponents, KeySize};
+use aws_lc_rs::rsa::KeyPairComponents;
 use aws_lc_rs::signature::{
     self as sig, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _, RsaKeyPair,
     RsaPublicKeyComponents,
@@ -51,13 +51,7 @@ pub fn generate_signing_key(kind: KeyKind) -> Result<Box<dyn SigningKey>, Crypto
             Ok(Box::new(EcdsaKey::new(curve, pair)?))
         }
         KeyKind::Rsa { bits } => {
-            let size = match bits {
-                2048 => KeySize::Rsa2048,
-                3072 => KeySize::Rsa3072,
-                4096 => KeySize::Rsa4096,
-                8192 => KeySize::Rsa8192,
-                _ => return Err(CryptoError::Unsupported("RSA key size")),
-            };
+            let size = super::generate::rsa_key_size(bits)?;
             let pair = RsaKeyPair::generate(size).map_err(|_| CryptoError::Random)?;
             Ok(Box::new(RsaKey::new(pair)?))
         }
@@ -158,7 +152,7 @@ fn crt_exponent(d: &[u8], prime: &[u8]) -> Result<Zeroizing<Box<[u8]>>, CryptoEr
     Ok(Zeroizing::new(exponent.to_be_bytes()))
 }
 
-fn signing_alg(curve: EcdsaCurve) -> &'static EcdsaSigningAlgorithm {
+pub(super) fn signing_alg(curve: EcdsaCurve) -> &'static EcdsaSigningAlgorithm {
     match curve {
         EcdsaCurve::NistP256 => &sig::ECDSA_P256_SHA256_FIXED_SIGNING,
         EcdsaCurve::NistP384 => &sig::ECDSA_P384_SHA384_FIXED_SIGNING,
@@ -299,10 +293,10 @@ fn rsa_public_from_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
 }
 
 /// A minimal DER cursor: tag, definite length (short or long form), contents.
-struct Der<'a>(&'a [u8]);
+pub(super) struct Der<'a>(pub(super) &'a [u8]);
 
 impl<'a> Der<'a> {
-    fn element(&mut self, tag: u8) -> Option<&'a [u8]> {
+    pub(super) fn element(&mut self, tag: u8) -> Option<&'a [u8]> {
         let (&found, rest) = self.0.split_first()?;
         if found != tag {
             return None;

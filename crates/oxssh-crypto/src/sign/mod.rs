@@ -9,6 +9,7 @@
 //! - `rsa-sha2-256`, `rsa-sha2-512` (RFC 8332 §3), legacy `ssh-rsa` (RFC 4253 §6.6):
 //!   the PKCS#1 v1.5 signature, as long as the modulus.
 
+pub mod generate;
 pub mod keys;
 
 use aws_lc_rs::signature::{self as sig, RsaParameters, RsaPublicKeyComponents, UnparsedPublicKey};
@@ -17,6 +18,7 @@ use oxssh_proto::crypto::{CryptoError, SignatureAlgorithm};
 use oxssh_wire::names::key as names;
 use oxssh_wire::{Reader, Writer};
 
+pub use generate::{generate_private_key, signer_from_private};
 pub use keys::{generate_signing_key, load_openssh_private_key, KeyKind};
 
 /// Smallest RSA modulus accepted for verification (OpenSSH `SSH_RSA_MINIMUM_MODULUS_SIZE`).

@@ -1,6 +1,7 @@
 //! Changing and searching known_hosts files the way ssh and ssh-keygen do: appending the
 //! entry ssh writes for a newly accepted host (hostfile.c `add_host_to_hostfile`),
-//! `ssh-keygen -F` (find) and `ssh-keygen -R` (remove, keeping `FILE.old`).
+//! `ssh-keygen -F` (find), `ssh-keygen -R` (remove, keeping `FILE.old`) and `ssh-keygen -H`
+//! (hash the names, keeping `FILE.old`).
 
 use super::hostname::{hash_name, SALT_LEN};
 use super::line::{self, KnownKey, Marker, RawLine};
@@ -254,6 +255,88 @@ pub fn remove(path: &Path, name: &str) -> Result<RemoveOutcome, KnownHostsError>
     Ok(RemoveOutcome {
         removed,
         backup: Some(backup),
+    })
+}
+
+/// What [`hash_file`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashOutcome {
+    /// Lines kept unhashed because their host column has wildcards: (1-based line,
+    /// host column), for ssh-keygen's "ignoring host name with wildcard" notes.
+    pub wildcards: Vec<(usize, String)>,
+    /// Where the previous contents were kept (`FILE.old`).
+    pub backup: PathBuf,
+    /// Whether any name was hashed (the backup then holds names in the clear).
+    pub hashed_any: bool,
+}
+
+/// `ssh-keygen -H -f path` (ssh-keygen.c `known_hosts_hash`): every plain host name is
+/// replaced by its salted hash, one line per name of a comma-separated list (names
+/// lowercased first). Lines already hashed, with wildcards (`*?!`) or with a marker
+/// stay as they are, as do comments and blank lines. The file is replaced as by
+/// [`remove`], keeping `path.old`.
+///
+/// # Errors
+/// [`KnownHostsError::InvalidFile`] if any line is invalid (the file is left alone);
+/// [`KnownHostsError::Io`] if reading or replacing fails.
+pub fn hash_file(path: &Path) -> Result<HashOutcome, KnownHostsError> {
+    let bytes = fs::read(path).map_err(io_error(path))?;
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len() * 2);
+    let mut invalid = Vec::new();
+    let mut wildcards = Vec::new();
+    let mut hashed_any = false;
+    for (index, raw) in lines(&bytes).enumerate() {
+        let text = String::from_utf8_lossy(raw);
+        let keep_as_is = match line::split(&text) {
+            RawLine::Blank => true,
+            RawLine::BadMarker => {
+                invalid.push(index + 1);
+                true
+            }
+            RawLine::Entry {
+                marker,
+                hosts,
+                rest,
+            } => {
+                let was_hashed = hosts.starts_with('|');
+                let has_wild = hosts.contains(['*', '?', '!']);
+                if !was_hashed
+                    && (line::host_field(hosts).is_err() || line::key_type_ok(rest).is_err())
+                {
+                    invalid.push(index + 1);
+                    true
+                } else if was_hashed || has_wild || marker != Marker::None {
+                    if has_wild {
+                        wildcards.push((index + 1, hosts.to_owned()));
+                    }
+                    true
+                } else {
+                    for name in hosts.split(',').take_while(|n| !n.is_empty()) {
+                        let hashed = hash_host(&name.to_ascii_lowercase())?;
+                        out.extend_from_slice(format!("{hashed} {rest}\n").as_bytes());
+                        hashed_any = true;
+                    }
+                    false
+                }
+            }
+        };
+        if keep_as_is {
+            out.extend_from_slice(raw);
+            out.push(b'\n');
+        }
+    }
+    if !invalid.is_empty() {
+        return Err(KnownHostsError::InvalidFile {
+            path: path.to_owned(),
+            lines: invalid,
+        });
+    }
+    let backup = backup_path(path);
+    replace_keeping_backup(path, &backup, &out)?;
+    Ok(HashOutcome {
+        wildcards,
+        backup,
+        hashed_any,
     })
 }
 

@@ -20,7 +20,8 @@ mod hostname;
 mod line;
 
 pub use edit::{
-    append_entry, entry_line, find, find_in, hash_host, remove, FoundLine, RemoveOutcome,
+    append_entry, entry_line, find, find_in, hash_file, hash_host, remove, FoundLine, HashOutcome,
+    RemoveOutcome,
 };
 pub use hostname::{hash_name, match_hostname, HostField, PatternMatch, HASH_MAGIC, SALT_LEN};
 pub use line::{BadReason, KnownKey, Marker, CA_MARKER, REVOKE_MARKER};

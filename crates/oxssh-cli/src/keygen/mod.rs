@@ -1,0 +1,156 @@
+//! `oxssh-keygen`: a drop-in for OpenSSH 9.2's `ssh-keygen`.
+//!
+//! [`args`] reads the flags and picks the mode; each mode lives in its own module:
+//! [`generate`] (key pairs, `-A` host keys), [`inspect`] (`-l`, `-y`, `-p`, `-c`),
+//! [`known_hosts`] (`-F`, `-R`, `-H`). [`prompts`] asks what ssh-keygen asks, where it
+//! asks it; [`identity`] loads private keys with ssh-keygen's checks and messages.
+//! Output lines, messages and exit codes are ssh-keygen's (0 success, 1 for usage and
+//! a few refusals, 255 for `fatal()`).
+
+pub mod args;
+pub mod generate;
+pub mod identity;
+pub mod inspect;
+pub mod known_hosts;
+pub mod prompts;
+
+use std::io;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use args::Mode;
+
+/// OpenSSH's `fatal()` exit status.
+pub const EXIT_FATAL: u8 = 255;
+
+/// Why a run stopped: the message for stderr (may be empty) and the exit status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// Printed on stderr with a newline, unless empty.
+    pub message: String,
+    /// Exit status.
+    pub code: u8,
+}
+
+impl Failure {
+    /// `fatal(message)`: exit 255.
+    pub fn fatal(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            code: EXIT_FATAL,
+        }
+    }
+
+    /// `exit(code)` after whatever was already printed.
+    pub fn exit(code: u8) -> Self {
+        Self {
+            message: String::new(),
+            code,
+        }
+    }
+
+    /// `error(message); exit(code)`.
+    pub fn with_code(message: impl Into<String>, code: u8) -> Self {
+        Self {
+            message: message.into(),
+            code,
+        }
+    }
+}
+
+/// The user running the program: ssh-keygen's `pw` (getpwuid), for default file names
+/// and the default comment.
+#[derive(Debug, Clone)]
+pub struct User {
+    /// Login name.
+    pub name: String,
+    /// Home directory from the password database (not `$HOME`, as ssh-keygen).
+    pub home: PathBuf,
+}
+
+impl User {
+    /// The real user, as ssh-keygen's `getpwuid(getuid())`.
+    ///
+    /// # Errors
+    /// ssh-keygen's "No user exists for uid N".
+    pub fn current() -> Result<Self, Failure> {
+        let uid = nix::unistd::getuid();
+        match nix::unistd::User::from_uid(uid) {
+            Ok(Some(user)) => Ok(Self {
+                name: user.name,
+                home: user.dir,
+            }),
+            _ => Err(Failure::fatal(format!("No user exists for uid {uid}"))),
+        }
+    }
+
+    /// `~/.ssh/NAME`.
+    pub fn ssh_file(&self, name: &str) -> PathBuf {
+        self.home.join(".ssh").join(name)
+    }
+}
+
+/// The host name, as `gethostname()` gives it (the default comment is `user@host`).
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// `strerror(errno)` for an I/O error: the OS message without Rust's "(os error N)".
+pub fn strerror(err: &io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text.get(..at).unwrap_or(&text).to_owned(),
+        None => text,
+    }
+}
+
+/// OpenSSH's `log.c` on stderr (`fatal`, `error`, `logit`): the line ends in `\r\n`.
+pub fn log_line(message: &str) {
+    eprint!("{message}\r\n");
+}
+
+/// Runs `oxssh-keygen` with the process arguments.
+pub fn main() -> ExitCode {
+    let opts = match args::parse(std::env::args_os().skip(1)) {
+        Ok(opts) => opts,
+        Err(err) => {
+            eprint!("{err}");
+            return ExitCode::from(err.exit_code());
+        }
+    };
+    match run(&opts) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if !failure.message.is_empty() {
+                log_line(&failure.message);
+            }
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+fn run(opts: &args::Options) -> Result<(), Failure> {
+    let user = User::current()?;
+    match opts.mode() {
+        Mode::Generate => generate::run(opts, &user),
+        Mode::AllHostKeys => generate::all_host_keys(opts, &user),
+        Mode::Fingerprint => inspect::fingerprint(opts, &user),
+        Mode::PrintPublic => inspect::print_public(opts, &user),
+        Mode::ChangePassphrase => inspect::change_passphrase(opts, &user),
+        Mode::ChangeComment => inspect::change_comment(opts, &user),
+        Mode::FindHost(host) => known_hosts::find(opts, &user, &host),
+        Mode::RemoveHost(host) => known_hosts::remove(opts, &user, &host),
+        Mode::HashHosts => known_hosts::hash(opts, &user),
+        Mode::Export => Err(not_yet("-e (export keys)")),
+        Mode::Import => Err(not_yet("-i (import keys)")),
+        Mode::Sig(op) => Err(not_yet(&format!("-Y {op} (SSHSIG signatures)"))),
+        Mode::SignCerts => Err(not_yet("-s (certificate signing)")),
+        Mode::ShowCert => Err(not_yet("-L (printing certificates)")),
+    }
+}
+
+fn not_yet(what: &str) -> Failure {
+    Failure::fatal(format!("oxssh-keygen: {what} is not supported yet"))
+}
