@@ -3,7 +3,8 @@
 //! removes the file; a port in use fails in the foreground with 255), and
 //! `ClientAliveInterval`/`ClientAliveCountMax` disconnect a client that stops answering
 //! mid-session (a relay swallows everything it sends, as a dead network would) while
-//! the server goes on serving.
+//! the server goes on serving. An interactive login on a pty is greeted with the last
+//! login and leaves login and logout records in wtmp, as sshd's do.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -138,4 +139,56 @@ fn without_dash_d_the_daemon_detaches_once_listening() {
     wait_until("the daemon to exit", Duration::from_secs(10), || {
         !pid_file.exists()
     });
+}
+
+/// wtmp records of `user` (`USER_PROCESS`) and logouts of their lines (`DEAD_PROCESS`).
+fn wtmp_records(user: &str) -> (usize, usize) {
+    use oxssh_os::login_records::{read_records, DEAD_PROCESS, USER_PROCESS, WTMP_PATH};
+    let records = read_records(std::path::Path::new(WTMP_PATH)).unwrap_or_default();
+    let lines: Vec<String> = records
+        .iter()
+        .filter(|r| r.ut_type == USER_PROCESS && r.user == user)
+        .map(|r| r.line.clone())
+        .collect();
+    let logouts = records
+        .iter()
+        .filter(|r| r.ut_type == DEAD_PROCESS && lines.contains(&r.line))
+        .count();
+    (lines.len(), logouts)
+}
+
+#[test]
+fn interactive_login_shows_the_last_login_and_writes_wtmp() {
+    let Some(f) = Fixture::start_oxsshd(sshd_opts(&["PrintLastLog yes", "PrintMotd no"])) else {
+        return;
+    };
+    // The system's login records, as a Debian system has them (never created by us).
+    for file in ["/var/log/wtmp", "/var/log/lastlog"] {
+        if !std::path::Path::new(file).exists() {
+            std::fs::File::create(file).unwrap();
+        }
+    }
+    let (logins_before, logouts_before) = wtmp_records(TEST_USER);
+    let shell = || f.openssh().args(["-tt"]).run_no_command(b"exit\n");
+    let first = shell();
+    assert_exit(&first, 0, &f.peer);
+    let second = shell();
+    assert_exit(&second, 0, &f.peer);
+    assert!(
+        second.stdout.contains("Last login: ") && second.stdout.contains(" from 127.0.0.1\r\n"),
+        "{:?}",
+        second.stdout
+    );
+    // A command on a pty is not an interactive login: no greeting.
+    let command = f.openssh().args(["-tt"]).run("echo quiet", b"");
+    assert_eq!(command.stdout, "quiet\r\n");
+    let (logins_after, logouts) = wtmp_records(TEST_USER);
+    assert!(
+        logins_after >= logins_before + 3,
+        "{logins_before} -> {logins_after}"
+    );
+    assert!(
+        logouts >= logouts_before + 3,
+        "{logouts_before} -> {logouts} logout records"
+    );
 }

@@ -398,10 +398,16 @@ impl Conn {
         ) else {
             return false;
         };
-        let greeting = match run {
-            Run::Shell if login.candidate.config.print_motd => std::fs::read("/etc/motd").ok(),
-            _ => None,
-        };
+        let on_pty = self
+            .sessions
+            .get(&id)
+            .is_some_and(|s| s.pty_request.is_some());
+        let records = oxssh_os::LoginRecords::system();
+        // sshd greets interactive logins only: a pty and no command.
+        let greeting = (on_pty && run == Run::Shell).then(|| {
+            super::records::greeting(&login.candidate.config, &login.candidate.user, &records)
+        });
+        let account = login.candidate.user.clone();
         let user = login.candidate.user.name.clone();
         let Some(session) = self.sessions.get_mut(&id) else {
             return false;
@@ -412,6 +418,10 @@ impl Conn {
                     let path = pty.path().to_string_lossy();
                     path.strip_prefix("/dev/").unwrap_or(&path).to_owned()
                 });
+                if let (Some(tty), Some(pid)) = (&tty, session.pid) {
+                    super::records::login(&records, pid, tty, &account, self.ends.peer.ip());
+                    session.login_record = Some(tty.clone());
+                }
                 log::session_started(&self.settings, self.ends, &user, &run, tty.as_deref(), id.0);
                 true
             }

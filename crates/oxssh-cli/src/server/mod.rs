@@ -16,6 +16,7 @@ mod hostkey;
 mod log;
 mod logging;
 mod login;
+mod records;
 mod session;
 mod settings;
 mod stream;

@@ -81,6 +81,8 @@ pub(crate) struct Session {
     pub pid: Option<i32>,
     /// The pty master, for window changes.
     pub pty: Option<Arc<PtyMaster>>,
+    /// The tty line with a utmp login record to close when the session ends.
+    pub login_record: Option<String>,
 }
 
 impl Session {
@@ -185,6 +187,9 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
+        if let (Some(tty), Some(pid)) = (self.login_record.take(), self.pid) {
+            super::records::logout(&oxssh_os::LoginRecords::system(), pid, &tty);
+        }
         // The channel went away with the command still running: hang it up, as a
         // terminal closing would.
         if let (Some(pid), None) = (self.pid, self.exit) {
