@@ -114,7 +114,11 @@ impl Conn {
                         key.as_ref(),
                     );
                 }
-                tokio::time::sleep(self.core.failure_delay(started.elapsed())).await;
+                // `none` is how clients learn the methods, not a real attempt: sshd
+                // answers it at once (the delay would tax every login).
+                if method != "none" {
+                    tokio::time::sleep(self.core.failure_delay(started.elapsed())).await;
+                }
                 self.core.reject()
             }
         }
