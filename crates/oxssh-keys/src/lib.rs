@@ -8,6 +8,7 @@
 //!   writing with the right modes);
 //! - [`fingerprint`]: `SHA256:`/`MD5:` fingerprints and the randomart picture;
 //! - [`known_hosts`]: parsing, host key verification, and the `ssh-keygen -F/-R` edits.
+//! - [`sshsig`]: SSHSIG signatures (`ssh-keygen -Y`), the armored format and signed data.
 //!
 //! Formats come from the `ssh-key` crate; hashes and randomness from aws-lc-rs. This
 //! crate signs nothing: that is the crypto provider's job.
@@ -20,6 +21,7 @@ mod key_v1;
 pub mod known_hosts;
 pub mod private;
 mod public;
+pub mod sshsig;
 pub mod strict_modes;
 
 pub use authorized_keys::{AuthorizedKey, AuthorizedKeysError, KeyOptions};
