@@ -328,9 +328,7 @@ fn interactive_shell_runs_typed_commands_on_a_pty() {
         out.stdout
     );
     assert!(
-        f.peer.log().contains(&format!(
-            "Starting session: shell for {TEST_USER} from 127.0.0.1"
-        )),
+        f.peer.log().contains("Starting session: shell on pts/"),
         "{}",
         f.peer.log()
     );

@@ -7,6 +7,7 @@
 //!   the master as tokio `AsyncRead + AsyncWrite`.
 //! - [`spawn`]: a session's shell as the user (pipes or pty), signals by RFC name.
 //! - [`pam`]: PAM transactions on a dedicated thread, driven from async code.
+//! - [`login_records`]: utmp, wtmp and lastlog as OpenSSH writes them; the last-login line.
 //!
 //! These are the OS calls behind the server's `Privileged` interface; protocol code
 //! never calls them itself.
@@ -48,6 +49,7 @@
 //! ```
 
 pub mod error;
+pub mod login_records;
 pub mod modes;
 pub mod pam;
 pub mod pty;
@@ -55,6 +57,7 @@ pub mod spawn;
 pub mod user;
 
 pub use error::{Error, Result};
+pub use login_records::{format_last_login, LastLogin, LoginRecords, UtmpRecord};
 pub use modes::TerminalModes;
 pub use pam::{AccountStatus, Pam, PamConfig, PamError, PamPrompt, PamStep};
 pub use pty::{Pty, PtyMaster, WindowSize};

@@ -122,12 +122,15 @@ pub(crate) async fn serve(
             let _ = pam.close_session().await;
         }
     }
-    log::disconnected(
-        &conn.settings,
-        conn.ends,
-        conn.login.as_ref().map(|l| l.candidate.user.name.as_str()),
-        &end,
-    );
+    let who = match (&conn.login, &conn.candidate) {
+        (Some(login), _) => log::Who::User(&login.candidate.user.name),
+        (None, Some((user, candidate))) => log::Who::Authenticating {
+            user,
+            invalid: candidate.is_none(),
+        },
+        (None, None) => log::Who::Nobody,
+    };
+    log::disconnected(&conn.settings, conn.ends, who, &end);
 }
 
 impl Conn {
@@ -405,7 +408,11 @@ impl Conn {
         };
         match session.start(id, spec, greeting, self.events.clone()) {
             Ok(()) => {
-                log::session_started(&self.settings, self.ends, &user, &run);
+                let tty = session.pty.as_ref().map(|pty| {
+                    let path = pty.path().to_string_lossy();
+                    path.strip_prefix("/dev/").unwrap_or(&path).to_owned()
+                });
+                log::session_started(&self.settings, self.ends, &user, &run, tty.as_deref(), id.0);
                 true
             }
             Err(e) => {

@@ -111,30 +111,66 @@ fn auth_result(
     }
 }
 
-/// A session started.
-pub(crate) fn session_started(settings: &Settings, ends: Endpoints, user: &str, run: &Run) {
+/// A session started on channel `id`, on the pty `tty` (`pts/3`) if it has one.
+pub(crate) fn session_started(
+    settings: &Settings,
+    ends: Endpoints,
+    user: &str,
+    run: &Run,
+    tty: Option<&str>,
+    id: u32,
+) {
     let (addr, port) = (ends.peer.ip(), ends.peer.port());
-    let kind = match run {
+    let mut kind = match run {
         Run::Shell => "shell".to_owned(),
         Run::Command(_) => "command".to_owned(),
         Run::Subsystem(name) => format!("subsystem '{name}'"),
     };
+    if let Some(tty) = tty {
+        kind.push_str(&format!(" on {tty}"));
+    }
     if settings.json_log {
-        tracing::info!(event = "session_start", user, kind = %kind, addr = %addr, port);
+        tracing::info!(event = "session_start", user, kind = %kind, addr = %addr, port, channel = id);
     } else {
-        tracing::info!("Starting session: {kind} for {user} from {addr} port {port}");
+        tracing::info!("Starting session: {kind} for {user} from {addr} port {port} id {id}");
     }
 }
 
-/// The connection ended.
-pub(crate) fn disconnected(settings: &Settings, ends: Endpoints, user: Option<&str>, reason: &str) {
+/// Who the connection was, for its last log line.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Who<'a> {
+    /// Logged in as this user.
+    User(&'a str),
+    /// Tried to log in as this user (invalid: no such account).
+    Authenticating { user: &'a str, invalid: bool },
+    /// Never named a user.
+    Nobody,
+}
+
+/// The connection ended, in sshd's words.
+pub(crate) fn disconnected(settings: &Settings, ends: Endpoints, who: Who<'_>, reason: &str) {
     let (addr, port) = (ends.peer.ip(), ends.peer.port());
     if settings.json_log {
-        tracing::info!(event = "disconnect", user, addr = %addr, port, reason);
+        let user = match who {
+            Who::User(u) | Who::Authenticating { user: u, .. } => Some(u),
+            Who::Nobody => None,
+        };
+        let authenticated = matches!(who, Who::User(_));
+        tracing::info!(event = "disconnect", user, authenticated, addr = %addr, port, reason);
         return;
     }
-    match user {
-        Some(user) => tracing::info!("Disconnected from user {user} {addr} port {port}: {reason}"),
-        None => tracing::info!("Connection closed by {addr} port {port}: {reason}"),
+    match who {
+        Who::User(user) => {
+            tracing::info!("Disconnected from user {user} {addr} port {port}: {reason}");
+        }
+        Who::Authenticating { user, invalid } => {
+            let kind = if invalid { "invalid" } else { "authenticating" };
+            tracing::info!(
+                "Connection closed by {kind} user {user} {addr} port {port} [preauth]: {reason}"
+            );
+        }
+        Who::Nobody => {
+            tracing::info!("Connection closed by {addr} port {port} [preauth]: {reason}");
+        }
     }
 }

@@ -9,18 +9,48 @@ use std::sync::Arc;
 
 use tracing_subscriber::fmt::MakeWriter;
 
+use oxssh_config::sshd::{LogLevel, SyslogFacility};
+
 use super::args::Args;
 
-/// syslog's AUTH facility (RFC 5424 §6.2.1: 4) and "informational" severity.
-const AUTH_INFO: u8 = 4 * 8 + 6;
+/// syslog's "informational" severity (RFC 5424 §6.2.1).
+const INFO: u8 = 6;
 
-/// Sets up `tracing` for the server.
-pub(super) fn init(args: &Args) {
+/// The syslog facility code (RFC 5424 §6.2.1) of `SyslogFacility`.
+fn facility_code(facility: SyslogFacility) -> u8 {
+    match facility {
+        SyslogFacility::User => 1,
+        SyslogFacility::Daemon => 3,
+        SyslogFacility::Auth => 4,
+        SyslogFacility::AuthPriv => 10,
+        SyslogFacility::Local0 => 16,
+        SyslogFacility::Local1 => 17,
+        SyslogFacility::Local2 => 18,
+        SyslogFacility::Local3 => 19,
+        SyslogFacility::Local4 => 20,
+        SyslogFacility::Local5 => 21,
+        SyslogFacility::Local6 => 22,
+        SyslogFacility::Local7 => 23,
+    }
+}
+
+/// Sets up `tracing` for the server: `-d`/`-q` first, then the configuration's
+/// `LogLevel` (VERBOSE logs as INFO), and `SyslogFacility` for syslog.
+pub(super) fn init(args: &Args, config: Option<(LogLevel, SyslogFacility)>) {
+    let configured = config.map_or("info", |(level, _)| match level {
+        LogLevel::Quiet | LogLevel::Fatal | LogLevel::Error => "error",
+        LogLevel::Info | LogLevel::Verbose => "info",
+        LogLevel::Debug1 => "debug",
+        LogLevel::Debug2 | LogLevel::Debug3 => "trace",
+    });
     let level = match (args.debug, args.quiet) {
         (0, true) => "error",
-        (0, false) => "info",
+        (0, false) => configured,
         (1, _) => "debug",
         _ => "trace",
+    };
+    let syslog = Syslog {
+        priority: facility_code(config.map_or(SyslogFacility::Auth, |(_, f)| f)) * 8 + INFO,
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("OXSSHD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
@@ -42,11 +72,11 @@ pub(super) fn init(args: &Args) {
         (Some(f), _, false) => builder.with_writer(Arc::new(f)).try_init(),
         (None, true, true) => builder.json().with_writer(std::io::stderr).try_init(),
         (None, true, false) => builder.with_writer(std::io::stderr).try_init(),
-        (None, false, true) => builder.json().with_writer(Syslog).try_init(),
+        (None, false, true) => builder.json().with_writer(syslog).try_init(),
         (None, false, false) => builder
             .without_time()
             .with_level(false)
-            .with_writer(Syslog)
+            .with_writer(syslog)
             .try_init(),
     };
 }
@@ -54,15 +84,21 @@ pub(super) fn init(args: &Args) {
 /// Sends each log line as one datagram to the local syslog daemon; lines are dropped
 /// when there is none (a container without syslog).
 #[derive(Debug, Clone, Copy)]
-struct Syslog;
+struct Syslog {
+    /// `facility * 8 + severity`.
+    priority: u8,
+}
 
 /// One line being written.
 #[derive(Debug)]
-struct SyslogLine(Vec<u8>);
+struct SyslogLine {
+    priority: u8,
+    text: Vec<u8>,
+}
 
 impl Write for SyslogLine {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.extend_from_slice(buf);
+        self.text.extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -73,9 +109,10 @@ impl Write for SyslogLine {
 
 impl Drop for SyslogLine {
     fn drop(&mut self) {
-        let text = String::from_utf8_lossy(&self.0);
+        let text = String::from_utf8_lossy(&self.text);
         let line = format!(
-            "<{AUTH_INFO}>oxsshd[{}]: {}",
+            "<{}>oxsshd[{}]: {}",
+            self.priority,
             std::process::id(),
             text.trim_end()
         );
@@ -89,6 +126,9 @@ impl<'a> MakeWriter<'a> for Syslog {
     type Writer = SyslogLine;
 
     fn make_writer(&'a self) -> Self::Writer {
-        SyslogLine(Vec::new())
+        SyslogLine {
+            priority: self.priority,
+            text: Vec::new(),
+        }
     }
 }

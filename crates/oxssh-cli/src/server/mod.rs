@@ -20,6 +20,7 @@ mod session;
 mod settings;
 mod stream;
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -52,8 +53,22 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
     if args.test || args.dump {
         return check_config(&args, config_path.as_deref());
     }
+    // The system daemon's configuration is read first: its LogLevel and
+    // SyslogFacility decide the logging, and errors are seen before detaching.
+    let system = match &config_path {
+        Some(path) => match Settings::from_file(path, &args.host_keys, args.json_log) {
+            Ok(settings) => Some((path.clone(), settings)),
+            Err(lines) => {
+                for line in lines {
+                    eprintln!("{line}");
+                }
+                return EXIT_FAILURE;
+            }
+        },
+        None => None,
+    };
     let ready = ReadySignal::from_env(SERVER_READY_ENV);
-    let detach = config_path.is_some() && !args.foreground && args.debug == 0 && !args.inetd;
+    let detach = system.is_some() && !args.foreground && args.debug == 0 && !args.inetd;
     if detach && ready.is_none() {
         // sshd without -D: the daemon goes to the background once it listens.
         return i32::from(background::run_in_background(
@@ -62,7 +77,10 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
             true,
         ));
     }
-    logging::init(&args);
+    let log_config = system
+        .as_ref()
+        .map(|(_, s)| (s.config.log_level, s.config.syslog_facility));
+    logging::init(&args, log_config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -73,15 +91,16 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
             return EXIT_FAILURE;
         }
     };
-    let result = match config_path {
-        Some(path) => runtime.block_on(run_system(args, path, ready)),
+    let result = match system {
+        Some((path, settings)) => runtime.block_on(run_system(args, path, settings, ready)),
         None => runtime.block_on(run_embedded(args)),
     };
     match result {
         Ok(()) => 0,
         Err(lines) => {
             for line in lines {
-                eprintln!("{line}");
+                // A detached daemon's stderr may be gone: never panic writing to it.
+                let _ = writeln!(std::io::stderr(), "{line}");
                 tracing::error!("{line}");
             }
             EXIT_FAILURE
@@ -104,9 +123,8 @@ fn check_config(args: &Args, path: Option<&Path>) -> i32 {
             return EXIT_FAILURE;
         }
     };
-    for item in &settings.config.not_acted_on {
-        eprintln!("{item}");
-    }
+    // Like `sshd -t`, a usable configuration passes silently; its warnings (settings
+    // not acted on, host keys that did not load) are logged when the server starts.
     if args.dump {
         let config = match connection_spec(&args.connection_spec) {
             Ok(Some(ctx)) => settings.for_connection(&ctx),
@@ -212,11 +230,11 @@ async fn run_embedded(args: Args) -> Result<(), Vec<String>> {
 async fn run_system(
     args: Args,
     path: PathBuf,
+    settings: Settings,
     ready: Option<ReadySignal>,
 ) -> Result<(), Vec<String>> {
-    let settings = Settings::from_file(&path, &args.host_keys, args.json_log)?;
-    for item in &settings.config.not_acted_on {
-        tracing::warn!("{item}");
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
     }
     if args.inetd {
         return serve_inetd(settings).await;

@@ -107,6 +107,12 @@ impl Session {
         let mut running = spec.spawn(stdio).map_err(|e| e.to_string())?;
         self.started = true;
         self.pid = running.pid().and_then(|p| i32::try_from(p).ok());
+        // On a pty the terminal driver turns `\n` into `\r\n`; the greeting does not
+        // pass through it, so do the same here.
+        let greeting = match (&self.pty_request, greeting) {
+            (Some(_), Some(text)) => Some(crlf(&text)),
+            (_, greeting) => greeting,
+        };
         if let Some(greeting) = greeting.filter(|g| !g.is_empty()) {
             let _ = events.send(SessionMsg::Output {
                 id,
@@ -272,9 +278,34 @@ async fn write_input(
     // Dropping `input` closes the child's stdin (pipes).
 }
 
+/// `text` with each bare `\n` turned into `\r\n` (a terminal's ONLCR).
+fn crlf(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + text.len() / 16);
+    let mut previous = 0u8;
+    for &byte in text {
+        if byte == b'\n' && previous != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(byte);
+        previous = byte;
+    }
+    out
+}
+
 /// The signal name without `SIG` (RFC 4254 §6.10), as OpenSSH sends it.
 pub(crate) fn signal_name(signal: i32) -> String {
     oxssh_os::signal_name(signal)
         .map(str::to_owned)
         .unwrap_or_else(|| format!("SIG{signal}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::crlf;
+
+    #[test]
+    fn greeting_lines_end_in_crlf_on_a_pty() {
+        assert_eq!(crlf(b"a\nb\r\nc\n"), b"a\r\nb\r\nc\r\n".to_vec());
+        assert_eq!(crlf(b""), Vec::<u8>::new());
+    }
 }

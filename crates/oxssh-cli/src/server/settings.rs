@@ -19,9 +19,12 @@ use super::hostkey;
 /// Where the system daemon's configuration lives when `-f` is not given.
 pub const SYSTEM_CONFIG: &str = "/etc/oxssh/sshd_config";
 
-/// The PAM service oxsshd authenticates with: sshd's, so the system's existing stack
-/// (`/etc/pam.d/sshd`) applies unchanged.
-pub const PAM_SERVICE: &str = "sshd";
+/// The PAM service oxsshd authenticates with. Not sshd's: Debian's `/etc/pam.d/sshd`
+/// requires `pam_loginuid` in its session stack, which must run in the session's own
+/// process, while oxsshd serves every connection from one process. Without an
+/// `/etc/pam.d/oxsshd`, PAM uses `/etc/pam.d/other` (the system's common auth, account
+/// and session stacks); administrators can give oxsshd a stack of its own.
+pub const PAM_SERVICE: &str = "oxsshd";
 
 /// A loaded configuration and everything derived from it.
 pub(crate) struct Settings {
@@ -43,6 +46,9 @@ pub(crate) struct Settings {
     pub serve_others: bool,
     /// `--log-format json`.
     pub json_log: bool,
+    /// Problems that do not stop the server (a host key that did not load, a setting
+    /// it cannot honour), for `-t` and the log.
+    pub warnings: Vec<String>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -95,8 +101,11 @@ impl Settings {
             .map_err(|e| e.messages())?;
         let mut key_files = extra_host_keys.to_vec();
         key_files.extend(config.host_keys.iter().cloned());
-        let host_keys = load_host_keys(&key_files)?;
-        Self::build(config, Some(path.to_owned()), provider, host_keys, json_log)
+        let (host_keys, key_warnings) = load_host_keys(&key_files);
+        let mut settings =
+            Self::build(config, Some(path.to_owned()), provider, host_keys, json_log)?;
+        settings.warnings.splice(0..0, key_warnings);
+        Ok(settings)
     }
 
     /// The embedded default: a personal server for `account` (or every user, when
@@ -139,11 +148,25 @@ impl Settings {
         if host_keys.is_empty() {
             return Err(vec!["sshd: no hostkeys available -- exiting.".into()]);
         }
+        let mut warnings: Vec<String> = config
+            .not_acted_on
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         if path.is_some() && !config.use_pam && config.password_authentication {
             // Password checks go through PAM only (no crypt(3) of our own).
-            tracing::warn!(
+            warnings.push(
                 "PasswordAuthentication yes without UsePAM yes: oxsshd checks passwords \
                  through PAM only, so password logins are refused"
+                    .into(),
+            );
+        }
+        if config.host_key_algorithms.iter().any(|a| a == "ssh-rsa") {
+            // aws-lc-rs signs RSA with SHA-2 only; sshd would offer ssh-rsa here.
+            warnings.push(
+                "HostKeyAlgorithms: ssh-rsa (SHA-1) is not offered: oxsshd cannot sign \
+                 with it; clients get rsa-sha2-256/512 from the same key"
+                    .into(),
             );
         }
         let transport = transport_config(&config);
@@ -156,6 +179,7 @@ impl Settings {
             personal: None,
             serve_others: true,
             json_log,
+            warnings,
         })
     }
 
@@ -211,13 +235,14 @@ fn transport_config(config: &SshdConfig) -> TransportConfig {
 
 /// Loads each `HostKey` file; a missing or unreadable one is reported and skipped, as
 /// sshd does, and an empty result is fatal (in [`Settings::build`]).
-fn load_host_keys(paths: &[String]) -> Result<Vec<Arc<dyn SigningKey>>, Vec<String>> {
+fn load_host_keys(paths: &[String]) -> (Vec<Arc<dyn SigningKey>>, Vec<String>) {
     let mut keys: Vec<Arc<dyn SigningKey>> = Vec::new();
+    let mut warnings = Vec::new();
     for path in paths {
         match hostkey::load(Path::new(path)) {
             Ok(key) => keys.push(key),
-            Err(e) => tracing::error!("Unable to load host key: {path}: {e}"),
+            Err(e) => warnings.push(format!("Unable to load host key: {path}: {e}")),
         }
     }
-    Ok(keys)
+    (keys, warnings)
 }
