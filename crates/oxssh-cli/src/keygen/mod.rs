@@ -2,12 +2,14 @@
 //!
 //! [`args`] reads the flags and picks the mode; each mode lives in its own module:
 //! [`generate`] (key pairs, `-A` host keys), [`inspect`] (`-l`, `-y`, `-p`, `-c`),
-//! [`known_hosts`] (`-F`, `-R`, `-H`), [`sig`] (`-Y` SSHSIG signatures). [`prompts`] asks what ssh-keygen asks, where it
+//! [`known_hosts`] (`-F`, `-R`, `-H`), [`sig`] (`-Y` SSHSIG signatures), [`cert`]
+//! (`-s` certificate signing, `-L`). [`prompts`] asks what ssh-keygen asks, where it
 //! asks it; [`identity`] loads private keys with ssh-keygen's checks and messages.
 //! Output lines, messages and exit codes are ssh-keygen's (0 success, 1 for usage and
 //! a few refusals, 255 for `fatal()`).
 
 pub mod args;
+pub mod cert;
 pub mod generate;
 pub mod identity;
 pub mod inspect;
@@ -137,7 +139,7 @@ fn run(opts: &args::Options) -> Result<(), Failure> {
     let user = User::current()?;
     let mode = opts.mode();
     // -O is read only by the modes that take options; elsewhere it would be ignored.
-    if !opts.options.is_empty() && !matches!(mode, Mode::Sig(_)) {
+    if !opts.options.is_empty() && !matches!(mode, Mode::Sig(_) | Mode::SignCerts) {
         return Err(not_yet("-O (key generation and moduli options)"));
     }
     match mode {
@@ -153,8 +155,11 @@ fn run(opts: &args::Options) -> Result<(), Failure> {
         Mode::Export => Err(not_yet("-e (export keys)")),
         Mode::Import => Err(not_yet("-i (import keys)")),
         Mode::Sig(op) => sig::run(opts, &op),
-        Mode::SignCerts => Err(not_yet("-s (certificate signing)")),
-        Mode::ShowCert => Err(not_yet("-L (printing certificates)")),
+        Mode::SignCerts => match &opts.s_file {
+            Some(ca) => cert::sign(opts, ca),
+            None => Err(Failure::exit(1)),
+        },
+        Mode::ShowCert => cert::show::run(opts, &user),
     }
 }
 
