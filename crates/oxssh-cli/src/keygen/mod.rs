@@ -3,13 +3,14 @@
 //! [`args`] reads the flags and picks the mode; each mode lives in its own module:
 //! [`generate`] (key pairs, `-A` host keys), [`inspect`] (`-l`, `-y`, `-p`, `-c`),
 //! [`known_hosts`] (`-F`, `-R`, `-H`), [`sig`] (`-Y` SSHSIG signatures), [`cert`]
-//! (`-s` certificate signing, `-L`). [`prompts`] asks what ssh-keygen asks, where it
+//! (`-s` certificate signing, `-L`), [`convert`] (`-e` to RFC 4716). [`prompts`] asks what ssh-keygen asks, where it
 //! asks it; [`identity`] loads private keys with ssh-keygen's checks and messages.
 //! Output lines, messages and exit codes are ssh-keygen's (0 success, 1 for usage and
 //! a few refusals, 255 for `fatal()`).
 
 pub mod args;
 pub mod cert;
+pub mod convert;
 pub mod generate;
 pub mod identity;
 pub mod inspect;
@@ -152,7 +153,7 @@ fn run(opts: &args::Options) -> Result<(), Failure> {
         Mode::FindHost(host) => known_hosts::find(opts, &user, &host),
         Mode::RemoveHost(host) => known_hosts::remove(opts, &user, &host),
         Mode::HashHosts => known_hosts::hash(opts, &user),
-        Mode::Export => Err(not_yet("-e (export keys)")),
+        Mode::Export => convert::export(opts, &user),
         Mode::Import => Err(not_yet("-i (import keys)")),
         Mode::Sig(op) => sig::run(opts, &op),
         Mode::SignCerts => match &opts.s_file {

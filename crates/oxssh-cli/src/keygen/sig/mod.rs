@@ -165,7 +165,7 @@ fn sign(opts: &Options, key_path: &Path, ns: &str) -> Result<(), Failure> {
 
 /// `sshkey_load_public`: the file as a public key, then `FILE.pub`, then the public
 /// half stored in the clear in an `openssh-key-v1` private key.
-fn load_public(path: &Path) -> Result<PublicKey, String> {
+pub(crate) fn load_public(path: &Path) -> Result<PublicKey, String> {
     let first_key = |text: &str| {
         text.lines()
             .find_map(|line| super::inspect::read_key(line).map(|(key, _)| key))
