@@ -8,18 +8,22 @@
 //!   writing with the right modes);
 //! - [`fingerprint`]: `SHA256:`/`MD5:` fingerprints and the randomart picture;
 //! - [`known_hosts`]: parsing, host key verification, and the `ssh-keygen -F/-R` edits.
+//! - [`certificate`]: OpenSSH certificates (`*-cert-v01@openssh.com`), encoded and decoded;
+//! - [`sshsig`]: SSHSIG signatures (`ssh-keygen -Y`), the armored format and signed data.
 //!
 //! Formats come from the `ssh-key` crate; hashes and randomness from aws-lc-rs. This
 //! crate signs nothing: that is the crypto provider's job.
 #![forbid(unsafe_code)]
 
 pub mod authorized_keys;
+pub mod certificate;
 pub mod fingerprint;
 pub mod key_file;
 mod key_v1;
 pub mod known_hosts;
 pub mod private;
 mod public;
+pub mod sshsig;
 pub mod strict_modes;
 
 pub use authorized_keys::{AuthorizedKey, AuthorizedKeysError, KeyOptions};

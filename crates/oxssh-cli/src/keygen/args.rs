@@ -134,6 +134,8 @@ pub struct Options {
     pub host_cert: bool,
     /// `-L`
     pub show_cert: bool,
+    /// Each `-O`, in order: signature (`-Y`) or certificate options.
+    pub options: Vec<String>,
     /// Operands after the flags.
     pub operands: Vec<String>,
 }
@@ -221,14 +223,13 @@ impl fmt::Display for ArgsError {
 impl std::error::Error for ArgsError {}
 
 /// Flags ssh-keygen 9.2 has that we refuse, with what they do.
-const UNSUPPORTED: [(char, &str); 16] = [
+const UNSUPPORTED: [(char, &str); 15] = [
     ('B', "-B (bubblebabble digests)"),
     ('D', "-D (PKCS#11 keys)"),
     ('G', "-G (moduli candidates, obsolete)"),
     ('J', "-J (moduli screening lines)"),
     ('K', "-K (FIDO resident keys)"),
     ('M', "-M (moduli generation and screening)"),
-    ('O', "-O (key, certificate and signature options)"),
     ('Q', "-Q (KRL queries)"),
     ('U', "-U (CA keys held in ssh-agent)"),
     ('X', "-X (obsolete moduli screening)"),
@@ -311,6 +312,7 @@ fn apply_flag(
         'N' => opts.new_passphrase = Some(Zeroizing::new(value(parser, flag)?)),
         'P' => opts.old_passphrase = Some(Zeroizing::new(value(parser, flag)?)),
         'R' => opts.remove_host = Some(value(parser, flag)?),
+        'O' => opts.options.push(value(parser, flag)?),
         'V' => opts.validity = Some(value(parser, flag)?),
         'Y' => opts.sig_op = Some(value(parser, flag)?),
         'a' => {
@@ -432,7 +434,7 @@ mod tests {
 
     #[test]
     fn unimplemented_flags_are_refused_by_name() {
-        for flag in ["-K", "-w", "-Z", "-r", "-B", "-M", "-O", "-k"] {
+        for flag in ["-K", "-w", "-Z", "-r", "-B", "-M", "-k"] {
             let e = err(&[flag, "x"]);
             assert_eq!(e.exit_code(), 255, "{flag}");
             assert!(e.to_string().contains("not supported"), "{flag}");

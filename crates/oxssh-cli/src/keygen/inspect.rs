@@ -134,7 +134,7 @@ pub fn parse_listed_key(line: &str) -> Option<(PublicKey, Option<String>)> {
 
 /// `sshkey_read`: `type base64` at the start of `text`; returns the key
 /// and the text after it.
-fn read_key(text: &str) -> Option<(PublicKey, &str)> {
+pub(crate) fn read_key(text: &str) -> Option<(PublicKey, &str)> {
     // No blanks are skipped before the type: `host  key` (two spaces) is not a key line
     // for ssh-keygen either.
     let (type_name, rest) = text.split_once([' ', '\t'])?;

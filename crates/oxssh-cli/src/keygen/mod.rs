@@ -2,17 +2,22 @@
 //!
 //! [`args`] reads the flags and picks the mode; each mode lives in its own module:
 //! [`generate`] (key pairs, `-A` host keys), [`inspect`] (`-l`, `-y`, `-p`, `-c`),
-//! [`known_hosts`] (`-F`, `-R`, `-H`). [`prompts`] asks what ssh-keygen asks, where it
+//! [`known_hosts`] (`-F`, `-R`, `-H`), [`sig`] (`-Y` SSHSIG signatures), [`cert`]
+//! (`-s` certificate signing, `-L`), [`convert`] (`-e` to RFC 4716). [`prompts`] asks what ssh-keygen asks, where it
 //! asks it; [`identity`] loads private keys with ssh-keygen's checks and messages.
 //! Output lines, messages and exit codes are ssh-keygen's (0 success, 1 for usage and
 //! a few refusals, 255 for `fatal()`).
 
 pub mod args;
+pub mod cert;
+pub mod convert;
 pub mod generate;
 pub mod identity;
 pub mod inspect;
 pub mod known_hosts;
 pub mod prompts;
+pub mod sig;
+pub mod time;
 
 use std::io;
 use std::path::PathBuf;
@@ -133,7 +138,12 @@ pub fn main() -> ExitCode {
 
 fn run(opts: &args::Options) -> Result<(), Failure> {
     let user = User::current()?;
-    match opts.mode() {
+    let mode = opts.mode();
+    // -O is read only by the modes that take options; elsewhere it would be ignored.
+    if !opts.options.is_empty() && !matches!(mode, Mode::Sig(_) | Mode::SignCerts) {
+        return Err(not_yet("-O (key generation and moduli options)"));
+    }
+    match mode {
         Mode::Generate => generate::run(opts, &user),
         Mode::AllHostKeys => generate::all_host_keys(opts, &user),
         Mode::Fingerprint => inspect::fingerprint(opts, &user),
@@ -143,11 +153,14 @@ fn run(opts: &args::Options) -> Result<(), Failure> {
         Mode::FindHost(host) => known_hosts::find(opts, &user, &host),
         Mode::RemoveHost(host) => known_hosts::remove(opts, &user, &host),
         Mode::HashHosts => known_hosts::hash(opts, &user),
-        Mode::Export => Err(not_yet("-e (export keys)")),
+        Mode::Export => convert::export(opts, &user),
         Mode::Import => Err(not_yet("-i (import keys)")),
-        Mode::Sig(op) => Err(not_yet(&format!("-Y {op} (SSHSIG signatures)"))),
-        Mode::SignCerts => Err(not_yet("-s (certificate signing)")),
-        Mode::ShowCert => Err(not_yet("-L (printing certificates)")),
+        Mode::Sig(op) => sig::run(opts, &op),
+        Mode::SignCerts => match &opts.s_file {
+            Some(ca) => cert::sign(opts, ca),
+            None => Err(Failure::exit(1)),
+        },
+        Mode::ShowCert => cert::show::run(opts, &user),
     }
 }
 
