@@ -77,6 +77,38 @@ fn auth_lines(log: &str) -> Vec<String> {
 // ---------------------------------------------------------------------------------
 
 #[test]
+fn an_expired_password_lets_the_user_in_only_to_change_it() {
+    if !require_peer("sshpass") {
+        return;
+    }
+    let Some(f) = password_fixture(&[
+        "PasswordAuthentication yes",
+        "KbdInteractiveAuthentication no",
+    ]) else {
+        return;
+    };
+    let user = support::users::expired_user();
+    let ssh = Ssh::openssh(&f.client, &f.peer, user)
+        .interactive()
+        .option("PreferredAuthentications=password");
+    // Without a terminal the command does not run: sshd's do_pwchange message, exit 1.
+    let out = sshpass(&ssh, PASSWORD, "echo should-not-run");
+    assert_eq!(out.code(), Some(1), "{}\n{}", out.stderr, f.peer.log());
+    assert_eq!(out.stdout, "");
+    assert!(
+        out.stderr.contains(
+            "WARNING: Your password has expired.\nPassword change required but no TTY available.\n"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert!(f
+        .peer
+        .log()
+        .contains(&format!("Accepted password for {user}")));
+}
+
+#[test]
 fn password_typed_by_sshpass_logs_a_system_user_in_through_pam() {
     if !require_peer("sshpass") {
         return;

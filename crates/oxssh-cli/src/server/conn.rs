@@ -34,6 +34,8 @@ type End = String;
 pub(super) struct Login {
     pub candidate: Candidate,
     pub key_options: Option<KeyOptions>,
+    /// PAM's account stack said the password expired: the session only changes it.
+    pub password_change: bool,
 }
 
 pub(super) struct Conn {
@@ -385,9 +387,22 @@ impl Conn {
         let Some(login) = self.login.as_ref() else {
             return false;
         };
+        let on_pty = self
+            .sessions
+            .get(&id)
+            .is_some_and(|s| s.pty_request.is_some());
+        // An expired password: the session changes it and ends, as sshd's do_pwchange.
+        let run = if login.password_change {
+            Run::Command(super::environment::password_change_command(on_pty))
+        } else {
+            run
+        };
         let Some(spec) = super::environment::session_spec(
             &login.candidate,
-            login.key_options.as_ref(),
+            login
+                .key_options
+                .as_ref()
+                .filter(|_| !login.password_change),
             self.ends,
             &run,
             self.sessions
@@ -395,16 +410,13 @@ impl Conn {
                 .map(|s| s.env.as_slice())
                 .unwrap_or_default(),
             &pam_env,
+            login.password_change,
         ) else {
             return false;
         };
-        let on_pty = self
-            .sessions
-            .get(&id)
-            .is_some_and(|s| s.pty_request.is_some());
         let records = oxssh_os::LoginRecords::system();
         // sshd greets interactive logins only: a pty and no command.
-        let greeting = (on_pty && run == Run::Shell).then(|| {
+        let greeting = (on_pty && run == Run::Shell && !login.password_change).then(|| {
             super::records::greeting(&login.candidate.config, &login.candidate.user, &records)
         });
         let account = login.candidate.user.clone();

@@ -23,13 +23,19 @@ pub(super) fn session_spec(
     run: &Run,
     client_env: &[(String, String)],
     pam_env: &[(OsString, OsString)],
+    password_change: bool,
 ) -> Option<SessionSpec> {
     let config = &candidate.config;
-    let forced = config.force_command.clone().or_else(|| {
-        key_options
-            .and_then(|o| o.forced_command())
-            .map(str::to_owned)
-    });
+    // Changing an expired password comes before any forced command.
+    let forced = config
+        .force_command
+        .clone()
+        .or_else(|| {
+            key_options
+                .and_then(|o| o.forced_command())
+                .map(str::to_owned)
+        })
+        .filter(|_| !password_change);
     let (command, original) = match (forced, run) {
         (Some(forced), Run::Command(original)) => (Some(forced), Some(original.clone())),
         (Some(forced), _) => (Some(forced), None),
@@ -87,6 +93,20 @@ pub(super) fn session_spec(
         }
     }
     Some(spec)
+}
+
+/// What a session runs when the password expired (sshd's `do_pwchange`): on a pty,
+/// `passwd`; without one, only the explanation; either way the session then ends.
+pub(super) fn password_change_command(on_pty: bool) -> String {
+    let warning = "echo 'WARNING: Your password has expired.' >&2";
+    if on_pty {
+        format!(
+            "{warning}; echo 'You must change your password now and login again!' >&2; \
+             exec passwd"
+        )
+    } else {
+        format!("{warning}; echo 'Password change required but no TTY available.' >&2; exit 1")
+    }
 }
 
 /// The configured command for subsystem `name`.

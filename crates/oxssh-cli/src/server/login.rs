@@ -22,6 +22,8 @@ use super::settings::PAM_SERVICE;
 enum Verdict {
     /// Let the user in (or PK_OK for a query).
     Accept(Option<KeyOptions>),
+    /// Let the user in to change their expired password, and nothing else.
+    AcceptExpired(Option<KeyOptions>),
     /// Another keyboard-interactive round.
     Prompt(Prompt, Vec<String>),
     /// Refuse; the text is for the log.
@@ -50,7 +52,9 @@ impl Conn {
         let verdict = match (&candidate, attempt.method) {
             (_, AttemptMethod::None) => Verdict::Reject(None),
             (Some(c), AttemptMethod::PublicKeyQuery { key, .. })
-            | (Some(c), AttemptMethod::PublicKey { key, .. }) => self.public_key(c, &key),
+            | (Some(c), AttemptMethod::PublicKey { key, .. }) => {
+                self.public_key_login(c, &key, query).await
+            }
             (None, AttemptMethod::PublicKeyQuery { .. } | AttemptMethod::PublicKey { .. }) => {
                 Verdict::Reject(None)
             }
@@ -75,12 +79,10 @@ impl Conn {
             }
             (_, _) => Verdict::Reject(None),
         };
+        let password_change = matches!(verdict, Verdict::AcceptExpired(_));
         match verdict {
-            Verdict::Accept(options) if query => {
-                let _ = options;
-                self.core.pk_ok()
-            }
-            Verdict::Accept(key_options) => {
+            Verdict::Accept(_) | Verdict::AcceptExpired(_) if query => self.core.pk_ok(),
+            Verdict::Accept(key_options) | Verdict::AcceptExpired(key_options) => {
                 let Some(candidate) = candidate else {
                     return self.core.reject();
                 };
@@ -94,6 +96,7 @@ impl Conn {
                 self.accepted = Some(Login {
                     candidate,
                     key_options,
+                    password_change,
                 });
                 self.core.accept()
             }
@@ -133,6 +136,31 @@ impl Conn {
                 self.candidate = Some((name.to_owned(), candidate.clone()));
                 candidate
             }
+        }
+    }
+
+    /// A key the policy accepts, then (with `UsePAM`) PAM's account stack, as sshd runs
+    /// it for key logins too; a query is answered before PAM is involved.
+    async fn public_key_login(
+        &mut self,
+        candidate: &Candidate,
+        key: &PublicKey,
+        query: bool,
+    ) -> Verdict {
+        let verdict = self.public_key(candidate, key);
+        let Verdict::Accept(options) = verdict else {
+            return verdict;
+        };
+        if query || !candidate.config.use_pam {
+            return Verdict::Accept(options);
+        }
+        if self.pam_for(&candidate.user.name).await.is_none() {
+            return Verdict::Reject(None);
+        }
+        match self.account_check(candidate).await {
+            Verdict::Accept(_) => Verdict::Accept(options),
+            Verdict::AcceptExpired(_) => Verdict::AcceptExpired(options),
+            other => other,
         }
     }
 
@@ -278,10 +306,7 @@ impl Conn {
         };
         match pam.acct_mgmt().await {
             Ok(AccountStatus::Valid) => Verdict::Accept(None),
-            Ok(AccountStatus::PasswordChangeRequired) => Verdict::Reject(Some(format!(
-                "password for {} has expired; changing it over SSH is not supported yet",
-                candidate.user.name
-            ))),
+            Ok(AccountStatus::PasswordChangeRequired) => Verdict::AcceptExpired(None),
             Err(e) => Verdict::Reject(Some(format!(
                 "PAM account check for {}: {e}",
                 candidate.user.name

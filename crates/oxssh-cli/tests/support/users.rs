@@ -79,6 +79,26 @@ pub fn password_user() -> &'static str {
     PASSWORD_USER
 }
 
+/// An account whose password has expired (`chage -d 0`); its password is [`PASSWORD`].
+pub const EXPIRED_USER: &str = "oxssh-expired";
+
+/// The expired-password account, created if needed, its password (re)set to
+/// [`PASSWORD`] and marked as needing a change at the next login.
+pub fn expired_user() -> &'static str {
+    static USER: OnceLock<()> = OnceLock::new();
+    USER.get_or_init(|| {
+        let script = format!(
+            "{} && echo '{EXPIRED_USER}:{PASSWORD}' | chpasswd && chage -d 0 {EXPIRED_USER}",
+            useradd_script(EXPIRED_USER, "*")
+        );
+        assert!(
+            locked(&script, &[]),
+            "cannot set up {EXPIRED_USER} (run as root)"
+        );
+    });
+    EXPIRED_USER
+}
+
 /// A key line in [`TEST_USER`]'s own `~/.ssh/authorized_keys`, for servers that read
 /// only that file (Dropbear). Added under the lock, removed again on drop, so tests
 /// in parallel processes each see their own key.
