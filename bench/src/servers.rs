@@ -1,0 +1,223 @@
+//! The two servers under test, started side by side with equivalent configurations,
+//! and the key material they share. Both run as root and serve `oxssh-test` by key.
+
+use std::fs;
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{procfs, Res};
+
+/// The account the sessions run as (shell /bin/sh: no heavy start-up files).
+pub const USER: &str = "oxssh-test";
+/// sshd's MaxStartups in the benchmark (the default 10:30:100 would refuse connections
+/// at 32 concurrent clients and while 2,000 sessions are being opened).
+pub const MAX_STARTUPS: u32 = 10_000;
+
+/// Which implementation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Impl {
+    OpenSsh,
+    Oxssh,
+}
+
+/// Keys and configuration files in a private directory, removed on drop.
+#[derive(Debug)]
+pub struct Setup {
+    pub dir: tempfile::TempDir,
+    pub user_key: PathBuf,
+    pub host_key: PathBuf,
+    pub authorized_keys: PathBuf,
+}
+
+fn check(cmd: &mut Command, what: &str) -> Res<()> {
+    let out = cmd.stdin(Stdio::null()).output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Creates `USER` if missing (as the test suite does) and the key material.
+pub fn prepare() -> Res<Setup> {
+    let have_user = Command::new("id")
+        .arg(USER)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?
+        .success();
+    if !have_user {
+        check(
+            Command::new("useradd").args([
+                "--create-home",
+                "--home-dir",
+                "/tmp/oxssh-test-home",
+                "--shell",
+                "/bin/sh",
+                "--password",
+                "*",
+                USER,
+            ]),
+            "useradd",
+        )?;
+    }
+    let dir = tempfile::Builder::new().prefix("oxssh-bench.").tempdir()?;
+    // The sessions' user reads authorized_keys from here.
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
+    let user_key = dir.path().join("id_ed25519");
+    let host_key = dir.path().join("host_ed25519");
+    for (path, comment) in [(&user_key, "bench-user"), (&host_key, "bench-host")] {
+        check(
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f"])
+                .arg(path),
+            "ssh-keygen",
+        )?;
+    }
+    let authorized_keys = dir.path().join("authorized_keys");
+    fs::copy(user_key.with_extension("pub"), &authorized_keys)?;
+    fs::set_permissions(&authorized_keys, fs::Permissions::from_mode(0o644))?;
+    Ok(Setup {
+        dir,
+        user_key,
+        host_key,
+        authorized_keys,
+    })
+}
+
+/// A free loopback port (bound, read, released).
+fn free_port() -> Res<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The configuration both servers get, apart from port and PID file.
+fn config(setup: &Setup, port: u16, pid_file: &Path) -> String {
+    format!(
+        "Port {port}\n\
+         ListenAddress 127.0.0.1\n\
+         HostKey {host_key}\n\
+         PidFile {pid_file}\n\
+         UsePAM no\n\
+         PasswordAuthentication no\n\
+         KbdInteractiveAuthentication no\n\
+         PubkeyAuthentication yes\n\
+         AuthorizedKeysFile {ak}\n\
+         StrictModes no\n\
+         AllowUsers {USER}\n\
+         MaxStartups {MAX_STARTUPS}\n\
+         MaxSessions 10\n\
+         PrintMotd no\n\
+         PrintLastLog no\n\
+         UseDNS no\n\
+         LogLevel ERROR\n",
+        host_key = setup.host_key.display(),
+        pid_file = pid_file.display(),
+        ak = setup.authorized_keys.display(),
+    )
+}
+
+/// A running server, killed (by its PID) and reaped on drop.
+#[derive(Debug)]
+pub struct Server {
+    pub which: Impl,
+    pub port: u16,
+    pub pid: u32,
+    /// The process name of the server's own processes (`comm`).
+    pub comm: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts `program` (`/usr/sbin/sshd` or `oxsshd`) in the foreground with its config.
+    pub fn start(which: Impl, program: &Path, setup: &Setup) -> Res<Server> {
+        let (name, comm) = match which {
+            Impl::OpenSsh => ("sshd", "sshd"),
+            Impl::Oxssh => ("oxsshd", "oxsshd"),
+        };
+        let port = free_port()?;
+        let dir = setup.dir.path();
+        let cfg = dir.join(format!("{name}_config"));
+        fs::write(&cfg, config(setup, port, &dir.join(format!("{name}.pid"))))?;
+        let log = dir.join(format!("{name}.log"));
+        let child = Command::new(program)
+            .args(["-D", "-e", "-f"])
+            .arg(&cfg)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(fs::File::create(&log)?)
+            .spawn()
+            .map_err(|e| format!("{}: {e}", program.display()))?;
+        let mut server = Server {
+            which,
+            port,
+            pid: child.id(),
+            comm,
+            child,
+            log,
+        };
+        server.wait_listening()?;
+        Ok(server)
+    }
+
+    fn wait_listening(&mut self) -> Res<()> {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Some(status) = self.child.try_wait()? {
+                return Err(format!("{} exited ({status}): {}", self.comm, self.log_text()).into());
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(format!("{} did not listen: {}", self.comm, self.log_text()).into())
+    }
+
+    fn log_text(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s.trim().to_string()
+    }
+
+    /// Waits until the server has no child processes left (every connection's process
+    /// and every session command reaped), so that its CPU counters are final.
+    pub fn wait_idle(&self, limit: Duration) -> bool {
+        let start = Instant::now();
+        loop {
+            if procfs::children(self.pid).is_empty() {
+                return true;
+            }
+            if start.elapsed() > limit {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// CPU ticks of the server's processes and everything they have reaped.
+    pub fn cpu_ticks(&self) -> u64 {
+        procfs::tree_ticks(self.pid)
+    }
+
+    /// "sshd" or "oxsshd".
+    pub fn name(&self) -> &'static str {
+        self.comm
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
