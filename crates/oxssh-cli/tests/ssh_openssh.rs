@@ -19,6 +19,7 @@ use std::process::Command;
 use std::thread;
 use std::time::Duration;
 
+use support::algorithms::{AEAD_CIPHERS, KEXES, MACS, MAC_CIPHERS};
 use support::client::{
     assert_exit, in_parallel, public_path, random_stdout, run_transfer, shell_line, spawn_quiet,
     text, under_script, wait_until, ClientDir, Ssh, CLIENT_TIMEOUT, OXSSH,
@@ -27,38 +28,6 @@ use support::openssh::{host_name, logged, sshd_opts, Fixture};
 use support::users::TEST_USER;
 use support::{require_peer, HostKey, SshdOptions};
 
-/// Ciphers sshd 9.2 and oxssh share that need a separate MAC.
-const MAC_CIPHERS: [&str; 3] = ["aes128-ctr", "aes192-ctr", "aes256-ctr"];
-/// Ciphers with built-in authentication (the MAC is not negotiated for them).
-const AEAD_CIPHERS: [&str; 3] = [
-    "chacha20-poly1305@openssh.com",
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-];
-/// MACs sshd 9.2 and oxssh share.
-const MACS: [&str; 6] = [
-    "hmac-sha1",
-    "hmac-sha2-256",
-    "hmac-sha2-512",
-    "hmac-sha1-etm@openssh.com",
-    "hmac-sha2-256-etm@openssh.com",
-    "hmac-sha2-512-etm@openssh.com",
-];
-/// Every key exchange sshd 9.2 implements that oxssh does too.
-const KEXES: [&str; 12] = [
-    "sntrup761x25519-sha512",
-    "sntrup761x25519-sha512@openssh.com",
-    "curve25519-sha256",
-    "curve25519-sha256@libssh.org",
-    "ecdh-sha2-nistp256",
-    "ecdh-sha2-nistp384",
-    "ecdh-sha2-nistp521",
-    "diffie-hellman-group-exchange-sha256",
-    "diffie-hellman-group16-sha512",
-    "diffie-hellman-group18-sha512",
-    "diffie-hellman-group14-sha256",
-    "diffie-hellman-group14-sha1",
-];
 /// Host key (signature) algorithms with the key type serving each.
 const HOST_KEY_ALGORITHMS: [(&str, HostKey); 7] = [
     ("ssh-ed25519", HostKey::Ed25519),

@@ -18,6 +18,7 @@ mod support;
 use std::process::Command;
 use std::time::Duration;
 
+use support::algorithms::{AEAD_CIPHERS, KEXES, MACS, MAC_CIPHERS, SIGNED_HOST_KEY_ALGORITHMS};
 use support::client::{
     assert_exit, in_parallel, public_path, random_stdout, run_transfer, shell_line, under_script,
     ClientDir, Ssh,
@@ -26,48 +27,6 @@ use support::openssh::{host_name, sshd_opts, Fixture};
 use support::users::{test_user, TEST_USER};
 use support::{require_peer, start_oxsshd, HostKey, SshdOptions};
 
-/// Ciphers ssh 9.2 and oxsshd share that need a separate MAC.
-const MAC_CIPHERS: [&str; 3] = ["aes128-ctr", "aes192-ctr", "aes256-ctr"];
-/// Ciphers with built-in authentication (the MAC is not negotiated for them).
-const AEAD_CIPHERS: [&str; 3] = [
-    "chacha20-poly1305@openssh.com",
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-];
-/// MACs ssh 9.2 and oxsshd share.
-const MACS: [&str; 6] = [
-    "hmac-sha1",
-    "hmac-sha2-256",
-    "hmac-sha2-512",
-    "hmac-sha1-etm@openssh.com",
-    "hmac-sha2-256-etm@openssh.com",
-    "hmac-sha2-512-etm@openssh.com",
-];
-/// Every key exchange ssh 9.2 offers that oxsshd implements (ML-KEM came with 9.9).
-const KEXES: [&str; 12] = [
-    "sntrup761x25519-sha512",
-    "sntrup761x25519-sha512@openssh.com",
-    "curve25519-sha256",
-    "curve25519-sha256@libssh.org",
-    "ecdh-sha2-nistp256",
-    "ecdh-sha2-nistp384",
-    "ecdh-sha2-nistp521",
-    "diffie-hellman-group-exchange-sha256",
-    "diffie-hellman-group16-sha512",
-    "diffie-hellman-group18-sha512",
-    "diffie-hellman-group14-sha256",
-    "diffie-hellman-group14-sha1",
-];
-/// Host key (signature) algorithms with the key type serving each. Not `ssh-rsa`:
-/// aws-lc-rs cannot make PKCS#1 SHA-1 signatures, so oxsshd verifies it but never signs.
-const HOST_KEY_ALGORITHMS: [(&str, HostKey); 6] = [
-    ("ssh-ed25519", HostKey::Ed25519),
-    ("ecdsa-sha2-nistp256", HostKey::EcdsaP256),
-    ("ecdsa-sha2-nistp384", HostKey::EcdsaP384),
-    ("ecdsa-sha2-nistp521", HostKey::EcdsaP521),
-    ("rsa-sha2-512", HostKey::Rsa),
-    ("rsa-sha2-256", HostKey::Rsa),
-];
 /// Bulk transfer size the issue asks for.
 const HUNDRED_MB: u64 = 100_000_000;
 /// Time limit for bulk transfers (they take a few seconds).
@@ -450,7 +409,7 @@ fn every_host_key_algorithm_is_verified_against_known_hosts() {
     let Some(f) = Fixture::start_oxsshd(SshdOptions {
         host_keys: HostKey::ALL.to_vec(),
         host_key_algorithms: Some(
-            HOST_KEY_ALGORITHMS
+            SIGNED_HOST_KEY_ALGORITHMS
                 .iter()
                 .map(|(alg, _)| *alg)
                 .collect::<Vec<_>>()
@@ -460,21 +419,25 @@ fn every_host_key_algorithm_is_verified_against_known_hosts() {
     }) else {
         return;
     };
-    let outs = in_parallel(HOST_KEY_ALGORITHMS.to_vec(), PARALLEL, |(alg, key)| {
-        // A known_hosts holding only the right key, and strict checking: ssh must have
-        // verified exactly this key's signature.
-        let public =
-            std::fs::read_to_string(public_path(&f.peer.dir().join(key.file_name()))).unwrap();
-        let known = f.client.path().join(format!("known_hosts_{alg}"));
-        std::fs::write(&known, format!("{} {public}", host_name(&f.peer))).unwrap();
-        f.openssh()
-            .args(["-v"])
-            .option(&format!("UserKnownHostsFile={}", known.display()))
-            .option("StrictHostKeyChecking=yes")
-            .option(&format!("HostKeyAlgorithms={alg}"))
-            .run("echo verified", b"")
-    });
-    for ((alg, _), out) in HOST_KEY_ALGORITHMS.into_iter().zip(outs) {
+    let outs = in_parallel(
+        SIGNED_HOST_KEY_ALGORITHMS.to_vec(),
+        PARALLEL,
+        |(alg, key)| {
+            // A known_hosts holding only the right key, and strict checking: ssh must have
+            // verified exactly this key's signature.
+            let public =
+                std::fs::read_to_string(public_path(&f.peer.dir().join(key.file_name()))).unwrap();
+            let known = f.client.path().join(format!("known_hosts_{alg}"));
+            std::fs::write(&known, format!("{} {public}", host_name(&f.peer))).unwrap();
+            f.openssh()
+                .args(["-v"])
+                .option(&format!("UserKnownHostsFile={}", known.display()))
+                .option("StrictHostKeyChecking=yes")
+                .option(&format!("HostKeyAlgorithms={alg}"))
+                .run("echo verified", b"")
+        },
+    );
+    for ((alg, _), out) in SIGNED_HOST_KEY_ALGORITHMS.into_iter().zip(outs) {
         assert_exit(&out, 0, &f.peer);
         assert_eq!(out.stdout, "verified\n", "{alg}");
         assert!(

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub mod algorithms;
 pub mod client;
 pub mod keygen;
 pub mod openssh;
