@@ -204,6 +204,15 @@ fn run() -> Res<()> {
     let setup = servers::prepare()?;
     let sshd = Server::start(Impl::OpenSsh, &opts.sshd, &setup)?;
     let oxd = Server::start(Impl::Oxssh, &oxsshd, &setup)?;
+    let cpu_source = match (&sshd.cpu_group, &oxd.cpu_group) {
+        (Some(a), Some(_)) => format!(
+            "each server in its own control group ({}, a per-run group), which counts every process it forks, exited or not",
+            a.describe()
+        ),
+        _ => "no control group available: /proc times of the server's process tree (OpenSSH's post-auth \
+              processes are reaped by init, so sshd's server CPU is undercounted)"
+            .to_string(),
+    };
     let ssh_client = ClientProg {
         which: Impl::OpenSsh,
         path: opts.ssh.clone(),
@@ -331,6 +340,7 @@ fn run() -> Res<()> {
         opts: opts.clone(),
         load_before,
         load_after,
+        cpu_source,
         elapsed: started.elapsed(),
         openssh: measure::version(&opts.ssh),
         oxssh: measure::version(&oxssh),

@@ -110,7 +110,7 @@ pub fn transfer(
     if !server.wait_idle(Duration::from_secs(10)) {
         return Err(format!("{} still has children before a transfer", server.name()).into());
     }
-    let server_before = server.cpu_ticks();
+    let server_before = server.cpu_secs();
     let client_before = procfs::self_reaped_ticks();
     let mut cmd = client.command(server.port, extra, &remote);
     cmd.stdin(if dir == Dir::Up {
@@ -182,7 +182,7 @@ pub fn transfer(
     if !server.wait_idle(Duration::from_secs(10)) {
         return Err(format!("{} kept children after a transfer", server.name()).into());
     }
-    let server_total = server.cpu_ticks().saturating_sub(server_before) as f64 / TICKS_PER_SEC;
+    let server_total = server.cpu_secs() - server_before;
     Ok(Transfer {
         secs,
         client_cpu,

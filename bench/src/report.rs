@@ -17,6 +17,7 @@ pub struct RunInfo {
     pub opts: Opts,
     pub load_before: String,
     pub load_after: String,
+    pub cpu_source: String,
     pub elapsed: Duration,
     pub openssh: String,
     pub oxssh: String,
@@ -217,7 +218,10 @@ pub fn markdown(info: &RunInfo, r: &Results) -> String {
         let _ = writeln!(
             out,
             "\n## CPU seconds per GiB (user+sys; client + server, median; server = the server's processes, \
-             the session's shell and cat/head left out)\n"
+             the session's shell and cat/head left out)\n\n\
+             Client: the client process's user+sys (the benchmark's reaped-children times). Server: {}, \
+             minus the session command's own CPU, which the remote command reports with the shell's `times`.\n",
+            info.cpu_source
         );
         header_row(&mut out, &["cipher", "dir"], &["ratio", "target", "met"]);
         let cpu = |ci: usize, di: usize, pi: usize, f: &dyn Fn(&crate::Transfer) -> f64| {

@@ -123,6 +123,86 @@ fn config(setup: &Setup, port: u16, pid_file: &Path) -> String {
     )
 }
 
+/// A CPU-accounting control group holding one server and everything it forks, so that
+/// processes that exit unreaped by their parent still count (OpenSSH's post-auth child is
+/// left to init by its monitor, so /proc's cutime never sees it).
+#[derive(Debug)]
+pub struct CpuGroup {
+    dir: PathBuf,
+    /// File with the CPU time used; `usage_usec` line (v2) or nanoseconds (v1 cpuacct).
+    file: PathBuf,
+    v2: bool,
+}
+
+impl CpuGroup {
+    /// A new group under cgroup v1 cpuacct or cgroup v2, with `pid` moved into it.
+    fn create(name: &str, pid: u32) -> Option<CpuGroup> {
+        let candidates = [
+            ("/sys/fs/cgroup/cpuacct", "cpuacct.usage", false),
+            ("/sys/fs/cgroup/unified", "cpu.stat", true),
+            ("/sys/fs/cgroup", "cpu.stat", true),
+        ];
+        for (root, file, v2) in candidates {
+            if !Path::new(root)
+                .join(if v2 { "cgroup.procs" } else { file })
+                .exists()
+            {
+                continue;
+            }
+            let dir = Path::new(root).join(name);
+            if fs::create_dir(&dir).is_err() {
+                continue;
+            }
+            let group = CpuGroup {
+                file: dir.join(file),
+                dir,
+                v2,
+            };
+            if fs::write(group.dir.join("cgroup.procs"), pid.to_string()).is_ok()
+                && group.seconds().is_some()
+            {
+                return Some(group);
+            }
+            drop(group);
+        }
+        None
+    }
+
+    /// CPU seconds used by the group's processes, alive or gone.
+    pub fn seconds(&self) -> Option<f64> {
+        let text = fs::read_to_string(&self.file).ok()?;
+        if self.v2 {
+            let usec: f64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix("usage_usec "))?
+                .trim()
+                .parse()
+                .ok()?;
+            Some(usec / 1e6)
+        } else {
+            let ns: f64 = text.trim().parse().ok()?;
+            Some(ns / 1e9)
+        }
+    }
+
+    /// Where the figures come from, for the report.
+    pub fn describe(&self) -> String {
+        self.file.display().to_string()
+    }
+}
+
+impl Drop for CpuGroup {
+    fn drop(&mut self) {
+        // Empty once the server's processes have gone; retry briefly while they exit.
+        for _ in 0..50 {
+            if fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 /// A running server, killed (by its PID) and reaped on drop.
 #[derive(Debug)]
 pub struct Server {
@@ -133,6 +213,8 @@ pub struct Server {
     pub comm: &'static str,
     child: Child,
     log: PathBuf,
+    /// Declared after `child`: dropped once the server has been killed.
+    pub cpu_group: Option<CpuGroup>,
 }
 
 impl Server {
@@ -155,13 +237,18 @@ impl Server {
             .stderr(fs::File::create(&log)?)
             .spawn()
             .map_err(|e| format!("{}: {e}", program.display()))?;
+        let pid = child.id();
+        // Moved into its group before it can accept a connection.
+        let cpu_group =
+            CpuGroup::create(&format!("oxssh-bench-{}-{name}", std::process::id()), pid);
         let mut server = Server {
             which,
             port,
-            pid: child.id(),
+            pid,
             comm,
             child,
             log,
+            cpu_group,
         };
         server.wait_listening()?;
         Ok(server)
@@ -204,9 +291,13 @@ impl Server {
         }
     }
 
-    /// CPU ticks of the server's processes and everything they have reaped.
-    pub fn cpu_ticks(&self) -> u64 {
-        procfs::tree_ticks(self.pid)
+    /// CPU seconds of the server's processes and everything they have started: from
+    /// its control group, else (less exact for sshd) the process tree's /proc times.
+    pub fn cpu_secs(&self) -> f64 {
+        self.cpu_group
+            .as_ref()
+            .and_then(CpuGroup::seconds)
+            .unwrap_or_else(|| procfs::tree_ticks(self.pid) as f64 / procfs::TICKS_PER_SEC)
     }
 
     /// "sshd" or "oxsshd".
@@ -219,5 +310,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The group's Drop (after this) removes it once the processes have gone.
     }
 }
