@@ -1,0 +1,372 @@
+//! `oxssh-copy-id` against OpenSSH's sshd and against oxsshd (both as root, password
+//! logins through PAM typed by `sshpass`), each scenario also run with OpenSSH 9.2's own
+//! `ssh-copy-id` (over OpenSSH's `ssh`) so the two programs' stdout, stderr and exit
+//! codes compare line by line, modulo the program name.
+//!
+//! Each server direction installs keys for an account of its own, so parallel tests
+//! never touch each other's `~/.ssh`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::client::{public_path, CLIENT_TIMEOUT, OXSSH};
+use support::openssh::{host_name, sshd_opts};
+use support::users::{own_password_user, PASSWORD};
+use support::{find_program, require_peer, run, start_oxsshd, start_sshd, Output, Peer};
+
+/// The program under test.
+const OXSSH_COPY_ID: &str = env!("CARGO_BIN_EXE_oxssh-copy-id");
+
+/// Which server the keys are installed on.
+#[derive(Debug, Clone, Copy)]
+enum Server {
+    OpenSsh,
+    Oxsshd,
+}
+
+/// A server, an account on it, and a client home holding two fresh keys.
+struct Scene {
+    peer: Peer,
+    user: &'static str,
+    client: tempfile::TempDir,
+    k1: PathBuf,
+    k2: PathBuf,
+}
+
+impl Scene {
+    /// `None` (after a loud SKIP) when a peer program is missing.
+    fn start(server: Server, user: &'static str) -> Option<Self> {
+        for program in ["ssh-keygen", "ssh", "ssh-copy-id", "sshpass"] {
+            if !require_peer(program) {
+                return None;
+            }
+        }
+        if matches!(server, Server::OpenSsh) && !require_peer("sshd") {
+            return None;
+        }
+        let user = own_password_user(user);
+        let opts = sshd_opts(&["UsePAM yes"]);
+        let peer = match server {
+            Server::OpenSsh => start_sshd(&opts),
+            Server::Oxsshd => start_oxsshd(&opts),
+        };
+        let client = tempfile::tempdir().unwrap();
+        let ssh_dir = client.path().join(".ssh");
+        std::fs::create_dir(&ssh_dir).unwrap();
+        std::fs::set_permissions(&ssh_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let host_key = std::fs::read_to_string(peer.dir().join("host_ed25519.pub")).unwrap();
+        std::fs::write(
+            ssh_dir.join("known_hosts"),
+            format!("{} {host_key}", host_name(&peer)),
+        )
+        .unwrap();
+        let key = |name: &str| {
+            let path = ssh_dir.join(name);
+            let out = run(
+                Command::new("ssh-keygen")
+                    .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+                    .arg(&path),
+                b"",
+                CLIENT_TIMEOUT,
+            );
+            assert!(out.status.success(), "ssh-keygen: {}", out.stderr);
+            path
+        };
+        let k1 = key("k1");
+        let k2 = key("k2");
+        Some(Self {
+            peer,
+            user,
+            client,
+            k1,
+            k2,
+        })
+    }
+
+    fn remote_ssh_dir(&self) -> PathBuf {
+        PathBuf::from(format!("/tmp/{}-home/.ssh", self.user))
+    }
+
+    fn authorized_keys(&self) -> PathBuf {
+        self.remote_ssh_dir().join("authorized_keys")
+    }
+
+    /// Removes the account's `~/.ssh`, as before a first `ssh-copy-id`.
+    fn reset(&self) {
+        let _ = std::fs::remove_dir_all(self.remote_ssh_dir());
+    }
+
+    /// The installed keys file (empty if none).
+    fn installed(&self) -> String {
+        std::fs::read_to_string(self.authorized_keys()).unwrap_or_default()
+    }
+
+    fn known_hosts(&self) -> PathBuf {
+        self.client.path().join(".ssh/known_hosts")
+    }
+
+    /// `program args... -p PORT -o UserKnownHostsFile=... user@127.0.0.1` under
+    /// `sshpass`, with the client's `HOME` and no agent.
+    fn copy_id(&self, program: &str, args: &[&str]) -> Output {
+        let mut cmd = Command::new("sshpass");
+        cmd.args(["-p", PASSWORD, program])
+            .args(args)
+            .arg("-p")
+            .arg(self.peer.port().to_string())
+            .arg("-o")
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                self.known_hosts().display()
+            ))
+            .arg(format!("{}@127.0.0.1", self.user))
+            .env("HOME", self.client.path())
+            .env_remove("SSH_AUTH_SOCK")
+            .env_remove("SSH_ASKPASS")
+            .env_remove("DISPLAY");
+        run(&mut cmd, b"", CLIENT_TIMEOUT)
+    }
+
+    fn ours(&self, args: &[&str]) -> Output {
+        self.copy_id(OXSSH_COPY_ID, args)
+    }
+
+    fn theirs(&self, args: &[&str]) -> Output {
+        let program = find_program("ssh-copy-id").unwrap();
+        self.copy_id(program.to_str().unwrap(), args)
+    }
+
+    /// A password-less login with `key` alone runs `id -un`.
+    fn login_with(&self, key: &Path) -> Output {
+        let mut cmd = Command::new(OXSSH);
+        cmd.arg("-i")
+            .arg(key)
+            .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o"])
+            .arg(format!(
+                "UserKnownHostsFile={}",
+                self.known_hosts().display()
+            ))
+            .arg("-p")
+            .arg(self.peer.port().to_string())
+            .arg(format!("{}@127.0.0.1", self.user))
+            .args(["id", "-un"])
+            .env("HOME", self.client.path())
+            .env_remove("SSH_AUTH_SOCK");
+        run(&mut cmd, b"", CLIENT_TIMEOUT)
+    }
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn public_line(key: &Path) -> String {
+    std::fs::read_to_string(public_path(key))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// Output lines with either program's name replaced by `PROG`, and our closing hint's
+/// `"oxssh ...` (the client we log in with) read as ssh-copy-id's `"ssh ...`.
+fn normalized(text: &str) -> Vec<String> {
+    let theirs = find_program("ssh-copy-id").unwrap();
+    text.lines()
+        .map(|line| {
+            line.replace(OXSSH_COPY_ID, "PROG")
+                .replace(path_str(&theirs), "PROG")
+                .replace("with:   \"oxssh ", "with:   \"ssh ")
+        })
+        .collect()
+}
+
+#[track_caller]
+fn assert_same(ours: &Output, theirs: &Output) {
+    assert_eq!(
+        ours.code(),
+        theirs.code(),
+        "exit codes differ\nours: {ours:?}\ntheirs: {theirs:?}"
+    );
+    assert_eq!(
+        normalized(&ours.stdout),
+        normalized(&theirs.stdout),
+        "stdout differs"
+    );
+    assert_eq!(
+        normalized(&ours.stderr),
+        normalized(&theirs.stderr),
+        "stderr differs"
+    );
+}
+
+#[track_caller]
+fn assert_ok(out: &Output, scene: &Scene) {
+    assert_eq!(
+        out.code(),
+        Some(0),
+        "{out:?}\nserver log:\n{}",
+        scene.peer.log()
+    );
+}
+
+/// The whole ssh-copy-id workflow on one server, each step compared with ssh-copy-id's.
+fn copy_id_workflow(server: Server, user: &'static str) {
+    let Some(s) = Scene::start(server, user) else {
+        return;
+    };
+    let k1 = path_str(&s.k1);
+    let k2 = path_str(&s.k2);
+    let k1_line = public_line(&s.k1);
+    let k2_line = public_line(&s.k2);
+
+    // ssh-copy-id's output for each step, from an empty ~/.ssh.
+    s.reset();
+    let theirs_first = s.theirs(&["-i", k1]);
+    assert_ok(&theirs_first, &s);
+    let theirs_again = s.theirs(&["-i", k1]);
+    let theirs_dry = s.theirs(&["-n", "-i", k2]);
+    let theirs_forced = s.theirs(&["-f", "-i", k1]);
+    assert_eq!(s.installed(), format!("{k1_line}\n{k1_line}\n"));
+
+    // Ours: a new key is installed, with ~/.ssh 0700 and the file 0600, the user's.
+    s.reset();
+    let first = s.ours(&["-i", k1]);
+    assert_ok(&first, &s);
+    assert_same(&first, &theirs_first);
+    assert_eq!(s.installed(), format!("{k1_line}\n"));
+    let uid = run(Command::new("id").args(["-u", user]), b"", CLIENT_TIMEOUT);
+    let uid: u32 = uid.stdout.trim().parse().unwrap();
+    for (path, mode) in [(s.remote_ssh_dir(), 0o700), (s.authorized_keys(), 0o600)] {
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!(meta.mode() & 0o7777, mode, "{}", path.display());
+        assert_eq!(meta.uid(), uid, "{} owner", path.display());
+    }
+
+    // The key now logs in without a password.
+    let login = s.login_with(&s.k1);
+    assert_ok(&login, &s);
+    assert_eq!(login.stdout.trim(), user);
+
+    // Again: nothing to add, the warning, exit 0.
+    let again = s.ours(&["-i", k1]);
+    assert_ok(&again, &s);
+    assert!(again
+        .stderr
+        .contains("WARNING: All keys were skipped because they already exist"));
+    assert_same(&again, &theirs_again);
+    assert_eq!(s.installed(), format!("{k1_line}\n"));
+
+    // -n: what would be added, nothing changed.
+    let dry = s.ours(&["-n", "-i", k2]);
+    assert_ok(&dry, &s);
+    assert!(dry.stdout.contains(&k2_line), "{dry:?}");
+    assert_same(&dry, &theirs_dry);
+    assert_eq!(s.installed(), format!("{k1_line}\n"));
+
+    // -f: no check, a duplicate line.
+    let forced = s.ours(&["-f", "-i", k1]);
+    assert_ok(&forced, &s);
+    assert_same(&forced, &theirs_forced);
+    assert_eq!(s.installed(), format!("{k1_line}\n{k1_line}\n"));
+
+    // A file without a final newline gets one before the new key.
+    std::fs::write(s.authorized_keys(), &k1_line).unwrap();
+    let added = s.ours(&["-i", k2]);
+    assert_ok(&added, &s);
+    assert_eq!(s.installed(), format!("{k1_line}\n{k2_line}\n"));
+    assert!(added.stdout.contains("Number of key(s) added: 1"));
+    assert_ok(&s.login_with(&s.k2), &s);
+}
+
+#[test]
+fn copy_id_installs_missing_keys_on_openssh_sshd_as_ssh_copy_id_does() {
+    copy_id_workflow(Server::OpenSsh, "oxssh-cid-sshd");
+}
+
+#[test]
+fn copy_id_installs_missing_keys_on_oxsshd_as_ssh_copy_id_does() {
+    copy_id_workflow(Server::Oxsshd, "oxssh-cid-oxsshd");
+}
+
+/// Runs a program with arguments alone (no server needed).
+fn bare(program: &str, args: &[&str], home: &Path) -> Output {
+    run(
+        Command::new(program)
+            .args(args)
+            .env("HOME", home)
+            .env_remove("SSH_AUTH_SOCK"),
+        b"",
+        CLIENT_TIMEOUT,
+    )
+}
+
+#[test]
+fn usage_errors_and_missing_keys_match_ssh_copy_id() {
+    if !require_peer("ssh-copy-id") {
+        return;
+    }
+    let theirs = find_program("ssh-copy-id").unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join(".ssh")).unwrap();
+    let missing = home.path().join("nokey");
+    let pub_only = home.path().join("only");
+    std::fs::write(public_path(&pub_only), "ssh-ed25519 AAAA x\n").unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec![],
+        vec!["-h"],
+        vec!["-z", "host"],
+        vec!["host"],
+        vec!["-i", path_str(&missing), "host"],
+        vec!["-i", path_str(&pub_only), "host"],
+        vec!["-f", "-i", path_str(&pub_only), "-i", "b", "host"],
+    ];
+    for args in cases {
+        let ours = bare(OXSSH_COPY_ID, &args, home.path());
+        let real = bare(theirs.to_str().unwrap(), &args, home.path());
+        assert_eq!(ours.code(), real.code(), "{args:?}: {ours:?} vs {real:?}");
+        assert_eq!(
+            normalized(&ours.stdout),
+            normalized(&real.stdout),
+            "{args:?}"
+        );
+        // getopts adds its own "Illegal option" line before the usage.
+        let real_err: Vec<String> = normalized(&real.stderr)
+            .into_iter()
+            .filter(|l| !l.contains("Illegal option"))
+            .collect();
+        assert_eq!(normalized(&ours.stderr), real_err, "{args:?}");
+    }
+}
+
+#[test]
+fn two_hosts_are_refused_naming_them() {
+    // ssh-copy-id 9.2 prints "got: " and nothing (its $SAVEARGS is never set).
+    let home = tempfile::tempdir().unwrap();
+    let out = bare(OXSSH_COPY_ID, &["-n", "one", "two"], home.path());
+    assert_eq!(out.code(), Some(1));
+    assert!(
+        out.stderr
+            .contains("ERROR: Too many arguments.  Expecting a target hostname, got: one two"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn sftp_mode_is_refused_by_name() {
+    let home = tempfile::tempdir().unwrap();
+    let out = bare(OXSSH_COPY_ID, &["-s", "host"], home.path());
+    assert_eq!(out.code(), Some(1));
+    assert!(
+        out.stderr
+            .contains("not supported yet: needs SFTP, issue 7"),
+        "{out:?}"
+    );
+}
