@@ -117,6 +117,11 @@ impl Scene {
     /// `program args... -p PORT -o UserKnownHostsFile=... user@127.0.0.1` under
     /// `sshpass`, with the client's `HOME` and no agent.
     fn copy_id(&self, program: &str, args: &[&str]) -> Output {
+        self.copy_id_with_agent(program, args, None)
+    }
+
+    /// The same, with `SSH_AUTH_SOCK` set to `agent` when given.
+    fn copy_id_with_agent(&self, program: &str, args: &[&str], agent: Option<&Path>) -> Output {
         let mut cmd = Command::new("sshpass");
         cmd.args(["-p", PASSWORD, program])
             .args(args)
@@ -132,6 +137,9 @@ impl Scene {
             .env_remove("SSH_AUTH_SOCK")
             .env_remove("SSH_ASKPASS")
             .env_remove("DISPLAY");
+        if let Some(agent) = agent {
+            cmd.env("SSH_AUTH_SOCK", agent);
+        }
         run(&mut cmd, b"", CLIENT_TIMEOUT)
     }
 
@@ -294,6 +302,93 @@ fn copy_id_installs_missing_keys_on_openssh_sshd_as_ssh_copy_id_does() {
 #[test]
 fn copy_id_installs_missing_keys_on_oxsshd_as_ssh_copy_id_does() {
     copy_id_workflow(Server::Oxsshd, "oxssh-cid-oxsshd");
+}
+
+/// OpenSSH's `ssh-agent -D` on a socket in `dir`, killed (by its PID) on drop.
+struct Agent {
+    child: std::process::Child,
+    socket: PathBuf,
+}
+
+impl Agent {
+    fn start(dir: &Path) -> Self {
+        let socket = dir.join("agent.sock");
+        let child = Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&socket)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
+        while !socket.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "ssh-agent did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Self { child, socket }
+    }
+
+    fn add(&self, key: &Path) {
+        let out = run(
+            Command::new("ssh-add")
+                .arg(key)
+                .env("SSH_AUTH_SOCK", &self.socket),
+            b"",
+            CLIENT_TIMEOUT,
+        );
+        assert!(out.status.success(), "ssh-add: {out:?}");
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn keys_come_from_the_agent_else_the_newest_id_file_as_ssh_copy_id_picks_them() {
+    if !require_peer("ssh-agent") || !require_peer("ssh-add") {
+        return;
+    }
+    let Some(s) = Scene::start(Server::Oxsshd, "oxssh-cid-agent") else {
+        return;
+    };
+    // No -i, no agent: the newest ~/.ssh/id*.pub (k1 as id_ed25519).
+    let ssh_dir = s.client.path().join(".ssh");
+    std::fs::copy(&s.k1, ssh_dir.join("id_ed25519")).unwrap();
+    std::fs::copy(public_path(&s.k1), ssh_dir.join("id_ed25519.pub")).unwrap();
+    s.reset();
+    let theirs = s.theirs(&[]);
+    assert_ok(&theirs, &s);
+    s.reset();
+    let ours = s.ours(&[]);
+    assert_ok(&ours, &s);
+    assert_same(&ours, &theirs);
+    assert_eq!(s.installed(), format!("{}\n", public_line(&s.k1)));
+
+    // An agent with keys wins over the files: its keys are filtered through it.
+    let agent = Agent::start(s.client.path());
+    agent.add(&s.k2);
+    let real = find_program("ssh-copy-id").unwrap();
+    let real = real.to_str().unwrap();
+    s.reset();
+    let theirs_first = s.copy_id_with_agent(real, &[], Some(&agent.socket));
+    assert_ok(&theirs_first, &s);
+    let theirs_again = s.copy_id_with_agent(real, &[], Some(&agent.socket));
+    s.reset();
+    let first = s.copy_id_with_agent(OXSSH_COPY_ID, &[], Some(&agent.socket));
+    assert_ok(&first, &s);
+    assert_same(&first, &theirs_first);
+    let again = s.copy_id_with_agent(OXSSH_COPY_ID, &[], Some(&agent.socket));
+    assert_same(&again, &theirs_again);
+    let installed = s.installed();
+    assert_eq!(installed.lines().count(), 1, "{installed}");
+    assert!(installed.starts_with(public_line(&s.k2).rsplit_once(' ').unwrap().0));
 }
 
 /// Runs a program with arguments alone (no server needed).
