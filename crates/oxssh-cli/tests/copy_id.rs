@@ -391,6 +391,65 @@ fn keys_come_from_the_agent_else_the_newest_id_file_as_ssh_copy_id_picks_them() 
     assert!(installed.starts_with(public_line(&s.k2).rsplit_once(' ').unwrap().0));
 }
 
+#[test]
+fn a_password_from_ssh_askpass_installs_the_key() {
+    let Some(s) = Scene::start(Server::OpenSsh, "oxssh-cid-askpass") else {
+        return;
+    };
+    let askpass = s.client.path().join("askpass");
+    std::fs::write(&askpass, format!("#!/bin/sh\necho '{PASSWORD}'\n")).unwrap();
+    std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o755)).unwrap();
+    s.reset();
+    let out = run(
+        Command::new(OXSSH_COPY_ID)
+            .arg("-i")
+            .arg(&s.k1)
+            .arg("-p")
+            .arg(s.peer.port().to_string())
+            .arg("-o")
+            .arg(format!("UserKnownHostsFile={}", s.known_hosts().display()))
+            .arg(format!("{}@127.0.0.1", s.user))
+            .env("HOME", s.client.path())
+            .env("SSH_ASKPASS", &askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env_remove("SSH_AUTH_SOCK"),
+        b"",
+        CLIENT_TIMEOUT,
+    );
+    assert_ok(&out, &s);
+    assert_eq!(s.installed(), format!("{}\n", public_line(&s.k1)));
+    assert_eq!(s.login_with(&s.k1).stdout.trim(), s.user);
+}
+
+#[test]
+fn an_unreachable_host_fails_with_the_logins_error_as_ssh_copy_id_does() {
+    if !require_peer("ssh-copy-id") || !require_peer("ssh-keygen") {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join(".ssh")).unwrap();
+    let key = home.path().join(".ssh/k");
+    let out = run(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key),
+        b"",
+        CLIENT_TIMEOUT,
+    );
+    assert!(out.status.success());
+    // A port that was free a moment ago: nothing listens there.
+    let port = support::free_port().to_string();
+    let args = ["-i", path_str(&key), "-p", &port, "someone@127.0.0.1"];
+    let theirs = find_program("ssh-copy-id").unwrap();
+    let real = bare(theirs.to_str().unwrap(), &args, home.path());
+    let ours = bare(OXSSH_COPY_ID, &args, home.path());
+    assert_eq!(ours.code(), Some(1));
+    assert!(ours
+        .stderr
+        .contains("ERROR: ssh: connect to host 127.0.0.1 port"));
+    assert_same(&ours, &real);
+}
+
 /// Runs a program with arguments alone (no server needed).
 fn bare(program: &str, args: &[&str], home: &Path) -> Output {
     run(
