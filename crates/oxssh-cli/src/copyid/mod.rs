@@ -2,10 +2,10 @@
 //! for OpenSSH 9.2's `ssh-copy-id` script (same flags, messages, exit codes and remote
 //! command), logging in through our `oxssh`.
 //!
-//! [`args`] reads the flags, [`ids`] picks the keys, [`remote`] runs the logins. Not
-//! yet: `-s` (needs SFTP, issue 7), and the script's special cases for NetScreen and
-//! Dropbear servers, which it detects from `ssh -v` output (every server is treated as
-//! one that reads `~/.ssh/authorized_keys`).
+//! [`args`] reads the flags, [`ids`] picks the keys, [`remote`] runs the logins. As the
+//! script, it first learns the server's software version from `oxssh -v`: keys for a
+//! Dropbear server go to `/etc/dropbear/authorized_keys`. Not yet: `-s` (needs SFTP,
+//! issue 7) and NetScreen firewalls (DSA keys only): both refused by name.
 
 pub mod args;
 pub mod ids;
@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use args::{ArgsError, Options};
 use ids::KeySource;
-use remote::{Probe, Target};
+use remote::{Probe, ServerKind, Target};
 
 /// Every error of ssh-copy-id exits 1.
 const EXIT_ERROR: u8 = 1;
@@ -94,6 +94,14 @@ fn run(prog: &str, argv: Vec<std::ffi::OsString>) -> Result<(), u8> {
         ssh: remote::ssh_program(),
         args: target_args(&opts, &host),
     };
+    let file = match ServerKind::from_version(target.remote_version().as_deref()) {
+        ServerKind::NetScreen => {
+            eprintln!("{prog}: ERROR: NetScreen servers (DSA keys only) are not supported");
+            return Err(EXIT_ERROR);
+        }
+        ServerKind::Dropbear => remote::DROPBEAR_AUTHORIZED_KEYS,
+        ServerKind::Other => remote::AUTHORIZED_KEYS,
+    };
     let new_keys = if opts.forced {
         source.lines.clone()
     } else {
@@ -106,7 +114,7 @@ fn run(prog: &str, argv: Vec<std::ffi::OsString>) -> Result<(), u8> {
         );
         return Ok(());
     }
-    match target.install(&new_keys) {
+    match target.install(&new_keys, file) {
         Ok(true) => {}
         Ok(false) => return Err(EXIT_ERROR),
         Err(e) => {

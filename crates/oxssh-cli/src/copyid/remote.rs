@@ -7,16 +7,53 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// ssh-copy-id 9.2's remote command, byte for byte: in the home directory, with umask
-/// 077 (so a new `~/.ssh` is 0700 and a new `authorized_keys` 0600), add a newline if
-/// the file does not end with one, append the keys from stdin, and restore the SELinux
-/// context when `restorecon` exists. `exec sh -c` defends against non-POSIX shells.
-pub const INSTALL_COMMAND: &str = "exec sh -c 'cd; umask 077; mkdir -p \".ssh\" && \
-     { [ -z `tail -1c .ssh/authorized_keys 2>/dev/null` ] || \
-     echo >> \".ssh/authorized_keys\" || exit 1; } && \
-     cat >> \".ssh/authorized_keys\" || exit 1; \
-     if type restorecon >/dev/null 2>&1; then \
-     restorecon -F \".ssh\" \".ssh/authorized_keys\"; fi '";
+/// Where keys go on servers that read the user's own file.
+pub const AUTHORIZED_KEYS: &str = ".ssh/authorized_keys";
+/// Where ssh-copy-id 9.2 installs keys on a Dropbear server.
+pub const DROPBEAR_AUTHORIZED_KEYS: &str = "/etc/dropbear/authorized_keys";
+
+/// ssh-copy-id 9.2's remote command for `file`, byte for byte: in the home directory,
+/// with umask 077 (so a new `~/.ssh` is 0700 and a new `authorized_keys` 0600), add a
+/// newline if the file does not end with one, append the keys from stdin, and restore
+/// the SELinux context when `restorecon` exists. `exec sh -c` defends against
+/// non-POSIX login shells.
+pub fn install_command(file: &str) -> String {
+    let dir = match file.rsplit_once('/') {
+        Some(("", _)) => "/",
+        Some((dir, _)) => dir,
+        None => ".",
+    };
+    format!(
+        "exec sh -c 'cd; umask 077; mkdir -p \"{dir}\" && \
+         {{ [ -z `tail -1c {file} 2>/dev/null` ] || \
+         echo >> \"{file}\" || exit 1; }} && \
+         cat >> \"{file}\" || exit 1; \
+         if type restorecon >/dev/null 2>&1; then \
+         restorecon -F \"{dir}\" \"{file}\"; fi '"
+    )
+}
+
+/// What kind of server ssh-copy-id recognises from its software version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerKind {
+    /// A NetScreen firewall (DSA keys through its own CLI).
+    NetScreen,
+    /// Dropbear: keys go to [`DROPBEAR_AUTHORIZED_KEYS`].
+    Dropbear,
+    /// Anything else: keys go to `~/.ssh/authorized_keys`.
+    Other,
+}
+
+impl ServerKind {
+    /// From the `remote software version` ssh logs (`None` if the probe got none).
+    pub fn from_version(version: Option<&str>) -> Self {
+        match version {
+            Some(v) if v.starts_with("NetScreen") => Self::NetScreen,
+            Some(v) if v.starts_with("dropbear") => Self::Dropbear,
+            _ => Self::Other,
+        }
+    }
+}
 
 /// The `oxssh` beside this program, else the one on `PATH`.
 pub fn ssh_program() -> PathBuf {
@@ -57,6 +94,30 @@ impl Target {
         cmd
     }
 
+    /// The server's software version, from `oxssh -v` with no authentication method
+    /// allowed (ssh-copy-id's probe; the login itself always fails).
+    pub fn remote_version(&self) -> Option<String> {
+        let output = self
+            .command()
+            .args([
+                "-v",
+                "-o",
+                "PreferredAuthentications=,",
+                "-o",
+                "ControlPath=none",
+            ])
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .output()
+            .ok()?;
+        let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&output.stderr));
+        text.lines().find_map(|line| {
+            line.split_once("remote software version ")
+                .map(|(_, version)| version.trim_end().to_owned())
+        })
+    }
+
     /// Logs in with only `identity` (a private key, or a public key the agent
     /// holds), by public key, and runs `exit`.
     pub fn probe(&self, identity: &Path) -> std::io::Result<Probe> {
@@ -92,11 +153,11 @@ impl Target {
 
     /// Appends `keys` (one line each) to the remote `~/.ssh/authorized_keys`; the
     /// login may prompt on the terminal. True when the remote command succeeded.
-    pub fn install(&self, keys: &[String]) -> std::io::Result<bool> {
+    pub fn install(&self, keys: &[String], file: &str) -> std::io::Result<bool> {
         let mut child = self
             .command()
             .args(&self.args)
-            .arg(INSTALL_COMMAND)
+            .arg(install_command(file))
             .stdin(Stdio::piped())
             .spawn()?;
         let mut input = keys.join("\n");
@@ -120,9 +181,33 @@ mod tests {
 
     #[test]
     fn install_command_is_ssh_copy_ids() {
-        assert!(INSTALL_COMMAND.starts_with("exec sh -c 'cd; umask 077; mkdir -p \".ssh\" && {"));
-        assert!(INSTALL_COMMAND.ends_with("\".ssh/authorized_keys\"; fi '"));
-        assert!(!INSTALL_COMMAND.contains("  "));
+        // As ssh-copy-id 9.2 passes it to ssh (captured from the script).
+        assert_eq!(
+            install_command(AUTHORIZED_KEYS),
+            "exec sh -c 'cd; umask 077; mkdir -p \".ssh\" && { [ -z `tail -1c \
+             .ssh/authorized_keys 2>/dev/null` ] || echo >> \".ssh/authorized_keys\" || \
+             exit 1; } && cat >> \".ssh/authorized_keys\" || exit 1; if type restorecon \
+             >/dev/null 2>&1; then restorecon -F \".ssh\" \".ssh/authorized_keys\"; fi '"
+        );
+        assert!(install_command(DROPBEAR_AUTHORIZED_KEYS)
+            .starts_with("exec sh -c 'cd; umask 077; mkdir -p \"/etc/dropbear\" && "));
+    }
+
+    #[test]
+    fn servers_are_recognised_by_their_software_version() {
+        assert_eq!(
+            ServerKind::from_version(Some("dropbear_2022.83")),
+            ServerKind::Dropbear
+        );
+        assert_eq!(
+            ServerKind::from_version(Some("NetScreen")),
+            ServerKind::NetScreen
+        );
+        assert_eq!(
+            ServerKind::from_version(Some("OpenSSH_9.2p1 Debian-2+deb12u3")),
+            ServerKind::Other
+        );
+        assert_eq!(ServerKind::from_version(None), ServerKind::Other);
     }
 
     #[test]
