@@ -450,6 +450,63 @@ fn an_unreachable_host_fails_with_the_logins_error_as_ssh_copy_id_does() {
     assert_same(&ours, &real);
 }
 
+#[test]
+fn on_dropbear_keys_go_to_etc_dropbear_as_with_ssh_copy_id_9_2() {
+    for program in ["dropbear", "ssh-copy-id", "ssh-keygen"] {
+        if !require_peer(program) {
+            return;
+        }
+    }
+    let user = support::users::test_user();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir(home.path().join(".ssh")).unwrap();
+    let key = |name: &str| {
+        let path = home.path().join(".ssh").join(name);
+        let out = run(
+            Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+                .arg(&path),
+            b"",
+            CLIENT_TIMEOUT,
+        );
+        assert!(out.status.success());
+        path
+    };
+    // Dropbear takes no passwords here: the install login uses a key it already has.
+    let login = key("login");
+    let new = key("new");
+    let _authorized = support::users::HomeAuthorizedKey::add(&public_line(&login));
+    let peer = support::start_dropbear(&[support::HostKey::Ed25519]);
+    let port = peer.port().to_string();
+    let identity = format!("IdentityFile={}", path_str(&login));
+    // -f: the filter would log in with the login key too and skip the new one.
+    let args = [
+        "-f",
+        "-i",
+        path_str(&new),
+        "-p",
+        &port,
+        "-o",
+        &identity,
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "LogLevel=ERROR",
+        &format!("{user}@127.0.0.1"),
+    ]
+    .map(str::to_owned);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let theirs = find_program("ssh-copy-id").unwrap();
+    let real = bare(theirs.to_str().unwrap(), &args, home.path());
+    let ours = bare(OXSSH_COPY_ID, &args, home.path());
+    // As the test user, the remote command cannot create /etc/dropbear: both fail alike.
+    assert_eq!(ours.code(), Some(1), "{ours:?}");
+    assert!(ours.stderr.contains("/etc/dropbear"), "{ours:?}");
+    assert_same(&ours, &real);
+}
+
 /// Runs a program with arguments alone (no server needed).
 fn bare(program: &str, args: &[&str], home: &Path) -> Output {
     run(
