@@ -507,6 +507,63 @@ fn on_dropbear_keys_go_to_etc_dropbear_as_with_ssh_copy_id_9_2() {
     assert_same(&ours, &real);
 }
 
+#[test]
+fn a_signal_removes_the_scratch_directory() {
+    if !require_peer("ssh-keygen") {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let ssh_dir = home.path().join(".ssh");
+    std::fs::create_dir(&ssh_dir).unwrap();
+    let key = ssh_dir.join("k");
+    let out = run(
+        Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key),
+        b"",
+        CLIENT_TIMEOUT,
+    );
+    assert!(out.status.success());
+    // A server that never speaks: the first login waits for its version line.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port().to_string();
+    let mut child = Command::new(OXSSH_COPY_ID)
+        .arg("-i")
+        .arg(&key)
+        .args(["-p", &port, "someone@127.0.0.1"])
+        .env("HOME", home.path())
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let scratch = || {
+        std::fs::read_dir(&ssh_dir).unwrap().flatten().any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("oxssh-copy-id.")
+        })
+    };
+    let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
+    while !scratch() {
+        assert!(std::time::Instant::now() < deadline, "no scratch directory");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let killed = run(
+        Command::new("kill").args(["-TERM", &child.id().to_string()]),
+        b"",
+        CLIENT_TIMEOUT,
+    );
+    assert!(killed.status.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + 15));
+    assert!(!scratch(), "scratch directory left behind");
+    // Closing the listener ends the orphaned login.
+    drop(silent);
+}
+
 /// Runs a program with arguments alone (no server needed).
 fn bare(program: &str, args: &[&str], home: &Path) -> Output {
     run(

@@ -267,7 +267,10 @@ impl Scratch {
                 .collect();
             let dir = home.join(".ssh").join(format!("oxssh-copy-id.{suffix}"));
             match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-                Ok(()) => return Ok(Self { dir }),
+                Ok(()) => {
+                    remove_on_signal(dir.clone());
+                    return Ok(Self { dir });
+                }
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
                 Err(e) => return Err(e),
             }
@@ -289,6 +292,59 @@ impl Scratch {
         writeln!(file, "{line}")?;
         Ok(path)
     }
+}
+
+/// Removes `dir` and exits when SIGINT, SIGTERM or SIGQUIT arrives (the script's
+/// `trap ... EXIT TERM INT QUIT`), from a thread of its own: the main thread is
+/// waiting for `oxssh`, which gets the terminal's signal too.
+fn remove_on_signal(dir: PathBuf) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build();
+    let Ok(runtime) = runtime else { return };
+    // Registered before the thread starts, so no signal slips through unhandled.
+    let streams = runtime.block_on(async {
+        let mut streams = Vec::new();
+        for (kind, number) in [
+            (SignalKind::interrupt(), 2u8),
+            (SignalKind::terminate(), 15),
+            (SignalKind::quit(), 3),
+        ] {
+            if let Ok(stream) = signal(kind) {
+                streams.push((stream, number));
+            }
+        }
+        streams
+    });
+    std::thread::spawn(move || {
+        let number = runtime.block_on(async move {
+            let waits = streams.into_iter().map(|(mut stream, number)| {
+                Box::pin(async move {
+                    stream.recv().await;
+                    number
+                })
+            });
+            futures_select_first(waits.collect()).await
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+        std::process::exit(128 + i32::from(number));
+    });
+}
+
+/// The value of whichever future finishes first.
+async fn futures_select_first<F: std::future::Future<Output = u8> + Unpin>(
+    mut futures: Vec<F>,
+) -> u8 {
+    std::future::poll_fn(|cx| {
+        for future in &mut futures {
+            if let std::task::Poll::Ready(value) = std::pin::Pin::new(future).poll(cx) {
+                return std::task::Poll::Ready(value);
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 impl Drop for Scratch {
