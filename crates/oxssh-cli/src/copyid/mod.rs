@@ -76,16 +76,7 @@ fn run(prog: &str, argv: Vec<std::ffi::OsString>) -> Result<(), u8> {
             return Err(usage(prog));
         }
     };
-    if source.as_ref().is_none_or(|s| s.lines.is_empty()) && opts.identity.is_none() {
-        if let Some(file) = default_pub.filter(|f| std::fs::File::open(f).is_ok()) {
-            let file = file.display().to_string();
-            source = Some(use_id_file(prog, Some(&file), opts.forced)?);
-        }
-    }
-    let Some(source) = source.filter(|s| !s.lines.is_empty()) else {
-        eprintln!("{prog}: ERROR: No identities found");
-        return Err(EXIT_ERROR);
-    };
+    let source = or_default_file(prog, source, &opts, default_pub)?;
     let scratch = Scratch::create(&home).map_err(|_| {
         eprintln!("{prog}: ERROR: failed to create required temporary directory under ~/.ssh");
         EXIT_ERROR
@@ -94,14 +85,7 @@ fn run(prog: &str, argv: Vec<std::ffi::OsString>) -> Result<(), u8> {
         ssh: remote::ssh_program(),
         args: target_args(&opts, &host),
     };
-    let file = match ServerKind::from_version(target.remote_version().as_deref()) {
-        ServerKind::NetScreen => {
-            eprintln!("{prog}: ERROR: NetScreen servers (DSA keys only) are not supported");
-            return Err(EXIT_ERROR);
-        }
-        ServerKind::Dropbear => remote::DROPBEAR_AUTHORIZED_KEYS,
-        ServerKind::Other => remote::AUTHORIZED_KEYS,
-    };
+    let file = authorized_keys_file(prog, &target)?;
     let new_keys = if opts.forced {
         source.lines.clone()
     } else {
@@ -138,6 +122,39 @@ fn run(prog: &str, argv: Vec<std::ffi::OsString>) -> Result<(), u8> {
         quoted_opts(&opts, &host)
     );
     Ok(())
+}
+
+/// Without keys from the agent or `-i`: the newest `~/.ssh/id*.pub` if readable; no
+/// key at all is an error.
+fn or_default_file(
+    prog: &str,
+    source: Option<KeySource>,
+    opts: &Options,
+    default_pub: Option<PathBuf>,
+) -> Result<KeySource, u8> {
+    let mut source = source;
+    if source.as_ref().is_none_or(|s| s.lines.is_empty()) && opts.identity.is_none() {
+        if let Some(file) = default_pub.filter(|f| std::fs::File::open(f).is_ok()) {
+            let file = file.display().to_string();
+            source = Some(use_id_file(prog, Some(&file), opts.forced)?);
+        }
+    }
+    source.filter(|s| !s.lines.is_empty()).ok_or_else(|| {
+        eprintln!("{prog}: ERROR: No identities found");
+        EXIT_ERROR
+    })
+}
+
+/// Where the keys go, by the server's software version (ssh-copy-id's `case`).
+fn authorized_keys_file(prog: &str, target: &Target) -> Result<&'static str, u8> {
+    match ServerKind::from_version(target.remote_version().as_deref()) {
+        ServerKind::NetScreen => {
+            eprintln!("{prog}: ERROR: NetScreen servers (DSA keys only) are not supported");
+            Err(EXIT_ERROR)
+        }
+        ServerKind::Dropbear => Ok(remote::DROPBEAR_AUTHORIZED_KEYS),
+        ServerKind::Other => Ok(remote::AUTHORIZED_KEYS),
+    }
 }
 
 /// ssh-copy-id's `use_id_file`: reads the keys, or prints why not (on stdout, as the
