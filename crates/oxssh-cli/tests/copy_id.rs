@@ -389,6 +389,19 @@ fn keys_come_from_the_agent_else_the_newest_id_file_as_ssh_copy_id_picks_them() 
     let installed = s.installed();
     assert_eq!(installed.lines().count(), 1, "{installed}");
     assert!(installed.starts_with(public_line(&s.k2).rsplit_once(' ').unwrap().0));
+
+    // Two keys in the agent, one installed: only the other is added.
+    agent.add(&s.k1);
+    let theirs_partial = s.copy_id_with_agent(real, &[], Some(&agent.socket));
+    assert_ok(&theirs_partial, &s);
+    std::fs::write(s.authorized_keys(), &installed).unwrap();
+    let partial = s.copy_id_with_agent(OXSSH_COPY_ID, &[], Some(&agent.socket));
+    assert_ok(&partial, &s);
+    assert!(partial
+        .stderr
+        .contains("INFO: 1 key(s) remain to be installed"));
+    assert_same(&partial, &theirs_partial);
+    assert_eq!(s.installed().lines().count(), 2);
 }
 
 #[test]
