@@ -4,6 +4,7 @@
 
 pub mod background;
 pub mod client;
+pub mod copyid;
 pub mod keygen;
 pub mod keyscan;
 pub mod server;

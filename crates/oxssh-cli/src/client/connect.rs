@@ -186,6 +186,9 @@ pub async fn connect(
                             .unwrap_or(Err(oxssh::Error::Timeout)),
                         None => handshake.await,
                     };
+                    if let Some(line) = client.as_ref().ok().and_then(Client::server_version) {
+                        log_remote_version(&line);
+                    }
                     return client.map_err(ConnectError::Handshake);
                 }
                 Err(e) => {
@@ -200,6 +203,16 @@ pub async fn connect(
         }
     }
     Err(ConnectError::Connect(last_error))
+}
+
+/// ssh's `debug1: Remote protocol version 2.0, remote software version X` (X is the rest
+/// of the identification line, comments included), which scripts such as ssh-copy-id
+/// parse to recognise the server.
+fn log_remote_version(line: &str) {
+    let rest = line.strip_prefix("SSH-").unwrap_or(line);
+    if let Some((protocol, software)) = rest.split_once('-') {
+        tracing::info!("Remote protocol version {protocol}, remote software version {software}");
+    }
 }
 
 /// The client settings for the library.

@@ -151,3 +151,15 @@ impl Drop for HomeAuthorizedKey {
         );
     }
 }
+
+/// An account of its own for one test that edits the user's files (`oxssh-copy-id`
+/// installs keys in `~/.ssh/authorized_keys`), created if needed with the password
+/// [`PASSWORD`] and home `/tmp/NAME-home`, so tests in parallel never share those files.
+pub fn own_password_user(name: &'static str) -> &'static str {
+    let script = format!(
+        "{} && echo '{name}:{PASSWORD}' | chpasswd",
+        useradd_script(name, "*")
+    );
+    assert!(locked(&script, &[]), "cannot set up {name} (run as root)");
+    name
+}
