@@ -89,7 +89,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
                 let value = parser.value().map_err(|e| e.to_string())?;
                 let value = value.to_string_lossy();
                 let life = crate::keyscan::args::parse_time(&value)
-                    .ok_or_else(|| format!("Invalid lifetime"))?;
+                    .ok_or_else(|| "Invalid lifetime".to_owned())?;
                 opts.lifetime = Some(life);
                 continue;
             }

@@ -108,8 +108,8 @@ fn run(opts: &Options) -> u8 {
         };
     }
     let csh = csh(opts);
-    print!(
-        "{}{}echo Agent pid {pid};\n",
+    println!(
+        "{}{}echo Agent pid {pid};",
         set_line(csh, "SSH_AUTH_SOCK", &socket_text),
         set_line(csh, "SSH_AGENT_PID", &pid.to_string())
     );
@@ -190,8 +190,8 @@ fn foreground(opts: &Options, socket: &Path, dir: Option<&Path>) -> u8 {
     let csh = csh(opts);
     serve(opts, socket, dir, || {
         use std::io::Write as _;
-        print!(
-            "{}echo Agent pid {};\n",
+        println!(
+            "{}echo Agent pid {};",
             set_line(csh, "SSH_AUTH_SOCK", &socket.display().to_string()),
             std::process::id()
         );
