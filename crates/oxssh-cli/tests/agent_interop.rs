@@ -500,3 +500,200 @@ fn agent_runs_a_command_with_the_variables_and_exits_with_its_status() {
         || !alive(pid),
     );
 }
+
+/// A foreground `oxssh-agent` with `SSH_ASKPASS` set in its environment.
+fn oxssh_agent_with_askpass(askpass: &Path) -> Agent {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("agent.sock");
+    let child = Command::new(OXSSH_AGENT)
+        .arg("-d")
+        .arg("-a")
+        .arg(&socket)
+        .env("SSH_ASKPASS", askpass)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let agent = Agent {
+        child,
+        socket,
+        _dir: dir,
+    };
+    wait_until("the agent socket", Duration::from_secs(10), || {
+        UnixStream::connect(&agent.socket).is_ok()
+    });
+    agent
+}
+
+#[test]
+fn confirmed_keys_sign_only_when_askpass_allows() {
+    if !peers() || !require_peer("ssh-keygen") {
+        return;
+    }
+    let keys = keys();
+    let dir = keys.client.path();
+    let allow = dir.join("allow");
+    std::fs::write(&allow, "#!/bin/sh\n[ \"$SSH_ASKPASS_PROMPT\" = confirm ] || exit 1\nprintf '%s\\n' \"$1\" >> \"$0.log\"\ncat allow.answer 2>/dev/null; exit $(cat \"$0.status\")\n").unwrap();
+    std::fs::set_permissions(&allow, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let agent = oxssh_agent_with_askpass(&allow);
+    let file = keys.files[0].file_name().unwrap().to_str().unwrap();
+    let t = step("ssh-add", &agent.socket, dir, &["-c", file], None);
+    assert!(
+        t.contains("The user must confirm each use of the key"),
+        "{t}"
+    );
+    // `ssh-keygen -Y sign` with the agent-held key signs through the agent.
+    let public = format!("{}.pub", keys.files[0].display());
+    std::fs::write(dir.join("msg"), "hello").unwrap();
+    let sign = |status: &str| {
+        std::fs::write(dir.join("allow.status"), status).unwrap();
+        let _ = std::fs::remove_file(dir.join("msg.sig"));
+        run(
+            Command::new("ssh-keygen")
+                .args(["-Y", "sign", "-n", "file", "-f", &public, "msg"])
+                .current_dir(dir)
+                .env("SSH_AUTH_SOCK", &agent.socket),
+            b"",
+            RUN_TIMEOUT,
+        )
+    };
+    let refused = sign("1");
+    assert_ne!(refused.code(), Some(0), "{}", refused.stderr);
+    let allowed = sign("0");
+    assert_eq!(allowed.code(), Some(0), "{}", allowed.stderr);
+    let asked = std::fs::read_to_string(dir.join("allow.log")).unwrap();
+    assert!(
+        asked.starts_with("Allow use of key k_ed25519?\nKey fingerprint SHA256:"),
+        "{asked}"
+    );
+}
+
+/// A user of our own for the default-key test: ssh-add reads `~/.ssh` from the
+/// password database, so the keys must live in a real account's home.
+const DEFAULT_KEYS_USER: &str = "oxssh-addtest";
+
+fn default_keys_user() -> Option<(u32, u32, PathBuf)> {
+    let script = format!(
+        "id {DEFAULT_KEYS_USER} >/dev/null 2>&1 || useradd --create-home \
+         --home-dir /tmp/{DEFAULT_KEYS_USER}-home --shell /bin/sh {DEFAULT_KEYS_USER}"
+    );
+    let _ = run(Command::new("sh").args(["-c", &script]), b"", RUN_TIMEOUT);
+    let user = nix::unistd::User::from_name(DEFAULT_KEYS_USER)
+        .ok()
+        .flatten()?;
+    Some((user.uid.as_raw(), user.gid.as_raw(), user.dir))
+}
+
+/// `program args` as `ids` (std's safe set-id spawn) in `dir`, with `socket`; `HOME`
+/// points elsewhere, as ssh-add must not read it.
+fn as_user(program: &str, args: &[&str], ids: (u32, u32), dir: &Path, socket: &Path) -> String {
+    use std::os::unix::process::CommandExt;
+    let out = run(
+        Command::new(program)
+            .args(args)
+            .uid(ids.0)
+            .gid(ids.1)
+            .current_dir(dir)
+            .env("HOME", "/nonexistent")
+            .env("SSH_AUTH_SOCK", socket)
+            .env_remove("SSH_ASKPASS"),
+        b"",
+        RUN_TIMEOUT,
+    );
+    format!(
+        "$ add {}\n{}{}[exit {:?}]\n",
+        args.join(" "),
+        out.stdout,
+        out.stderr,
+        out.code()
+    )
+}
+
+/// `program -D -a socket` as `ids`, killed by its pid on drop.
+fn agent_as_user(program: &str, ids: (u32, u32), socket: &Path) -> Agent {
+    use std::os::unix::process::CommandExt;
+    let child = Command::new(program)
+        .args(["-D", "-a"])
+        .arg(socket)
+        .uid(ids.0)
+        .gid(ids.1)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let agent = Agent {
+        child,
+        socket: socket.to_path_buf(),
+        _dir: tempfile::tempdir().unwrap(),
+    };
+    wait_until("the agent socket", Duration::from_secs(10), || {
+        UnixStream::connect(&agent.socket).is_ok()
+    });
+    agent
+}
+
+#[test]
+fn default_keys_are_added_as_ssh_add_adds_them() {
+    if !peers() {
+        return;
+    }
+    let Some((uid, gid, home)) = default_keys_user() else {
+        panic!("cannot create {DEFAULT_KEYS_USER} (run as root)");
+    };
+    let ids = (uid, gid);
+    let ssh_dir = home.join(".ssh");
+    let _ = std::fs::remove_dir_all(&ssh_dir);
+    let transcript = |program: &str, agent: &str| {
+        let socket = home.join(format!("agent.{}", std::process::id()));
+        let _ = std::fs::remove_file(&socket);
+        let agent = agent_as_user(agent, ids, &socket);
+        let mut t = as_user(program, &[], ids, &home, &agent.socket);
+        t += &as_user(program, &["-l"], ids, &home, &agent.socket);
+        drop(agent);
+        let _ = std::fs::remove_file(&socket);
+        t
+    };
+    // No default key at all: nothing added, exit 1, as ssh-add.
+    let expected = transcript("ssh-add", "ssh-agent");
+    assert_eq!(transcript(OXSSH_ADD, OXSSH_AGENT), expected);
+    std::fs::create_dir(&ssh_dir).unwrap();
+    for (name, kind) in [("id_ed25519", "ed25519"), ("id_ecdsa", "ecdsa")] {
+        let out = run(
+            Command::new("ssh-keygen")
+                .args(["-q", "-N", "", "-C", name, "-t", kind, "-f"])
+                .arg(ssh_dir.join(name)),
+            b"",
+            RUN_TIMEOUT,
+        );
+        assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    }
+    let chown = run(
+        Command::new("chown")
+            .args(["-R", &format!("{uid}:{gid}")])
+            .arg(&ssh_dir),
+        b"",
+        RUN_TIMEOUT,
+    );
+    assert_eq!(chown.code(), Some(0));
+    let expected = transcript("ssh-add", "ssh-agent");
+    assert!(expected.contains("Identity added: "), "{expected}");
+    assert_eq!(transcript(OXSSH_ADD, OXSSH_AGENT), expected);
+    let _ = std::fs::remove_dir_all(&ssh_dir);
+}
+
+#[test]
+fn agent_default_lifetime_applies_to_keys_added_without_one() {
+    if !peers() {
+        return;
+    }
+    let keys = keys();
+    let agent = Agent::oxssh(&["-t", "2"]);
+    let file = keys.files[0].file_name().unwrap().to_str().unwrap();
+    step("ssh-add", &agent.socket, keys.client.path(), &[file], None);
+    let listed = step("ssh-add", &agent.socket, keys.client.path(), &["-l"], None);
+    assert!(listed.contains("(ED25519)"), "{listed}");
+    std::thread::sleep(Duration::from_millis(3500));
+    assert!(identities_ok(&agent.socket));
+}

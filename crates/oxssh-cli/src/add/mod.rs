@@ -92,8 +92,11 @@ fn run(opts: &Options, agent: &mut AgentClient) -> u8 {
 fn each_file(opts: &Options, mut f: impl FnMut(&Path) -> bool) -> u8 {
     let mut failed = false;
     if opts.files.is_empty() {
-        let home = std::env::var_os("HOME")
-            .map(PathBuf::from)
+        // As ssh-add: the home directory from the password database, not `$HOME`.
+        let home = nix::unistd::User::from_uid(nix::unistd::getuid())
+            .ok()
+            .flatten()
+            .map(|user| user.dir)
             .unwrap_or_default();
         let mut count = 0;
         for name in DEFAULT_KEYS {

@@ -163,8 +163,9 @@ fn cleanup_on_signals(socket: PathBuf, dir: Option<PathBuf>) {
     });
 }
 
+/// Binds and serves; the caller has already called [`cleanup_on_signals`] (before any
+/// thread exists, so every thread inherits the blocked signals).
 fn serve(opts: &Options, socket: &Path, dir: Option<&Path>, ready: impl FnOnce()) -> u8 {
-    cleanup_on_signals(socket.to_path_buf(), dir.map(Path::to_path_buf));
     let listener = match bind(socket) {
         Ok(listener) => listener,
         Err(e) => {
@@ -187,6 +188,7 @@ fn serve(opts: &Options, socket: &Path, dir: Option<&Path>, ready: impl FnOnce()
 }
 
 fn foreground(opts: &Options, socket: &Path, dir: Option<&Path>) -> u8 {
+    cleanup_on_signals(socket.to_path_buf(), dir.map(Path::to_path_buf));
     let csh = csh(opts);
     serve(opts, socket, dir, || {
         use std::io::Write as _;
@@ -205,6 +207,7 @@ fn background_copy(opts: &Options, ready: ReadySignal) -> u8 {
         return 1;
     };
     let dir = take_env(SOCKET_DIR_ENV);
+    cleanup_on_signals(socket.clone(), dir.clone());
     if let Some(parent) =
         take_env(PARENT_ENV).and_then(|p| p.to_str().and_then(|p| p.parse::<i32>().ok()))
     {
