@@ -197,3 +197,80 @@ impl SessionBind {
         Ok(bind)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+    use super::*;
+    use crate::keyblob::encode_private_key;
+    use oxssh_crypto::KeyKind;
+
+    fn add_body() -> Vec<u8> {
+        let key = oxssh_crypto::generate_private_key(KeyKind::Ed25519, "c").unwrap();
+        let mut body = Zeroizing::new(vec![num::ADD_ID_CONSTRAINED]);
+        encode_private_key(&key, &mut body);
+        encode_constraints(
+            &Constraints {
+                lifetime: Some(Duration::from_secs(7)),
+                confirm: true,
+            },
+            &mut body,
+        );
+        body.to_vec()
+    }
+
+    #[test]
+    fn constrained_add_decodes_with_its_constraints() {
+        match ClientRequest::decode(&add_body()).unwrap() {
+            ClientRequest::Add { key, constraints } => {
+                assert_eq!(key.comment(), "c");
+                assert_eq!(constraints.lifetime, Some(Duration::from_secs(7)));
+                assert!(constraints.confirm);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_truncation_and_unknown_constraint_is_an_error_not_a_panic() {
+        let body = add_body();
+        for len in 1..body.len() {
+            let _ = ClientRequest::decode(&body[..len]);
+        }
+        let mut bad = body.clone();
+        bad.push(3);
+        assert!(matches!(
+            ClientRequest::decode(&bad),
+            Err(RequestError::Constraint(3))
+        ));
+        // Pseudo-random bodies behind every message number.
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for round in 0..20_000u32 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 64) as usize;
+            let mut body: Vec<u8> = (0..len)
+                .map(|i| (state >> ((i % 8) * 8)) as u8 ^ i as u8)
+                .collect();
+            if let Some(first) = body.first_mut() {
+                *first = (round % 30) as u8;
+            }
+            let _ = ClientRequest::decode(&body);
+        }
+    }
+
+    #[test]
+    fn session_bind_decodes_and_rejects_trailing_bytes() {
+        let mut contents = Vec::new();
+        oxssh_wire::Writer::new(&mut contents)
+            .string(b"hostkey")
+            .string(b"sid")
+            .string(b"sig")
+            .bool(false);
+        let bind = SessionBind::decode(&contents).unwrap();
+        assert_eq!(bind.session_id, b"sid");
+        contents.push(0);
+        assert!(SessionBind::decode(&contents).is_err());
+    }
+}
