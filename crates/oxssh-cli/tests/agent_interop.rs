@@ -697,3 +697,74 @@ fn agent_default_lifetime_applies_to_keys_added_without_one() {
     std::thread::sleep(Duration::from_millis(3500));
     assert!(identities_ok(&agent.socket));
 }
+
+/// Output with our program names replaced by OpenSSH's and usage indentation dropped
+/// (our names are longer), for comparing refusals.
+fn normalised(program: &str, text: &str) -> String {
+    text.replace(&format!("ox{program}"), program)
+        .split('\n')
+        .map(|line| line.trim_start_matches(' '))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn bad_flags_are_refused_with_openssh_wording_and_codes() {
+    if !peers() {
+        return;
+    }
+    let agent = Agent::openssh();
+    let keys = keys();
+    let dir = keys.client.path();
+    let file = keys.files[0].file_name().unwrap().to_str().unwrap();
+    for args in [
+        &["-Q"][..],
+        &["-t"],
+        &["-t", "xx", file],
+        &["-E", "foo", "-l"],
+        &["-d", "missing"],
+        &["missing"],
+    ] {
+        let theirs = step("ssh-add", &agent.socket, dir, args, None);
+        let ours = step(OXSSH_ADD, &agent.socket, dir, args, None);
+        assert_eq!(
+            normalised("ssh-add", &ours),
+            normalised("ssh-add", &theirs),
+            "{args:?}"
+        );
+    }
+    for args in [
+        &["-Q"][..],
+        &["-t"],
+        &["-t", "xx"],
+        &["-a"],
+        &["-c", "-s"],
+        &["-k", "sh"],
+        &["-D", "-d"],
+    ] {
+        let theirs = run(Command::new("ssh-agent").args(args), b"", RUN_TIMEOUT);
+        let ours = run(Command::new(OXSSH_AGENT).args(args), b"", RUN_TIMEOUT);
+        assert_eq!(ours.code(), theirs.code(), "{args:?}");
+        assert_eq!(
+            normalised("ssh-agent", &ours.stderr),
+            normalised("ssh-agent", &theirs.stderr),
+            "{args:?}"
+        );
+    }
+    // -k without SSH_AGENT_PID.
+    let theirs = run(
+        Command::new("ssh-agent")
+            .arg("-k")
+            .env_remove("SSH_AGENT_PID"),
+        b"",
+        RUN_TIMEOUT,
+    );
+    let ours = run(
+        Command::new(OXSSH_AGENT)
+            .arg("-k")
+            .env_remove("SSH_AGENT_PID"),
+        b"",
+        RUN_TIMEOUT,
+    );
+    assert_eq!((ours.code(), ours.stderr), (theirs.code(), theirs.stderr));
+}

@@ -52,8 +52,38 @@ pub struct Options {
     pub files: Vec<PathBuf>,
 }
 
-/// Parses argv (without the program name); `Err`: print the usage, exit 1.
-pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String> {
+/// A command line ssh-add would refuse: what it prints (usage included) and its exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgsError {
+    /// Everything printed on stderr.
+    pub text: String,
+    /// The exit code.
+    pub code: u8,
+}
+
+impl std::fmt::Display for ArgsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+fn usage(message: &str) -> ArgsError {
+    ArgsError {
+        // getopt's complaint goes through OpenSSH's logger (CR LF), the usage does not.
+        text: format!("{message}\r\n{USAGE}"),
+        code: 1,
+    }
+}
+
+fn value(parser: &mut lexopt::Parser, flag: char) -> Result<String, ArgsError> {
+    parser
+        .value()
+        .map(|v| v.to_string_lossy().into_owned())
+        .map_err(|_| usage(&format!("option requires an argument -- {flag}")))
+}
+
+/// Parses argv (without the program name) as ssh-add 9.2 does.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, ArgsError> {
     use lexopt::Arg::{Short, Value};
     let mut parser = lexopt::Parser::from_args(args);
     let mut opts = Options {
@@ -64,7 +94,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
         files: Vec::new(),
     };
     loop {
-        let arg = parser.next().map_err(|e| e.to_string())?;
+        let arg = parser.next().map_err(|e| usage(&e.to_string()))?;
         let mode = match arg {
             None => break,
             Some(Short('l')) => Mode::List,
@@ -79,28 +109,37 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
             }
             Some(Short('q')) => continue,
             Some(Short('E')) => {
-                let value = parser.value().map_err(|e| e.to_string())?;
-                let value = value.to_string_lossy();
-                opts.hash = HashAlg::from_option(&value)
-                    .ok_or_else(|| format!("Invalid hash algorithm \"{value}\""))?;
+                let value = value(&mut parser, 'E')?;
+                // ssh-add's fatal(): CR LF, exit 255.
+                opts.hash = HashAlg::from_option(&value).ok_or_else(|| ArgsError {
+                    text: format!("Invalid hash algorithm \"{value}\"\r\n"),
+                    code: 255,
+                })?;
                 continue;
             }
             Some(Short('t')) => {
-                let value = parser.value().map_err(|e| e.to_string())?;
-                let value = value.to_string_lossy();
-                let life = crate::keyscan::args::parse_time(&value)
-                    .ok_or_else(|| "Invalid lifetime".to_owned())?;
+                let value = value(&mut parser, 't')?;
+                // ssh-add prints no usage here.
+                let life = crate::keyscan::args::parse_time(&value).ok_or_else(|| ArgsError {
+                    text: "Invalid lifetime\n".into(),
+                    code: 1,
+                })?;
                 opts.lifetime = Some(life);
                 continue;
             }
             Some(Short(flag @ ('K' | 'k' | 'v' | 'H' | 'h' | 'S' | 's' | 'e' | 'T'))) => {
-                return Err(format!("-{flag} is not supported yet"));
+                return Err(ArgsError {
+                    text: format!("oxssh-add: -{flag} is not supported yet\n"),
+                    code: 1,
+                });
             }
             Some(Value(file)) => {
                 opts.files.push(PathBuf::from(file));
                 continue;
             }
-            Some(other) => return Err(other.unexpected().to_string()),
+            // OpenSSH's getopt wording.
+            Some(Short(flag)) => return Err(usage(&format!("unknown option -- {flag}"))),
+            Some(_) => return Err(usage("unknown option -- -")),
         };
         opts.mode = mode;
     }

@@ -16,23 +16,13 @@ use oxssh_keys::{PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
 use crate::client::prompt::{Prompter, TerminalPrompter};
-pub use args::{Mode, Options, USAGE};
+pub use args::{ArgsError, Mode, Options, USAGE};
 
 /// Default identities, in ssh-add's order (the types we hold).
 const DEFAULT_KEYS: [&str; 3] = ["id_rsa", "id_ecdsa", "id_ed25519"];
 
 /// `oxssh-add`'s main.
 pub fn main() -> ExitCode {
-    let opts = match args::parse(std::env::args_os().skip(1)) {
-        Ok(opts) => opts,
-        Err(message) => {
-            if !message.is_empty() {
-                eprintln!("oxssh-add: {message}");
-            }
-            eprint!("{USAGE}");
-            return ExitCode::from(1);
-        }
-    };
     let Some(socket) = std::env::var_os("SSH_AUTH_SOCK").filter(|s| !s.is_empty()) else {
         eprintln!("Could not open a connection to your authentication agent.");
         return ExitCode::from(2);
@@ -46,6 +36,14 @@ pub fn main() -> ExitCode {
         Err(e) => {
             eprintln!("Error connecting to agent: {e}");
             return ExitCode::from(2);
+        }
+    };
+    // ssh-add connects before it reads its flags: without an agent, nothing else matters.
+    let opts = match args::parse(std::env::args_os().skip(1)) {
+        Ok(opts) => opts,
+        Err(err) => {
+            eprint!("{err}");
+            return ExitCode::from(err.code);
         }
     };
     ExitCode::from(run(&opts, &mut agent))
@@ -206,7 +204,12 @@ fn public_of(path: &Path) -> Option<(PublicKey, String)> {
 
 fn delete(agent: &mut AgentClient, path: &Path) -> bool {
     let Some((key, comment)) = public_of(path) else {
-        eprintln!("Bad key file {}", path.display());
+        match std::fs::metadata(path) {
+            Err(e) => eprintln!("Bad key file {}: {}", path.display(), strerror(&e)),
+            // ssh-add 9.2 reports the failed look-up of the companion files (ENOENT)
+            // for a file that holds no readable public key.
+            Ok(_) => eprintln!("Bad key file {}: No such file or directory", path.display()),
+        }
         return false;
     };
     match agent.remove(&key.to_blob()) {
@@ -239,8 +242,9 @@ fn load(path: &Path, confirm: bool) -> Option<PrivateKey> {
     let text = match read_private_key_file(path) {
         Ok(text) => text,
         Err(KeyFileError::BadPermissions { warning }) => {
+            // OpenSSH's log lines end in CR LF.
             for line in warning {
-                eprintln!("{line}");
+                crate::keygen::log_line(&line);
             }
             return None;
         }
@@ -249,7 +253,7 @@ fn load(path: &Path, confirm: bool) -> Option<PrivateKey> {
             return None;
         }
         Err(_) => {
-            eprintln!("Error loading key \"{name}\": invalid format");
+            eprintln!("Error loading key \"{name}\": error in libcrypto");
             return None;
         }
     };
@@ -268,8 +272,10 @@ fn load(path: &Path, confirm: bool) -> Option<PrivateKey> {
                 eprintln!("Error loading key \"{name}\": unknown or unsupported key type");
                 return None;
             }
+            // ssh-add 9.2 reports a file that is not a key once its PEM fallback has
+            // failed too.
             Err(_) => {
-                eprintln!("Error loading key \"{name}\": invalid format");
+                eprintln!("Error loading key \"{name}\": error in libcrypto");
                 return None;
             }
         }

@@ -42,7 +42,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
     let mut parser = lexopt::Parser::from_args(args);
     let mut opts = Options::default();
     loop {
-        let arg = parser.next().map_err(|e| e.to_string())?;
+        let arg = parser.next().map_err(|e| format!("{e}\r\n"))?;
         match arg {
             None => break,
             Some(Short('c')) => {
@@ -61,18 +61,23 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
             Some(Short('d')) => opts.debug = true,
             Some(Short('k')) => opts.kill = true,
             Some(Short('a')) => {
-                opts.bind_address = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?));
+                opts.bind_address =
+                    Some(PathBuf::from(parser.value().map_err(|_| {
+                        "option requires an argument -- a\r\n".to_owned()
+                    })?));
             }
             Some(Short('t')) => {
-                let value = parser.value().map_err(|e| e.to_string())?;
+                let value = parser
+                    .value()
+                    .map_err(|_| "option requires an argument -- t\r\n".to_owned())?;
                 let value = value.to_string_lossy();
                 match crate::keyscan::args::parse_time(&value) {
                     Some(life) => opts.lifetime = Some(life),
-                    None => return Err("Invalid lifetime".into()),
+                    None => return Err("Invalid lifetime\n".into()),
                 }
             }
             Some(Short(flag @ ('E' | 'O' | 'P'))) => {
-                return Err(format!("-{flag} is not supported yet"));
+                return Err(format!("oxssh-agent: -{flag} is not supported yet\n"));
             }
             Some(Value(command)) => {
                 opts.command.push(command);
@@ -80,7 +85,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Options, String
                     .extend(parser.raw_args().map_err(|e| e.to_string())?);
                 break;
             }
-            Some(other) => return Err(other.unexpected().to_string()),
+            // OpenSSH's getopt wording.
+            Some(Short(flag)) => return Err(format!("unknown option -- {flag}\r\n")),
+            Some(_) => return Err("unknown option -- -\r\n".to_owned()),
         }
     }
     if !opts.command.is_empty()

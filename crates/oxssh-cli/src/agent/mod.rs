@@ -30,9 +30,9 @@ pub fn main() -> ExitCode {
     let opts = match args::parse(std::env::args_os().skip(1)) {
         Ok(opts) => opts,
         Err(message) => {
-            if !message.is_empty() {
-                eprintln!("oxssh-agent: {message}");
-            }
+            // Each message carries its own line end (getopt's go through OpenSSH's
+            // logger: CR LF).
+            eprint!("{message}");
             eprint!("{USAGE}");
             return ExitCode::from(1);
         }
