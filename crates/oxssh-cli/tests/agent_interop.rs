@@ -306,6 +306,12 @@ fn ssh_logs_in_to_sshd_with_keys_held_only_by_oxssh_agent() {
     let out = ssh("rsa-sha2-512");
     assert_eq!(out.code(), Some(0), "{}", out.stderr);
     assert_eq!(out.stdout, "logged-in\n");
+    // Our client signs through our agent too.
+    let out = Ssh::oxssh(&fx.client, &fx.peer, TEST_USER)
+        .env("SSH_AUTH_SOCK", &agent.socket)
+        .run("echo logged-in", b"");
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "logged-in\n");
     let log = agent.stop();
     assert!(
         log.contains("flags 4"),
