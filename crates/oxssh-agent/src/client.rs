@@ -12,9 +12,15 @@ use oxssh_proto::crypto::{CryptoError, SigningKey};
 use oxssh_wire::names::key;
 use oxssh_wire::Reader;
 
+use oxssh_keys::PrivateKey;
+use oxssh_wire::Writer;
+use zeroize::Zeroizing;
+
 use crate::codec::{
-    Identity, Request, Response, MAX_MESSAGE, SIGN_RSA_SHA2_256, SIGN_RSA_SHA2_512,
+    num, Identity, Request, Response, MAX_MESSAGE, SIGN_RSA_SHA2_256, SIGN_RSA_SHA2_512,
 };
+use crate::keyblob::encode_private_key;
+use crate::server::{encode_constraints, Constraints};
 
 /// How long one agent exchange may take (an agent may ask the user to confirm).
 const AGENT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -50,7 +56,11 @@ impl AgentClient {
     }
 
     fn call(&mut self, request: &Request) -> Result<Response, AgentError> {
-        self.stream.write_all(&request.to_frame())?;
+        self.call_frame(&request.to_frame())
+    }
+
+    fn call_frame(&mut self, frame: &[u8]) -> Result<Response, AgentError> {
+        self.stream.write_all(frame)?;
         let mut len = [0u8; 4];
         self.stream.read_exact(&mut len)?;
         let len = u32::from_be_bytes(len) as usize;
@@ -85,6 +95,56 @@ impl AgentClient {
         };
         match self.call(&request)? {
             Response::Signature(sig) => Ok(sig),
+            Response::Failure => Err(AgentError::Refused),
+            other => Err(AgentError::Protocol(format!("unexpected answer {other:?}"))),
+        }
+    }
+
+    /// Adds `key` with `constraints` (`ssh-add`, `ssh-add -t`, `ssh-add -c`).
+    pub fn add(&mut self, key: &PrivateKey, constraints: &Constraints) -> Result<(), AgentError> {
+        let constrained = *constraints != Constraints::default();
+        let mut body = Zeroizing::new(Vec::with_capacity(16 * 1024));
+        body.push(if constrained {
+            num::ADD_ID_CONSTRAINED
+        } else {
+            num::ADD_IDENTITY
+        });
+        encode_private_key(key, &mut body);
+        encode_constraints(constraints, &mut body);
+        let mut frame = Zeroizing::new(Vec::with_capacity(body.len() + 4));
+        Writer::new(&mut frame).string(&body);
+        self.expect_success(&frame)
+    }
+
+    /// Removes the key `key_blob` (`ssh-add -d`).
+    pub fn remove(&mut self, key_blob: &[u8]) -> Result<(), AgentError> {
+        self.expect_success(
+            &Request::Remove {
+                key_blob: key_blob.to_vec(),
+            }
+            .to_frame(),
+        )
+    }
+
+    /// Removes every key (`ssh-add -D`).
+    pub fn remove_all(&mut self) -> Result<(), AgentError> {
+        self.expect_success(&Request::RemoveAll.to_frame())
+    }
+
+    /// Locks (`lock`) or unlocks the agent with `passphrase` (`ssh-add -x` / `-X`).
+    pub fn lock(&mut self, lock: bool, passphrase: &[u8]) -> Result<(), AgentError> {
+        let mut body = Zeroizing::new(Vec::with_capacity(passphrase.len() + 8));
+        Writer::new(&mut body)
+            .u8(if lock { num::LOCK } else { num::UNLOCK })
+            .string(passphrase);
+        let mut frame = Zeroizing::new(Vec::with_capacity(body.len() + 4));
+        Writer::new(&mut frame).string(&body);
+        self.expect_success(&frame)
+    }
+
+    fn expect_success(&mut self, frame: &[u8]) -> Result<(), AgentError> {
+        match self.call_frame(frame)? {
+            Response::Success => Ok(()),
             Response::Failure => Err(AgentError::Refused),
             other => Err(AgentError::Protocol(format!("unexpected answer {other:?}"))),
         }

@@ -12,13 +12,21 @@ pub const SIGN_RSA_SHA2_256: u32 = 2;
 /// Sign flag: RSA with SHA-512 (`rsa-sha2-512`).
 pub const SIGN_RSA_SHA2_512: u32 = 4;
 
-mod num {
+/// Message numbers (PROTOCOL.agent, draft-ietf-sshm-ssh-agent §5.1).
+pub(crate) mod num {
     pub const FAILURE: u8 = 5;
     pub const SUCCESS: u8 = 6;
     pub const REQUEST_IDENTITIES: u8 = 11;
     pub const IDENTITIES_ANSWER: u8 = 12;
     pub const SIGN_REQUEST: u8 = 13;
     pub const SIGN_RESPONSE: u8 = 14;
+    pub const ADD_IDENTITY: u8 = 17;
+    pub const REMOVE_IDENTITY: u8 = 18;
+    pub const REMOVE_ALL_IDENTITIES: u8 = 19;
+    pub const LOCK: u8 = 22;
+    pub const UNLOCK: u8 = 23;
+    pub const ADD_ID_CONSTRAINED: u8 = 25;
+    pub const EXTENSION: u8 = 27;
 }
 
 /// A key the agent holds.
@@ -45,6 +53,13 @@ pub enum Request {
         /// `SIGN_RSA_SHA2_*` flags.
         flags: u32,
     },
+    /// SSH_AGENTC_REMOVE_IDENTITY
+    Remove {
+        /// Key blob.
+        key_blob: Vec<u8>,
+    },
+    /// SSH_AGENTC_REMOVE_ALL_IDENTITIES
+    RemoveAll,
 }
 
 /// Answers an agent gives.
@@ -82,10 +97,51 @@ impl Request {
                     .string(data)
                     .u32(*flags);
             }
+            Self::Remove { key_blob } => {
+                w.u8(num::REMOVE_IDENTITY).string(key_blob);
+            }
+            Self::RemoveAll => {
+                w.u8(num::REMOVE_ALL_IDENTITIES);
+            }
         }
-        let mut frame = Vec::with_capacity(body.len() + 4);
-        Writer::new(&mut frame).string(&body);
-        frame
+        frame(&body)
+    }
+}
+
+/// `uint32 length || body`.
+pub(crate) fn frame(body: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(body.len() + 4);
+    Writer::new(&mut frame).string(body);
+    frame
+}
+
+impl Response {
+    /// The framed answer (length prefix included), as the agent sends it.
+    pub fn to_frame(&self) -> Vec<u8> {
+        let mut body = Vec::new();
+        let mut w = Writer::new(&mut body);
+        match self {
+            Self::Failure => {
+                w.u8(num::FAILURE);
+            }
+            Self::Success => {
+                w.u8(num::SUCCESS);
+            }
+            Self::Identities(ids) => {
+                w.u8(num::IDENTITIES_ANSWER)
+                    .u32(u32::try_from(ids.len()).unwrap_or(u32::MAX));
+                for id in ids {
+                    w.string(&id.key_blob).string(id.comment.as_bytes());
+                }
+            }
+            Self::Signature(sig) => {
+                w.u8(num::SIGN_RESPONSE).string(sig);
+            }
+            Self::Other(n) => {
+                w.u8(*n);
+            }
+        }
+        frame(&body)
     }
 }
 

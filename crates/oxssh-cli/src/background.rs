@@ -21,6 +21,8 @@ use std::time::Duration;
 pub const CLIENT_READY_ENV: &str = "OXSSH_FORK_READY_SOCKET";
 /// Names the rendezvous socket in a detaching `oxsshd`'s background copy.
 pub const SERVER_READY_ENV: &str = "OXSSHD_DETACH_READY_SOCKET";
+/// Names the rendezvous socket in `oxssh-agent`'s background copy.
+pub const AGENT_READY_ENV: &str = "OXSSH_AGENT_READY_SOCKET";
 
 /// How often the foreground process looks for "ready" or the copy's exit.
 const POLL: Duration = Duration::from_millis(10);
@@ -78,13 +80,44 @@ pub fn run_in_background(program: &str, variable: &str, daemon: bool) -> u8 {
 }
 
 fn spawn_and_wait(variable: &str, daemon: bool) -> std::io::Result<u8> {
+    Ok(match spawn_daemon(variable, daemon, &[])? {
+        Outcome::Ready(_) => 0,
+        Outcome::Exited(code) => code,
+    })
+}
+
+/// How the background copy's start went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It is ready and runs on, with this process id.
+    Ready(u32),
+    /// It ended before it was ready, with this exit status.
+    Exited(u8),
+}
+
+/// Like [`run_in_background`], for programs that print something about the copy once it
+/// is ready (`oxssh-agent` prints its pid): the copy also gets `env`, and the caller
+/// learns its pid.
+///
+/// # Errors
+/// When the copy cannot be started or the rendezvous fails.
+pub fn spawn_daemon(
+    variable: &str,
+    daemon: bool,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> std::io::Result<Outcome> {
     let dir = private_dir()?;
-    let result = rendezvous(&dir, variable, daemon);
+    let result = rendezvous(&dir, variable, daemon, env);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
 
-fn rendezvous(dir: &Path, variable: &str, daemon: bool) -> std::io::Result<u8> {
+fn rendezvous(
+    dir: &Path,
+    variable: &str,
+    daemon: bool,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> std::io::Result<Outcome> {
     let socket = dir.join("ready");
     let listener = UnixListener::bind(&socket)?;
     listener.set_nonblocking(true)?;
@@ -92,6 +125,7 @@ fn rendezvous(dir: &Path, variable: &str, daemon: bool) -> std::io::Result<u8> {
     command
         .args(std::env::args_os().skip(1))
         .env(variable, &socket)
+        .envs(env.iter().copied())
         .stdin(Stdio::null());
     if daemon {
         command.stdout(Stdio::null()).stderr(Stdio::piped());
@@ -111,7 +145,7 @@ fn rendezvous(dir: &Path, variable: &str, daemon: bool) -> std::io::Result<u8> {
                 stream.set_read_timeout(Some(Duration::from_secs(5)))?;
                 let mut byte = [0u8; 1];
                 if stream.read_exact(&mut byte).is_ok() && byte == [READY] {
-                    return Ok(0);
+                    return Ok(Outcome::Ready(child.id()));
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
@@ -122,7 +156,9 @@ fn rendezvous(dir: &Path, variable: &str, daemon: bool) -> std::io::Result<u8> {
             if let Some(relay) = relay {
                 let _ = relay.join();
             }
-            return Ok(status.code().map_or(255, |c| (c & 0xff) as u8));
+            return Ok(Outcome::Exited(
+                status.code().map_or(255, |c| (c & 0xff) as u8),
+            ));
         }
         std::thread::sleep(POLL);
     }

@@ -2,6 +2,8 @@
 //! over one module here.
 #![forbid(unsafe_code)]
 
+pub mod add;
+pub mod agent;
 pub mod background;
 pub mod client;
 pub mod copyid;
