@@ -199,6 +199,7 @@ fn run() -> Res<()> {
         }
     }
     let started = Instant::now();
+    let revision = report::revision();
     let load_before = procfs::load1();
     // Declared before the servers, so it outlives them (drop order is reverse).
     let setup = servers::prepare()?;
@@ -341,6 +342,7 @@ fn run() -> Res<()> {
         load_before,
         load_after,
         cpu_source,
+        revision,
         elapsed: started.elapsed(),
         openssh: measure::version(&opts.ssh),
         oxssh: measure::version(&oxssh),

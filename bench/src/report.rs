@@ -18,6 +18,8 @@ pub struct RunInfo {
     pub load_before: String,
     pub load_after: String,
     pub cpu_source: String,
+    /// The source revision when the run started.
+    pub revision: String,
     pub elapsed: Duration,
     pub openssh: String,
     pub oxssh: String,
@@ -36,6 +38,21 @@ fn cmd_line(program: &str, args: &[&str]) -> String {
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default()
+}
+
+/// The checkout's commit, and whether crates/ has uncommitted changes.
+pub fn revision() -> String {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let commit = cmd_line("git", &["-C", dir, "rev-parse", "--short", "HEAD"]);
+    let dirty = cmd_line(
+        "git",
+        &["-C", dir, "status", "--porcelain", "--", "../crates"],
+    );
+    if dirty.is_empty() {
+        format!("commit {commit}")
+    } else {
+        format!("commit {commit} with uncommitted changes in crates/")
+    }
 }
 
 /// Today's date (UTC), YYYY-MM-DD.
@@ -129,32 +146,6 @@ pub fn markdown(info: &RunInfo, r: &Results) -> String {
         })
         .unwrap_or_default();
     let ncpu = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let commit = cmd_line(
-        "git",
-        &[
-            "-C",
-            env!("CARGO_MANIFEST_DIR"),
-            "rev-parse",
-            "--short",
-            "HEAD",
-        ],
-    );
-    let dirty = cmd_line(
-        "git",
-        &[
-            "-C",
-            env!("CARGO_MANIFEST_DIR"),
-            "status",
-            "--porcelain",
-            "--",
-            "../crates",
-        ],
-    );
-    let commit = if dirty.is_empty() {
-        commit
-    } else {
-        format!("{commit} with uncommitted changes in crates/")
-    };
     let _ = writeln!(
         out,
         "# oxssh vs OpenSSH, {now} ({})\n",
@@ -170,8 +161,8 @@ pub fn markdown(info: &RunInfo, r: &Results) -> String {
     );
     let _ = writeln!(
         out,
-        "- Peers: {} and oxssh {} (commit {commit}), release build.",
-        info.openssh, info.oxssh
+        "- Peers: {} and oxssh {} ({} when the run started), release build.",
+        info.openssh, info.oxssh, info.revision
     );
     let _ = writeln!(
         out,
