@@ -14,8 +14,9 @@ use oxssh_proto::connection::ChannelId;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 
-/// Bytes per read from the child.
-const CHUNK: usize = 32 * 1024;
+/// Bytes per read from the child: large reads mean fewer hand-offs to the connection
+/// task per byte (128 KiB beat 32 KiB by ~10% on downloads through `ssh`).
+const CHUNK: usize = 128 * 1024;
 /// Chunks read ahead per output stream, waiting for window.
 const READ_AHEAD: usize = 4;
 /// Chunks queued towards the child's stdin.
