@@ -32,43 +32,7 @@ pub enum KeyBlobError {
 /// Appends `key` (type, fields, comment) to `out` as ADD_IDENTITY carries it.
 pub fn encode_private_key(key: &PrivateKey, out: &mut Zeroizing<Vec<u8>>) {
     out.reserve(BUFFER);
-    let mut w = Writer::new(out);
-    w.string(key.public_key().key_type().as_bytes());
-    match key.material() {
-        KeyMaterial::Ed25519 { seed, public } => {
-            let mut pair = Zeroizing::new([0u8; 64]);
-            let (left, right) = pair.split_at_mut(32);
-            left.copy_from_slice(seed);
-            right.copy_from_slice(public);
-            w.string(public).string(pair.as_ref());
-        }
-        KeyMaterial::Ecdsa {
-            curve,
-            scalar,
-            point,
-        } => {
-            w.string(curve.identifier().as_bytes())
-                .string(point)
-                .mpint_unsigned(scalar);
-        }
-        KeyMaterial::Rsa {
-            n,
-            e,
-            d,
-            p,
-            q,
-            iqmp,
-        } => {
-            w.mpint_unsigned(n)
-                .mpint_unsigned(e)
-                .mpint_unsigned(d)
-                .mpint_unsigned(iqmp)
-                .mpint_unsigned(p)
-                .mpint_unsigned(q);
-        }
-        _ => {}
-    }
-    w.string(key.comment().as_bytes());
+    oxssh_keys::write_private_key_body(&mut Writer::new(out), key);
 }
 
 /// Reads one key (type, fields, comment) from `r`, leaving any constraints after it.

@@ -33,44 +33,7 @@ fn private_section(
     let mut buf = Zeroizing::new(Vec::with_capacity(8192));
     let mut w = Writer::new(&mut buf);
     w.u32(check).u32(check);
-    w.string(key.public_key().key_type().as_bytes());
-    match key.material() {
-        KeyMaterial::Ed25519 { seed, public } => {
-            let mut pair = Zeroizing::new([0u8; 64]);
-            pair.get_mut(..32)
-                .ok_or(PrivateKeyError::InvalidFormat)?
-                .copy_from_slice(seed);
-            pair.get_mut(32..)
-                .ok_or(PrivateKeyError::InvalidFormat)?
-                .copy_from_slice(public);
-            w.string(public).string(&*pair);
-        }
-        KeyMaterial::Ecdsa {
-            curve,
-            scalar,
-            point,
-        } => {
-            w.string(curve.identifier().as_bytes())
-                .string(point)
-                .mpint_unsigned(scalar);
-        }
-        KeyMaterial::Rsa {
-            n,
-            e,
-            d,
-            p,
-            q,
-            iqmp,
-        } => {
-            w.mpint_unsigned(n)
-                .mpint_unsigned(e)
-                .mpint_unsigned(d)
-                .mpint_unsigned(iqmp)
-                .mpint_unsigned(p)
-                .mpint_unsigned(q);
-        }
-    }
-    w.string(key.comment().as_bytes());
+    write_private_key_body(&mut w, key);
     let mut pad = 1u8;
     while buf.len() % block != 0 {
         buf.push(pad);
@@ -144,6 +107,49 @@ pub(crate) fn encode(
     }
     text.push_str(END);
     Ok(text)
+}
+
+/// Appends `key` as OpenSSH serialises a private key (`sshkey_private_serialize`):
+/// `string type || the type's fields || string comment`. The private section of
+/// `openssh-key-v1` and the agent protocol's ADD_IDENTITY (PROTOCOL.agent §3.2) both carry
+/// this layout, so both are written here.
+pub fn write_private_key_body(w: &mut Writer<'_>, key: &PrivateKey) {
+    w.string(key.public_key().key_type().as_bytes());
+    match key.material() {
+        KeyMaterial::Ed25519 { seed, public } => {
+            // OpenSSH's private half is seed || public.
+            let mut pair = Zeroizing::new([0u8; 64]);
+            let (left, right) = pair.split_at_mut(32);
+            left.copy_from_slice(seed);
+            right.copy_from_slice(public);
+            w.string(public).string(pair.as_ref());
+        }
+        KeyMaterial::Ecdsa {
+            curve,
+            scalar,
+            point,
+        } => {
+            w.string(curve.identifier().as_bytes())
+                .string(point)
+                .mpint_unsigned(scalar);
+        }
+        KeyMaterial::Rsa {
+            n,
+            e,
+            d,
+            p,
+            q,
+            iqmp,
+        } => {
+            w.mpint_unsigned(n)
+                .mpint_unsigned(e)
+                .mpint_unsigned(d)
+                .mpint_unsigned(iqmp)
+                .mpint_unsigned(p)
+                .mpint_unsigned(q);
+        }
+    }
+    w.string(key.comment().as_bytes());
 }
 
 #[cfg(test)]

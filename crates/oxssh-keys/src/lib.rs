@@ -29,6 +29,7 @@ pub mod strict_modes;
 pub use authorized_keys::{AuthorizedKey, AuthorizedKeysError, KeyOptions};
 pub use fingerprint::{Fingerprint, HashAlg};
 pub use key_file::KeyFileFormat;
+pub use key_v1::write_private_key_body;
 pub use known_hosts::{HostKeyMatch, KnownHosts};
 pub use private::{KeyMaterial, PrivateKey, PrivateKeyError};
 pub use public::{EcdsaCurve, KeyError, PublicKey};
