@@ -58,6 +58,9 @@ pub(super) struct Conn {
     pub startup: Option<StartupSlot>,
     /// `ClientAliveInterval` probing, once logged in.
     pub alive: Option<ClientAlive>,
+    /// Where channel input is read before it is queued for a child (reused, not
+    /// allocated per step).
+    pub input: Vec<u8>,
 }
 
 /// `ClientAliveInterval`/`ClientAliveCountMax`: after `interval` without a packet from
@@ -114,6 +117,7 @@ pub(crate) async fn serve(
         pam_session: false,
         startup,
         alive: None,
+        input: vec![0u8; STDIN_CHUNK],
     };
     let end = conn.run(&stream, rx).await;
     // Best effort: a DISCONNECT may be waiting.
@@ -542,7 +546,6 @@ impl Conn {
         if !self.core.is_authenticated() {
             return Ok(());
         }
-        let mut buf = vec![0u8; STDIN_CHUNK];
         let ids: Vec<ChannelId> = self.sessions.keys().copied().collect();
         for id in ids {
             let Some(s) = self.sessions.get_mut(&id) else {
@@ -570,13 +573,13 @@ impl Conn {
                     // The child closed its stdin: discard, keep the window open.
                     _ => None,
                 };
-                let n = self.core.read(id, &mut buf)?;
+                let n = self.core.read(id, &mut self.input)?;
                 if n == 0 {
                     input_done = true;
                     break;
                 }
                 if let Some(permit) = permit {
-                    permit.send(buf.get(..n).unwrap_or_default().to_vec());
+                    permit.send(self.input.get(..n).unwrap_or_default().to_vec());
                 }
             }
             if s.client_eof && input_done && s.pty.is_none() {
