@@ -16,6 +16,7 @@ mod hostkey;
 mod log;
 mod logging;
 mod login;
+mod rc;
 mod records;
 mod session;
 mod settings;
@@ -39,6 +40,10 @@ pub const EXIT_FAILURE: i32 = 255;
 /// Runs `oxsshd` with the command line `argv` (without the program name); returns the
 /// exit status.
 pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
+    if let Ok(rc_file) = std::env::var(rc::LAUNCHER_ENV) {
+        // A session's process, as its user: run the rc file, then the shell.
+        return rc::run_launcher(&rc_file, argv);
+    }
     let args = match parse_args(argv) {
         Ok(a) => a,
         Err(e) => {

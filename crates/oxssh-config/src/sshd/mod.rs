@@ -140,6 +140,8 @@ pub struct SshdConfig {
     pub rekey_limit: RekeyLimit,
     /// `PermitTTY`.
     pub permit_tty: bool,
+    /// `PermitUserRC`: whether `~/.ssh/rc` runs before a session.
+    pub permit_user_rc: bool,
     /// `ForceCommand` (`None` for `none`).
     pub force_command: Option<String>,
     /// `Subsystem` lines.
