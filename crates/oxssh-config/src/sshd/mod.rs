@@ -186,6 +186,17 @@ impl SshdConfig {
         path: &str,
         defaults: &AlgorithmLists,
     ) -> Result<SshdConfig, SshdConfigError> {
+        Self::load_with_options(env, path, defaults, &[])
+    }
+
+    /// [`SshdConfig::load`] with sshd's `-o keyword=value` (or `keyword value`) options,
+    /// which come before the file and so override it.
+    pub fn load_with_options(
+        env: &dyn ConfigEnv,
+        path: &str,
+        defaults: &AlgorithmLists,
+        command_line: &[String],
+    ) -> Result<SshdConfig, SshdConfigError> {
         let base_dir = match path.rfind('/') {
             Some(0) => "/".to_string(),
             Some(i) => path.get(..i).unwrap_or(".").to_string(),
@@ -200,6 +211,7 @@ impl SshdConfig {
             store: Store::default(),
             warnings: Vec::new(),
         };
+        r.read_command_line(command_line)?;
         r.read_file(path, &[], 0)?;
         let not_acted_on = check_support(&r.entries)?;
         resolve::check_algorithms(&r.entries, defaults)?;
