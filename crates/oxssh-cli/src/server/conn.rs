@@ -23,6 +23,13 @@ use super::stream::Stream;
 const READ_CHUNK: usize = 256 * 1024;
 /// Bytes moved from a channel to the child's stdin per step.
 const STDIN_CHUNK: usize = 32 * 1024;
+
+thread_local! {
+    /// Where a worker thread reads sockets and channels into. What is read is handed on
+    /// (to the protocol core, or copied into a message) before the next `await`, so one
+    /// buffer per thread serves every connection: an idle connection owns none.
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
+}
 /// Longest wait to write the last bytes of a closing connection.
 const FINAL_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -58,9 +65,6 @@ pub(super) struct Conn {
     pub startup: Option<StartupSlot>,
     /// `ClientAliveInterval` probing, once logged in.
     pub alive: Option<ClientAlive>,
-    /// Where channel input is read before it is queued for a child (reused, not
-    /// allocated per step).
-    pub input: Vec<u8>,
 }
 
 /// `ClientAliveInterval`/`ClientAliveCountMax`: after `interval` without a packet from
@@ -117,7 +121,6 @@ pub(crate) async fn serve(
         pam_session: false,
         startup,
         alive: None,
-        input: vec![0u8; STDIN_CHUNK],
     };
     let end = conn.run(&stream, rx).await;
     // Best effort: a DISCONNECT may be waiting.
@@ -141,7 +144,6 @@ pub(crate) async fn serve(
 
 impl Conn {
     async fn run(&mut self, stream: &Stream, mut rx: mpsc::UnboundedReceiver<SessionMsg>) -> End {
-        let mut buf = vec![0u8; READ_CHUNK];
         loop {
             if let Err(e) = self.step().await {
                 return e;
@@ -166,19 +168,23 @@ impl Conn {
                     if let Err(e) = ready {
                         return e.to_string();
                     }
-                    match stream.try_read(&mut buf) {
-                        Ok(0) => return "Connection closed".into(),
+                    let read = READ_BUFFER.with_borrow_mut(|buf| match stream.try_read(buf) {
+                        Ok(0) => Err("Connection closed".to_owned()),
                         Ok(n) => {
                             let data = buf.get(..n).unwrap_or_default();
-                            if let Err(e) = self.core.recv(data) {
-                                return e.to_string();
-                            }
+                            self.core.recv(data).map(|_| true).map_err(|e| e.to_string())
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
+                        Err(e) => Err(e.to_string()),
+                    });
+                    match read {
+                        Ok(true) => {
                             if let Some(alive) = self.alive.as_mut() {
                                 alive.heard_from_client(Instant::now());
                             }
                         }
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(e) => return e.to_string(),
+                        Ok(false) => {}
+                        Err(end) => return end,
                     }
                 }
                 ready = stream.writable(), if want_write => {
@@ -573,13 +579,18 @@ impl Conn {
                     // The child closed its stdin: discard, keep the window open.
                     _ => None,
                 };
-                let n = self.core.read(id, &mut self.input)?;
+                let core = &mut self.core;
+                let n = READ_BUFFER.with_borrow_mut(|buf| {
+                    let chunk = buf.get_mut(..STDIN_CHUNK).unwrap_or_default();
+                    let n = core.read(id, chunk)?;
+                    if let (Some(permit), true) = (permit, n > 0) {
+                        permit.send(chunk.get(..n).unwrap_or_default().to_vec());
+                    }
+                    Ok::<_, TransportError>(n)
+                })?;
                 if n == 0 {
                     input_done = true;
                     break;
-                }
-                if let Some(permit) = permit {
-                    permit.send(self.input.get(..n).unwrap_or_default().to_vec());
                 }
             }
             if s.client_eof && input_done && s.pty.is_none() {

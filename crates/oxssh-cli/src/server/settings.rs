@@ -30,7 +30,7 @@ pub const PAM_SERVICE: &str = "oxsshd";
 /// A loaded configuration and everything derived from it.
 pub(crate) struct Settings {
     /// The configuration before any connection-specific `Match`.
-    pub config: SshdConfig,
+    pub config: Arc<SshdConfig>,
     /// The file it came from (`None` for the embedded default).
     pub path: Option<PathBuf>,
     /// Key exchange, ciphers, MACs, host-key algorithms, rekeying.
@@ -180,7 +180,7 @@ impl Settings {
         }
         let transport = transport_config(&config);
         Ok(Self {
-            config,
+            config: Arc::new(config),
             path,
             transport: Arc::new(transport),
             provider: Arc::new(provider),
@@ -193,8 +193,12 @@ impl Settings {
     }
 
     /// The configuration for a connection, `Match` blocks applied.
-    pub fn for_connection(&self, ctx: &ConnectionContext) -> SshdConfig {
-        self.config.for_connection(ctx)
+    /// The configuration for one connection: shared with the main section unless a
+    /// `Match` block applies (most connections), so a connection does not own a copy.
+    pub fn for_connection(&self, ctx: &ConnectionContext) -> Arc<SshdConfig> {
+        self.config
+            .matched(ctx)
+            .map_or_else(|| Arc::clone(&self.config), Arc::new)
     }
 
     /// The core's authentication settings for a connection whose user is not known

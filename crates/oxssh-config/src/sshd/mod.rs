@@ -232,17 +232,28 @@ impl SshdConfig {
     /// main section's; list keywords (`AllowUsers`, `AcceptEnv`, ...) set in matching blocks
     /// replace the main section's lists, as sshd's `copy_set_server_options` does.
     pub fn for_connection(&self, ctx: &ConnectionContext) -> SshdConfig {
+        self.matched(ctx).unwrap_or_else(|| self.clone())
+    }
+
+    /// [`SshdConfig::for_connection`] when at least one `Match` block applies to `ctx`;
+    /// `None` when the main section alone holds, so callers can share it.
+    pub fn matched(&self, ctx: &ConnectionContext) -> Option<SshdConfig> {
         let src = &self.source;
         let mut m = Store::default();
+        let mut any = false;
         for e in &src.entries {
             let applies = !e.chain.is_empty()
                 && e.chain
                     .iter()
                     .all(|i| src.conds.get(*i).is_some_and(|c| c.matches(Some(ctx))));
             if applies {
+                any = true;
                 // Only Subsystem can fail to apply, and it is not allowed inside Match.
                 let _ = m.apply(e);
             }
+        }
+        if !any {
+            return None;
         }
         let mut store = src.base.clone();
         for (k, v) in m.0 {
@@ -252,11 +263,11 @@ impl SshdConfig {
             Ok(mut c) => {
                 c.not_acted_on.clone_from(&self.not_acted_on);
                 c.warnings.clone_from(&self.warnings);
-                c
+                Some(c)
             }
             // Every algorithm entry was assembled once at load, so this cannot fail; keep
             // the main section's settings if it somehow does.
-            Err(_) => self.clone(),
+            Err(_) => None,
         }
     }
 
