@@ -17,7 +17,7 @@ use crate::connection::{
 };
 use crate::crypto::CryptoProvider;
 use crate::error::{PeerMisbehaved, TransportError};
-use crate::transport::{Event, Negotiated, Role, Transport};
+use crate::transport::{copy_payload, Event, Negotiated, Role, Transport};
 use crate::TransportConfig;
 
 /// What the client connection has to tell its caller.
@@ -264,13 +264,15 @@ impl ClientConnection {
                         message,
                     }))
                 }
-                Some(Event::Payload(p)) => {
-                    // Reuse one buffer: no allocation per packet on the data path.
-                    let mut payload = std::mem::take(&mut self.scratch);
-                    payload.clear();
-                    payload.extend_from_slice(p);
-                    payload
+                Some(Event::Payload(p)) if self.stage == Stage::Connected => {
+                    // Channel data goes from the decrypted packet straight to its channel.
+                    match self.connection.handle_data(p) {
+                        Some(Ok(())) => continue,
+                        Some(Err(e)) => return Err(self.fail(e)),
+                        None => copy_payload(&mut self.scratch, p),
+                    }
                 }
+                Some(Event::Payload(p)) => copy_payload(&mut self.scratch, p),
             };
             let result = self.dispatch(&payload);
             self.scratch = payload;

@@ -607,3 +607,13 @@ impl Transport {
         }
     }
 }
+
+/// A packet's payload copied out of the transport's buffer into `buffer`'s allocation
+/// (taken; the caller puts it back), so it can be dispatched while the transport sends:
+/// no allocation per packet.
+pub(crate) fn copy_payload(buffer: &mut Vec<u8>, payload: &[u8]) -> Vec<u8> {
+    let mut copy = std::mem::take(buffer);
+    copy.clear();
+    copy.extend_from_slice(payload);
+    copy
+}
