@@ -4,6 +4,7 @@
 //! (`event`, `result`, `user`, `method`, `addr`, `port`, ...) on one JSON line each.
 //! Nothing secret is ever logged.
 
+use oxssh_keys::certificate::Certificate;
 use oxssh_keys::{HashAlg, PublicKey};
 
 use super::auth::Endpoints;
@@ -11,7 +12,7 @@ use super::conn::Run;
 use super::settings::Settings;
 
 /// OpenSSH's short name for a key type in log lines (`sshkey_type`).
-fn key_label(key: &PublicKey) -> &'static str {
+pub(crate) fn key_label(key: &PublicKey) -> &'static str {
     let t = key.key_type();
     if t.contains("ed25519") {
         "ED25519"
@@ -48,13 +49,20 @@ pub(crate) fn invalid_user(settings: &Settings, ends: Endpoints, user: &str) {
     }
 }
 
+/// The key an attempt used: a plain key, or a certificate's key and the certificate.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UsedKey<'a> {
+    pub key: &'a PublicKey,
+    pub cert: Option<&'a Certificate>,
+}
+
 /// A successful authentication.
 pub(crate) fn accepted(
     settings: &Settings,
     ends: Endpoints,
     user: &str,
     method: &str,
-    key: Option<&PublicKey>,
+    key: Option<UsedKey<'_>>,
 ) {
     auth_result(settings, ends, user, false, method, key, true);
 }
@@ -66,7 +74,7 @@ pub(crate) fn failed(
     user: &str,
     invalid: bool,
     method: &str,
-    key: Option<&PublicKey>,
+    key: Option<UsedKey<'_>>,
 ) {
     auth_result(settings, ends, user, invalid, method, key, false);
 }
@@ -77,9 +85,11 @@ fn auth_result(
     user: &str,
     invalid: bool,
     method: &str,
-    key: Option<&PublicKey>,
+    used: Option<UsedKey<'_>>,
     accepted: bool,
 ) {
+    let key = used.map(|u| u.key);
+    let cert = used.and_then(|u| u.cert);
     let (addr, port) = (ends.peer.ip(), ends.peer.port());
     let fingerprint = key.map(|k| k.fingerprint(HashAlg::Sha256).to_string());
     if settings.json_log {
@@ -93,6 +103,7 @@ fn auth_result(
             port,
             key_type = key.map(key_label),
             fingerprint = fingerprint.as_deref(),
+            certificate = cert.map(super::certauth::describe),
         );
         return;
     }
@@ -103,10 +114,18 @@ fn auth_result(
         user.to_owned()
     };
     match (key, fingerprint) {
-        (Some(key), Some(fp)) => tracing::info!(
-            "{verdict} {method} for {who} from {addr} port {port} ssh2: {} {fp}",
-            key_label(key)
-        ),
+        (Some(key), Some(fp)) => match cert {
+            // sshd: `ED25519-CERT SHA256:... ID keyid (serial N) CA ED25519 SHA256:...`.
+            Some(cert) => tracing::info!(
+                "{verdict} {method} for {who} from {addr} port {port} ssh2: {}-CERT {fp} {}",
+                key_label(key),
+                super::certauth::describe(cert)
+            ),
+            None => tracing::info!(
+                "{verdict} {method} for {who} from {addr} port {port} ssh2: {} {fp}",
+                key_label(key)
+            ),
+        },
         _ => tracing::info!("{verdict} {method} for {who} from {addr} port {port} ssh2"),
     }
 }

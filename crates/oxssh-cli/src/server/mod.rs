@@ -9,6 +9,7 @@
 
 mod args;
 mod auth;
+mod certauth;
 mod conn;
 mod daemon;
 mod environment;

@@ -142,6 +142,11 @@ pub struct SshdConfig {
     pub permit_tty: bool,
     /// `ForceCommand` (`None` for `none`).
     pub force_command: Option<String>,
+    /// `TrustedUserCAKeys`: the file of CA keys trusted to sign user certificates
+    /// (`None` for `none`), tokens not yet expanded.
+    pub trusted_user_ca_keys: Option<String>,
+    /// `HostCertificate` files, in order; each names the certificate of a `HostKey`.
+    pub host_certificates: Vec<String>,
     /// `Subsystem` lines.
     pub subsystems: Vec<Subsystem>,
     /// `AllowUsers` patterns (`user` or `user@host`).
@@ -162,7 +167,7 @@ pub struct SshdConfig {
     pub host_key_algorithms: Vec<String>,
     /// `PubkeyAcceptedAlgorithms` (alias `PubkeyAcceptedKeyTypes`).
     pub pubkey_accepted_algorithms: Vec<String>,
-    /// `CASignatureAlgorithms` (printed by `-T`; certificates are not supported yet).
+    /// `CASignatureAlgorithms`: algorithms a CA may sign certificates with.
     pub ca_signature_algorithms: Vec<String>,
     /// `HostbasedAcceptedAlgorithms` (printed by `-T`; host-based auth is refused).
     pub hostbased_accepted_algorithms: Vec<String>,

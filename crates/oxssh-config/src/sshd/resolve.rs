@@ -257,6 +257,8 @@ pub(crate) fn resolve(store: Store, source: Arc<Source>) -> Result<SshdConfig, S
         rekey_limit,
         permit_tty: st.flag("permittty", true),
         force_command: st.optional("forcecommand"),
+        trusted_user_ca_keys: st.optional("trustedusercakeys"),
+        host_certificates: st.words("hostcertificate"),
         subsystems,
         allow_users: st.words("allowusers"),
         deny_users: st.words("denyusers"),

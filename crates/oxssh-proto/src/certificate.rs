@@ -1,0 +1,34 @@
+//! The one cryptographic check on an OpenSSH certificate (`PROTOCOL.certkeys`): the
+//! CA's signature over it. The core runs it for user certificates in public-key
+//! authentication and for host certificates in key exchange; whether the CA is trusted,
+//! and the certificate valid now for this user or host, is the caller's policy.
+
+use oxssh_keys::certificate::{Certificate, CERT_SUFFIX};
+
+use crate::crypto::CryptoProvider;
+
+/// The plain algorithm behind a `*-cert-v01@openssh.com` algorithm name
+/// (`rsa-sha2-512-cert-v01@openssh.com` signs as `rsa-sha2-512`), or `None` for a name
+/// that is not a certificate algorithm.
+pub fn plain_algorithm(name: &str) -> Option<&str> {
+    name.strip_suffix(CERT_SUFFIX)
+}
+
+/// Checks the CA's signature over `cert`: a signature algorithm we implement, of the CA
+/// key's type, verifying over [`Certificate::to_be_signed`].
+///
+/// # Errors
+/// Why the certificate is refused, in words for the log.
+pub fn verify_signature(provider: &CryptoProvider, cert: &Certificate) -> Result<(), &'static str> {
+    let (alg_name, sig) = cert
+        .signature_parts()
+        .ok_or("malformed certificate signature")?;
+    let alg = provider
+        .signature(alg_name)
+        .ok_or("unsupported certificate signature algorithm")?;
+    if alg.key_type() != cert.signature_key.key_type() {
+        return Err("certificate signature algorithm does not match the CA key");
+    }
+    alg.verify(&cert.signature_key, &cert.to_be_signed(), sig)
+        .map_err(|_| "certificate signature verification failed")
+}
