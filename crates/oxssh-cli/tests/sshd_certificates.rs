@@ -56,6 +56,36 @@ impl Keys {
         assert!(out.status.success(), "{}", out.stderr);
     }
 
+    /// A host key `host_key` in the client directory and its host certificate, signed
+    /// by the CA for `principal`; returns the sshd_config lines serving both.
+    fn host_certificate(&self, principal: &str) -> [String; 2] {
+        let host = self.client.key("host_key", HostKey::Ed25519, None);
+        let out = run(
+            Command::new("ssh-keygen")
+                .args(["-q", "-s"])
+                .arg(&self.ca.path)
+                .args(["-h", "-I", "host-cert", "-n", principal, "-V", "-5m:+1h"])
+                .arg(format!("{}.pub", host.path.display())),
+            b"",
+            RUN_TIMEOUT,
+        );
+        assert!(out.status.success(), "{}", out.stderr);
+        [
+            format!("HostKey {}", host.path.display()),
+            format!("HostCertificate {}-cert.pub", host.path.display()),
+        ]
+    }
+
+    /// known_hosts trusting only the CA, for every host.
+    fn trust_ca_for_hosts(&self) {
+        let ca = std::fs::read_to_string(format!("{}.pub", self.ca.path.display())).unwrap();
+        std::fs::write(
+            self.client.known_hosts(),
+            format!("@cert-authority * {}", ca.trim()),
+        )
+        .unwrap();
+    }
+
     fn ca_line(&self) -> String {
         format!("TrustedUserCAKeys {}.pub", self.ca.path.display())
     }
@@ -248,4 +278,43 @@ fn oxsshd_accepts_certificates_through_a_cert_authority_line() {
         &peer,
         "Certificate does not contain an authorized principal",
     );
+}
+
+/// OpenSSH's ssh, with only an `@cert-authority` line in known_hosts and
+/// `StrictHostKeyChecking yes`, connects to oxsshd serving a `HostCertificate`; a
+/// certificate for another host name is refused by ssh.
+#[test]
+fn openssh_ssh_verifies_the_oxsshd_host_certificate_through_cert_authority() {
+    let Some(keys) = Keys::new() else { return };
+    keys.sign(&["-n", TEST_USER]);
+    for (principal, ok) in [("127.0.0.1", true), ("elsewhere.example", false)] {
+        let [host_key, host_cert] = keys.host_certificate(principal);
+        let mut opts = sshd_opts(&[&keys.ca_line(), &host_key, &host_cert]);
+        opts.host_keys.clear();
+        let peer = start_oxsshd(&opts);
+        keys.trust_ca_for_hosts();
+        let out = Ssh::openssh(&keys.client, &peer, TEST_USER)
+            .identity(&keys.user.path)
+            .option("StrictHostKeyChecking=yes")
+            .run("echo host-certificate", b"");
+        if ok {
+            assert_eq!(
+                out.stdout,
+                "host-certificate\n",
+                "{}\n{}",
+                out.stderr,
+                peer.log()
+            );
+        } else {
+            assert_eq!(out.code(), Some(255), "{}", out.stdout);
+            assert!(
+                out.stderr
+                    .contains("Certificate invalid: name is not a listed principal"),
+                "{}",
+                out.stderr
+            );
+        }
+        std::fs::remove_file(keys.client.path().join("host_key")).unwrap();
+        std::fs::remove_file(keys.client.path().join("host_key.pub")).unwrap();
+    }
 }

@@ -1,11 +1,13 @@
 //! The host key: `$XDG_STATE_HOME/oxssh/ssh_host_ed25519_key` (default
-//! `~/.local/state/oxssh/`), created on first start with mode 0600 in a 0700 directory.
+//! `~/.local/state/oxssh/`), created on first start with mode 0600 in a 0700 directory;
+//! `HostKey` files, and the `HostCertificate`s that certify them.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+use oxssh_keys::certificate::{CertType, Certificate};
 use oxssh_keys::{KeyMaterial, PrivateKey};
 use oxssh_proto::crypto::SigningKey;
 use zeroize::Zeroizing;
@@ -79,4 +81,67 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "localhost".into())
+}
+
+/// A host key with its `HostCertificate`: signs as the key does, and makes the server
+/// offer the certificate algorithms too.
+struct CertifiedHostKey {
+    key: Arc<dyn SigningKey>,
+    cert: Certificate,
+}
+
+impl SigningKey for CertifiedHostKey {
+    fn public_key(&self) -> &oxssh_keys::PublicKey {
+        self.key.public_key()
+    }
+
+    fn signature_algorithms(&self) -> Vec<&'static str> {
+        self.key.signature_algorithms()
+    }
+
+    fn sign(
+        &self,
+        algorithm: &str,
+        message: &[u8],
+    ) -> Result<Vec<u8>, oxssh_proto::crypto::CryptoError> {
+        self.key.sign(algorithm, message)
+    }
+
+    fn certificate(&self) -> Option<&Certificate> {
+        Some(&self.cert)
+    }
+}
+
+/// Attaches each `HostCertificate` file to the host key it certifies, as sshd does;
+/// returns the warnings for certificates that cannot be used (sshd goes on without
+/// them).
+pub(crate) fn attach_certificates(
+    keys: &mut [Arc<dyn SigningKey>],
+    paths: &[String],
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for path in paths {
+        let cert = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| Certificate::from_openssh(&text).map_err(|e| e.to_string()));
+        let cert = match cert {
+            Ok((cert, _)) if cert.cert_type == CertType::Host => cert,
+            Ok(_) => {
+                warnings.push(format!("HostCertificate {path}: not a host certificate"));
+                continue;
+            }
+            Err(e) => {
+                warnings.push(format!("Could not load host certificate \"{path}\": {e}"));
+                continue;
+            }
+        };
+        match keys.iter_mut().find(|k| *k.public_key() == cert.key) {
+            Some(slot) => {
+                let key = Arc::clone(slot);
+                *slot = Arc::new(CertifiedHostKey { key, cert });
+            }
+            None => warnings.push(format!("No matching private key for certificate: {path}")),
+        }
+    }
+    warnings
 }

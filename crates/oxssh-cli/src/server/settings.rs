@@ -132,7 +132,11 @@ impl Settings {
             .map_err(|e| e.messages())?;
         let mut key_files = extra_host_keys.to_vec();
         key_files.extend(config.host_keys.iter().cloned());
-        let (host_keys, key_warnings) = load_host_keys(&key_files);
+        let (mut host_keys, mut key_warnings) = load_host_keys(&key_files);
+        key_warnings.extend(hostkey::attach_certificates(
+            &mut host_keys,
+            &config.host_certificates,
+        ));
         let mut settings =
             Self::build(config, Some(path.to_owned()), provider, host_keys, json_log)?;
         settings.warnings.splice(0..0, key_warnings);

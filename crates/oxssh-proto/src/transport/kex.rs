@@ -176,11 +176,7 @@ impl Transport {
                 .host_key_algorithms
                 .iter()
                 .map(String::as_str)
-                .filter(|n| {
-                    host_keys
-                        .iter()
-                        .any(|k| k.signature_algorithms().contains(n))
-                })
+                .filter(|n| host_keys.iter().any(|k| can_sign_as(k.as_ref(), n)))
                 .collect(),
         };
         let ciphers = NameList::from_names(
@@ -509,15 +505,26 @@ impl Transport {
         };
         let host_key = host_keys
             .iter()
-            .find(|k| {
-                k.signature_algorithms()
-                    .contains(&negotiated.host_key.as_str())
-            })
+            .find(|k| can_sign_as(k.as_ref(), &negotiated.host_key))
             .cloned()
             .ok_or(PeerMisbehaved::NoCommonAlgorithm(
                 crate::error::AlgorithmKind::HostKey,
             ))?;
-        let host_key_blob = host_key.public_key().to_blob();
+        // A certificate algorithm sends the certificate and signs with the plain one.
+        let (host_key_blob, sig_name) =
+            match crate::certificate::plain_algorithm(&negotiated.host_key) {
+                Some(plain) => (
+                    host_key
+                        .certificate()
+                        .map(|c| c.to_blob())
+                        .unwrap_or_default(),
+                    plain,
+                ),
+                None => (
+                    host_key.public_key().to_blob(),
+                    negotiated.host_key.as_str(),
+                ),
+            };
         let exchange = hash_exchange(
             alg.method(),
             gex.as_ref(),
@@ -526,11 +533,11 @@ impl Transport {
         );
         let h = self.compute_hash(alg, &host_key_blob, &exchange, &response.secret)?;
         let raw_sig = host_key
-            .sign(&negotiated.host_key, &h)
+            .sign(sig_name, &h)
             .map_err(TransportError::Crypto)?;
         let mut signature = Vec::with_capacity(raw_sig.len() + 32);
         Writer::new(&mut signature)
-            .string(negotiated.host_key.as_bytes())
+            .string(sig_name.as_bytes())
             .string(&raw_sig);
         let keys = self.finish_hash(alg, &negotiated, &response.secret, h)?;
         match (alg.method(), gex.is_some()) {
@@ -716,4 +723,14 @@ fn bit_len(magnitude: &[u8]) -> usize {
     trimmed
         .first()
         .map_or(0, |b| trimmed.len() * 8 - b.leading_zeros() as usize)
+}
+
+/// Whether a server host key can serve host-key algorithm `name`: one of its signature
+/// algorithms, or the certificate form of one when it has a certificate
+/// (`PROTOCOL.certkeys`).
+fn can_sign_as(key: &dyn crate::crypto::SigningKey, name: &str) -> bool {
+    match crate::certificate::plain_algorithm(name) {
+        Some(plain) => key.certificate().is_some() && key.signature_algorithms().contains(&plain),
+        None => key.signature_algorithms().contains(&name),
+    }
 }
