@@ -130,3 +130,179 @@ fn openssl_ed25519_public_key_import_is_refused_as_ssh_keygen_does() {
     std::fs::write(d.join("ed.spki"), &out.stdout).unwrap();
     assert_both(d, &["-i", "-m", "PKCS8", "-f", "ed.spki"]);
 }
+
+/// Private keys in PEM (PKCS#1, SEC1) and PKCS#8 files, made by `ssh-keygen -m` and by
+/// `openssl`: (file, program, arguments).
+const PEM_KEYS: [(&str, &str, &[&str]); 10] = [
+    (
+        "sk-rsa-pem",
+        "ssh-keygen",
+        &["-t", "rsa", "-b", "2048", "-m", "PEM"],
+    ),
+    (
+        "sk-rsa-p8",
+        "ssh-keygen",
+        &["-t", "rsa", "-b", "3072", "-m", "PKCS8"],
+    ),
+    (
+        "sk-p256-pem",
+        "ssh-keygen",
+        &["-t", "ecdsa", "-b", "256", "-m", "PEM"],
+    ),
+    (
+        "sk-p384-p8",
+        "ssh-keygen",
+        &["-t", "ecdsa", "-b", "384", "-m", "PKCS8"],
+    ),
+    (
+        "sk-p521-pem",
+        "ssh-keygen",
+        &["-t", "ecdsa", "-b", "521", "-m", "PEM"],
+    ),
+    (
+        "ossl-rsa-p8",
+        "openssl",
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ],
+    ),
+    (
+        "ossl-rsa-pem",
+        "openssl",
+        &["genrsa", "-traditional", "2048"],
+    ),
+    (
+        "ossl-p256-p8",
+        "openssl",
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ],
+    ),
+    (
+        "ossl-p384-sec1",
+        "openssl",
+        &["ecparam", "-genkey", "-noout", "-name", "secp384r1"],
+    ),
+    (
+        "ossl-ed25519-p8",
+        "openssl",
+        &["genpkey", "-algorithm", "ed25519"],
+    ),
+];
+
+/// Makes the `PEM_KEYS` in `d`, mode 0600 and without `.pub` files, so `-l` reads the
+/// private key.
+fn pem_keys(d: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    for (file, program, args) in PEM_KEYS {
+        let path = d.join(file);
+        if program == "ssh-keygen" {
+            let mut all = vec!["-q", "-N", "", "-f", file];
+            all.extend_from_slice(args);
+            assert!(run_in(d, program, &all, b"").status.success(), "{file}");
+            std::fs::remove_file(d.join(format!("{file}.pub"))).unwrap();
+        } else {
+            let out = run_in(d, program, args, b"");
+            assert!(out.status.success(), "{file}: {}", out.stderr);
+            std::fs::write(&path, &out.stdout).unwrap();
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+}
+
+#[test]
+fn pem_and_pkcs8_private_keys_load_in_y_and_l_as_in_ssh_keygen() {
+    if !require_peer("ssh-keygen") || !require_peer("openssl") {
+        return;
+    }
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    pem_keys(d);
+    for (file, _, _) in PEM_KEYS {
+        if file == "ossl-ed25519-p8" {
+            continue; // ssh-keygen 9.2 cannot read Ed25519 PKCS#8; see the next test.
+        }
+        let text = std::fs::read_to_string(d.join(file)).unwrap();
+        assert!(
+            text.starts_with("-----BEGIN ") && !text.contains("OPENSSH"),
+            "{file}"
+        );
+        let line = assert_both(d, &["-y", "-f", file]);
+        assert!(
+            line.starts_with("ssh-") || line.starts_with("ecdsa-"),
+            "{line}"
+        );
+        assert_both(d, &["-l", "-f", file]);
+        assert_both(d, &["-l", "-E", "md5", "-f", file]);
+    }
+}
+
+/// ssh-keygen 9.2 refuses Ed25519 PKCS#8 keys ("invalid format"; later OpenSSH reads
+/// them); we read them, and the public key is the one openssl derives.
+#[test]
+fn ed25519_pkcs8_private_key_from_openssl_loads_with_openssl_public_key() {
+    use base64::Engine as _;
+    if !require_peer("ssh-keygen") || !require_peer("openssl") {
+        return;
+    }
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    pem_keys(d);
+    let file = "ossl-ed25519-p8";
+    let theirs = run_in(d, "ssh-keygen", &["-y", "-f", file], b"");
+    assert_eq!(theirs.code(), Some(255));
+    let ours = run_in(d, OXSSH_KEYGEN, &["-y", "-f", file], b"");
+    assert!(ours.status.success(), "{}", ours.stderr);
+    let b64 = ours.stdout.split(' ').nth(1).unwrap().trim();
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let spki = std::process::Command::new("openssl")
+        .args(["pkey", "-pubout", "-outform", "DER", "-in"])
+        .arg(d.join(file))
+        .output()
+        .unwrap()
+        .stdout;
+    assert_eq!(blob[blob.len() - 32..], spki[spki.len() - 32..]);
+}
+
+/// `oxssh -i` logs in to OpenSSH's sshd with PEM and PKCS#8 private keys.
+#[test]
+fn oxssh_logs_in_with_pem_and_pkcs8_identities() {
+    if !require_peer("ssh-keygen") || !require_peer("openssl") || !require_peer("sshd") {
+        return;
+    }
+    support::users::test_user();
+    let client = support::client::ClientDir::new();
+    let d = client.path();
+    pem_keys(d);
+    let mut authorized = Vec::new();
+    for (file, _, _) in PEM_KEYS {
+        let out = run_in(d, OXSSH_KEYGEN, &["-y", "-f", file], b"");
+        assert!(out.status.success(), "{file}: {}", out.stderr);
+        authorized.push(out.stdout.trim().to_owned());
+    }
+    let mut opts = support::openssh::sshd_opts(&[]);
+    opts.authorized_keys = authorized;
+    let peer = support::start_sshd(&opts);
+    for (file, _, _) in PEM_KEYS {
+        let out = support::client::Ssh::oxssh(&client, &peer, support::users::TEST_USER)
+            .identity(&d.join(file))
+            .run("echo pem-identity", b"");
+        assert_eq!(
+            out.stdout,
+            "pem-identity\n",
+            "{file}: {}\n{}",
+            out.stderr,
+            peer.log()
+        );
+    }
+}

@@ -185,11 +185,12 @@ fn fingerprint_private(path: &Path, opts: &Options) -> Result<(), Failure> {
                     oxssh_keys::PrivateKeyError::WrongPassphrase.to_string(),
                 ));
             }
-            identity::parse(&text, "")
+            Ok((identity::parse(&text, "")?, identity::is_pem(&text)))
         });
         match loaded {
-            Ok(key) => {
-                comment = Some(key.comment().to_owned());
+            Ok((key, pem)) => {
+                // A PEM key has no comment at all: ssh-keygen says "no comment".
+                comment = (!pem).then(|| key.comment().to_owned());
                 public = public.or_else(|| Some(key.public_key().clone()));
             }
             Err(e) => debug(
