@@ -16,6 +16,7 @@ mod support;
 use std::process::Command;
 
 use support::client::{ClientDir, Ssh, UserKey};
+use support::keygen::OXSSH_KEYGEN;
 use support::openssh::{host_name, sshd_opts};
 use support::users::{test_user, TEST_USER};
 use support::{require_peer, run, start_oxsshd, start_sshd, HostKey, Output, Peer, RUN_TIMEOUT};
@@ -42,9 +43,14 @@ impl Keys {
     /// `ssh-keygen -s ca -I cert-id -z 7 ARGS id_user.pub`, writing `id_user-cert.pub`
     /// (which `ssh -i id_user` offers by itself).
     fn sign(&self, args: &[&str]) {
+        self.sign_with("ssh-keygen", args);
+    }
+
+    /// As [`Keys::sign`], with `program` (ssh-keygen or oxssh-keygen).
+    fn sign_with(&self, program: &str, args: &[&str]) {
         let public = format!("{}.pub", self.user.path.display());
         let out = run(
-            Command::new("ssh-keygen")
+            Command::new(program)
                 .args(["-q", "-s"])
                 .arg(&self.ca.path)
                 .args(["-I", "cert-id", "-z", "7"])
@@ -316,5 +322,50 @@ fn openssh_ssh_verifies_the_oxsshd_host_certificate_through_cert_authority() {
         }
         std::fs::remove_file(keys.client.path().join("host_key")).unwrap();
         std::fs::remove_file(keys.client.path().join("host_key.pub")).unwrap();
+    }
+}
+
+/// oxssh offers `KEY-cert.pub` next to `-i KEY` (and a `CertificateFile`) and logs in
+/// with it to OpenSSH's sshd and to oxsshd, with certificates signed by ssh-keygen and
+/// by oxssh-keygen.
+#[test]
+fn oxssh_logs_in_with_a_user_certificate_to_sshd_and_oxsshd() {
+    let Some(keys) = Keys::new() else { return };
+    if !require_peer("sshd") {
+        return;
+    }
+    let cert = keys.client.path().join("id_user-cert.pub");
+    let elsewhere = keys.client.path().join("elsewhere-cert.pub");
+    for signer in ["ssh-keygen", OXSSH_KEYGEN] {
+        keys.sign_with(signer, &["-n", TEST_USER, "-V", "-5m:+1h"]);
+        for start in [start_sshd, start_oxsshd] {
+            let peer = start(&sshd_opts(&[&keys.ca_line()]));
+            keys.trust(&peer);
+            let out = Ssh::oxssh(&keys.client, &peer, TEST_USER)
+                .identity(&keys.user.path)
+                .run("echo oxssh-certificate", b"");
+            assert_eq!(
+                out.stdout,
+                "oxssh-certificate\n",
+                "{}\n{}",
+                out.stderr,
+                peer.log()
+            );
+            assert!(peer.log().contains("ED25519-CERT"), "{}", peer.log());
+            // The same certificate named by CertificateFile, away from the key.
+            std::fs::rename(&cert, &elsewhere).unwrap();
+            let out = Ssh::oxssh(&keys.client, &peer, TEST_USER)
+                .identity(&keys.user.path)
+                .option(&format!("CertificateFile={}", elsewhere.display()))
+                .run("echo certificate-file", b"");
+            std::fs::rename(&elsewhere, &cert).unwrap();
+            assert_eq!(
+                out.stdout,
+                "certificate-file\n",
+                "{}\n{}",
+                out.stderr,
+                peer.log()
+            );
+        }
     }
 }

@@ -32,3 +32,48 @@ pub fn verify_signature(provider: &CryptoProvider, cert: &Certificate) -> Result
     alg.verify(&cert.signature_key, &cert.to_be_signed(), sig)
         .map_err(|_| "certificate signature verification failed")
 }
+
+/// A signing key with an OpenSSH certificate for it: signs as the key does, and
+/// reports the certificate, so a client offers (and a server serves) the
+/// `*-cert-v01@openssh.com` algorithms with the certificate as the public key blob.
+pub struct CertifiedKey {
+    key: std::sync::Arc<dyn crate::crypto::SigningKey>,
+    cert: Certificate,
+}
+
+impl CertifiedKey {
+    /// `cert` for `key`; `None` when the certificate is for another key.
+    pub fn new(
+        key: std::sync::Arc<dyn crate::crypto::SigningKey>,
+        cert: Certificate,
+    ) -> Option<Self> {
+        (*key.public_key() == cert.key).then_some(Self { key, cert })
+    }
+}
+
+impl std::fmt::Debug for CertifiedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertifiedKey")
+            .field("key", self.key.public_key())
+            .field("key_id", &self.cert.key_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl crate::crypto::SigningKey for CertifiedKey {
+    fn public_key(&self) -> &oxssh_keys::PublicKey {
+        self.key.public_key()
+    }
+
+    fn signature_algorithms(&self) -> Vec<&'static str> {
+        self.key.signature_algorithms()
+    }
+
+    fn sign(&self, algorithm: &str, message: &[u8]) -> Result<Vec<u8>, crate::crypto::CryptoError> {
+        self.key.sign(algorithm, message)
+    }
+
+    fn certificate(&self) -> Option<&Certificate> {
+        Some(&self.cert)
+    }
+}

@@ -258,8 +258,16 @@ impl Client {
     /// Public key: queries first (RFC 4252 §7), signs only if the server would accept.
     /// RSA keys sign with rsa-sha2-512/256 as the server's `server-sig-algs` allows.
     pub async fn auth_publickey(&self, key: &dyn SigningKey) -> Result<AuthResult, Error> {
-        let algorithm = self.choose_signature_algorithm(key);
-        let blob = key.public_key().to_blob();
+        // A certificate (PROTOCOL.certkeys) is offered as `<alg>-cert-v01@openssh.com`
+        // with the certificate as the key blob; the signature stays the plain one.
+        let sig_alg = self.choose_signature_algorithm(key);
+        let (algorithm, blob) = match key.certificate() {
+            Some(cert) => (
+                format!("{sig_alg}{}", oxssh_keys::certificate::CERT_SUFFIX),
+                cert.to_blob(),
+            ),
+            None => (sig_alg.clone(), key.public_key().to_blob()),
+        };
         self.with(|inner| Ok(inner.conn.auth_publickey_query(&algorithm, &blob)?))?;
         loop {
             match self.next_auth_event().await? {
@@ -277,11 +285,11 @@ impl Client {
             .conn
             .auth_publickey_signed_data(&algorithm, &blob);
         let raw = key
-            .sign(&algorithm, &data)
+            .sign(&sig_alg, &data)
             .map_err(|e| Error::Signing(e.to_string()))?;
-        let mut signature = Vec::with_capacity(raw.len() + algorithm.len() + 8);
+        let mut signature = Vec::with_capacity(raw.len() + sig_alg.len() + 8);
         Writer::new(&mut signature)
-            .string(algorithm.as_bytes())
+            .string(sig_alg.as_bytes())
             .string(&raw);
         self.with(|inner| Ok(inner.conn.auth_publickey(&algorithm, &blob, &signature)?))?;
         loop {

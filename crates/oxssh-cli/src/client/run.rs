@@ -349,6 +349,12 @@ async fn connect_and_run(
         .map(PathBuf::from)
         .collect();
     let mut settings = AuthSettings::from_config(config, identity_files, !quiet(config));
+    settings.certificate_files = config
+        .certificate_file_paths(env)
+        .unwrap_or_default()
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
     if downgraded.load(std::sync::atomic::Ordering::SeqCst) {
         // A changed host key was let through: no secrets for a possible impostor.
         settings.password = false;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
 use oxssh_keys::certificate::{CertType, Certificate};
 use oxssh_keys::{KeyMaterial, PrivateKey};
+use oxssh_proto::certificate::CertifiedKey;
 use oxssh_proto::crypto::SigningKey;
 use zeroize::Zeroizing;
 
@@ -83,35 +84,6 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
-/// A host key with its `HostCertificate`: signs as the key does, and makes the server
-/// offer the certificate algorithms too.
-struct CertifiedHostKey {
-    key: Arc<dyn SigningKey>,
-    cert: Certificate,
-}
-
-impl SigningKey for CertifiedHostKey {
-    fn public_key(&self) -> &oxssh_keys::PublicKey {
-        self.key.public_key()
-    }
-
-    fn signature_algorithms(&self) -> Vec<&'static str> {
-        self.key.signature_algorithms()
-    }
-
-    fn sign(
-        &self,
-        algorithm: &str,
-        message: &[u8],
-    ) -> Result<Vec<u8>, oxssh_proto::crypto::CryptoError> {
-        self.key.sign(algorithm, message)
-    }
-
-    fn certificate(&self) -> Option<&Certificate> {
-        Some(&self.cert)
-    }
-}
-
 /// Attaches each `HostCertificate` file to the host key it certifies, as sshd does;
 /// returns the warnings for certificates that cannot be used (sshd goes on without
 /// them).
@@ -137,8 +109,9 @@ pub(crate) fn attach_certificates(
         };
         match keys.iter_mut().find(|k| *k.public_key() == cert.key) {
             Some(slot) => {
-                let key = Arc::clone(slot);
-                *slot = Arc::new(CertifiedHostKey { key, cert });
+                if let Some(certified) = CertifiedKey::new(Arc::clone(slot), cert) {
+                    *slot = Arc::new(certified);
+                }
             }
             None => warnings.push(format!("No matching private key for certificate: {path}")),
         }
