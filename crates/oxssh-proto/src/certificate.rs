@@ -7,6 +7,45 @@ use oxssh_keys::certificate::{Certificate, CERT_SUFFIX};
 
 use crate::crypto::CryptoProvider;
 
+/// The certificate algorithms (`PROTOCOL.certkeys`) whose plain algorithms the default
+/// provider implements, in OpenSSH's preference order.
+pub const CERT_ALGORITHMS: [&str; 7] = [
+    "ssh-ed25519-cert-v01@openssh.com",
+    "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+    "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+    "ecdsa-sha2-nistp521-cert-v01@openssh.com",
+    "rsa-sha2-512-cert-v01@openssh.com",
+    "rsa-sha2-256-cert-v01@openssh.com",
+    "ssh-rsa-cert-v01@openssh.com",
+];
+
+/// The `*-cert-v01@openssh.com` name for plain algorithm `plain`, if there is one.
+pub fn cert_algorithm(plain: &str) -> Option<&'static str> {
+    CERT_ALGORITHMS
+        .iter()
+        .copied()
+        .find(|c| plain_algorithm(c) == Some(plain))
+}
+
+/// `plain` algorithm names with OpenSSH's certificate forms first: the default order
+/// of `HostKeyAlgorithms` and `PubkeyAcceptedAlgorithms`.
+pub fn certs_first<S: AsRef<str>>(plain: &[S]) -> Vec<String> {
+    plain
+        .iter()
+        .filter_map(|p| cert_algorithm(p.as_ref()).map(str::to_owned))
+        .chain(plain.iter().map(|p| p.as_ref().to_owned()))
+        .collect()
+}
+
+/// `plain` algorithm names, each preceded by its certificate form: every name an
+/// algorithm list may use.
+pub fn with_cert_forms(plain: &[&'static str]) -> Vec<&'static str> {
+    plain
+        .iter()
+        .flat_map(|p| cert_algorithm(p).into_iter().chain([*p]))
+        .collect()
+}
+
 /// The plain algorithm behind a `*-cert-v01@openssh.com` algorithm name
 /// (`rsa-sha2-512-cert-v01@openssh.com` signs as `rsa-sha2-512`), or `None` for a name
 /// that is not a certificate algorithm.

@@ -22,6 +22,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use oxssh_keys::certificate::Certificate;
 use oxssh_keys::PublicKey;
 use oxssh_proto::auth::AuthEvent;
 use oxssh_proto::connection::ConnectionConfig;
@@ -42,6 +43,14 @@ pub trait HostKeyVerifier: Send + Sync {
     /// Returns `Ok` to trust `key` for `host`:`port`, or the reason to refuse it.
     /// May block (it can prompt the user): it runs on a blocking thread.
     fn verify(&self, host: &str, port: u16, key: &PublicKey) -> Result<(), String>;
+
+    /// As [`HostKeyVerifier::verify`], for a server that presented a host certificate
+    /// (its CA signature already verified; `cert.key` is the key that signed the
+    /// exchange). The default trusts no CA and judges the certified key as a plain
+    /// key, as ssh does when no `@cert-authority` line matches.
+    fn verify_certificate(&self, host: &str, port: u16, cert: &Certificate) -> Result<(), String> {
+        self.verify(host, port, &cert.key)
+    }
 }
 
 /// Trusts every key. For tests and for callers that verify out of band.
@@ -173,11 +182,15 @@ impl Client {
             .shared
             .wait_for(|inner| inner.host_key.take().map(|(key, _)| Ok(key)))
             .await?;
+        let certificate = client.shared.lock().conn.host_certificate().cloned();
         let verifier = config.verifier.clone();
         let host = host_name.to_owned();
-        let verdict = tokio::task::spawn_blocking(move || verifier.verify(&host, port, &key))
-            .await
-            .map_err(|e| Error::HostKeyRejected(e.to_string()))?;
+        let verdict = tokio::task::spawn_blocking(move || match &certificate {
+            Some(cert) => verifier.verify_certificate(&host, port, cert),
+            None => verifier.verify(&host, port, &key),
+        })
+        .await
+        .map_err(|e| Error::HostKeyRejected(e.to_string()))?;
         {
             let mut inner = client.shared.lock();
             match verdict {

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use oxssh::HostKeyVerifier;
+use oxssh_keys::certificate::{CertType, Certificate};
 use oxssh_keys::fingerprint::{type_label, Fingerprint, HashAlg};
-use oxssh_keys::known_hosts::{append_entry, host_key_name, HostKeyMatch, KnownHosts};
+use oxssh_keys::known_hosts::{append_entry, host_key_name, HostKeyMatch, KnownHosts, Marker};
 use oxssh_keys::PublicKey;
 
 /// `StrictHostKeyChecking` (ssh_config(5)).
@@ -172,7 +173,60 @@ impl KnownHostsVerifier {
     }
 }
 
+/// ssh's `check_host_cert`: a host certificate, valid now, naming `host` among its
+/// principals (an empty list names every host), with no critical options.
+fn check_host_certificate(cert: &Certificate, host: &str, now: u64) -> Result<(), String> {
+    if cert.cert_type != CertType::Host {
+        return Err("Certificate invalid: not a host certificate".into());
+    }
+    if now < cert.valid_after {
+        return Err("Certificate invalid: not yet valid".into());
+    }
+    if now >= cert.valid_before {
+        return Err("Certificate invalid: expired".into());
+    }
+    if !cert.principals.is_empty() && !cert.principals.iter().any(|p| p == host) {
+        return Err("Certificate invalid: name is not a listed principal".into());
+    }
+    if !cert.critical_options.is_empty() {
+        return Err(format!(
+            "Certificate for {host} contains unsupported critical options(s)"
+        ));
+    }
+    Ok(())
+}
+
 impl HostKeyVerifier for KnownHostsVerifier {
+    /// An `@cert-authority` line for this host naming the certificate's CA makes a valid
+    /// certificate trusted; otherwise (no such CA, or a certificate it does not cover)
+    /// the certified key is checked as a plain key, as ssh does ("No matching CA found.
+    /// Retry with plain key").
+    fn verify_certificate(&self, host: &str, port: u16, cert: &Certificate) -> Result<(), String> {
+        let known = self.load();
+        let name = host_key_name(host, port);
+        let ca = &cert.signature_key;
+        let revoked = known.entries().iter().any(|e| {
+            e.marker() == Marker::Revoked && e.matches(&name) && e.key().public_key() == Some(ca)
+        });
+        let trusted = !revoked
+            && known
+                .cert_authorities(&name)
+                .iter()
+                .any(|e| e.key().public_key() == Some(ca));
+        if trusted {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            match check_host_certificate(cert, host, now) {
+                Ok(()) => return Ok(()),
+                Err(reason) => eprint_lines(&[reason]),
+            }
+        }
+        tracing::debug!("No matching CA found. Retry with plain key");
+        self.verify(host, port, &cert.key)
+    }
+
     fn verify(&self, host: &str, port: u16, key: &PublicKey) -> Result<(), String> {
         let known = self.load();
         let name = host_key_name(host, port);

@@ -53,7 +53,10 @@ fn algorithm_lists(provider: &CryptoProvider) -> AlgorithmLists {
             names(&defaults.kex_algorithms),
             provider.kex.iter().map(|a| a.name()).collect(),
         ),
-        key_types: list(names(&defaults.host_key_algorithms), sigs.clone()),
+        key_types: list(
+            oxssh_proto::certificate::certs_first(&names(&defaults.host_key_algorithms)),
+            oxssh_proto::certificate::with_cert_forms(&sigs),
+        ),
         ca_signatures: list(names(&defaults.host_key_algorithms), sigs),
     }
 }

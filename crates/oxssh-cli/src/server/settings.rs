@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use oxssh_config::sshd::{ConnectionContext, SshdConfig};
 use oxssh_config::{AlgorithmList, AlgorithmLists, MemoryEnv, OsEnv};
-use oxssh_keys::certificate::CERT_SUFFIX;
 use oxssh_os::SystemUser;
 use oxssh_proto::auth::{AuthConfig, AuthenticationMethods};
+use oxssh_proto::certificate;
 use oxssh_proto::crypto::{CryptoProvider, SigningKey};
 use oxssh_proto::TransportConfig;
 
@@ -71,17 +71,9 @@ pub(crate) fn algorithm_lists(provider: &CryptoProvider) -> AlgorithmLists {
     };
     let sigs: Vec<&'static str> = provider.signatures.iter().map(|a| a.name()).collect();
     let plain_defaults: Vec<String> = AuthConfig::default().pubkey_accepted_algorithms;
-    // sshd's order: the certificate form of each default algorithm first, then the
-    // plain ones; every algorithm we implement may also be named in its cert form.
-    let user_key_defaults: Vec<String> = plain_defaults
-        .iter()
-        .map(|a| format!("{a}{CERT_SUFFIX}"))
-        .chain(plain_defaults.iter().cloned())
-        .collect();
-    let key_types: Vec<&'static str> = sigs
-        .iter()
-        .flat_map(|a| cert_names(a).into_iter().chain([*a]))
-        .collect();
+    // sshd's order: the certificate form of each default algorithm first.
+    let user_key_defaults = certificate::certs_first(&plain_defaults);
+    let key_types = certificate::with_cert_forms(&sigs);
     AlgorithmLists {
         ciphers: list(
             &defaults.ciphers,
@@ -99,25 +91,6 @@ pub(crate) fn algorithm_lists(provider: &CryptoProvider) -> AlgorithmLists {
         ca_signatures: list(&plain_defaults, sigs),
     }
 }
-
-/// The `*-cert-v01@openssh.com` name of a signature algorithm, as a `'static` name.
-fn cert_names(plain: &str) -> Option<&'static str> {
-    CERT_ALGORITHMS
-        .iter()
-        .copied()
-        .find(|c| c.strip_suffix(CERT_SUFFIX) == Some(plain))
-}
-
-/// Certificate algorithms oxsshd can verify (`PROTOCOL.certkeys`).
-const CERT_ALGORITHMS: [&str; 7] = [
-    "ssh-ed25519-cert-v01@openssh.com",
-    "ecdsa-sha2-nistp256-cert-v01@openssh.com",
-    "ecdsa-sha2-nistp384-cert-v01@openssh.com",
-    "ecdsa-sha2-nistp521-cert-v01@openssh.com",
-    "rsa-sha2-512-cert-v01@openssh.com",
-    "rsa-sha2-256-cert-v01@openssh.com",
-    "ssh-rsa-cert-v01@openssh.com",
-];
 
 impl Settings {
     /// Loads `path` (the system daemon) and its host keys.

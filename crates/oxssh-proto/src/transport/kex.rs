@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use oxssh_keys::certificate::Certificate;
 use oxssh_keys::PublicKey;
 use oxssh_wire::msg::num;
 use oxssh_wire::names::{ext, kex as kex_names};
@@ -170,7 +171,10 @@ impl Transport {
                 .host_key_algorithms
                 .iter()
                 .map(String::as_str)
-                .filter(|n| provider.signature(n).is_some())
+                .filter(|n| {
+                    let plain = crate::certificate::plain_algorithm(n).unwrap_or(n);
+                    provider.signature(plain).is_some()
+                })
                 .collect(),
             Role::Server { host_keys } => config
                 .host_key_algorithms
@@ -409,11 +413,25 @@ impl Transport {
             }
         };
         let negotiated = self.negotiated()?;
-        let host_key = PublicKey::from_blob(&host_key_blob)
-            .map_err(|_| PeerMisbehaved::BadHostKey("malformed host key"))?;
+        let plain = crate::certificate::plain_algorithm(&negotiated.host_key);
+        let (host_key, certificate) = match plain {
+            None => (
+                PublicKey::from_blob(&host_key_blob)
+                    .map_err(|_| PeerMisbehaved::BadHostKey("malformed host key"))?,
+                None,
+            ),
+            Some(_) => {
+                let cert = Certificate::from_blob(&host_key_blob)
+                    .map_err(|_| PeerMisbehaved::BadHostKey("malformed host certificate"))?;
+                crate::certificate::verify_signature(&self.provider, &cert)
+                    .map_err(PeerMisbehaved::BadHostKey)?;
+                (cert.key.clone(), Some(Box::new(cert)))
+            }
+        };
+        let sig_alg_name = plain.unwrap_or(&negotiated.host_key);
         let sig_alg = self
             .provider
-            .signature(&negotiated.host_key)
+            .signature(sig_alg_name)
             .ok_or(PeerMisbehaved::BadHostKey("unsupported host key algorithm"))?;
         if sig_alg.key_type() != host_key.key_type() {
             return Err(
@@ -424,7 +442,7 @@ impl Transport {
         let exchange = hash_exchange(alg.method(), gex.as_ref(), &client_public, &server_public);
         let h = self.compute_hash(alg, &host_key_blob, &exchange, &secret)?;
         let (sig_name, sig) = parse_signature_blob(&signature)?;
-        if sig_name != negotiated.host_key {
+        if sig_name != sig_alg_name {
             return Err(PeerMisbehaved::BadHostKeySignature.into());
         }
         sig_alg
@@ -434,6 +452,7 @@ impl Transport {
         match &self.server_host_key {
             None => {
                 self.server_host_key = Some(host_key.clone());
+                self.server_host_certificate = certificate;
                 self.events.push_back(Event::HostKey {
                     key: host_key,
                     algorithm: negotiated.host_key,
