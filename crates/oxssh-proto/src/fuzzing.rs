@@ -73,3 +73,15 @@ pub fn server_transport(
         transport.advance_transmit(pending);
     }
 }
+
+/// An OpenSSH certificate blob (a user certificate in public-key authentication, a
+/// host certificate in key exchange): parsed, and when it parses, re-encoded to the
+/// same bytes and its options read as a server would.
+pub fn certificate(data: &[u8]) {
+    use oxssh_keys::certificate::Certificate;
+    if let Ok(cert) = Certificate::from_blob(data) {
+        assert_eq!(cert.to_blob(), data, "certificate did not round-trip");
+        let _ = oxssh_keys::authorized_keys::CertRestrictions::from_certificate(&cert);
+        let _ = cert.signature_parts();
+    }
+}
