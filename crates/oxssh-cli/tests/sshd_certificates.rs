@@ -382,3 +382,34 @@ fn oxssh_logs_in_with_a_user_certificate_to_sshd_and_oxsshd() {
         }
     }
 }
+
+/// A certificate without `permit-pty` gets no terminal, on sshd and on oxsshd alike;
+/// with it (the default extensions), `tty` names one.
+#[test]
+fn certificate_extensions_decide_the_pty_as_on_sshd() {
+    let Some(keys) = Keys::new() else { return };
+    if !require_peer("sshd") {
+        return;
+    }
+    for (extra, has_pty) in [(&["-O", "no-pty"][..], false), (&[][..], true)] {
+        let mut args = vec!["-n", TEST_USER];
+        args.extend_from_slice(extra);
+        keys.sign(&args);
+        let mut outputs = Vec::new();
+        for start in [start_sshd, start_oxsshd] {
+            let peer = start(&sshd_opts(&[&keys.ca_line()]));
+            keys.trust(&peer);
+            let out = Ssh::openssh(&keys.client, &peer, TEST_USER)
+                .identity(&keys.user.path)
+                .args(["-tt"])
+                .run("tty >/dev/null && echo pty || echo no-pty", b"");
+            let refused = out.stderr.contains("PTY allocation request failed");
+            assert_eq!(refused, !has_pty, "{}\n{}", out.stderr, peer.log());
+            outputs.push(out.stdout.replace('\r', ""));
+        }
+        assert_eq!(outputs[0], outputs[1], "sshd's output, then oxsshd's");
+        if has_pty {
+            assert_eq!(outputs[1], "pty\n");
+        }
+    }
+}
