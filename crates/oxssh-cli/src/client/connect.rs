@@ -127,6 +127,7 @@ pub fn verifier(config: &oxssh_config::ClientConfig, quiet: bool) -> KnownHostsV
         },
         batch: config.batch_mode,
         hash: config.hash_known_hosts,
+        ca_signature_algorithms: config.ca_signature_algorithms.clone(),
         quiet,
         password_authentication: config.password_authentication,
         kbd_interactive_authentication: config.kbd_interactive_authentication,
