@@ -413,3 +413,49 @@ fn certificate_extensions_decide_the_pty_as_on_sshd() {
         }
     }
 }
+
+/// `AuthorizedPrincipalsFile` (with `%u`): a `TrustedUserCAKeys` certificate is
+/// accepted for a principal listed there (not the user name), its options apply
+/// (`command=`), and a certificate for the user name alone is refused, by sshd and
+/// oxsshd alike.
+#[test]
+fn authorized_principals_file_decides_the_principals_as_on_sshd() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Some(keys) = Keys::new() else { return };
+    if !require_peer("sshd") {
+        return;
+    }
+    // Readable by the test user: sshd reads it with the user's rights.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let listed = dir.path().join(format!("principals-{TEST_USER}"));
+    std::fs::write(
+        &listed,
+        "# deployers\nops\ncommand=\"echo forced-by-principal\" deploy\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&listed, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let principals_line = format!(
+        "AuthorizedPrincipalsFile {}/principals-%u",
+        dir.path().display()
+    );
+    for (principal, expected) in [
+        ("ops", Some("plain-command\n")),
+        ("deploy", Some("forced-by-principal\n")),
+        (TEST_USER, None),
+    ] {
+        keys.sign(&["-n", principal]);
+        for start in [start_sshd, start_oxsshd] {
+            let peer = start(&sshd_opts(&[&keys.ca_line(), &principals_line]));
+            let out = keys.ssh(&peer, "echo plain-command");
+            match expected {
+                Some(stdout) => assert_eq!(out.stdout, stdout, "{}\n{}", out.stderr, peer.log()),
+                None => assert_refused(
+                    &out,
+                    &peer,
+                    "Certificate does not contain an authorized principal",
+                ),
+            }
+        }
+    }
+}

@@ -214,7 +214,7 @@ pub(crate) fn find_cert_authority(
 }
 
 /// Reads one authorized_keys file, after the `StrictModes` checks on the opened file.
-fn read_authorized_keys(path: &Path, candidate: &Candidate) -> Option<String> {
+pub(crate) fn read_authorized_keys(path: &Path, candidate: &Candidate) -> Option<String> {
     use std::io::Read;
     let file = match std::fs::File::open(path) {
         Ok(f) => f,

@@ -2,7 +2,8 @@
 //! (`user_cert_trusted_ca`, and `cert-authority` lines in authorized_keys): the CA must
 //! be listed in `TrustedUserCAKeys` or on a `cert-authority` line, sign with an
 //! algorithm in `CASignatureAlgorithms`, and the certificate must be a user certificate,
-//! valid now, name the user as a principal (or one of the line's `principals=`), carry
+//! valid now, name the user as a principal (or one of the line's `principals=`, or,
+//! for `TrustedUserCAKeys`, one listed in the user's `AuthorizedPrincipalsFile`), carry
 //! no unknown critical option, and be used from its `source-address`. The core has
 //! already verified the CA's signature. The log text is sshd's.
 
@@ -54,21 +55,41 @@ pub(crate) fn certificate_options(
             "Certificate signature algorithm {sig_alg} not in CASignatureAlgorithms"
         )));
     }
-    let principals = line.as_ref().and_then(KeyOptions::principals);
-    if let Some(list) = principals {
+    let not_authorized = || Some("Certificate does not contain an authorized principal".to_owned());
+    let principals = line
+        .as_ref()
+        .and_then(KeyOptions::principals)
+        .map(str::to_owned);
+    if let Some(list) = &principals {
         let allowed: Vec<&str> = list.split(',').collect();
         if !cert
             .principals
             .iter()
             .any(|p| allowed.contains(&p.as_str()))
         {
-            return Err(Some(
-                "Certificate does not contain an authorized principal".to_owned(),
-            ));
+            return Err(not_authorized());
         }
     }
-    let name = principals.is_none().then_some(candidate.user.name.as_str());
-    check_authority(cert, now, name, line.is_none()).map_err(|r| Some(r.to_owned()))?;
+    // A TrustedUserCAKeys certificate with an AuthorizedPrincipalsFile: a principal
+    // must be listed there (and that line's options apply), instead of the user name.
+    let user = &candidate.user;
+    let principals_file = match line {
+        Some(_) => None,
+        None => {
+            config.authorized_principals_path(&user.name, user.uid, &user.home.to_string_lossy())
+        }
+    };
+    let line = match &principals_file {
+        Some(path) => Some(
+            listed_principal(candidate, cert, Path::new(path), ends).ok_or_else(not_authorized)?,
+        ),
+        None => line,
+    };
+    let name =
+        (principals.is_none() && principals_file.is_none()).then_some(candidate.user.name.as_str());
+    // OpenSSH requires a principal list for TrustedUserCAKeys, not for CA lines.
+    let require_principal = principals_file.is_some() || line.is_none();
+    check_authority(cert, now, name, require_principal).map_err(|r| Some(r.to_owned()))?;
     let restrictions = CertRestrictions::from_certificate(cert).map_err(|e| Some(e.to_string()))?;
     if let Some(list) = &restrictions.source_address {
         let ip = ends.peer.ip().to_string();
@@ -90,6 +111,57 @@ pub(crate) fn certificate_options(
             .map_err(|e| Some(e.to_string())),
         None => Ok(restrictions.options),
     }
+}
+
+/// sshd's `match_principals_file`: the options of the first line of the user's
+/// `AuthorizedPrincipalsFile` (`[options] principal`, read with the `StrictModes`
+/// checks of authorized_keys) that names one of the certificate's principals and whose
+/// `from=` accepts this connection.
+fn listed_principal(
+    candidate: &Candidate,
+    cert: &Certificate,
+    path: &Path,
+    ends: Endpoints,
+) -> Option<KeyOptions> {
+    let text = auth::read_authorized_keys(path, candidate)?;
+    let ip = ends.peer.ip().to_string();
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim_matches([' ', '\t', '\r']);
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (options, principal) = match line.rsplit_once([' ', '\t']) {
+            Some((options, principal)) => (options.trim_end(), principal),
+            None => ("", line),
+        };
+        let options = match KeyOptions::parse(options) {
+            Ok(options) => options,
+            Err(e) => {
+                tracing::debug!(
+                    "{}:{}: bad principals options: {e}",
+                    path.display(),
+                    number + 1
+                );
+                continue;
+            }
+        };
+        if !cert.principals.iter().any(|p| p == principal) {
+            continue;
+        }
+        if let Some(patterns) = options.from_patterns() {
+            if !oxssh_config::match_host_and_ip(Some(&ip), Some(&ip), patterns).unwrap_or(false) {
+                tracing::info!(
+                    "Authentication tried with principal {principal} in {} line {} from {ip}: \
+                     not allowed by from=",
+                    path.display(),
+                    number + 1
+                );
+                continue;
+            }
+        }
+        return Some(options);
+    }
+    None
 }
 
 /// OpenSSH's `sshkey_cert_check_authority`: a user certificate, valid at `now`, naming

@@ -285,7 +285,7 @@ pub const SSHD_KEYWORDS: &[SshdKeywordInfo] = &[
     kw("HostCertificate", "hostcertificate", false, ValueKind::HostKey, S),
     kw("RevokedKeys", "revokedkeys", true, WORD, refused(NONE)),
     kw("TrustedUserCAKeys", "trustedusercakeys", true, WORD, S),
-    kw("AuthorizedPrincipalsFile", "authorizedprincipalsfile", true, WORD, refused(NONE)),
+    kw("AuthorizedPrincipalsFile", "authorizedprincipalsfile", true, WORD, S),
     kw("KexAlgorithms", "kexalgorithms", false, ValueKind::Algorithms(AlgKind::Kex), S),
     kw("Include", "", true, ValueKind::Include, S),
     kw("IPQoS", "ipqos", true, ValueKind::IpQos, noted(&[])),

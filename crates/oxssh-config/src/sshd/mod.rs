@@ -145,6 +145,8 @@ pub struct SshdConfig {
     /// `TrustedUserCAKeys`: the file of CA keys trusted to sign user certificates
     /// (`None` for `none`), tokens not yet expanded.
     pub trusted_user_ca_keys: Option<String>,
+    /// `AuthorizedPrincipalsFile` (`None` for `none`), tokens not yet expanded.
+    pub authorized_principals_file: Option<String>,
     /// `HostCertificate` files, in order; each names the certificate of a `HostKey`.
     pub host_certificates: Vec<String>,
     /// `Subsystem` lines.
@@ -257,33 +259,44 @@ impl SshdConfig {
         self.authorized_keys_files
             .iter()
             .filter(|f| f.as_str() != "none")
-            .map(|f| {
-                let mut out = String::new();
-                let mut chars = f.chars();
-                while let Some(c) = chars.next() {
-                    if c != '%' {
-                        out.push(c);
-                        continue;
-                    }
-                    match chars.next() {
-                        Some('h') => out.push_str(home),
-                        Some('u') => out.push_str(user),
-                        Some('U') => out.push_str(&uid.to_string()),
-                        Some('%') => out.push('%'),
-                        Some(other) => {
-                            out.push('%');
-                            out.push(other);
-                        }
-                        None => out.push('%'),
-                    }
-                }
-                if out.starts_with('/') {
-                    out
-                } else {
-                    format!("{}/{out}", home.trim_end_matches('/'))
-                }
-            })
+            .map(|f| expand_user_path(f, user, uid, home))
             .collect()
+    }
+
+    /// The `AuthorizedPrincipalsFile` path for a user, expanded as
+    /// [`SshdConfig::authorized_keys_paths`]; `None` for `none`.
+    pub fn authorized_principals_path(&self, user: &str, uid: u32, home: &str) -> Option<String> {
+        self.authorized_principals_file
+            .as_deref()
+            .map(|f| expand_user_path(f, user, uid, home))
+    }
+}
+
+/// sshd's `expand_authorized_keys`: `%h`, `%u`, `%U`, `%%`, then relative to the home.
+fn expand_user_path(pattern: &str, user: &str, uid: u32, home: &str) -> String {
+    let mut out = String::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('h') => out.push_str(home),
+            Some('u') => out.push_str(user),
+            Some('U') => out.push_str(&uid.to_string()),
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    if out.starts_with('/') {
+        out
+    } else {
+        format!("{}/{out}", home.trim_end_matches('/'))
     }
 }
 

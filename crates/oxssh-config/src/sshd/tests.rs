@@ -146,7 +146,6 @@ fn enabling_an_unsupported_feature_fails_with_file_and_line() {
         "/etc/oxssh/sshd_config line 3: ChrootDirectory /srv/%u is not supported by oxsshd yet"
     );
     for bad in [
-        "AuthorizedPrincipalsFile .ssh/p",
         "AuthorizedKeysCommand /bin/k",
         "RevokedKeys /r",
         "HostbasedAuthentication yes",
