@@ -306,3 +306,52 @@ fn oxssh_logs_in_with_pem_and_pkcs8_identities() {
         );
     }
 }
+
+/// oxsshd serves PEM and PKCS#8 host keys; OpenSSH's ssh verifies each against the
+/// public key `oxssh-keygen -y` derives.
+#[test]
+fn oxsshd_serves_pem_and_pkcs8_host_keys() {
+    if !require_peer("ssh-keygen") || !require_peer("openssl") || !require_peer("ssh") {
+        return;
+    }
+    support::users::test_user();
+    let client = support::client::ClientDir::new();
+    let d = client.path();
+    pem_keys(d);
+    let host_keys = [
+        ("sk-rsa-pem", "rsa-sha2-512"),
+        ("ossl-p256-p8", "ecdsa-sha2-nistp256"),
+        ("ossl-p384-sec1", "ecdsa-sha2-nistp384"),
+        ("ossl-ed25519-p8", "ssh-ed25519"),
+    ];
+    let user = client.key("id_user", support::HostKey::Ed25519, None);
+    let lines: Vec<String> = host_keys
+        .iter()
+        .map(|(f, _)| format!("HostKey {}", d.join(f).display()))
+        .collect();
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let mut opts = support::openssh::sshd_opts(&refs);
+    opts.host_keys.clear();
+    opts.authorized_keys.push(user.public.clone());
+    let peer = support::start_oxsshd(&opts);
+    for (file, alg) in host_keys {
+        let public = run_in(d, OXSSH_KEYGEN, &["-y", "-f", file], b"");
+        std::fs::write(
+            client.known_hosts(),
+            format!("{} {}", support::openssh::host_name(&peer), public.stdout),
+        )
+        .unwrap();
+        let out = support::client::Ssh::openssh(&client, &peer, support::users::TEST_USER)
+            .identity(&user.path)
+            .option("StrictHostKeyChecking=yes")
+            .option(&format!("HostKeyAlgorithms={alg}"))
+            .run("echo pem-host-key", b"");
+        assert_eq!(
+            out.stdout,
+            "pem-host-key\n",
+            "{file}: {}\n{}",
+            out.stderr,
+            peer.log()
+        );
+    }
+}

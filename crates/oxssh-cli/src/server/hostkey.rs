@@ -39,8 +39,15 @@ pub(crate) fn load(path: &Path) -> Result<Arc<dyn SigningKey>, String> {
         oxssh_keys::key_file::KeyFileError::BadPermissions { warning } => warning.join("\n"),
         other => format!("{}: {other}", path.display()),
     })?;
-    let key = oxssh_crypto::load_openssh_private_key(&text)
-        .map_err(|e| format!("{}: cannot load host key: {e}", path.display()))?;
+    let cannot =
+        |e: &dyn std::fmt::Display| format!("{}: cannot load host key: {e}", path.display());
+    // PEM and PKCS#8 host keys (`ssh-keygen -m PEM`), as sshd reads them too.
+    let key = if crate::keygen::identity::is_pem(&text) {
+        let private = oxssh_crypto::private_key_from_pem(&text).map_err(|e| cannot(&e))?;
+        oxssh_crypto::signer_from_private(&private).map_err(|e| cannot(&e))?
+    } else {
+        oxssh_crypto::load_openssh_private_key(&text).map_err(|e| cannot(&e))?
+    };
     Ok(Arc::from(key))
 }
 
