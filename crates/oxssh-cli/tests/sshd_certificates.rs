@@ -459,3 +459,77 @@ fn authorized_principals_file_decides_the_principals_as_on_sshd() {
         }
     }
 }
+
+/// `RevokedKeys`: a listed user key, or the listed CA of a certificate, cannot log in,
+/// on sshd and oxsshd alike, with sshd's log line; a KRL file stops oxsshd at start.
+#[test]
+fn revoked_keys_refuse_listed_keys_and_cas_as_sshd() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Some(keys) = Keys::new() else { return };
+    if !require_peer("sshd") {
+        return;
+    }
+    keys.sign(&["-n", TEST_USER]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let revoked = dir.path().join("revoked");
+    let read = |path: &std::path::Path| std::fs::read_to_string(path).unwrap();
+    let ca_pub = read(&keys.ca.path.with_extension("pub"));
+    let revoked_line = format!("RevokedKeys {}", revoked.display());
+    for listed in [keys.user.public.clone(), ca_pub] {
+        std::fs::write(&revoked, format!("# revoked\n{}\n", listed.trim())).unwrap();
+        std::fs::set_permissions(&revoked, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut logs = Vec::new();
+        for start in [start_sshd, start_oxsshd] {
+            let peer = start(&sshd_opts(&[&keys.ca_line(), &revoked_line]));
+            let out = keys.ssh(&peer, "echo should-not-run");
+            assert_refused(&out, &peer, "revoked by file");
+            let line = peer
+                .log()
+                .lines()
+                .find_map(|l| l.find("Authentication key ").map(|at| l[at..].to_owned()))
+                .unwrap();
+            logs.push(line);
+        }
+        assert_eq!(logs[0], logs[1], "sshd's line, then oxsshd's");
+    }
+    // An empty revocation file revokes nothing.
+    std::fs::write(&revoked, "").unwrap();
+    let peer = start_oxsshd(&sshd_opts(&[&keys.ca_line(), &revoked_line]));
+    assert_eq!(keys.ssh(&peer, "echo fine").stdout, "fine\n");
+    // A KRL (made by ssh-keygen -k) is refused at start with a clear message.
+    let krl = dir.path().join("krl");
+    let out = run(
+        Command::new("ssh-keygen")
+            .args(["-q", "-k", "-f"])
+            .arg(&krl)
+            .arg(format!("{}.pub", keys.user.path.display())),
+        b"",
+        RUN_TIMEOUT,
+    );
+    assert!(out.status.success(), "{}", out.stderr);
+    let config = dir.path().join("sshd_config");
+    std::fs::write(
+        &config,
+        format!(
+            "HostKey {}\nRevokedKeys {}\n",
+            keys.ca.path.display(),
+            krl.display()
+        ),
+    )
+    .unwrap();
+    let out = run(
+        Command::new(support::OXSSHD)
+            .arg("-t")
+            .arg("-f")
+            .arg(&config),
+        b"",
+        RUN_TIMEOUT,
+    );
+    assert_ne!(out.code(), Some(0));
+    assert!(
+        out.stderr.contains("KRL files are not supported"),
+        "{}",
+        out.stderr
+    );
+}

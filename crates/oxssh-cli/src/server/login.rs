@@ -186,6 +186,11 @@ impl Conn {
         if !candidate.config.pubkey_authentication {
             return Verdict::Reject(None);
         }
+        if let Some(path) = &candidate.config.revoked_keys {
+            if let Some(reason) = super::revoked::revocation(path, key, cert) {
+                return Verdict::Reject(Some(reason));
+            }
+        }
         let options = match cert {
             Some(cert) => {
                 let now = std::time::SystemTime::now()

@@ -18,6 +18,7 @@ mod log;
 mod logging;
 mod login;
 mod records;
+mod revoked;
 mod session;
 mod settings;
 mod stream;

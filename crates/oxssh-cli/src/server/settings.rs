@@ -177,6 +177,13 @@ impl Settings {
                     .into(),
             );
         }
+        if let Some(problem) = config
+            .revoked_keys
+            .as_deref()
+            .and_then(super::revoked::startup_problem)
+        {
+            return Err(vec![problem]);
+        }
         let transport = transport_config(&config);
         Ok(Self {
             config,

@@ -283,7 +283,7 @@ pub const SSHD_KEYWORDS: &[SshdKeywordInfo] = &[
     kw("ForceCommand", "forcecommand", true, ValueKind::RestOfLine, S),
     kw("ChrootDirectory", "chrootdirectory", true, WORD, refused(NONE)),
     kw("HostCertificate", "hostcertificate", false, ValueKind::HostKey, S),
-    kw("RevokedKeys", "revokedkeys", true, WORD, refused(NONE)),
+    kw("RevokedKeys", "revokedkeys", true, WORD, S),
     kw("TrustedUserCAKeys", "trustedusercakeys", true, WORD, S),
     kw("AuthorizedPrincipalsFile", "authorizedprincipalsfile", true, WORD, S),
     kw("KexAlgorithms", "kexalgorithms", false, ValueKind::Algorithms(AlgKind::Kex), S),

@@ -145,6 +145,8 @@ pub struct SshdConfig {
     /// `TrustedUserCAKeys`: the file of CA keys trusted to sign user certificates
     /// (`None` for `none`), tokens not yet expanded.
     pub trusted_user_ca_keys: Option<String>,
+    /// `RevokedKeys`: a file of revoked public keys (`None` for `none`).
+    pub revoked_keys: Option<String>,
     /// `AuthorizedPrincipalsFile` (`None` for `none`), tokens not yet expanded.
     pub authorized_principals_file: Option<String>,
     /// `HostCertificate` files, in order; each names the certificate of a `HostKey`.

@@ -260,6 +260,7 @@ pub(crate) fn resolve(store: Store, source: Arc<Source>) -> Result<SshdConfig, S
         trusted_user_ca_keys: st.optional("trustedusercakeys"),
         host_certificates: st.words("hostcertificate"),
         authorized_principals_file: st.optional("authorizedprincipalsfile"),
+        revoked_keys: st.optional("revokedkeys"),
         subsystems,
         allow_users: st.words("allowusers"),
         deny_users: st.words("denyusers"),

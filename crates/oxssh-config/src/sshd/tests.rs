@@ -147,7 +147,6 @@ fn enabling_an_unsupported_feature_fails_with_file_and_line() {
     );
     for bad in [
         "AuthorizedKeysCommand /bin/k",
-        "RevokedKeys /r",
         "HostbasedAuthentication yes",
     ] {
         let e = load_text(&format!("{bad}\n")).unwrap_err();
