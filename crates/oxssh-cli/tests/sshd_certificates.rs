@@ -533,3 +533,48 @@ fn revoked_keys_refuse_listed_keys_and_cas_as_sshd() {
         out.stderr
     );
 }
+
+/// RSA (`rsa-sha2-512-cert-v01@openssh.com`) and ECDSA user certificates, signed by an
+/// RSA CA, log in to oxsshd through OpenSSH's ssh and oxssh.
+#[test]
+fn rsa_and_ecdsa_certificates_from_an_rsa_ca_log_in_to_oxsshd() {
+    let Some(keys) = Keys::new() else { return };
+    let ca = keys.client.key("rsa_ca", HostKey::Rsa, None);
+    let ca_line = format!("TrustedUserCAKeys {}.pub", ca.path.display());
+    let peer = start_oxsshd(&sshd_opts(&[&ca_line]));
+    keys.trust(&peer);
+    for (name, kind, label) in [
+        ("id_rsa_user", HostKey::Rsa, "RSA-CERT"),
+        ("id_p384_user", HostKey::EcdsaP384, "ECDSA-CERT"),
+    ] {
+        let user = keys.client.key(name, kind, None);
+        let out = run(
+            Command::new("ssh-keygen")
+                .args(["-q", "-s"])
+                .arg(&ca.path)
+                .args(["-I", name, "-n", TEST_USER])
+                .arg(format!("{}.pub", user.path.display())),
+            b"",
+            RUN_TIMEOUT,
+        );
+        assert!(out.status.success(), "{}", out.stderr);
+        for client in [Ssh::openssh, Ssh::oxssh] {
+            let out = client(&keys.client, &peer, TEST_USER)
+                .identity(&user.path)
+                .run("echo rsa-ca", b"");
+            assert_eq!(
+                out.stdout,
+                "rsa-ca\n",
+                "{name}: {}\n{}",
+                out.stderr,
+                peer.log()
+            );
+        }
+        assert!(
+            peer.log().contains(&format!("{label} SHA256:"))
+                && peer.log().contains("CA RSA SHA256:"),
+            "{}",
+            peer.log()
+        );
+    }
+}
