@@ -578,3 +578,56 @@ fn rsa_and_ecdsa_certificates_from_an_rsa_ca_log_in_to_oxsshd() {
         );
     }
 }
+
+/// `oxssh-keyscan -c` prints the host certificate sshd serves, as `ssh-keyscan -c` does.
+#[test]
+fn keyscan_c_prints_host_certificates_as_ssh_keyscan() {
+    let Some(keys) = Keys::new() else { return };
+    if !require_peer("sshd") || !require_peer("ssh-keyscan") {
+        return;
+    }
+    let [host_key, host_cert] = keys.host_certificate("127.0.0.1");
+    for start in [start_sshd, start_oxsshd] {
+        let mut opts = sshd_opts(&[&host_key, &host_cert]);
+        opts.host_keys.clear();
+        let peer = start(&opts);
+        let port = peer.port().to_string();
+        let args = ["-c", "-t", "ed25519", "-p", &port, "127.0.0.1"];
+        let theirs = run(Command::new("ssh-keyscan").args(args), b"", RUN_TIMEOUT);
+        let ours = run(
+            Command::new(env!("CARGO_BIN_EXE_oxssh-keyscan")).args(args),
+            b"",
+            RUN_TIMEOUT,
+        );
+        assert!(
+            theirs
+                .stdout
+                .starts_with("ssh-ed25519-cert-v01@openssh.com "),
+            "{}",
+            theirs.stdout
+        );
+        assert_eq!(ours.stdout, theirs.stdout, "{}", ours.stderr);
+        assert_eq!(ours.stderr, theirs.stderr);
+        assert_eq!(ours.code(), theirs.code());
+        // Every type: only the certified one answers.
+        let args = ["-c", "-p", &port, "127.0.0.1"];
+        let theirs = run(Command::new("ssh-keyscan").args(args), b"", RUN_TIMEOUT);
+        let ours = run(
+            Command::new(env!("CARGO_BIN_EXE_oxssh-keyscan")).args(args),
+            b"",
+            RUN_TIMEOUT,
+        );
+        assert_eq!(
+            ours.stdout, theirs.stdout,
+            "{}\n{}",
+            ours.stderr, theirs.stderr
+        );
+        assert_eq!(
+            ours.code(),
+            theirs.code(),
+            "{}\n{}",
+            ours.stderr,
+            theirs.stderr
+        );
+    }
+}
