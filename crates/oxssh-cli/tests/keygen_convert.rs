@@ -83,6 +83,16 @@ fn pkcs8_and_pem_export_equals_ssh_keygen_for_every_key_type() {
         }
     }
     assert_both(d, &["-e", "-m", "FOO", "-f", "ed.pub"]);
+    // Certificates: whole in RFC 4716, their key in the X.509 forms.
+    for (file, _, _) in KEYS {
+        let public = format!("{file}.pub");
+        let sign = ["-q", "-s", "ed", "-I", "x", "-n", "u", &public];
+        assert!(run_in(d, "ssh-keygen", &sign, b"").status.success());
+        let cert = format!("{file}-cert.pub");
+        for format in ["RFC4716", "PKCS8", "PEM"] {
+            assert_both(d, &["-e", "-m", format, "-f", &cert]);
+        }
+    }
 }
 
 #[test]

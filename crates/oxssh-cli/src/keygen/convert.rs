@@ -14,6 +14,7 @@ use std::path::Path;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
+use oxssh_keys::certificate::Certificate;
 use oxssh_keys::fingerprint::type_label;
 use oxssh_keys::{pkix, PublicKey};
 
@@ -67,18 +68,28 @@ fn input_path(opts: &Options, user: &User) -> Result<std::path::PathBuf, Failure
 pub fn export(opts: &Options, user: &User) -> Result<(), Failure> {
     let format = format(opts)?;
     let path = input_path(opts, user)?;
-    let key = super::sig::load_public(&path)
-        .map_err(|reason| Failure::fatal(format!("load key \"{}\": {reason}", path.display())))?;
+    // A certificate exports whole in RFC 4716, as its key in the X.509 forms.
+    let cert = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| Certificate::from_openssh(text.lines().next()?).ok())
+        .map(|(cert, _)| cert);
+    let key = match &cert {
+        Some(cert) => cert.key.clone(),
+        None => super::sig::load_public(&path).map_err(|reason| {
+            Failure::fatal(format!("load key \"{}\": {reason}", path.display()))
+        })?,
+    };
     match format {
-        Format::Rfc4716 => print_rfc4716(&key, user),
+        Format::Rfc4716 => print_rfc4716(&key, cert.as_ref(), user),
         Format::Pkcs8 | Format::Pem => {
             if matches!(key, PublicKey::Ed25519(_)) {
                 let function = match format {
                     Format::Pkcs8 => "do_convert_to_pkcs8",
                     _ => "do_convert_to_pem",
                 };
+                let suffix = if cert.is_some() { "-CERT" } else { "" };
                 return Err(Failure::fatal(format!(
-                    "{function}: unsupported key type {}",
+                    "{function}: unsupported key type {}{suffix}",
                     type_label(&key)
                 )));
             }
@@ -92,11 +103,15 @@ pub fn export(opts: &Options, user: &User) -> Result<(), Failure> {
     Ok(())
 }
 
-fn print_rfc4716(key: &PublicKey, user: &User) {
-    let blob = STANDARD.encode(key.to_blob());
+fn print_rfc4716(key: &PublicKey, cert: Option<&Certificate>, user: &User) {
+    let (blob, suffix) = match cert {
+        Some(cert) => (cert.to_blob(), "-CERT"),
+        None => (key.to_blob(), ""),
+    };
+    let blob = STANDARD.encode(blob);
     println!("---- BEGIN SSH2 PUBLIC KEY ----");
     println!(
-        "Comment: \"{}-bit {}, converted by {}@{} from OpenSSH\"",
+        "Comment: \"{}-bit {}{suffix}, converted by {}@{} from OpenSSH\"",
         key.bits(),
         type_label(key),
         user.name,
