@@ -210,6 +210,12 @@ impl ClientConnection {
         self.transport.disconnect(reason, description)
     }
 
+    /// The host certificate presented with the key of [`ClientEvent::HostKey`], if any
+    /// (see [`Transport::host_certificate`]).
+    pub fn host_certificate(&self) -> Option<&oxssh_keys::certificate::Certificate> {
+        self.transport.host_certificate()
+    }
+
     /// Accepts the host key announced by [`ClientEvent::HostKey`].
     pub fn accept_host_key(&mut self) -> Result<(), TransportError> {
         self.transport.accept_host_key()
