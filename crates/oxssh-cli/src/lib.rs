@@ -10,4 +10,5 @@ pub mod copyid;
 pub mod keygen;
 pub mod keyscan;
 pub mod server;
+pub mod sftp_server;
 pub mod ssh;

@@ -35,7 +35,16 @@ pub struct SessionSpec {
     user: SystemUser,
     groups: Vec<u32>,
     command: Option<String>,
+    program: Option<Program>,
     env: Vec<(OsString, OsString)>,
+}
+
+/// A program run directly instead of through the user's shell.
+#[derive(Clone, Debug)]
+struct Program {
+    path: std::path::PathBuf,
+    arg0: OsString,
+    args: Vec<OsString>,
 }
 
 /// Where the session's standard descriptors go.
@@ -148,6 +157,7 @@ impl SessionSpec {
             user,
             groups,
             command: None,
+            program: None,
             env: Vec::new(),
         }
     }
@@ -156,6 +166,23 @@ impl SessionSpec {
     /// session is an interactive login shell.
     pub fn command(mut self, command: impl Into<String>) -> Self {
         self.command = Some(command.into());
+        self
+    }
+
+    /// Runs the program at `path` directly, with `arg0` as its name and `args`, instead
+    /// of the user's shell: a server-provided program (oxsshd's `internal-sftp`) that
+    /// must run even for accounts whose shell is `nologin`. Overrides [`Self::command`].
+    pub fn program(
+        mut self,
+        path: impl Into<std::path::PathBuf>,
+        arg0: impl Into<OsString>,
+        args: Vec<OsString>,
+    ) -> Self {
+        self.program = Some(Program {
+            path: path.into(),
+            arg0: arg0.into(),
+            args,
+        });
         self
     }
 
@@ -195,18 +222,24 @@ impl SessionSpec {
                 source: Errno::EINVAL,
             });
         }
-        let shell = self.user.login_shell().to_path_buf();
+        let shell = match &self.program {
+            Some(direct) => direct.path.clone(),
+            None => self.user.login_shell().to_path_buf(),
+        };
         let program = shell.display().to_string();
         let mut cmd = Command::new(&shell);
         let base = shell
             .file_name()
             .unwrap_or_else(|| OsStr::new("sh"))
             .to_owned();
-        match &self.command {
-            Some(command) => {
+        match (&self.program, &self.command) {
+            (Some(direct), _) => {
+                cmd.arg0(&direct.arg0).args(&direct.args);
+            }
+            (None, Some(command)) => {
                 cmd.arg0(&base).arg("-c").arg(command);
             }
-            None => {
+            (None, None) => {
                 let mut login = OsString::from("-");
                 login.push(&base);
                 cmd.arg0(login);
