@@ -4,5 +4,8 @@
 //! `AsyncRead + AsyncWrite` (an SSH channel, a pipe to `sftp-server`).
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod codec;
 pub mod server;
+
+pub use client::{Error, Handle, Sftp};
