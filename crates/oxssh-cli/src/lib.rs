@@ -10,5 +10,6 @@ pub mod copyid;
 pub mod keygen;
 pub mod keyscan;
 pub mod server;
+pub mod sftp;
 pub mod sftp_server;
 pub mod ssh;

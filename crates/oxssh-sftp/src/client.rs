@@ -66,6 +66,13 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Handle(Vec<u8>);
 
+impl Handle {
+    /// The handle string the server chose.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// Requests in flight during a transfer (OpenSSH's `-R` default).
 pub const DEFAULT_REQUESTS: usize = 64;
 /// Bytes per READ or WRITE without `limits@openssh.com` (OpenSSH's `-B` default).
@@ -412,6 +419,30 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
         self.call_ok(Request::Extended(Extended::Hardlink {
             from: from.to_vec(),
             to: to.to_vec(),
+        }))
+        .await
+    }
+
+    /// Flushes an open file to stable storage (`fsync@openssh.com`).
+    pub async fn fsync(&mut self, handle: &Handle) -> Result<()> {
+        if !self.has_extension(ext::FSYNC) {
+            return Err(Error::Unsupported(ext::FSYNC));
+        }
+        self.call_ok(Request::Extended(Extended::Fsync {
+            handle: handle.0.clone(),
+        }))
+        .await
+    }
+
+    /// Changes attributes of `path` without following a final symbolic link
+    /// (`lsetstat@openssh.com`).
+    pub async fn lsetstat(&mut self, path: &[u8], attrs: Attrs) -> Result<()> {
+        if !self.has_extension(ext::LSETSTAT) {
+            return Err(Error::Unsupported(ext::LSETSTAT));
+        }
+        self.call_ok(Request::Extended(Extended::Lsetstat {
+            path: path.to_vec(),
+            attrs,
         }))
         .await
     }

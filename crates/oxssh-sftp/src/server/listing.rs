@@ -43,7 +43,7 @@ pub fn mode_string(mode: u32) -> String {
 }
 
 /// The date column: `Mon dd HH:MM` within six months of `now`, else `Mon dd  YYYY`.
-fn date(mtime: i64, now: i64) -> String {
+pub fn date(mtime: i64, now: i64) -> String {
     static ZONE: std::sync::OnceLock<oxssh_os::login_records::TimeZone> =
         std::sync::OnceLock::new();
     let tz = ZONE.get_or_init(oxssh_os::login_records::TimeZone::local);

@@ -9,7 +9,7 @@
 //! that user's would. The read-only mode (`sftp-server -R`) refuses every change itself.
 
 mod fs;
-mod listing;
+pub mod listing;
 mod local;
 
 use std::collections::HashMap;

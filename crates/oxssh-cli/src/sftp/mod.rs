@@ -1,0 +1,237 @@
+//! `oxsftp`, a drop-in for OpenSSH's `sftp`: flags and destination, then the `oxssh`
+//! client's configuration, connection and authentication (`client::run`), the `sftp`
+//! subsystem on a session channel, and the command interpreter ([`shell`]) reading a
+//! batch file (`-b`) or the terminal.
+//!
+//! Exit status as sftp's: 0, 1 when a batch command failed (or a start-up transfer
+//! did), 255 when the connection could not be made.
+
+pub mod args;
+mod commands;
+pub mod progress;
+mod shell;
+mod transfer;
+
+use std::io::BufRead;
+use std::sync::Arc;
+
+use oxssh_config::{Options, OsEnv};
+
+use crate::client::run::{connect_authenticated, expand_tilde, fail, init_logging, resolve_config};
+use shell::{Outcome, Shell, Transfers};
+
+/// The SFTP session type over an SSH channel.
+pub(crate) type Session = oxssh_sftp::Sftp<oxssh::Channel, oxssh::ChannelWriter>;
+
+/// The program: returns the exit status.
+pub fn main() -> u8 {
+    let args = match args::parse(std::env::args_os().skip(1).collect()) {
+        Ok(args) => args,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("oxsftp: {message}");
+            }
+            eprint!("{}", args::USAGE);
+            return 1;
+        }
+    };
+    let dest = match args::destination(&args.destination) {
+        Ok(dest) => dest,
+        Err(message) => {
+            eprintln!("{message}");
+            return 1;
+        }
+    };
+    let provider = oxssh_crypto::default_provider();
+    let env = OsEnv::new();
+    let mut options = Options::new();
+    options.user = dest.user.clone();
+    options.port = args.port.or(dest.port);
+    for path in &args.identity_files {
+        options.add_identity_file(&expand_tilde(path), true);
+    }
+    let config = match resolve_config(
+        &dest.host,
+        options,
+        &args.options,
+        args.config_file.as_deref(),
+        &env,
+        &provider,
+    ) {
+        Ok(config) => config,
+        Err(lines) => return fail(&lines),
+    };
+    init_logging(config.log_level, None);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&[format!("oxsftp: cannot start the runtime: {e}")]),
+    };
+    let code = runtime.block_on(async {
+        let client = match connect_authenticated(&config, &env, Arc::new(provider)).await {
+            Ok(client) => client,
+            Err(code) => return code,
+        };
+        let code = session(&client, &args, &dest, &config.hostname).await;
+        client.disconnect().await;
+        code
+    });
+    runtime.shutdown_background();
+    code
+}
+
+async fn session(
+    client: &oxssh::Client,
+    args: &args::Args,
+    dest: &args::Destination,
+    host: &str,
+) -> u8 {
+    let channel = match client.open_session().await {
+        Ok(channel) => channel,
+        Err(e) => {
+            return fail(&[
+                format!("oxsftp: cannot open a session: {e}"),
+                "Connection closed".into(),
+            ])
+        }
+    };
+    let subsystem = args.subsystem.as_deref().unwrap_or("sftp");
+    let started = if subsystem.contains('/') {
+        channel.exec(subsystem).await
+    } else {
+        channel.subsystem(subsystem).await
+    };
+    if started.is_err() {
+        return fail(&[
+            "subsystem request failed on channel 0".into(),
+            "Connection closed".into(),
+        ]);
+    }
+    let writer = channel.writer();
+    let mut sftp: Session = match oxssh_sftp::Sftp::new(channel, writer).await {
+        Ok(sftp) => sftp,
+        Err(e) => {
+            return fail(&[format!("oxsftp: {e}"), "Connection closed".into()]);
+        }
+    };
+    sftp.set_transfer(args.buffer, args.requests);
+    let interactive_tty = nix::unistd::isatty(std::io::stdout()).unwrap_or(false);
+    let transfers = Transfers {
+        preserve: args.preserve,
+        recursive: args.recursive,
+        resume: args.resume,
+        fsync: args.fsync,
+    };
+    let mut shell = match Shell::start(
+        sftp,
+        transfers,
+        args.quiet,
+        interactive_tty && !args.quiet && args.batch.is_none(),
+        args.limit_kbps,
+    )
+    .await
+    {
+        Ok(shell) => shell,
+        Err(message) => return fail(&[message]),
+    };
+    if !args.quiet {
+        println!("Connected to {host}.");
+    }
+    if let Some(path) = &dest.path {
+        match shell.start_path(path).await {
+            Ok(Some(code)) => return code,
+            Ok(None) => {}
+            Err(message) => return fail(&[message]),
+        }
+    }
+    match &args.batch {
+        Some(file) => run_batch(&mut shell, file).await,
+        None => run_interactive(&mut shell).await,
+    }
+}
+
+/// Runs a batch file: each command echoed after the prompt; a failing command ends the
+/// run with status 1 unless prefixed with `-`; `@` suppresses the echo.
+async fn run_batch(shell: &mut Shell, file: &str) -> u8 {
+    let reader: Box<dyn BufRead> = if file == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        match std::fs::File::open(file) {
+            Ok(f) => Box::new(std::io::BufReader::new(f)),
+            Err(e) => return fail(&[format!("{file} ({e})")]),
+        }
+    };
+    for line in reader.lines() {
+        let Ok(line) = line else {
+            return 1;
+        };
+        let mut cmd = line.trim_start();
+        if cmd.is_empty() || cmd.starts_with('#') {
+            continue;
+        }
+        let mut ignore_errors = false;
+        let mut echo = true;
+        loop {
+            if let Some(rest) = cmd.strip_prefix('-') {
+                ignore_errors = true;
+                cmd = rest;
+            } else if let Some(rest) = cmd.strip_prefix('@') {
+                echo = false;
+                cmd = rest;
+            } else {
+                break;
+            }
+        }
+        if echo {
+            println!("sftp> {cmd}");
+        }
+        match shell.run(cmd).await {
+            Outcome::Quit => return 0,
+            Outcome::Lost => return 255,
+            Outcome::Done(Ok(())) => {}
+            Outcome::Done(Err(message)) => {
+                eprintln!("{message}");
+                if !ignore_errors {
+                    return 1;
+                }
+            }
+        }
+    }
+    0
+}
+
+/// Reads commands from the terminal (or a pipe) after an `sftp> ` prompt.
+async fn run_interactive(shell: &mut Shell) -> u8 {
+    let stdin = std::io::stdin();
+    let tty = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
+    loop {
+        {
+            use std::io::Write;
+            print!("sftp> ");
+            let _ = std::io::stdout().flush();
+        }
+        let mut line = String::new();
+        match stdin.lock().read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                println!();
+                return 0;
+            }
+            Ok(_) => {}
+        }
+        let cmd = line.trim();
+        if !tty {
+            println!("{cmd}");
+        }
+        if cmd.is_empty() {
+            continue;
+        }
+        match shell.run(cmd).await {
+            Outcome::Quit => return 0,
+            Outcome::Lost => return 255,
+            Outcome::Done(Ok(())) => {}
+            Outcome::Done(Err(message)) => eprintln!("{message}"),
+        }
+    }
+}

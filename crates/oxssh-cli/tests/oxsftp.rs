@@ -1,0 +1,198 @@
+//! `oxsftp -b` against OpenSSH's sshd (its `sftp-server`) and against oxsshd's
+//! `internal-sftp`: big files and trees round-trip byte for byte, `-p` keeps modes,
+//! `reget`/`reput` resume, the remote commands change what they say, a failing batch
+//! command stops the run with status 1 unless prefixed with `-`, and a read-only server
+//! refuses writes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::os::unix::fs::MetadataExt;
+
+use support::openssh::{sshd_opts, Fixture};
+use support::sftp::{
+    assert_same_tree, awkward_tree, batch, modes, oxsftp, random_file, sha256, RemoteDir,
+};
+
+const EXTERNAL: &str = "Subsystem sftp /usr/lib/openssh/sftp-server";
+const INTERNAL: &str = "Subsystem sftp internal-sftp";
+
+fn openssh_sshd() -> Option<Fixture> {
+    Fixture::start(sshd_opts(&[EXTERNAL]))
+}
+
+fn oxsshd(subsystem: &str) -> Option<Fixture> {
+    Fixture::start_oxsshd(sshd_opts(&[subsystem]))
+}
+
+fn round_trip(f: &Fixture, tag: &str) {
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new(tag);
+    random_file(&local.path().join("big file"), 22 << 20, 21);
+    awkward_tree(&local.path().join("tree"), 250);
+    let r = remote.path().display();
+    let out = batch(
+        &oxsftp(),
+        f,
+        local.path(),
+        &format!(
+            "cd {r}\nput \"big file\"\nget \"big file\" back\nput -rp tree\n\
+             get -rp tree tree-back\nls -l\npwd\nlpwd\n"
+        ),
+    );
+    assert_eq!(
+        out.code(),
+        Some(0),
+        "{}\n{}\n{}",
+        out.stdout,
+        out.stderr,
+        f.peer.log()
+    );
+    let big = local.path().join("big file");
+    assert_eq!(sha256(&big), sha256(&remote.path().join("big file")));
+    assert_eq!(sha256(&big), sha256(&local.path().join("back")));
+    assert_same_tree(&local.path().join("tree"), &remote.path().join("tree"));
+    assert_same_tree(&local.path().join("tree"), &local.path().join("tree-back"));
+    assert_eq!(
+        modes(&local.path().join("tree")),
+        modes(&remote.path().join("tree"))
+    );
+    assert_eq!(
+        modes(&local.path().join("tree")),
+        modes(&local.path().join("tree-back"))
+    );
+    assert!(
+        out.stdout.contains(&format!("sftp> cd {r}")),
+        "{}",
+        out.stdout
+    );
+    assert!(out
+        .stdout
+        .contains(&format!("Remote working directory: {r}")));
+    assert!(out.stdout.contains("big file"), "{}", out.stdout);
+}
+
+#[test]
+fn oxsftp_batch_round_trips_files_and_trees_with_openssh_sftp_server() {
+    let Some(f) = openssh_sshd() else {
+        return;
+    };
+    round_trip(&f, "ox-openssh");
+}
+
+#[test]
+fn oxsftp_batch_round_trips_files_and_trees_with_internal_sftp() {
+    let Some(f) = oxsshd(INTERNAL) else {
+        return;
+    };
+    round_trip(&f, "ox-internal");
+}
+
+#[test]
+fn oxsftp_remote_commands_change_what_they_say() {
+    for f in [openssh_sshd(), oxsshd(INTERNAL)].into_iter().flatten() {
+        let local = tempfile::tempdir().unwrap();
+        let remote = RemoteDir::new("ox-cmds");
+        std::fs::write(local.path().join("a"), b"hello\n").unwrap();
+        let r = remote.path().display();
+        let out = batch(
+            &oxsftp(),
+            &f,
+            local.path(),
+            &format!(
+                "cd {r}\nput a\nmkdir d\nrename a d/b\nchmod 600 d/b\nln -s d/b sym\n\
+                 ln d/b hard\nrm hard\ndf\ndf -h\nls\nls -la d\nversion\n-rm missing\n\
+                 lmkdir ldir\n!touch ldir/x\n"
+            ),
+        );
+        assert_eq!(out.code(), Some(0), "{}\n{}", out.stdout, out.stderr);
+        let b = remote.path().join("d/b");
+        assert_eq!(std::fs::read(&b).unwrap(), b"hello\n");
+        assert_eq!(std::fs::metadata(&b).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::read_link(remote.path().join("sym")).unwrap(),
+            std::path::Path::new("d/b")
+        );
+        assert!(!remote.path().join("hard").exists());
+        assert!(local.path().join("ldir/x").exists());
+        assert!(out.stdout.contains("%Capacity"), "{}", out.stdout);
+        assert!(out.stdout.contains("-rw-------"), "{}", out.stdout);
+        assert!(out.stdout.contains("SFTP protocol version 3"));
+        assert!(out.stderr.contains("not found"), "{}", out.stderr);
+    }
+}
+
+#[test]
+fn oxsftp_resumes_with_reget_and_reput() {
+    for f in [openssh_sshd(), oxsshd(INTERNAL)].into_iter().flatten() {
+        let local = tempfile::tempdir().unwrap();
+        let remote = RemoteDir::new("ox-resume");
+        random_file(&local.path().join("src"), 5 << 20, 31);
+        random_file(&remote.path().join("rsrc"), 5 << 20, 32);
+        let src = std::fs::read(local.path().join("src")).unwrap();
+        let rsrc = std::fs::read(remote.path().join("rsrc")).unwrap();
+        std::fs::write(remote.path().join("up"), &src[..(2 << 20) + 77]).unwrap();
+        std::fs::write(local.path().join("down"), &rsrc[..(1 << 20) + 5]).unwrap();
+        let uid = oxssh_os::SystemUser::by_name(support::users::TEST_USER)
+            .unwrap()
+            .unwrap()
+            .uid;
+        std::os::unix::fs::chown(remote.path().join("up"), Some(uid), None).unwrap();
+        let r = remote.path().display();
+        let out = batch(
+            &oxsftp(),
+            &f,
+            local.path(),
+            &format!("reput src {r}/up\nreget {r}/rsrc down\nget -a {r}/rsrc down\n"),
+        );
+        assert_eq!(out.code(), Some(0), "{}", out.stderr);
+        assert_eq!(
+            sha256(&local.path().join("src")),
+            sha256(&remote.path().join("up"))
+        );
+        assert_eq!(
+            sha256(&remote.path().join("rsrc")),
+            sha256(&local.path().join("down"))
+        );
+    }
+}
+
+#[test]
+fn a_failing_batch_command_stops_the_run_unless_prefixed_with_a_dash() {
+    let Some(f) = oxsshd(INTERNAL) else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-errors");
+    let r = remote.path().display();
+    let out = batch(
+        &oxsftp(),
+        &f,
+        local.path(),
+        &format!("-get {r}/missing\nmkdir {r}/one\nget {r}/missing\nmkdir {r}/two\n"),
+    );
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
+    assert!(remote.path().join("one").is_dir());
+    assert!(!remote.path().join("two").exists());
+    assert!(out.stderr.contains("not found"), "{}", out.stderr);
+}
+
+#[test]
+fn oxsftp_against_a_read_only_server_gets_permission_denied() {
+    let Some(f) = oxsshd("Subsystem sftp internal-sftp -R") else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-ro");
+    std::fs::write(local.path().join("a"), b"x").unwrap();
+    let r = remote.path().display();
+    let out = batch(&oxsftp(), &f, local.path(), &format!("put a {r}/a\n"));
+    assert_eq!(out.code(), Some(1));
+    assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
+    assert!(!remote.path().join("a").exists());
+}
