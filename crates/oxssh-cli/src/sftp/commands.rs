@@ -106,6 +106,18 @@ fn flags(cmd: &str, words: &mut Vec<String>, allowed: &str) -> Result<String, St
     Ok(found)
 }
 
+/// The first and second operands (empty when absent), after checking their count.
+fn operands(
+    cmd: &str,
+    words: &[String],
+    min: usize,
+    max: usize,
+) -> Result<(String, String), String> {
+    args_n(cmd, words, min, max)?;
+    let at = |i: usize| words.get(i).cloned().unwrap_or_default();
+    Ok((at(0), at(1)))
+}
+
 fn args_n(cmd: &str, words: &[String], min: usize, max: usize) -> Result<(), String> {
     if words.len() < min {
         return Err(format!(
@@ -169,9 +181,9 @@ pub async fn dispatch(shell: &mut Shell, line: &str) -> Outcome {
                 .map_err(|_| "No home directory".to_owned())
                 .and_then(|h| std::env::set_current_dir(h).map_err(|e| e.to_string())),
         },
-        "lmkdir" => match args_n(&cmd, &words, 1, 1) {
-            Ok(()) => std::fs::create_dir(&words[0])
-                .map_err(|e| format!("Couldn't create local directory \"{}\": {e}", words[0])),
+        "lmkdir" => match operands(&cmd, &words, 1, 1) {
+            Ok((dir, _)) => std::fs::create_dir(&dir)
+                .map_err(|e| format!("Couldn't create local directory \"{dir}\": {e}")),
             Err(e) => Err(e),
         },
         "lls" => local_shell(&format!(
@@ -264,21 +276,21 @@ async fn transfer(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Resul
     if cmd.starts_with("re") {
         t.resume = true;
     }
-    args_n(cmd, &words, 1, 2)?;
+    let (first, _) = operands(cmd, &words, 1, 2)?;
     let second = words.get(1).map(String::as_str);
     if cmd.ends_with("get") {
-        shell.get(&words[0], second, t).await
+        shell.get(&first, second, t).await
     } else {
-        shell.put(&words[0], second, t).await
+        shell.put(&first, second, t).await
     }
 }
 
 /// mkdir, rmdir, rm (globbed), rename.
 async fn simple(shell: &mut Shell, cmd: &str, words: Vec<String>, n: usize) -> Result<(), String> {
-    args_n(cmd, &words, n, if cmd == "rm" { usize::MAX } else { n })?;
+    let (first, second) = operands(cmd, &words, n, if cmd == "rm" { usize::MAX } else { n })?;
     match cmd {
         "mkdir" => {
-            let path = shell.remote_path(&words[0]).await;
+            let path = shell.remote_path(&first).await;
             let attrs = Attrs {
                 permissions: Some(0o777),
                 ..Attrs::default()
@@ -290,7 +302,7 @@ async fn simple(shell: &mut Shell, cmd: &str, words: Vec<String>, n: usize) -> R
                 .map_err(|e| shell.error(&format!("remote mkdir \"{}\"", show(&path)), &e))
         }
         "rmdir" => {
-            let path = shell.remote_path(&words[0]).await;
+            let path = shell.remote_path(&first).await;
             shell
                 .sftp
                 .rmdir(&path)
@@ -298,8 +310,8 @@ async fn simple(shell: &mut Shell, cmd: &str, words: Vec<String>, n: usize) -> R
                 .map_err(|e| shell.error(&format!("remote rmdir \"{}\"", show(&path)), &e))
         }
         "rename" => {
-            let from = shell.remote_path(&words[0]).await;
-            let to = shell.remote_path(&words[1]).await;
+            let from = shell.remote_path(&first).await;
+            let to = shell.remote_path(&second).await;
             shell.sftp.rename(&from, &to, true).await.map_err(|e| {
                 shell.error(
                     &format!(
@@ -336,23 +348,19 @@ async fn simple(shell: &mut Shell, cmd: &str, words: Vec<String>, n: usize) -> R
 
 async fn link(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), String> {
     let symbolic = cmd == "symlink" || flags(cmd, &mut words, "s")?.contains('s');
-    args_n(cmd, &words, 2, 2)?;
-    let to = shell.remote_path(&words[1]).await;
+    let (old, new) = operands(cmd, &words, 2, 2)?;
+    let to = shell.remote_path(&new).await;
     if symbolic {
         // The target is stored as given, as sftp does.
-        let target = words[0].as_bytes().to_vec();
+        let target = old.as_bytes().to_vec();
         shell.sftp.symlink(&target, &to).await.map_err(|e| {
             shell.error(
-                &format!(
-                    "Couldn't symlink file \"{}\" to \"{}\"",
-                    words[0],
-                    show(&to)
-                ),
+                &format!("Couldn't symlink file \"{}\" to \"{}\"", old, show(&to)),
                 &e,
             )
         })
     } else {
-        let from = shell.remote_path(&words[0]).await;
+        let from = shell.remote_path(&old).await;
         shell.sftp.hardlink(&from, &to).await.map_err(|e| {
             shell.error(
                 &format!(
@@ -369,11 +377,11 @@ async fn link(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<()
 /// chmod, chown, chgrp (numeric ids, as sftp 9.2); `-h` does not follow links.
 async fn change(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), String> {
     let no_follow = flags(cmd, &mut words, "h")?.contains('h');
-    args_n(cmd, &words, 2, 2)?;
-    let value = &words[0];
-    let matches = shell.remote_glob(&words[1]).await?;
+    let (value, pattern) = operands(cmd, &words, 2, 2)?;
+    let value = &value;
+    let matches = shell.remote_glob(&pattern).await?;
     if matches.is_empty() {
-        return Err(format!("File \"{}\" not found.", words[1]));
+        return Err(format!("File \"{pattern}\" not found."));
     }
     for (path, _) in matches {
         let attrs = match cmd {
@@ -475,7 +483,7 @@ async fn ls(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), 
         entries.reverse();
     }
     if long {
-        let names = if (human || numeric) && !numeric {
+        let names = if human && !numeric {
             owner_names(shell, &entries).await
         } else {
             None
@@ -606,8 +614,8 @@ async fn df(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), 
     if f.contains('i') {
         let used = v.files.saturating_sub(v.ffree);
         println!(
-            "{:>12} {:>12} {:>12} {:>12} {}",
-            "Inodes", "Used", "Avail", "(root)", "%Capacity"
+            "{:>12} {:>12} {:>12} {:>12} %Capacity",
+            "Inodes", "Used", "Avail", "(root)"
         );
         println!(
             "{:>12} {:>12} {:>12} {:>12} {:>3}%",
@@ -615,11 +623,7 @@ async fn df(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), 
             used,
             v.favail,
             v.ffree,
-            if v.files == 0 {
-                0
-            } else {
-                used * 100 / v.files
-            }
+            (used * 100).checked_div(v.files).unwrap_or(0)
         );
         return Ok(());
     }
@@ -627,15 +631,13 @@ async fn df(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), 
     let used = v.frsize.saturating_mul(v.blocks.saturating_sub(v.bfree));
     let avail = v.frsize.saturating_mul(v.bavail);
     let root = v.frsize.saturating_mul(v.bfree);
-    let pct = if v.blocks == 0 {
-        0
-    } else {
-        v.blocks.saturating_sub(v.bfree) * 100 / v.blocks
-    };
+    let pct = (v.blocks.saturating_sub(v.bfree) * 100)
+        .checked_div(v.blocks)
+        .unwrap_or(0);
     if f.contains('h') {
         println!(
-            "{:>7} {:>7} {:>7} {:>7} {}",
-            "Size", "Used", "Avail", "(root)", "%Capacity"
+            "{:>7} {:>7} {:>7} {:>7} %Capacity",
+            "Size", "Used", "Avail", "(root)"
         );
         println!(
             "{:>7} {:>7} {:>7} {:>7} {pct:>3}%",
@@ -646,8 +648,8 @@ async fn df(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), 
         );
     } else {
         println!(
-            "{:>12} {:>12} {:>12} {:>12} {}",
-            "Size", "Used", "Avail", "(root)", "%Capacity"
+            "{:>12} {:>12} {:>12} {:>12} %Capacity",
+            "Size", "Used", "Avail", "(root)"
         );
         println!(
             "{:>12} {:>12} {:>12} {:>12} {pct:>3}%",

@@ -57,11 +57,10 @@ impl Meter {
 
     fn draw(&self, done: u64, last: bool) {
         let have = self.base + done;
-        let pct = if self.total == 0 {
-            100
-        } else {
-            (have.saturating_mul(100) / self.total).min(100)
-        };
+        let pct = have
+            .saturating_mul(100)
+            .checked_div(self.total)
+            .map_or(100, |p| p.min(100));
         let secs = self.start.elapsed().as_secs_f64().max(0.001);
         let rate = done as f64 / secs;
         let tail = if last {
