@@ -9,6 +9,7 @@ pub mod client;
 pub mod copyid;
 pub mod keygen;
 pub mod keyscan;
+pub mod scp;
 pub mod server;
 pub mod sftp;
 pub mod sftp_server;

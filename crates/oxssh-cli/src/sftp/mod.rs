@@ -9,7 +9,7 @@
 pub mod args;
 mod commands;
 pub mod progress;
-mod shell;
+pub(crate) mod shell;
 mod transfer;
 
 use std::io::BufRead;
@@ -18,10 +18,104 @@ use std::sync::Arc;
 use oxssh_config::{Options, OsEnv};
 
 use crate::client::run::{connect_authenticated, expand_tilde, fail, init_logging, resolve_config};
-use shell::{Outcome, Shell, Transfers};
+pub(crate) use shell::{Outcome, Shell, Transfers};
 
 /// The SFTP session type over an SSH channel.
 pub(crate) type Session = oxssh_sftp::Sftp<oxssh::Channel, oxssh::ChannelWriter>;
+
+/// Where a file-transfer program connects, from its flags and destination.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Target {
+    pub host: String,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity_files: Vec<String>,
+    /// `-o` lines and the flags that are ssh options.
+    pub options: Vec<String>,
+    pub config_file: Option<String>,
+    /// `-s`: a subsystem name, or a server program path (contains `/`).
+    pub subsystem: Option<String>,
+}
+
+/// Resolves the configuration, then runs `body` on a one-thread runtime with a
+/// connected, authenticated client and an SFTP session; returns the exit status
+/// (255 when the connection or the session could not be made).
+pub(crate) fn with_session<F, Fut>(target: &Target, body: F) -> u8
+where
+    F: FnOnce(Session, String) -> Fut,
+    Fut: std::future::Future<Output = u8>,
+{
+    let provider = oxssh_crypto::default_provider();
+    let env = OsEnv::new();
+    let mut options = Options::new();
+    options.user = target.user.clone();
+    options.port = target.port;
+    for path in &target.identity_files {
+        options.add_identity_file(&expand_tilde(path), true);
+    }
+    let config = match resolve_config(
+        &target.host,
+        options,
+        &target.options,
+        target.config_file.as_deref(),
+        &env,
+        &provider,
+    ) {
+        Ok(config) => config,
+        Err(lines) => return fail(&lines),
+    };
+    init_logging(config.log_level, None);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&[format!("cannot start the runtime: {e}")]),
+    };
+    let code = runtime.block_on(async {
+        let client = match connect_authenticated(&config, &env, Arc::new(provider)).await {
+            Ok(client) => client,
+            Err(code) => return code,
+        };
+        let code = match open_sftp(&client, target.subsystem.as_deref()).await {
+            Ok(sftp) => body(sftp, config.hostname.clone()).await,
+            Err(code) => code,
+        };
+        client.disconnect().await;
+        code
+    });
+    runtime.shutdown_background();
+    code
+}
+
+/// The `sftp` subsystem (or `subsystem`) on a new session channel.
+async fn open_sftp(client: &oxssh::Client, subsystem: Option<&str>) -> Result<Session, u8> {
+    let channel = match client.open_session().await {
+        Ok(channel) => channel,
+        Err(e) => {
+            return Err(fail(&[
+                format!("cannot open a session: {e}"),
+                "Connection closed".into(),
+            ]))
+        }
+    };
+    let subsystem = subsystem.unwrap_or("sftp");
+    let started = if subsystem.contains('/') {
+        channel.exec(subsystem).await
+    } else {
+        channel.subsystem(subsystem).await
+    };
+    if started.is_err() {
+        return Err(fail(&[
+            "subsystem request failed on channel 0".into(),
+            "Connection closed".into(),
+        ]));
+    }
+    let writer = channel.writer();
+    oxssh_sftp::Sftp::new(channel, writer)
+        .await
+        .map_err(|e| fail(&[format!("{e}"), "Connection closed".into()]))
+}
 
 /// The program: returns the exit status.
 pub fn main() -> u8 {
@@ -42,80 +136,24 @@ pub fn main() -> u8 {
             return 1;
         }
     };
-    let provider = oxssh_crypto::default_provider();
-    let env = OsEnv::new();
-    let mut options = Options::new();
-    options.user = dest.user.clone();
-    options.port = args.port.or(dest.port);
-    for path in &args.identity_files {
-        options.add_identity_file(&expand_tilde(path), true);
-    }
-    let config = match resolve_config(
-        &dest.host,
-        options,
-        &args.options,
-        args.config_file.as_deref(),
-        &env,
-        &provider,
-    ) {
-        Ok(config) => config,
-        Err(lines) => return fail(&lines),
+    let target = Target {
+        host: dest.host.clone(),
+        user: dest.user.clone(),
+        port: args.port.or(dest.port),
+        identity_files: args.identity_files.clone(),
+        options: args.options.clone(),
+        config_file: args.config_file.clone(),
+        subsystem: args.subsystem.clone(),
     };
-    init_logging(config.log_level, None);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => return fail(&[format!("oxsftp: cannot start the runtime: {e}")]),
-    };
-    let code = runtime.block_on(async {
-        let client = match connect_authenticated(&config, &env, Arc::new(provider)).await {
-            Ok(client) => client,
-            Err(code) => return code,
-        };
-        let code = session(&client, &args, &dest, &config.hostname).await;
-        client.disconnect().await;
-        code
-    });
-    runtime.shutdown_background();
-    code
+    with_session(&target, |sftp, host| session(sftp, &args, &dest, host))
 }
 
 async fn session(
-    client: &oxssh::Client,
+    mut sftp: Session,
     args: &args::Args,
     dest: &args::Destination,
-    host: &str,
+    host: String,
 ) -> u8 {
-    let channel = match client.open_session().await {
-        Ok(channel) => channel,
-        Err(e) => {
-            return fail(&[
-                format!("oxsftp: cannot open a session: {e}"),
-                "Connection closed".into(),
-            ])
-        }
-    };
-    let subsystem = args.subsystem.as_deref().unwrap_or("sftp");
-    let started = if subsystem.contains('/') {
-        channel.exec(subsystem).await
-    } else {
-        channel.subsystem(subsystem).await
-    };
-    if started.is_err() {
-        return fail(&[
-            "subsystem request failed on channel 0".into(),
-            "Connection closed".into(),
-        ]);
-    }
-    let writer = channel.writer();
-    let mut sftp: Session = match oxssh_sftp::Sftp::new(channel, writer).await {
-        Ok(sftp) => sftp,
-        Err(e) => {
-            return fail(&[format!("oxsftp: {e}"), "Connection closed".into()]);
-        }
-    };
     sftp.set_transfer(args.buffer, args.requests);
     let interactive_tty = nix::unistd::isatty(std::io::stdout()).unwrap_or(false);
     let transfers = Transfers {
