@@ -196,3 +196,35 @@ fn oxsftp_against_a_read_only_server_gets_permission_denied() {
     assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
     assert!(!remote.path().join("a").exists());
 }
+
+#[test]
+fn oxsftp_prompt_on_a_terminal_shows_progress_and_runs_commands() {
+    let Some(f) = oxsshd(INTERNAL) else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-tty");
+    random_file(&local.path().join("p.bin"), 3 << 20, 51);
+    let cmd = support::client::shell_line(support::sftp::client(&oxsftp(), &f).arg(format!(
+        "{}@127.0.0.1:{}",
+        support::users::TEST_USER,
+        remote.path().display()
+    )));
+    let mut term =
+        support::client::Terminal::start(&format!("cd {} && {cmd}", local.path().display()));
+    term.wait_for("sftp> ", std::time::Duration::from_secs(30));
+    term.type_text("put p.bin\n");
+    term.wait_for("100%", std::time::Duration::from_secs(30));
+    term.type_text("pwd\n");
+    term.wait_for(
+        "Remote working directory:",
+        std::time::Duration::from_secs(10),
+    );
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(std::time::Duration::from_secs(20));
+    assert!(status.success(), "{screen}");
+    assert_eq!(
+        sha256(&local.path().join("p.bin")),
+        sha256(&remote.path().join("p.bin"))
+    );
+}

@@ -55,15 +55,10 @@ pub(super) fn session_spec(
         spec = match internal_sftp_args(&command) {
             Some(args) => {
                 // oxsshd's own binary, started as `internal-sftp` in the session's
-                // child (as the user): see `crate::sftp_server`.
-                let exe = match std::env::current_exe() {
-                    Ok(exe) => exe,
-                    Err(e) => {
-                        tracing::error!("internal-sftp: cannot find the oxsshd binary: {e}");
-                        return None;
-                    }
-                };
-                spec.program(exe, super::INTERNAL_SFTP, args)
+                // child (as the user): see `crate::sftp_server`. Through /proc/self/exe,
+                // resolved in the forked child: still the running binary after the file
+                // was replaced by an upgrade.
+                spec.program(SELF_EXE, super::INTERNAL_SFTP, args)
             }
             None => spec.command(command),
         };
@@ -134,6 +129,9 @@ fn subsystem_command(candidate: &Candidate, name: &str) -> Option<String> {
     };
     Some(subsystem.command.clone())
 }
+
+/// The running binary, as the kernel knows it.
+const SELF_EXE: &str = "/proc/self/exe";
 
 /// The arguments of an `internal-sftp [flags]` command (`Subsystem` or `ForceCommand`),
 /// `None` for any other command.
