@@ -132,3 +132,41 @@ async fn a_read_only_server_refuses_the_client_with_permission_denied() {
         .unwrap_err();
     assert_eq!(err.status(), Some(status::PERMISSION_DENIED));
 }
+
+/// A server that answers INIT with `reply` (framed as given) and then closes.
+async fn against(reply: Vec<u8>) -> Result<Session, oxssh_sftp::Error> {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut theirs = theirs;
+        let mut init = [0u8; 9];
+        let _ = theirs.read_exact(&mut init);
+        let _ = theirs.write_all(&reply);
+    });
+    ours.set_nonblocking(true).unwrap();
+    let (read, write) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
+    Sftp::new(read, write).await
+}
+
+#[tokio::test]
+async fn a_hostile_server_gets_errors_not_panics() {
+    // An oversized length.
+    let err = against((u32::MAX).to_be_bytes().to_vec())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, oxssh_sftp::Error::Protocol(_)), "{err:?}");
+    // Not a VERSION packet.
+    let err = against(vec![0, 0, 0, 5, 101, 0, 0, 0, 3])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, oxssh_sftp::Error::Protocol(_)), "{err:?}");
+    // A truncated VERSION, then the end of the stream.
+    let err = against(vec![0, 0, 0, 9, 2, 0, 0]).await.unwrap_err();
+    assert!(matches!(err, oxssh_sftp::Error::Io(_)), "{err:?}");
+    // Version 2 is refused.
+    let err = against(vec![0, 0, 0, 5, 2, 0, 0, 0, 2]).await.unwrap_err();
+    assert!(matches!(err, oxssh_sftp::Error::Protocol(_)), "{err:?}");
+    // A good VERSION then silence: the first call sees the end of the stream.
+    let mut sftp = against(vec![0, 0, 0, 5, 2, 0, 0, 0, 3]).await.unwrap();
+    assert!(sftp.stat(b"/").await.is_err());
+}
