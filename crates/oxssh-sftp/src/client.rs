@@ -623,6 +623,51 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
             None => Ok(next),
         }
     }
+
+    /// Downloads remote `path` into a new (or truncated) local file `local`; returns
+    /// the bytes copied.
+    pub async fn download_file(
+        &mut self,
+        path: &[u8],
+        local: &std::path::Path,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64> {
+        let handle = self.open(path, READ, Attrs::default()).await?;
+        let result = match File::create(local) {
+            Ok(file) => self
+                .download(&handle, &file, 0, progress)
+                .await
+                .and_then(|end| file.set_len(end).map(|()| end).map_err(Error::Io)),
+            Err(e) => Err(Error::Io(e)),
+        };
+        let closed = self.close(handle).await;
+        let end = result?;
+        closed?;
+        Ok(end)
+    }
+
+    /// Uploads local file `local` to remote `path` (created or truncated, with the
+    /// local file's permission bits); returns the bytes copied.
+    pub async fn upload_file(
+        &mut self,
+        local: &std::path::Path,
+        path: &[u8],
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64> {
+        use std::os::unix::fs::PermissionsExt;
+        let file = File::open(local)?;
+        let mode = file.metadata()?.permissions().mode() & 0o777;
+        let attrs = Attrs {
+            permissions: Some(mode),
+            ..Attrs::default()
+        };
+        let handle = self.open(path, WRITE_TRUNCATE, attrs).await?;
+        let result = self.upload(&file, &handle, 0, progress).await;
+        let closed = self.close(handle).await;
+        let end = result?;
+        closed?;
+        Ok(end)
+    }
 }
 
 fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {

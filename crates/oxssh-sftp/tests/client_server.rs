@@ -77,6 +77,33 @@ async fn pipelined_upload_and_download_round_trip_with_progress() {
 }
 
 #[tokio::test]
+async fn whole_file_helpers_copy_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sftp, _server) = connect(ServerOptions::default()).await;
+    let data = pattern(700_001);
+    std::fs::write(dir.path().join("a"), &data).unwrap();
+    let remote = b(&dir.path().join("r"));
+    let mut calls = 0;
+    let sent = sftp
+        .upload_file(&dir.path().join("a"), &remote, &mut |_| calls += 1)
+        .await
+        .unwrap();
+    assert_eq!(sent, data.len() as u64);
+    assert!(calls > 0);
+    let got = sftp
+        .download_file(&remote, &dir.path().join("b"), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(got, data.len() as u64);
+    assert_eq!(std::fs::read(dir.path().join("b")).unwrap(), data);
+    let missing = sftp
+        .download_file(b"/nonexistent/x", &dir.path().join("c"), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(missing.status(), Some(status::NO_SUCH_FILE));
+}
+
+#[tokio::test]
 async fn metadata_listing_and_extensions_work() {
     let dir = tempfile::tempdir().unwrap();
     let (mut sftp, _server) = connect(ServerOptions::default()).await;
