@@ -550,6 +550,7 @@ pub fn serve<F: Filesystem, R: Read, W: Write>(
 ) -> Result<(), ServeError> {
     let mut input = io::BufReader::with_capacity(MAX_PACKET + 4, input);
     let mut output = io::BufWriter::with_capacity(MAX_PACKET + 1024, output);
+    // Reused for every packet; never larger than MAX_PACKET.
     let mut body = Vec::new();
     let mut answer = Vec::new();
     loop {
@@ -571,10 +572,6 @@ pub fn serve<F: Filesystem, R: Read, W: Write>(
         // Answer in batches while requests are queued; flush when waiting for more.
         if input.buffer().is_empty() {
             output.flush()?;
-        }
-        // Keep the buffer from growing to one huge packet forever.
-        if body.capacity() > 64 * 1024 {
-            body = Vec::new();
         }
     }
     output.flush()?;
