@@ -228,3 +228,74 @@ fn oxsftp_prompt_on_a_terminal_shows_progress_and_runs_commands() {
         sha256(&remote.path().join("p.bin"))
     );
 }
+
+/// `oxsftp -D server -b batch` from `cwd` (no SSH: the server's pipes).
+fn direct(server: &str, cwd: &std::path::Path, commands: &str) -> support::Output {
+    let file = cwd.join(".batch");
+    std::fs::write(&file, commands).unwrap();
+    let mut cmd = std::process::Command::new(oxsftp());
+    cmd.current_dir(cwd)
+        .arg("-D")
+        .arg(server)
+        .arg("-b")
+        .arg(&file);
+    support::run(&mut cmd, b"", support::sftp::TRANSFER_TIMEOUT)
+}
+
+fn oxssh_sftp_server() -> String {
+    std::path::Path::new(support::OXSSHD)
+        .with_file_name("oxssh-sftp-server")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn oxsftp_talks_to_local_sftp_servers_with_dash_d() {
+    let openssh = "/usr/lib/openssh/sftp-server";
+    let mut servers = vec![oxssh_sftp_server()];
+    if std::path::Path::new(openssh).exists() {
+        servers.push(openssh.to_owned());
+    }
+    for server in servers {
+        let dir = tempfile::tempdir().unwrap();
+        random_file(&dir.path().join("a"), 1 << 20, 61);
+        std::fs::write(dir.path().join("small"), b"x").unwrap();
+        let d = dir.path().display();
+        let out = direct(
+            &server,
+            dir.path(),
+            &format!("cd {d}\nput a b\nget b c\nls -1S\nls -1t\nls -1r\nlumask 022\n"),
+        );
+        assert_eq!(out.code(), Some(0), "{server}: {}", out.stderr);
+        assert_eq!(sha256(&dir.path().join("a")), sha256(&dir.path().join("c")));
+        // Largest first for -S; reverse name order for -r.
+        let listing = |cmd: &str| -> Vec<String> {
+            out.stdout
+                .split(&format!("sftp> {cmd}\n"))
+                .nth(1)
+                .unwrap()
+                .lines()
+                .take_while(|l| !l.starts_with("sftp> "))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(listing("ls -1S").last().map(String::as_str), Some("small"));
+        assert_eq!(listing("ls -1r").first().map(String::as_str), Some("small"));
+    }
+}
+
+#[test]
+fn a_read_only_oxssh_sftp_server_refuses_oxsftp_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a"), b"x").unwrap();
+    let d = dir.path().display();
+    let out = direct(
+        &format!("{} -R", oxssh_sftp_server()),
+        dir.path(),
+        &format!("get {d}/a {d}/copy\nput {d}/a {d}/b\n"),
+    );
+    assert_eq!(out.code(), Some(1));
+    assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
+    assert!(dir.path().join("copy").exists());
+    assert!(!dir.path().join("b").exists());
+}

@@ -42,6 +42,8 @@ pub struct Args {
     pub limit_kbps: Option<u64>,
     /// `-s`: subsystem name, or a server program path (contains `/`).
     pub subsystem: Option<String>,
+    /// `-D`: a local SFTP server command to talk to instead of connecting.
+    pub direct: Option<String>,
     pub destination: String,
 }
 
@@ -114,10 +116,10 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
                 );
             }
             Short('s') => args.subsystem = Some(text(&mut parser)?),
-            Short(c @ ('A' | 'D' | 'J' | 'S')) => {
+            Short('D') => args.direct = Some(text(&mut parser)?),
+            Short(c @ ('A' | 'J' | 'S')) => {
                 let what = match c {
                     'A' => "agent forwarding",
-                    'D' => "a direct sftp-server connection",
                     'J' => "ProxyJump",
                     _ => "another ssh program",
                 };
@@ -132,7 +134,11 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
             other => return Err(other.unexpected().to_string()),
         }
     }
-    args.destination = destination.ok_or_else(String::new)?;
+    match destination {
+        Some(d) => args.destination = d,
+        None if args.direct.is_some() => {}
+        None => return Err(String::new()),
+    }
     if args.quiet {
         args.options.push("LogLevel=QUIET".into());
     } else if args.verbose > 0 {

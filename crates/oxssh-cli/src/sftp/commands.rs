@@ -25,7 +25,8 @@ lls [ls-options [path]]            Display local directory listing
 lmkdir path                        Create local directory
 ln [-s] oldpath newpath            Link remote file (-s for symlink)
 lpwd                               Print local working directory
-ls [-1ahl] [path]                  Display remote directory listing
+lumask umask                       Set local umask to 'umask'
+ls [-1afhlnrSt] [path]             Display remote directory listing
 mkdir path                         Create remote directory
 progress                           Toggle display of progress meter
 put [-afpR] local [remote]         Upload file
@@ -180,6 +181,17 @@ pub async fn dispatch(shell: &mut Shell, line: &str) -> Outcome {
             None => std::env::var("HOME")
                 .map_err(|_| "No home directory".to_owned())
                 .and_then(|h| std::env::set_current_dir(h).map_err(|e| e.to_string())),
+        },
+        "lumask" => match operands(&cmd, &words, 1, 1) {
+            Ok((mask, _)) => match u32::from_str_radix(&mask, 8).ok().filter(|m| *m <= 0o777) {
+                Some(m) => {
+                    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
+                    println!("Local umask: {m:03o}");
+                    Ok(())
+                }
+                None => Err(format!("Invalid umask \"{mask}\"")),
+            },
+            Err(e) => Err(e),
         },
         "lmkdir" => match operands(&cmd, &words, 1, 1) {
             Ok((dir, _)) => std::fs::create_dir(&dir)
@@ -478,7 +490,16 @@ async fn ls(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), 
         .into_iter()
         .filter(|e| all || !dir_listing || !e.filename.starts_with(b"."))
         .collect();
-    entries.sort_by(|a, b| a.filename.cmp(&b.filename));
+    if f.contains('S') {
+        // Largest first, as ls -S.
+        entries.sort_by_key(|e| std::cmp::Reverse(e.attrs.size));
+    } else if f.contains('t') {
+        // Newest first, as ls -t.
+        let mtime = |e: &NameEntry| e.attrs.times.map(|(_, m)| m);
+        entries.sort_by_key(|e| std::cmp::Reverse(mtime(e)));
+    } else if !f.contains('f') {
+        entries.sort_by(|a, b| a.filename.cmp(&b.filename));
+    }
     if f.contains('r') {
         entries.reverse();
     }

@@ -20,8 +20,11 @@ use oxssh_config::{Options, OsEnv};
 use crate::client::run::{connect_authenticated, expand_tilde, fail, init_logging, resolve_config};
 pub(crate) use shell::{Outcome, Shell, Transfers};
 
-/// The SFTP session type over an SSH channel.
-pub(crate) type Session = oxssh_sftp::Sftp<oxssh::Channel, oxssh::ChannelWriter>;
+/// The SFTP session: over an SSH channel, or the pipes of a local server (`-D`).
+pub(crate) type Session = oxssh_sftp::Sftp<
+    Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+    Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
+>;
 
 /// Where a file-transfer program connects, from its flags and destination.
 #[derive(Debug, Clone, Default)]
@@ -112,7 +115,7 @@ async fn open_sftp(client: &oxssh::Client, subsystem: Option<&str>) -> Result<Se
         ]));
     }
     let writer = channel.writer();
-    oxssh_sftp::Sftp::new(channel, writer)
+    oxssh_sftp::Sftp::new(Box::new(channel) as _, Box::new(writer) as _)
         .await
         .map_err(|e| fail(&[format!("{e}"), "Connection closed".into()]))
 }
@@ -129,6 +132,9 @@ pub fn main() -> u8 {
             return 1;
         }
     };
+    if let Some(server) = &args.direct {
+        return direct(server, &args);
+    }
     let dest = match args::destination(&args.destination) {
         Ok(dest) => dest,
         Err(message) => {
@@ -146,6 +152,51 @@ pub fn main() -> u8 {
         subsystem: args.subsystem.clone(),
     };
     with_session(&target, |sftp, host| session(sftp, &args, &dest, host))
+}
+
+/// `-D command`: talks to a local SFTP server program over its stdin and stdout.
+fn direct(command: &str, args: &args::Args) -> u8 {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let Some((program, rest)) = words.split_first() else {
+        return fail(&["oxsftp: -D needs a command".into()]);
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&[format!("cannot start the runtime: {e}")]),
+    };
+    let dest = args::Destination {
+        user: None,
+        host: (*program).to_owned(),
+        port: None,
+        path: None,
+    };
+    let code = runtime.block_on(async {
+        let mut child = match tokio::process::Command::new(program)
+            .args(rest)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) => return fail(&[format!("oxsftp: {program}: {e}")]),
+        };
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return fail(&["oxsftp: no pipes to the server".into()]);
+        };
+        let sftp = match oxssh_sftp::Sftp::new(Box::new(stdout) as _, Box::new(stdin) as _).await {
+            Ok(sftp) => sftp,
+            Err(e) => return fail(&[format!("oxsftp: {e}"), "Connection closed".into()]),
+        };
+        let code = session(sftp, args, &dest, (*program).to_owned()).await;
+        drop(child);
+        code
+    });
+    runtime.shutdown_background();
+    code
 }
 
 async fn session(
