@@ -120,8 +120,8 @@ pub fn decode_sftp(data: &[u8]) -> usize {
     let mut server = Server::new(
         Refusing,
         ServerOptions {
-            read_only: false,
             max_handles: 4,
+            ..ServerOptions::default()
         },
     );
     let mut init = Vec::new();

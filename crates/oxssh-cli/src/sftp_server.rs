@@ -6,15 +6,16 @@
 //! Flags as OpenSSH's `sftp-server`: `-d start_directory` (`%d` home, `%u` user, `%%`),
 //! `-e` (log to stderr), `-l level`, `-f facility` (accepted; there is no syslog output,
 //! so logs go to stderr with `-e` and nowhere otherwise), `-R` (read-only), `-u umask`,
-//! `-h`. The allow/deny lists (`-p`, `-P`) and `-Q` are refused by name.
+//! `-h`, `-p`/`-P` (requests allowed or denied, by OpenSSH's names) and `-Q requests`.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use oxssh_sftp::server::{serve, LocalFs, Server, ServerOptions};
+use oxssh_sftp::server::{serve, LocalFs, Server, ServerOptions, REQUEST_NAMES};
 
 const USAGE: &str = "usage: oxssh-sftp-server [-ehR] [-d start_directory] [-f log_facility] \
-[-l log_level]\n\t[-u umask]\n";
+[-l log_level]\n\t[-P denied_requests] [-p allowed_requests] [-u umask]\n       \
+oxssh-sftp-server -Q protocol_feature\n";
 
 /// What the command line asked for.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -24,6 +25,10 @@ struct Flags {
     start_dir: Option<String>,
     read_only: bool,
     umask: Option<u32>,
+    allowed: Option<Vec<String>>,
+    denied: Vec<String>,
+    /// `-Q requests`: print the request names and exit.
+    query: bool,
 }
 
 fn parse(args: Vec<OsString>) -> Result<Flags, String> {
@@ -61,10 +66,24 @@ fn parse(args: Vec<OsString>) -> Result<Flags, String> {
                 flags.umask = Some(mask);
             }
             Short('h') => return Err(String::new()),
-            Short(c @ ('p' | 'P' | 'Q')) => {
-                return Err(format!(
-                    "-{c}: request allow/deny lists are not supported by oxssh-sftp-server"
-                ))
+            Short(c @ ('p' | 'P')) => {
+                let list = value(&mut parser)?;
+                let names: Vec<String> = list.split(',').map(str::to_owned).collect();
+                if let Some(bad) = names.iter().find(|n| !REQUEST_NAMES.contains(&n.as_str())) {
+                    return Err(format!("Unknown request \"{bad}\""));
+                }
+                if c == 'p' {
+                    flags.allowed = Some(names);
+                } else {
+                    flags.denied = names;
+                }
+            }
+            Short('Q') => {
+                let what = value(&mut parser)?;
+                if what != "requests" {
+                    return Err(format!("Unknown query type \"{what}\""));
+                }
+                flags.query = true;
             }
             other => return Err(other.unexpected().to_string()),
         }
@@ -114,6 +133,12 @@ pub fn main(args: Vec<OsString>) -> i32 {
             return 1;
         }
     };
+    if flags.query {
+        for name in REQUEST_NAMES {
+            println!("{name}");
+        }
+        return 0;
+    }
     if flags.stderr_log {
         let filter = flags
             .level
@@ -151,6 +176,8 @@ pub fn main(args: Vec<OsString>) -> i32 {
         LocalFs::new(),
         ServerOptions {
             read_only: flags.read_only,
+            allowed: flags.allowed,
+            denied: flags.denied,
             ..ServerOptions::default()
         },
     );
@@ -191,9 +218,11 @@ mod tests {
         assert!(parse(args(&["-f", "AUTH"])).is_ok());
         assert!(parse(args(&["-l", "LOUD"])).is_err());
         assert!(parse(args(&["-u", "999"])).is_err());
-        assert!(parse(args(&["-P", "write"]))
-            .unwrap_err()
-            .contains("not supported"));
+        let lists = parse(args(&["-P", "write,remove", "-p", "open,read"])).unwrap();
+        assert_eq!(lists.denied, ["write", "remove"]);
+        assert_eq!(lists.allowed.unwrap(), ["open", "read"]);
+        assert!(parse(args(&["-P", "nonsense"])).is_err());
+        assert!(parse(args(&["-Q", "requests"])).unwrap().query);
     }
 
     #[test]

@@ -321,3 +321,24 @@ fn an_external_sftp_server_subsystem_keeps_working() {
         sha256(&remote.path().join("x"))
     );
 }
+
+#[test]
+fn internal_sftp_deny_list_refuses_the_named_requests() {
+    let Some(f) = oxsshd(&["Subsystem sftp internal-sftp -P remove,rmdir"]) else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("deny");
+    std::fs::write(remote.path().join("keep"), b"x").unwrap();
+    let r = remote.path().display();
+    let out = batch(
+        "sftp",
+        &f,
+        local.path(),
+        &format!("get {r}/keep\nrm {r}/keep\n"),
+    );
+    assert_eq!(out.code(), Some(1));
+    assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
+    assert!(remote.path().join("keep").exists());
+    assert!(local.path().join("keep").exists());
+}

@@ -33,6 +33,10 @@ pub struct ServerOptions {
     pub read_only: bool,
     /// Open files and directories at once; further opens fail with FAILURE.
     pub max_handles: usize,
+    /// Only these requests (by [`request_name`]) are served (`sftp-server -p`).
+    pub allowed: Option<Vec<String>>,
+    /// These requests are refused (`sftp-server -P`).
+    pub denied: Vec<String>,
 }
 
 impl Default for ServerOptions {
@@ -40,6 +44,8 @@ impl Default for ServerOptions {
         Self {
             read_only: false,
             max_handles: 10_000,
+            allowed: None,
+            denied: Vec::new(),
         }
     }
 }
@@ -164,6 +170,14 @@ impl<F: Filesystem> Server<F> {
 
     fn answer(&mut self, request: Request) -> Response {
         if self.options.read_only && changes(&request) {
+            return Response::status(status::PERMISSION_DENIED);
+        }
+        let name = request_name(&request);
+        let listed = |list: &[String]| list.iter().any(|n| n == name);
+        if listed(&self.options.denied)
+            || self.options.allowed.as_deref().is_some_and(|a| !listed(a))
+        {
+            tracing::info!("refused {name} request");
             return Response::status(status::PERMISSION_DENIED);
         }
         match self.dispatch(request) {
@@ -487,6 +501,77 @@ fn os_path(bytes: &[u8]) -> PathBuf {
 
 fn is_known(kind: u8) -> bool {
     (fxp::OPEN..=fxp::SYMLINK).contains(&kind) || kind == fxp::EXTENDED
+}
+
+/// Every request name [`request_name`] gives (`sftp-server -Q requests`).
+pub const REQUEST_NAMES: [&str; 29] = [
+    "open",
+    "close",
+    "read",
+    "write",
+    "lstat",
+    "fstat",
+    "setstat",
+    "fsetstat",
+    "opendir",
+    "readdir",
+    "remove",
+    "mkdir",
+    "rmdir",
+    "realpath",
+    "stat",
+    "rename",
+    "readlink",
+    "symlink",
+    "posix-rename",
+    "statvfs",
+    "fstatvfs",
+    "hardlink",
+    "fsync",
+    "lsetstat",
+    "limits",
+    "expand-path",
+    "copy-data",
+    "home-directory",
+    "users-groups-by-id",
+];
+
+/// The name OpenSSH's `sftp-server -p`/`-P` lists use for `request`.
+pub fn request_name(request: &Request) -> &'static str {
+    match request {
+        Request::Open { .. } => "open",
+        Request::Close { .. } => "close",
+        Request::Read { .. } => "read",
+        Request::Write { .. } => "write",
+        Request::Lstat { .. } => "lstat",
+        Request::Fstat { .. } => "fstat",
+        Request::Setstat { .. } => "setstat",
+        Request::Fsetstat { .. } => "fsetstat",
+        Request::Opendir { .. } => "opendir",
+        Request::Readdir { .. } => "readdir",
+        Request::Remove { .. } => "remove",
+        Request::Mkdir { .. } => "mkdir",
+        Request::Rmdir { .. } => "rmdir",
+        Request::Realpath { .. } => "realpath",
+        Request::Stat { .. } => "stat",
+        Request::Rename { .. } => "rename",
+        Request::Readlink { .. } => "readlink",
+        Request::Symlink { .. } => "symlink",
+        Request::Extended(e) => match e {
+            Extended::PosixRename { .. } => "posix-rename",
+            Extended::Statvfs { .. } => "statvfs",
+            Extended::Fstatvfs { .. } => "fstatvfs",
+            Extended::Hardlink { .. } => "hardlink",
+            Extended::Fsync { .. } => "fsync",
+            Extended::Lsetstat { .. } => "lsetstat",
+            Extended::Limits => "limits",
+            Extended::ExpandPath { .. } => "expand-path",
+            Extended::CopyData { .. } => "copy-data",
+            Extended::HomeDirectory { .. } => "home-directory",
+            Extended::UsersGroupsById { .. } => "users-groups-by-id",
+            Extended::Unknown { .. } => "unknown",
+        },
+    }
 }
 
 /// Whether `request` would change the filesystem (refused in read-only mode).

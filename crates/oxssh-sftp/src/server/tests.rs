@@ -438,3 +438,31 @@ fn errors_map_to_the_status_openssh_sends() {
     };
     assert!(real[0].filename.starts_with(b"/"));
 }
+
+#[test]
+fn allow_and_deny_lists_refuse_requests_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = started(ServerOptions {
+        denied: vec!["remove".into(), "opendir".into()],
+        ..ServerOptions::default()
+    });
+    let file = dir.path().join("f");
+    std::fs::write(&file, b"x").unwrap();
+    let remove = Request::Remove { path: bytes(&file) };
+    assert_eq!(code(&call(&mut server, remove)), status::PERMISSION_DENIED);
+    let opendir = Request::Opendir {
+        path: bytes(dir.path()),
+    };
+    assert_eq!(code(&call(&mut server, opendir)), status::PERMISSION_DENIED);
+    assert!(file.exists());
+    let mut server = started(ServerOptions {
+        allowed: Some(vec!["stat".into()]),
+        ..ServerOptions::default()
+    });
+    assert!(matches!(
+        call(&mut server, Request::Stat { path: bytes(&file) }),
+        Response::Attrs(_)
+    ));
+    let lstat = Request::Lstat { path: bytes(&file) };
+    assert_eq!(code(&call(&mut server, lstat)), status::PERMISSION_DENIED);
+}
