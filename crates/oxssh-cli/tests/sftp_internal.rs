@@ -342,3 +342,51 @@ fn internal_sftp_deny_list_refuses_the_named_requests() {
     assert!(remote.path().join("keep").exists());
     assert!(local.path().join("keep").exists());
 }
+
+#[test]
+fn asyncssh_sftp_works_against_internal_sftp() {
+    if !require_peer("python3") {
+        return;
+    }
+    let Some(f) = oxsshd(&[INTERNAL]) else {
+        return;
+    };
+    let remote = RemoteDir::new("asyncssh");
+    let local = tempfile::tempdir().unwrap();
+    random_file(&local.path().join("src"), 4 << 20, 71);
+    let script = r#"
+import asyncio, hashlib, sys, asyncssh
+port, key, base, user, src, dst = sys.argv[1:7]
+async def main():
+    async with asyncssh.connect("127.0.0.1", port=int(port), username=user,
+                                client_keys=[key], known_hosts=None,
+                                agent_path=None) as conn:
+        async with conn.start_sftp_client() as sftp:
+            await sftp.put(src, base + "/up")
+            await sftp.get(base + "/up", dst)
+            await sftp.makedirs(base + "/a/b")
+            assert await sftp.isdir(base + "/a/b")
+            names = sorted(await sftp.listdir(base))
+            assert names == [".", "..", "a", "up"] or names == ["a", "up"], names
+            vfs = await sftp.statvfs(base)
+            assert vfs.bsize > 0
+            await sftp.posix_rename(base + "/up", base + "/up2")
+            assert await sftp.exists(base + "/up2")
+    print("ok")
+asyncio.run(main())
+"#;
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", script])
+        .arg(f.peer.port().to_string())
+        .arg(&f.key.path)
+        .arg(remote.path())
+        .arg(TEST_USER)
+        .arg(local.path().join("src"))
+        .arg(local.path().join("dst"));
+    let out = run(&mut cmd, b"", TRANSFER_TIMEOUT);
+    assert_eq!(out.stdout.trim(), "ok", "{}\n{}", out.stderr, f.peer.log());
+    assert_eq!(
+        sha256(&local.path().join("src")),
+        sha256(&local.path().join("dst"))
+    );
+}
