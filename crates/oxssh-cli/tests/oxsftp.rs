@@ -123,7 +123,11 @@ fn oxsftp_remote_commands_change_what_they_say() {
         assert!(out.stdout.contains("%Capacity"), "{}", out.stdout);
         assert!(out.stdout.contains("-rw-------"), "{}", out.stdout);
         assert!(out.stdout.contains("SFTP protocol version 3"));
-        assert!(out.stderr.contains("not found"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains("No such file or directory"),
+            "{}",
+            out.stderr
+        );
     }
 }
 
@@ -298,4 +302,34 @@ fn a_read_only_oxssh_sftp_server_refuses_oxsftp_writes() {
     assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
     assert!(dir.path().join("copy").exists());
     assert!(!dir.path().join("b").exists());
+}
+
+#[test]
+fn oxsftp_batch_output_matches_openssh_sftp_line_for_line() {
+    let sftp_server = "/usr/lib/openssh/sftp-server";
+    if !support::require_peer("sftp") || !std::path::Path::new(sftp_server).exists() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a"), b"hello\n").unwrap();
+    // Every command leaves the directory as it found it, so both programs see the same.
+    let commands = "put a b\nget b c\nls -1\nls\nrm b\n!rm c\n-get nonexist\n-put nonexist\n\
+                    -mkdir a\n-rmdir nonexist\n-rename nonexist x\n-chmod 600 nonexist\n\
+                    -cd nonexist\n-ls nonexist\nversion\n-chown 0 nonexist\nln -s a l\n\
+                    -ln -s a l\n-ln a l\nrm l\nprogress\n@pwd\n";
+    let run = |program: &str| {
+        let file = dir.path().join(".batch");
+        std::fs::write(&file, commands).unwrap();
+        let mut cmd = std::process::Command::new(program);
+        cmd.current_dir(dir.path())
+            .args(["-D", sftp_server, "-b"])
+            .arg(&file);
+        let out = support::run(&mut cmd, b"", support::sftp::TRANSFER_TIMEOUT);
+        std::fs::remove_file(&file).unwrap();
+        // OpenSSH's log lines end in CR LF on stderr.
+        (out.code(), out.stdout, out.stderr.replace('\r', ""))
+    };
+    let theirs = run("sftp");
+    let ours = run(&oxsftp());
+    assert_eq!(ours, theirs);
 }

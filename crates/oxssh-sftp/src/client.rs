@@ -35,8 +35,9 @@ use crate::codec::{
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The server answered with an error status.
-    #[error("{message}")]
+    /// The server answered with an error status. Shown as the standard text for the
+    /// code, as OpenSSH's clients show it (the server's own text is in `message`).
+    #[error("{}", status_text(*code, message))]
     Status { code: u32, message: String },
     /// The stream (or a local file) failed.
     #[error("{0}")]
@@ -681,6 +682,15 @@ fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         }
     }
     Ok(done)
+}
+
+/// The standard text for a known status code, else the server's message.
+fn status_text(code: u32, message: &str) -> String {
+    if code <= status::OP_UNSUPPORTED || message.is_empty() {
+        status::message(code).to_owned()
+    } else {
+        message.to_owned()
+    }
 }
 
 fn expect_ok(response: Response) -> Result<()> {

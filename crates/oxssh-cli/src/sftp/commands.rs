@@ -250,19 +250,16 @@ async fn cd(shell: &mut Shell, dir: Option<&str>) -> Result<(), String> {
             .await
             .map_err(|e| shell.error("cd", &e))?,
     };
-    let real =
-        shell.sftp.realpath(&target).await.map_err(|e| {
-            shell.error(&format!("Couldn't canonicalize \"{}\"", show(&target)), &e)
-        })?;
-    let attrs = shell.sftp.stat(&real).await.map_err(|e| {
-        shell.error(
-            &format!(
-                "Can't change directory: Can't check target \"{}\"",
-                show(&real)
-            ),
-            &e,
-        )
-    })?;
+    let real = shell
+        .sftp
+        .realpath(&target)
+        .await
+        .map_err(|e| shell.error("realpath remote", &e))?;
+    let attrs = shell
+        .sftp
+        .stat(&real)
+        .await
+        .map_err(|e| shell.error("stat remote", &e))?;
     if !attrs.is_dir() {
         return Err(format!(
             "Can't change directory: \"{}\" is not a directory",
@@ -326,11 +323,7 @@ async fn simple(shell: &mut Shell, cmd: &str, words: Vec<String>, n: usize) -> R
             let to = shell.remote_path(&second).await;
             shell.sftp.rename(&from, &to, true).await.map_err(|e| {
                 shell.error(
-                    &format!(
-                        "Couldn't rename file \"{}\" to \"{}\"",
-                        show(&from),
-                        show(&to)
-                    ),
+                    &format!("remote rename \"{}\" to \"{}\"", show(&from), show(&to)),
                     &e,
                 )
             })
@@ -338,18 +331,17 @@ async fn simple(shell: &mut Shell, cmd: &str, words: Vec<String>, n: usize) -> R
         _ => {
             let mut failed = None;
             for pattern in &words {
-                let matches = shell.remote_glob(pattern).await?;
+                let matches = shell.targets(pattern).await?;
                 if matches.is_empty() {
                     failed = Some(format!("File \"{pattern}\" not found."));
                     continue;
                 }
-                for (path, _) in matches {
+                for path in matches {
                     if !shell.quiet {
                         println!("Removing {}", show(&path));
                     }
                     if let Err(e) = shell.sftp.remove(&path).await {
-                        failed =
-                            Some(shell.error(&format!("remote delete \"{}\"", show(&path)), &e));
+                        failed = Some(shell.error(&format!("remote delete {}", show(&path)), &e));
                     }
                 }
             }
@@ -367,7 +359,7 @@ async fn link(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<()
         let target = old.as_bytes().to_vec();
         shell.sftp.symlink(&target, &to).await.map_err(|e| {
             shell.error(
-                &format!("Couldn't symlink file \"{}\" to \"{}\"", old, show(&to)),
+                &format!("remote symlink file \"{}\" to \"{}\"", old, show(&to)),
                 &e,
             )
         })
@@ -375,11 +367,7 @@ async fn link(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<()
         let from = shell.remote_path(&old).await;
         shell.sftp.hardlink(&from, &to).await.map_err(|e| {
             shell.error(
-                &format!(
-                    "Couldn't link file \"{}\" to \"{}\"",
-                    show(&from),
-                    show(&to)
-                ),
+                &format!("remote link \"{}\" to \"{}\"", show(&from), show(&to)),
                 &e,
             )
         })
@@ -391,11 +379,11 @@ async fn change(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<
     let no_follow = flags(cmd, &mut words, "h")?.contains('h');
     let (value, pattern) = operands(cmd, &words, 2, 2)?;
     let value = &value;
-    let matches = shell.remote_glob(&pattern).await?;
+    let matches = shell.targets(&pattern).await?;
     if matches.is_empty() {
         return Err(format!("File \"{pattern}\" not found."));
     }
-    for (path, _) in matches {
+    for path in matches {
         let attrs = match cmd {
             "chmod" => Attrs {
                 permissions: Some(
@@ -417,15 +405,11 @@ async fn change(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<
                         }
                     )
                 })?;
-                let current = shell.sftp.stat(&path).await.map_err(|e| {
-                    shell.error(
-                        &format!(
-                            "Can't get current ownership of remote file \"{}\"",
-                            show(&path)
-                        ),
-                        &e,
-                    )
-                })?;
+                let current = shell
+                    .sftp
+                    .stat(&path)
+                    .await
+                    .map_err(|e| shell.error("stat remote", &e))?;
                 let (uid, gid) = current.uid_gid.ok_or("server did not send ownership")?;
                 Attrs {
                     uid_gid: Some(if cmd == "chown" { (id, gid) } else { (uid, id) }),
@@ -441,7 +425,7 @@ async fn change(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<
         } else {
             shell.sftp.setstat(&path, attrs).await
         };
-        result.map_err(|e| shell.error(&format!("Couldn't setstat on \"{}\"", show(&path)), &e))?;
+        result.map_err(|e| shell.error(&format!("remote setstat \"{}\"", show(&path)), &e))?;
     }
     Ok(())
 }
@@ -504,7 +488,7 @@ async fn ls(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), 
         entries.reverse();
     }
     if long {
-        let names = if human && !numeric {
+        let names = if !numeric && (human || !dir_listing) {
             owner_names(shell, &entries).await
         } else {
             None
@@ -586,9 +570,9 @@ fn long_line(e: &NameEntry, human: bool, names: Option<&Owners>) -> String {
     };
     let mtime = e.attrs.times.map_or(0, |(_, m)| i64::from(m));
     format!(
-        "{} {:>3} {user:<8} {group:<8} {size:>8} {} {}",
+        "{}  {:>3} {user:<8} {group:<8} {size:>8} {} {}",
         listing::mode_string(e.attrs.permissions.unwrap_or(0)),
-        1,
+        "?",
         listing::date(mtime, now),
         String::from_utf8_lossy(&e.filename)
     )
@@ -610,12 +594,11 @@ fn print_columns(entries: &[NameEntry]) {
     let mut line = String::new();
     for (i, name) in names.iter().enumerate() {
         line.push_str(name);
+        let pad = colspace - name.chars().count();
+        line.extend(std::iter::repeat_n(' ', pad));
         if (i + 1) % columns == 0 || i + 1 == names.len() {
-            println!("{}", line.trim_end());
+            println!("{line}");
             line.clear();
-        } else {
-            let pad = colspace - name.chars().count();
-            line.extend(std::iter::repeat_n(' ', pad));
         }
     }
 }
@@ -635,11 +618,11 @@ async fn df(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), 
     if f.contains('i') {
         let used = v.files.saturating_sub(v.ffree);
         println!(
-            "{:>12} {:>12} {:>12} {:>12} %Capacity",
-            "Inodes", "Used", "Avail", "(root)"
+            "{:>11} {:>11} {:>11} {:>11} {:>12}",
+            "Inodes", "Used", "Avail", "(root)", "%Capacity"
         );
         println!(
-            "{:>12} {:>12} {:>12} {:>12} {:>3}%",
+            "{:>11} {:>11} {:>11} {:>11} {:>11}%",
             v.files,
             used,
             v.favail,
@@ -657,11 +640,11 @@ async fn df(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), 
         .unwrap_or(0);
     if f.contains('h') {
         println!(
-            "{:>7} {:>7} {:>7} {:>7} %Capacity",
-            "Size", "Used", "Avail", "(root)"
+            "{:>8} {:>8} {:>8} {:>8} {:>12}",
+            "Size", "Used", "Avail", "(root)", "%Capacity"
         );
         println!(
-            "{:>7} {:>7} {:>7} {:>7} {pct:>3}%",
+            "{:>8} {:>8} {:>8} {:>8} {pct:>11}%",
             scaled(size),
             scaled(used),
             scaled(avail),
@@ -669,11 +652,11 @@ async fn df(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), 
         );
     } else {
         println!(
-            "{:>12} {:>12} {:>12} {:>12} %Capacity",
-            "Size", "Used", "Avail", "(root)"
+            "{:>12} {:>12} {:>12} {:>12} {:>12}",
+            "Size", "Used", "Avail", "(root)", "%Capacity"
         );
         println!(
-            "{:>12} {:>12} {:>12} {:>12} {pct:>3}%",
+            "{:>12} {:>12} {:>12} {:>12} {pct:>11}%",
             size / 1024,
             used / 1024,
             avail / 1024,

@@ -213,10 +213,12 @@ async fn session(
         resume: args.resume,
         fsync: args.fsync,
     };
+    // Batch mode is quiet, as sftp's: no "Fetching"/"Uploading" lines.
+    let quiet = args.quiet || args.batch.is_some();
     let mut shell = match Shell::start(
         sftp,
         transfers,
-        args.quiet,
+        quiet,
         interactive_tty && !args.quiet && args.batch.is_none(),
         args.limit_kbps,
     )
@@ -225,7 +227,7 @@ async fn session(
         Ok(shell) => shell,
         Err(message) => return fail(&[message]),
     };
-    if !args.quiet {
+    if !quiet {
         println!("Connected to {host}.");
     }
     if let Some(path) = &dest.path {
@@ -260,6 +262,7 @@ async fn run_batch(shell: &mut Shell, file: &str) -> u8 {
         if cmd.is_empty() || cmd.starts_with('#') {
             continue;
         }
+        let shown = cmd;
         let mut ignore_errors = false;
         let mut echo = true;
         loop {
@@ -274,7 +277,7 @@ async fn run_batch(shell: &mut Shell, file: &str) -> u8 {
             }
         }
         if echo {
-            println!("sftp> {cmd}");
+            println!("sftp> {shown}");
         }
         match shell.run(cmd).await {
             Outcome::Quit => return 0,

@@ -107,7 +107,7 @@ pub fn scaled(bytes: u64) -> String {
     let name = UNITS.get(unit).copied().unwrap_or("B");
     if unit == 0 {
         format!("{bytes}{name}")
-    } else if value < 10.0 {
+    } else if value < 100.0 {
         format!("{value:.1}{name}")
     } else {
         format!("{value:.0}{name}")
@@ -122,6 +122,7 @@ mod tests {
     fn sizes_scale_with_binary_units() {
         assert_eq!(scaled(512), "512B");
         assert_eq!(scaled(1536), "1.5KB");
-        assert_eq!(scaled(30 << 20), "30MB");
+        assert_eq!(scaled(30 << 20), "30.0MB");
+        assert_eq!(scaled(252 << 30), "252GB");
     }
 }

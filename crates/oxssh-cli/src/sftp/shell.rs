@@ -132,6 +132,22 @@ impl Shell {
         join(&self.cwd, path.as_bytes())
     }
 
+    /// The remote paths an operation on `pattern` applies to: the path itself when it
+    /// has no wildcard (not checked: the operation reports what is wrong), else the
+    /// matches.
+    pub async fn targets(&mut self, pattern: &str) -> Result<Vec<Vec<u8>>, String> {
+        let last = pattern.rsplit('/').next().unwrap_or(pattern);
+        if !has_wildcard(last) {
+            return Ok(vec![self.remote_path(pattern).await]);
+        }
+        Ok(self
+            .remote_glob(pattern)
+            .await?
+            .into_iter()
+            .map(|(path, _)| path)
+            .collect())
+    }
+
     /// The remote paths `pattern` names (with their attributes, from the listing when
     /// globbed, else from `stat`): empty when nothing matches.
     pub async fn remote_glob(&mut self, pattern: &str) -> Result<Vec<(Vec<u8>, Attrs)>, String> {

@@ -186,7 +186,11 @@ impl Shell {
             .filter(|p| fs::symlink_metadata(p).is_ok())
             .collect();
         if matches.is_empty() {
-            return Err(format!("File \"{local}\" not found."));
+            return Err(if local.contains(['*', '?']) {
+                format!("File \"{local}\" not found.")
+            } else {
+                format!("stat {local}: No such file or directory")
+            });
         }
         let target = match remote {
             Some(r) => Some(self.remote_path(r).await),

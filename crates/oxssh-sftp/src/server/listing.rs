@@ -70,7 +70,9 @@ pub fn long_name(name: &str, attrs: &Attrs, nlink: u64, user: &str, group: &str)
     let mode = mode_string(attrs.permissions.unwrap_or(0));
     let mtime = attrs.times.map_or(0, |(_, m)| i64::from(m));
     format!(
-        "{mode} {nlink:>3} {user:<8} {group:<8} {size:>8} {date} {name}",
+        // Two spaces: strmode's eleventh column (no alternate access method) and the
+        // separator, as OpenSSH's sftp-server writes long names.
+        "{mode}  {nlink:>3} {user:<8} {group:<8} {size:>8} {date} {name}",
         size = attrs.size.unwrap_or(0),
         date = date(mtime, now),
     )
