@@ -100,8 +100,45 @@ fn oxscp_fails_on_a_missing_source_and_refuses_the_legacy_protocol() {
     let source = format!("{TEST_USER}@127.0.0.1:{}/nope", remote.path().display());
     let out = scp(&f, local.path(), &[source, ".".into()]);
     assert_eq!(out.code(), Some(1), "{}", out.stderr);
-    assert!(out.stderr.contains("not found"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("nope: No such file or directory"),
+        "{}",
+        out.stderr
+    );
     let out = scp(&f, local.path(), &["-O".into(), "a".into(), "h:b".into()]);
     assert_eq!(out.code(), Some(1));
     assert!(out.stderr.contains("legacy SCP protocol"), "{}", out.stderr);
+}
+
+#[test]
+fn oxscp_messages_and_exit_codes_match_openssh_scp() {
+    let sftp_server = "/usr/lib/openssh/sftp-server";
+    if !support::require_peer("scp") || !Path::new(sftp_server).exists() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("d")).unwrap();
+    std::fs::write(dir.path().join("a"), b"x").unwrap();
+    let d = dir.path().display();
+    let cases = [
+        vec![format!("h:{d}/nope"), ".".to_owned()],
+        vec!["nope".to_owned(), format!("h:{d}/x")],
+        vec!["d".to_owned(), format!("h:{d}/x")],
+        vec![format!("h:{d}/d"), ".".to_owned()],
+        vec!["a".to_owned(), format!("h:{d}/a2")],
+    ];
+    for case in cases {
+        let run_one = |program: &str| {
+            let mut cmd = std::process::Command::new(program);
+            cmd.current_dir(dir.path())
+                .args(["-D", sftp_server])
+                .args(&case);
+            let out = run(&mut cmd, b"", TRANSFER_TIMEOUT);
+            let _ = std::fs::remove_file(dir.path().join("a2"));
+            (out.code(), out.stdout, out.stderr.replace('\r', ""))
+        };
+        let theirs = run_one("scp");
+        let ours = run_one(&oxscp());
+        assert_eq!(ours, theirs, "{case:?}");
+    }
 }

@@ -8,7 +8,7 @@
 use std::ffi::OsString;
 
 use crate::client::run::fail;
-use crate::sftp::{with_session, Shell, Target, Transfers};
+use crate::sftp::{with_local_server, with_session, Session, Shell, Target, Transfers};
 
 /// scp 9.2's usage text, with our program name.
 const USAGE: &str = "\
@@ -28,6 +28,8 @@ struct Args {
     recursive: bool,
     quiet: bool,
     limit_kbps: Option<u64>,
+    /// `-D`: a local SFTP server program instead of an SSH connection.
+    direct: Option<String>,
     operands: Vec<String>,
 }
 
@@ -85,7 +87,8 @@ fn parse(argv: Vec<OsString>) -> Result<Args, String> {
                         .into(),
                 )
             }
-            Short(c @ ('3' | 'A' | 'R' | 'D' | 'J' | 'S' | 'X')) => {
+            Short('D') => args.direct = Some(text(&mut parser)?),
+            Short(c @ ('3' | 'A' | 'R' | 'J' | 'S' | 'X')) => {
                 return Err(format!("-{c} is not supported by oxscp yet"));
             }
             Value(v) => args.operands.push(
@@ -232,35 +235,74 @@ pub fn main() -> u8 {
         fsync: false,
     };
     let progress = !args.quiet && nix::unistd::isatty(std::io::stdout()).unwrap_or(false);
-    with_session(&target, |sftp, _host| async move {
-        let mut shell = match Shell::start(sftp, transfers, true, progress, args.limit_kbps).await {
-            Ok(shell) => shell,
-            Err(message) => return fail(&[format!("scp: {message}")]),
-        };
-        let mut code = 0;
-        for (source, remote_source) in sources.iter().zip(&source_remotes) {
-            let result = if upload {
-                let dest = if host.path.is_empty() {
-                    "."
-                } else {
-                    host.path.as_str()
-                };
-                shell.put(source, Some(dest), transfers).await
+    let copy = |sftp: Session, _name: String| {
+        copy(
+            sftp,
+            Copy {
+                transfers,
+                progress,
+                limit_kbps: args.limit_kbps,
+                upload,
+                remote_target: host.path.clone(),
+                sources,
+                source_remotes: &source_remotes,
+                local_target: target_operand,
+            },
+        )
+    };
+    match &args.direct {
+        Some(command) => with_local_server(command, copy),
+        None => with_session(&target, copy),
+    }
+}
+
+/// What one run copies.
+struct Copy<'a> {
+    transfers: Transfers,
+    progress: bool,
+    limit_kbps: Option<u64>,
+    upload: bool,
+    remote_target: String,
+    sources: &'a [String],
+    source_remotes: &'a [Option<Remote>],
+    local_target: &'a str,
+}
+
+async fn copy(sftp: Session, c: Copy<'_>) -> u8 {
+    let mut shell = match Shell::start(sftp, c.transfers, true, c.progress, c.limit_kbps).await {
+        Ok(shell) => shell,
+        Err(message) => return fail(&[format!("scp: {message}")]),
+    };
+    shell.scp_style = true;
+    let mut code = 0;
+    for (source, remote_source) in c.sources.iter().zip(c.source_remotes) {
+        let result = if c.upload {
+            let dest = if c.remote_target.is_empty() {
+                "."
             } else {
-                let path = remote_source.as_ref().map_or("", |r| r.path.as_str());
-                let path = if path.is_empty() { "." } else { path };
-                shell.get(path, Some(target_operand), transfers).await
+                c.remote_target.as_str()
             };
-            if let Err(message) = result {
+            shell.put(source, Some(dest), c.transfers).await
+        } else {
+            let path = remote_source.as_ref().map_or("", |r| r.path.as_str());
+            let path = if path.is_empty() { "." } else { path };
+            shell.get(path, Some(c.local_target), c.transfers).await
+        };
+        if let Err(message) = result {
+            if !message.is_empty() {
                 eprintln!("scp: {message}");
-                code = 1;
-                if shell.lost {
-                    return 255;
-                }
+            }
+            // As scp: a local source that is not there is fatal (255), other failures 1.
+            let missing = c.upload
+                && !source.contains(['*', '?'])
+                && std::fs::symlink_metadata(source).is_err();
+            code = if missing { 255 } else { code.max(1) };
+            if shell.lost {
+                return 255;
             }
         }
-        code
-    })
+    }
+    code
 }
 
 #[cfg(test)]

@@ -154,11 +154,16 @@ pub fn main() -> u8 {
     with_session(&target, |sftp, host| session(sftp, &args, &dest, host))
 }
 
-/// `-D command`: talks to a local SFTP server program over its stdin and stdout.
-fn direct(command: &str, args: &args::Args) -> u8 {
+/// `-D command` (oxsftp and oxscp): runs `body` with an SFTP session over the pipes of a
+/// local server program instead of an SSH connection; returns the exit status.
+pub(crate) fn with_local_server<F, Fut>(command: &str, body: F) -> u8
+where
+    F: FnOnce(Session, String) -> Fut,
+    Fut: std::future::Future<Output = u8>,
+{
     let words: Vec<&str> = command.split_whitespace().collect();
     let Some((program, rest)) = words.split_first() else {
-        return fail(&["oxsftp: -D needs a command".into()]);
+        return fail(&["-D needs a command".into()]);
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -166,12 +171,6 @@ fn direct(command: &str, args: &args::Args) -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => return fail(&[format!("cannot start the runtime: {e}")]),
-    };
-    let dest = args::Destination {
-        user: None,
-        host: (*program).to_owned(),
-        port: None,
-        path: None,
     };
     let code = runtime.block_on(async {
         let mut child = match tokio::process::Command::new(program)
@@ -182,21 +181,32 @@ fn direct(command: &str, args: &args::Args) -> u8 {
             .spawn()
         {
             Ok(child) => child,
-            Err(e) => return fail(&[format!("oxsftp: {program}: {e}")]),
+            Err(e) => return fail(&[format!("{program}: {e}")]),
         };
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            return fail(&["oxsftp: no pipes to the server".into()]);
+            return fail(&["no pipes to the server".into()]);
         };
         let sftp = match oxssh_sftp::Sftp::new(Box::new(stdout) as _, Box::new(stdin) as _).await {
             Ok(sftp) => sftp,
-            Err(e) => return fail(&[format!("oxsftp: {e}"), "Connection closed".into()]),
+            Err(e) => return fail(&[format!("{e}"), "Connection closed".into()]),
         };
-        let code = session(sftp, args, &dest, (*program).to_owned()).await;
+        let code = body(sftp, (*program).to_owned()).await;
         drop(child);
         code
     });
     runtime.shutdown_background();
     code
+}
+
+/// `oxsftp -D command`.
+fn direct(command: &str, args: &args::Args) -> u8 {
+    let dest = args::Destination {
+        user: None,
+        host: String::new(),
+        port: None,
+        path: None,
+    };
+    with_local_server(command, |sftp, name| session(sftp, args, &dest, name))
 }
 
 async fn session(
@@ -284,7 +294,9 @@ async fn run_batch(shell: &mut Shell, file: &str) -> u8 {
             Outcome::Lost => return 255,
             Outcome::Done(Ok(())) => {}
             Outcome::Done(Err(message)) => {
-                eprintln!("{message}");
+                if !message.is_empty() {
+                    eprintln!("{message}");
+                }
                 if !ignore_errors {
                     return 1;
                 }
@@ -323,7 +335,8 @@ async fn run_interactive(shell: &mut Shell) -> u8 {
             Outcome::Quit => return 0,
             Outcome::Lost => return 255,
             Outcome::Done(Ok(())) => {}
-            Outcome::Done(Err(message)) => eprintln!("{message}"),
+            Outcome::Done(Err(message)) if !message.is_empty() => eprintln!("{message}"),
+            Outcome::Done(Err(_)) => {}
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct Shell {
     pub limit_kbps: Option<u64>,
     /// Set when an operation failed in a way that ends the session.
     pub lost: bool,
+    /// Messages as `scp` words them (`scp: ` prefix, its texts) rather than `sftp`.
+    pub scp_style: bool,
 }
 
 impl std::fmt::Debug for Shell {
@@ -77,6 +79,7 @@ impl Shell {
             progress,
             limit_kbps,
             lost: false,
+            scp_style: false,
         })
     }
 
@@ -94,12 +97,23 @@ impl Shell {
                 Ok(Some(match outcome {
                     Outcome::Done(Ok(())) | Outcome::Quit => 0,
                     Outcome::Done(Err(message)) => {
-                        eprintln!("{message}");
+                        if !message.is_empty() {
+                            eprintln!("{message}");
+                        }
                         1
                     }
                     Outcome::Lost => 255,
                 }))
             }
+        }
+    }
+
+    /// What goes before a message printed in the middle of a transfer.
+    pub fn prefix(&self) -> &'static str {
+        if self.scp_style {
+            "scp: "
+        } else {
+            ""
         }
     }
 

@@ -24,10 +24,12 @@ impl Shell {
     ) -> Result<(), String> {
         let matches = self.remote_glob(remote).await?;
         if matches.is_empty() {
-            return Err(format!(
-                "File \"{}\" not found.",
-                show(&self.remote_path(remote).await)
-            ));
+            let path = show(&self.remote_path(remote).await);
+            return Err(if self.scp_style {
+                format!("{path}: No such file or directory")
+            } else {
+                format!("File \"{path}\" not found.")
+            });
         }
         let local_dir = local.map(Path::new).filter(|p| p.is_dir());
         if matches.len() > 1 && local.is_some() && local_dir.is_none() {
@@ -49,6 +51,8 @@ impl Shell {
                         println!("Fetching {} to {}", show(&path), target.display());
                     }
                     self.get_tree(&path, &target, t).await
+                } else if self.scp_style {
+                    Err(format!("download {}/: not a regular file", show(&path)))
                 } else {
                     Err(format!("Cannot download non-regular file: {}", show(&path)))
                 }
@@ -62,11 +66,12 @@ impl Shell {
                 if self.lost {
                     return Err(e);
                 }
-                eprintln!("{e}");
+                eprintln!("{}{e}", self.prefix());
                 failed = Some(e);
             }
         }
-        failed.map_or(Ok(()), |_| Err("download failed".into()))
+        // Each failure was printed: nothing more to say.
+        failed.map_or(Ok(()), |_| Err(String::new()))
     }
 
     async fn get_tree(&mut self, remote: &[u8], local: &Path, t: Transfers) -> Result<(), String> {
@@ -188,6 +193,8 @@ impl Shell {
         if matches.is_empty() {
             return Err(if local.contains(['*', '?']) {
                 format!("File \"{local}\" not found.")
+            } else if self.scp_style {
+                format!("stat local \"{local}\": No such file or directory")
             } else {
                 format!("stat {local}: No such file or directory")
             });
@@ -220,7 +227,7 @@ impl Shell {
             let meta = match fs::metadata(&path) {
                 Ok(m) => m,
                 Err(e) => {
-                    eprintln!("stat local \"{}\": {e}", path.display());
+                    eprintln!("{}stat local \"{}\": {e}", self.prefix(), path.display());
                     failed = Some(());
                     continue;
                 }
@@ -231,6 +238,14 @@ impl Shell {
             let result = if meta.is_dir() {
                 if t.recursive {
                     self.put_tree(&path, &dest, t).await
+                } else if self.scp_style {
+                    Err(format!(
+                        "local \"{}\" is not a regular file\n{}failed to upload file {} to {}",
+                        path.display(),
+                        self.prefix(),
+                        path.display(),
+                        show(&dest)
+                    ))
                 } else {
                     Err(format!(
                         "Cannot upload non-regular file: {}",
@@ -244,11 +259,12 @@ impl Shell {
                 if self.lost {
                     return Err(e);
                 }
-                eprintln!("{e}");
+                eprintln!("{}{e}", self.prefix());
                 failed = Some(());
             }
         }
-        failed.map_or(Ok(()), |()| Err("upload failed".into()))
+        // Each failure was printed: nothing more to say.
+        failed.map_or(Ok(()), |()| Err(String::new()))
     }
 
     async fn put_tree(&mut self, local: &Path, remote: &[u8], t: Transfers) -> Result<(), String> {
