@@ -112,10 +112,12 @@ fn oxscp_fails_on_a_missing_source_and_refuses_the_legacy_protocol() {
 
 #[test]
 fn oxscp_messages_and_exit_codes_match_openssh_scp() {
-    let sftp_server = "/usr/lib/openssh/sftp-server";
-    if !support::require_peer("scp") || !Path::new(sftp_server).exists() {
+    if !support::require_peer("scp") {
         return;
     }
+    let Some(sftp_server) = support::sftp::openssh_sftp_server() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("d")).unwrap();
     std::fs::write(dir.path().join("a"), b"x").unwrap();

@@ -255,9 +255,8 @@ fn oxssh_sftp_server() -> String {
 
 #[test]
 fn oxsftp_talks_to_local_sftp_servers_with_dash_d() {
-    let openssh = "/usr/lib/openssh/sftp-server";
     let mut servers = vec![oxssh_sftp_server()];
-    if std::path::Path::new(openssh).exists() {
+    if let Some(openssh) = support::sftp::openssh_sftp_server() {
         servers.push(openssh.to_owned());
     }
     for server in servers {
@@ -306,10 +305,12 @@ fn a_read_only_oxssh_sftp_server_refuses_oxsftp_writes() {
 
 #[test]
 fn oxsftp_batch_output_matches_openssh_sftp_line_for_line() {
-    let sftp_server = "/usr/lib/openssh/sftp-server";
-    if !support::require_peer("sftp") || !std::path::Path::new(sftp_server).exists() {
+    if !support::require_peer("sftp") {
         return;
     }
+    let Some(sftp_server) = support::sftp::openssh_sftp_server() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("a"), b"hello\n").unwrap();
     // Every command leaves the directory as it found it, so both programs see the same.

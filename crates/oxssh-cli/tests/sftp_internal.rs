@@ -303,10 +303,9 @@ print("ok")
 
 #[test]
 fn an_external_sftp_server_subsystem_keeps_working() {
-    let server = "/usr/lib/openssh/sftp-server";
-    if !std::path::Path::new(server).exists() && !require_peer("sftp-server") {
+    let Some(server) = support::sftp::openssh_sftp_server() else {
         return;
-    }
+    };
     let Some(f) = oxsshd(&[&format!("Subsystem sftp {server}")]) else {
         return;
     };

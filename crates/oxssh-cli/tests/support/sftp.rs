@@ -173,3 +173,17 @@ pub fn sha256(path: &Path) -> String {
     );
     out.stdout.split(' ').next().unwrap_or_default().to_owned()
 }
+
+/// OpenSSH's `sftp-server`, as Debian installs it. When missing: panics under
+/// `CI=true`, else a loud SKIP and `None` (as [`super::require_peer`]).
+pub fn openssh_sftp_server() -> Option<&'static str> {
+    const PATH: &str = "/usr/lib/openssh/sftp-server";
+    if Path::new(PATH).exists() {
+        return Some(PATH);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{PATH} is not installed, and CI=true forbids skipping interop tests");
+    }
+    eprintln!("\n*** SKIP: `{PATH}` is not installed; this interop test did not run. ***\n");
+    None
+}
