@@ -79,6 +79,9 @@ pub const DEFAULT_REQUESTS: usize = 64;
 /// Bytes per READ or WRITE without `limits@openssh.com` (OpenSSH's `-B` default).
 pub const DEFAULT_BUFFER: u32 = 32768;
 
+/// Queued request bytes that are written out without waiting for a receive.
+const FLUSH_AT: usize = 512 * 1024;
+
 /// An SFTP session.
 #[derive(Debug)]
 pub struct Sftp<R, W> {
@@ -601,6 +604,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
                 });
                 in_flight.insert(id, n);
                 next += n as u64;
+                // Stream the writes out rather than queueing all of them in memory.
+                if self.out.len() >= FLUSH_AT {
+                    self.flush().await?;
+                }
             }
             if in_flight.is_empty() {
                 break;
