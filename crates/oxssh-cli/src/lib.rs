@@ -9,5 +9,8 @@ pub mod client;
 pub mod copyid;
 pub mod keygen;
 pub mod keyscan;
+pub mod scp;
 pub mod server;
+pub mod sftp;
+pub mod sftp_server;
 pub mod ssh;

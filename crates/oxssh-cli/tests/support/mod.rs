@@ -28,6 +28,7 @@ pub mod client;
 pub mod keygen;
 pub mod openssh;
 pub mod relay;
+pub mod sftp;
 pub mod users;
 
 /// How long a peer may take to start listening.
