@@ -2,8 +2,7 @@
 //! the private section of `openssh-key-v1`): `string type || fields || string comment`.
 //! Encoded by `oxssh-add`, decoded by the agent, both here so the layouts cannot drift.
 
-use oxssh_keys::{EcdsaCurve, KeyMaterial, PrivateKey};
-use oxssh_wire::names::key;
+use oxssh_keys::{PrivateKey, PrivateKeyError};
 use oxssh_wire::{DecodeError, Reader, Writer};
 use zeroize::Zeroizing;
 
@@ -21,9 +20,6 @@ pub enum KeyBlobError {
     /// A key type we do not hold (DSA, security keys, certificates).
     #[error("unsupported key type {0}")]
     UnsupportedType(String),
-    /// An Ed25519 key whose private half carries a different public key.
-    #[error("ed25519 key with mismatched halves")]
-    Mismatch,
     /// The fields do not form a key.
     #[error("invalid key: {0}")]
     Invalid(#[from] oxssh_keys::PrivateKeyError),
@@ -37,74 +33,10 @@ pub fn encode_private_key(key: &PrivateKey, out: &mut Zeroizing<Vec<u8>>) {
 
 /// Reads one key (type, fields, comment) from `r`, leaving any constraints after it.
 pub fn decode_private_key(r: &mut Reader<'_>) -> Result<PrivateKey, KeyBlobError> {
-    let kind = r.utf8()?;
-    let curve = |name: &str| match name {
-        n if n == key::ECDSA_SHA2_NISTP256 => Some(EcdsaCurve::NistP256),
-        n if n == key::ECDSA_SHA2_NISTP384 => Some(EcdsaCurve::NistP384),
-        n if n == key::ECDSA_SHA2_NISTP521 => Some(EcdsaCurve::NistP521),
-        _ => None,
-    };
-    let key = if kind == key::SSH_ED25519 {
-        let public: [u8; 32] = Reader::new(r.string()?).array()?;
-        let pair = r.string()?;
-        let (seed, tail) = pair.split_at_checked(32).ok_or(DecodeError::Truncated)?;
-        let seed = Zeroizing::new(<[u8; 32]>::try_from(seed).map_err(|_| DecodeError::Truncated)?);
-        if tail != public {
-            return Err(KeyBlobError::Mismatch);
-        }
-        let comment = comment(r)?;
-        PrivateKey::new(
-            KeyMaterial::Ed25519 {
-                seed: &seed,
-                public: &public,
-            },
-            &comment,
-        )?
-    } else if let Some(curve) = curve(kind) {
-        let identifier = r.utf8()?;
-        if identifier != curve.identifier() {
-            return Err(KeyBlobError::UnsupportedType(format!(
-                "{kind} with curve {identifier}"
-            )));
-        }
-        let point = r.string()?;
-        let scalar = r.mpint_unsigned()?;
-        let comment = comment(r)?;
-        PrivateKey::new(
-            KeyMaterial::Ecdsa {
-                curve,
-                scalar,
-                point,
-            },
-            &comment,
-        )?
-    } else if kind == key::SSH_RSA {
-        let n = r.mpint_unsigned()?;
-        let e = r.mpint_unsigned()?;
-        let d = r.mpint_unsigned()?;
-        let iqmp = r.mpint_unsigned()?;
-        let p = r.mpint_unsigned()?;
-        let q = r.mpint_unsigned()?;
-        let comment = comment(r)?;
-        PrivateKey::new(
-            KeyMaterial::Rsa {
-                n,
-                e,
-                d,
-                p,
-                q,
-                iqmp,
-            },
-            &comment,
-        )?
-    } else {
-        return Err(KeyBlobError::UnsupportedType(kind.to_owned()));
-    };
-    Ok(key)
-}
-
-fn comment(r: &mut Reader<'_>) -> Result<String, DecodeError> {
-    Ok(String::from_utf8_lossy(r.string()?).into_owned())
+    oxssh_keys::read_private_key_body(r).map_err(|e| match e {
+        PrivateKeyError::UnsupportedKeyType(kind) => KeyBlobError::UnsupportedType(kind),
+        other => KeyBlobError::Invalid(other),
+    })
 }
 
 #[cfg(test)]
@@ -112,6 +44,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use oxssh_crypto::KeyKind;
+    use oxssh_keys::EcdsaCurve;
 
     #[test]
     fn every_key_type_round_trips_through_the_wire_layout() {

@@ -14,9 +14,8 @@
 //! does not parse them (`ssh-keygen -p -f FILE` converts them to the OpenSSH format).
 
 use crate::key_file::{detect_format, KeyFileFormat};
+use crate::key_v1_read::{self, Container};
 use crate::public::{EcdsaCurve, KeyError, PublicKey};
-use ssh_key::private::KeypairData;
-use ssh_key::Mpint;
 use std::fmt;
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 
@@ -205,15 +204,7 @@ pub fn is_encrypted(text: &str) -> Result<bool, PrivateKeyError> {
 /// # Errors
 /// As [`is_encrypted`]; [`PrivateKeyError::UnsupportedKeyType`] for other key types.
 pub fn read_public(text: &str) -> Result<PublicKey, PrivateKeyError> {
-    let key = parse_container(text)?;
-    let blob = key
-        .public_key()
-        .to_bytes()
-        .map_err(|_| PrivateKeyError::InvalidFormat)?;
-    PublicKey::from_blob(&blob).map_err(|e| match e {
-        KeyError::UnknownType(name) => PrivateKeyError::UnsupportedKeyType(name),
-        other => PrivateKeyError::Key(other),
-    })
+    parse_container(text)?.public_key()
 }
 
 /// Reads a private key, decrypting it with `passphrase` if it is encrypted (an
@@ -223,42 +214,22 @@ pub fn read_public(text: &str) -> Result<PublicKey, PrivateKeyError> {
 /// [`PrivateKeyError::WrongPassphrase`] when the check values disagree or the AEAD tag
 /// fails; otherwise as [`PrivateKey::from_openssh`].
 pub fn decrypt(text: &str, passphrase: &[u8]) -> Result<PrivateKey, PrivateKeyError> {
-    let key = parse_container(text)?;
-    if !key.is_encrypted() {
-        return PrivateKey::from_ssh_key(&key);
-    }
-    let plain = key.decrypt(passphrase).map_err(|e| match e {
-        // ssh-key reports a check-value mismatch or a failed GCM/Poly1305 tag as
-        // `Crypto`: that is exactly OpenSSH's wrong-passphrase case.
-        ssh_key::Error::Crypto => PrivateKeyError::WrongPassphrase,
-        _ => PrivateKeyError::InvalidFormat,
-    })?;
-    PrivateKey::from_ssh_key(&plain)
+    parse_container(text)?.open(Some(passphrase))
 }
 
-/// Parses the container, refusing formats `ssh-key` does not read with a clear error.
-fn parse_container(text: &str) -> Result<ssh_key::PrivateKey, PrivateKeyError> {
+/// Parses the container, refusing formats we do not read with a clear error.
+fn parse_container(text: &str) -> Result<Container, PrivateKeyError> {
     match detect_format(text) {
-        KeyFileFormat::OpenSsh => {}
-        KeyFileFormat::Unknown => return Err(PrivateKeyError::InvalidFormat),
-        other => return Err(PrivateKeyError::UnsupportedFormat(other)),
+        KeyFileFormat::OpenSsh => key_v1_read::parse(text),
+        KeyFileFormat::Unknown => Err(PrivateKeyError::InvalidFormat),
+        other => Err(PrivateKeyError::UnsupportedFormat(other)),
     }
-    ssh_key::PrivateKey::from_openssh(text.trim_start()).map_err(|e| match e {
-        ssh_key::Error::AlgorithmUnsupported { algorithm } => {
-            PrivateKeyError::UnsupportedKeyType(algorithm.as_str().to_owned())
-        }
-        _ => PrivateKeyError::InvalidFormat,
-    })
 }
 
 /// Copies an integer without its leading zero bytes into a wiped buffer.
 fn magnitude(bytes: &[u8]) -> Zeroizing<Vec<u8>> {
     let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
     Zeroizing::new(bytes.get(start..).unwrap_or_default().to_vec())
-}
-
-fn positive(m: &Mpint) -> Result<&[u8], PrivateKeyError> {
-    m.as_positive_bytes().ok_or(PrivateKeyError::InvalidFormat)
 }
 
 impl PrivateKey {
@@ -270,11 +241,7 @@ impl PrivateKey {
     /// [`PrivateKeyError::UnsupportedKeyType`] for DSA and security keys;
     /// [`PrivateKeyError::InvalidFormat`] for anything malformed.
     pub fn from_openssh(text: &str) -> Result<Self, PrivateKeyError> {
-        let key = parse_container(text)?;
-        if key.is_encrypted() {
-            return Err(PrivateKeyError::PassphraseRequired);
-        }
-        Self::from_ssh_key(&key)
+        parse_container(text)?.open(None)
     }
 
     /// Builds a key from raw material (for key generation). The caller vouches that the
@@ -357,58 +324,6 @@ impl PrivateKey {
             comment: comment.to_owned(),
             secret,
         })
-    }
-
-    /// Copies a decrypted `ssh-key` key into our representation.
-    fn from_ssh_key(key: &ssh_key::PrivateKey) -> Result<Self, PrivateKeyError> {
-        let comment = key.comment().as_str_lossy().to_owned();
-        match key.key_data() {
-            KeypairData::Ed25519(pair) => {
-                let seed: &[u8; 32] = pair.private.as_ref();
-                Self::new(
-                    KeyMaterial::Ed25519 {
-                        seed,
-                        public: &pair.public.0,
-                    },
-                    &comment,
-                )
-            }
-            KeypairData::Ecdsa(pair) => {
-                let curve = match pair.curve() {
-                    ssh_key::EcdsaCurve::NistP256 => EcdsaCurve::NistP256,
-                    ssh_key::EcdsaCurve::NistP384 => EcdsaCurve::NistP384,
-                    ssh_key::EcdsaCurve::NistP521 => EcdsaCurve::NistP521,
-                };
-                Self::new(
-                    KeyMaterial::Ecdsa {
-                        curve,
-                        scalar: pair.private_key_bytes(),
-                        point: pair.public_key_bytes(),
-                    },
-                    &comment,
-                )
-            }
-            KeypairData::Rsa(pair) => {
-                let private = pair.private();
-                Self::new(
-                    KeyMaterial::Rsa {
-                        n: positive(pair.public().n())?,
-                        e: positive(pair.public().e())?,
-                        d: positive(private.d())?,
-                        p: positive(private.p())?,
-                        q: positive(private.q())?,
-                        iqmp: positive(private.iqmp())?,
-                    },
-                    &comment,
-                )
-            }
-            other => Err(PrivateKeyError::UnsupportedKeyType(
-                other
-                    .algorithm()
-                    .map(|a| a.as_str().to_owned())
-                    .unwrap_or_else(|_| "unknown".to_owned()),
-            )),
-        }
     }
 
     /// The public key.

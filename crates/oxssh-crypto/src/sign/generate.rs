@@ -119,15 +119,12 @@ pub(crate) fn rsa_from_pkcs1(der: &[u8], comment: &str) -> Result<PrivateKey, Cr
     PrivateKey::new(material, comment).map_err(|_| CryptoError::InvalidKey)
 }
 
-/// A signer for a decrypted private key. aws-lc checks that the halves agree (the key
-/// passes through an unencrypted `openssh-key-v1` encoding held in wiped memory, the one
-/// loader that builds every key type).
+/// A signer for a decrypted private key; aws-lc checks that the halves agree.
 ///
 /// # Errors
 /// As [`super::load_openssh_private_key`].
 pub fn signer_from_private(key: &PrivateKey) -> Result<Box<dyn SigningKey>, CryptoError> {
-    let text = key.to_openssh(None).map_err(|_| CryptoError::InvalidKey)?;
-    super::load_openssh_private_key(&text)
+    super::keys::signer_from_material(key.material())
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! Signing keys: generated with aws-lc, or loaded from unencrypted `openssh-key-v1` files
-//! (OpenSSH PROTOCOL.key; the `ssh-key` crate parses, aws-lc builds and checks the key).
+//! (OpenSSH PROTOCOL.key; `oxssh-keys` parses, aws-lc builds and checks the key).
 //!
 //! aws-lc keeps the private key material inside its own objects and wipes it when they
-//! are dropped; the few intermediate copies made here (seeds, CRT exponents) live in
-//! [`Zeroizing`] buffers, and `ssh-key` wipes its parsed key on drop.
+//! are dropped; the few intermediate copies made here (CRT exponents) live in
+//! [`Zeroizing`] buffers, and `oxssh-keys` wipes its parsed key on drop.
 
 use super::{ecdsa_fixed_to_ssh, trim_zeros};
 use crate::rand::aws_rng;
@@ -13,10 +13,9 @@ use aws_lc_rs::signature::{
     RsaPublicKeyComponents,
 };
 use crypto_bigint::{BoxedUint, NonZero};
-use oxssh_keys::{EcdsaCurve, PublicKey};
+use oxssh_keys::{EcdsaCurve, KeyMaterial, PrivateKey, PrivateKeyError, PublicKey};
 use oxssh_proto::crypto::{CryptoError, SigningKey};
 use oxssh_wire::names::key as names;
-use ssh_key::private::KeypairData;
 use zeroize::Zeroizing;
 
 /// Which kind of key [`generate_signing_key`] makes.
@@ -67,66 +66,66 @@ pub fn generate_signing_key(kind: KeyKind) -> Result<Box<dyn SigningKey>, Crypto
 /// under 2048 bits are refused here: aws-lc does not sign with them);
 /// [`CryptoError::Unsupported`] for encrypted files and other key types.
 pub fn load_openssh_private_key(text: &str) -> Result<Box<dyn SigningKey>, CryptoError> {
-    let key = ssh_key::PrivateKey::from_openssh(text).map_err(|_| CryptoError::InvalidKey)?;
-    if key.is_encrypted() {
-        return Err(CryptoError::Unsupported("encrypted private key"));
-    }
-    match key.key_data() {
-        KeypairData::Ed25519(pair) => load_ed25519(pair),
-        KeypairData::Ecdsa(pair) => load_ecdsa(pair),
-        KeypairData::Rsa(pair) => load_rsa(pair),
+    let key = PrivateKey::from_openssh(text).map_err(|e| match e {
+        PrivateKeyError::PassphraseRequired => CryptoError::Unsupported("encrypted private key"),
+        PrivateKeyError::UnsupportedKeyType(_) => CryptoError::Unsupported("private key type"),
+        _ => CryptoError::InvalidKey,
+    })?;
+    signer_from_material(key.material())
+}
+
+/// A signer for a key's material; aws-lc checks that the halves agree.
+pub(super) fn signer_from_material(
+    material: KeyMaterial<'_>,
+) -> Result<Box<dyn SigningKey>, CryptoError> {
+    match material {
+        KeyMaterial::Ed25519 { seed, public } => {
+            let pair = Ed25519KeyPair::from_seed_and_public_key(seed, public)
+                .map_err(|_| CryptoError::InvalidKey)?;
+            Ok(Box::new(Ed25519Key::new(pair)?))
+        }
+        KeyMaterial::Ecdsa {
+            curve,
+            scalar,
+            point,
+        } => {
+            // `scalar` is at the curve's full width, as aws-lc wants it.
+            let aws =
+                EcdsaKeyPair::from_private_key_and_public_key(signing_alg(curve), scalar, point)
+                    .map_err(|_| CryptoError::InvalidKey)?;
+            Ok(Box::new(EcdsaKey::new(curve, aws)?))
+        }
+        KeyMaterial::Rsa {
+            n,
+            e,
+            d,
+            p,
+            q,
+            iqmp,
+        } => load_rsa(n, e, d, p, q, iqmp),
         _ => Err(CryptoError::Unsupported("private key type")),
     }
 }
 
-fn load_ed25519(
-    pair: &ssh_key::private::Ed25519Keypair,
-) -> Result<Box<dyn SigningKey>, CryptoError> {
-    let pair =
-        Ed25519KeyPair::from_seed_and_public_key(pair.private.as_ref(), pair.public.as_ref())
-            .map_err(|_| CryptoError::InvalidKey)?;
-    Ok(Box::new(Ed25519Key::new(pair)?))
-}
-
-fn load_ecdsa(pair: &ssh_key::private::EcdsaKeypair) -> Result<Box<dyn SigningKey>, CryptoError> {
-    let curve = match pair.curve() {
-        ssh_key::EcdsaCurve::NistP256 => EcdsaCurve::NistP256,
-        ssh_key::EcdsaCurve::NistP384 => EcdsaCurve::NistP384,
-        ssh_key::EcdsaCurve::NistP521 => EcdsaCurve::NistP521,
-    };
-    let aws = EcdsaKeyPair::from_private_key_and_public_key(
-        signing_alg(curve),
-        pair.private_key_bytes(),
-        pair.public_key_bytes(),
-    )
-    .map_err(|_| CryptoError::InvalidKey)?;
-    Ok(Box::new(EcdsaKey::new(curve, aws)?))
-}
-
 /// OpenSSH stores n, e, d, iqmp, p, q; aws-lc also wants the CRT exponents, derived here.
-fn load_rsa(pair: &ssh_key::private::RsaKeypair) -> Result<Box<dyn SigningKey>, CryptoError> {
-    fn positive(m: &ssh_key::Mpint) -> Result<&[u8], CryptoError> {
-        m.as_positive_bytes().ok_or(CryptoError::InvalidKey)
-    }
-    let private = pair.private();
-    let (d, p, q) = (
-        positive(private.d())?,
-        positive(private.p())?,
-        positive(private.q())?,
-    );
+fn load_rsa(
+    n: &[u8],
+    e: &[u8],
+    d: &[u8],
+    p: &[u8],
+    q: &[u8],
+    iqmp: &[u8],
+) -> Result<Box<dyn SigningKey>, CryptoError> {
     let d_p = crt_exponent(d, p)?;
     let d_q = crt_exponent(d, q)?;
     let components = KeyPairComponents {
-        public_key: RsaPublicKeyComponents {
-            n: positive(pair.public().n())?,
-            e: positive(pair.public().e())?,
-        },
+        public_key: RsaPublicKeyComponents { n, e },
         d,
         p,
         q,
         dP: &**d_p,
         dQ: &**d_q,
-        qInv: positive(private.iqmp())?,
+        qInv: iqmp,
     };
     let aws = RsaKeyPair::from_components(&components).map_err(|_| CryptoError::InvalidKey)?;
     Ok(Box::new(RsaKey::new(aws)?))
