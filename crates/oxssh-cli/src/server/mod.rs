@@ -12,6 +12,7 @@ mod auth;
 mod conn;
 mod daemon;
 mod environment;
+mod forward;
 mod hostkey;
 mod log;
 mod logging;
