@@ -276,3 +276,78 @@ fn agent_forwarding_through_openssh_sshd_lists_the_agents_key() {
         assert_eq!(out.stdout, "[]\n");
     }
 }
+
+#[test]
+fn a_stalled_local_forward_slows_only_itself() {
+    let Some(f) = fixture() else { return };
+    let echo = echo_server();
+    let port = free_port();
+    let client = Background::spawn(
+        &mut f
+            .oxssh()
+            .args(["-N", "-L", &format!("{port}:127.0.0.1:{echo}")])
+            .command(None),
+    );
+    wait_for_port(port);
+    // Sends and never reads: its echo backs up until every window and buffer is full.
+    let mut stalled = connect(port);
+    stalled
+        .set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let chunk = vec![0xa5u8; 64 * 1024];
+    let mut pushed = 0usize;
+    while stalled.write_all(&chunk).is_ok() && pushed < 256 * 1024 * 1024 {
+        pushed += chunk.len();
+    }
+    assert!(
+        pushed < 256 * 1024 * 1024,
+        "the stalled forward never filled up"
+    );
+    let (sent, received) = echo_through(connect(port), 16 * 1024 * 1024);
+    assert_eq!(sent, received, "stderr: {}", client.stderr());
+    drop(stalled);
+}
+
+#[test]
+fn refused_remote_forward_warns_or_ends_oxssh_with_exit_on_forward_failure() {
+    let Some(f) = Fixture::start(sshd_opts(&["AllowTcpForwarding local"])) else {
+        return;
+    };
+    f.trust_host();
+    let spec = format!("{}:127.0.0.1:9", free_port());
+    let port = spec.split(':').next().unwrap().to_owned();
+    let out = f.oxssh().args(["-R", &spec]).run("echo reached", b"");
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, "reached\n");
+    assert!(
+        out.stderr.contains(&format!(
+            "Warning: remote port forwarding failed for listen port {port}"
+        )),
+        "{}",
+        out.stderr
+    );
+    let out = f
+        .oxssh()
+        .args(["-o", "ExitOnForwardFailure=yes", "-R", &spec])
+        .run("echo not reached", b"");
+    assert_eq!(out.code(), Some(255), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "Error: remote port forwarding failed for listen port {port}"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stdout, "");
+}
+
+#[test]
+fn unix_socket_forwards_are_refused_by_name() {
+    let Some(f) = fixture() else { return };
+    let out = f
+        .oxssh()
+        .args(["-L", "/tmp/oxssh-test-nowhere.sock:127.0.0.1:22"])
+        .run("true", b"");
+    assert_eq!(out.code(), Some(255));
+    assert!(out.stderr.contains("not supported yet"), "{}", out.stderr);
+}

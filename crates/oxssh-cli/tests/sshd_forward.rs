@@ -290,6 +290,7 @@ fn permit_open_and_permit_listen_limit_targets() {
         return;
     };
     let port = free_port();
+    let second = free_port();
     let client = Background::spawn(
         &mut f
             .openssh()
@@ -298,14 +299,15 @@ fn permit_open_and_permit_listen_limit_targets() {
                 "-L",
                 &format!("{port}:127.0.0.1:{echo}"),
                 "-L",
-                &format!("{}:127.0.0.1:{other}", port + 1),
+                &format!("{second}:127.0.0.1:{other}"),
             ])
             .command(None),
     );
     wait_for_port(port);
+    wait_for_port(second);
     let (sent, received) = echo_through(connect(port), 1024 * 1024);
     assert_eq!(sent, received);
-    let mut s = connect(port + 1);
+    let mut s = connect(second);
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut sink = Vec::new();
     assert_eq!(s.read_to_end(&mut sink).unwrap_or(0), 0);
@@ -365,6 +367,7 @@ fn authorized_keys_permitopen_allows_only_its_target() {
         return;
     };
     let port = free_port();
+    let second = free_port();
     let client = Background::spawn(
         &mut f
             .openssh()
@@ -373,14 +376,15 @@ fn authorized_keys_permitopen_allows_only_its_target() {
                 "-L",
                 &format!("{port}:127.0.0.1:{echo}"),
                 "-L",
-                &format!("{}:127.0.0.1:{other}", port + 1),
+                &format!("{second}:127.0.0.1:{other}"),
             ])
             .command(None),
     );
     wait_for_port(port);
+    wait_for_port(second);
     let (sent, received) = echo_through(connect(port), 1024 * 1024);
     assert_eq!(sent, received);
-    let mut s = connect(port + 1);
+    let mut s = connect(second);
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     let mut sink = Vec::new();
     assert_eq!(s.read_to_end(&mut sink).unwrap_or(0), 0);
@@ -512,4 +516,47 @@ fn agent_forwarding_denied_leaves_no_auth_sock() {
         .args(["-A"])
         .run("echo \"[$SSH_AUTH_SOCK]\"", b"");
     assert_eq!(out.stdout, "[]\n", "{}", out.stderr);
+}
+
+#[test]
+fn disable_forwarding_refuses_every_kind() {
+    let Some(f) = oxsshd(&["DisableForwarding yes"]) else {
+        return;
+    };
+    let agent = Agent::start("ssh-agent", &f.key.path);
+    let echo = echo_server();
+    let out = f
+        .openssh()
+        .env("SSH_AUTH_SOCK", &agent.socket)
+        .args(["-A", "-R", &format!("{}:127.0.0.1:{echo}", free_port())])
+        .run("echo \"[$SSH_AUTH_SOCK]\"", b"");
+    assert_eq!(out.stdout, "[]\n", "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("Warning: remote port forwarding failed for listen port"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn gateway_ports_clientspecified_binds_the_address_the_client_names() {
+    let Some(f) = oxsshd(&["GatewayPorts clientspecified"]) else {
+        return;
+    };
+    let echo = echo_server();
+    let port = free_port();
+    let _client = Background::spawn(
+        &mut f
+            .openssh()
+            .args(["-N", "-R", &format!("127.0.0.2:{port}:127.0.0.1:{echo}")])
+            .command(None),
+    );
+    wait_until("the remote listener", Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.2", port)).is_ok()
+    });
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    let s = std::net::TcpStream::connect(("127.0.0.2", port)).unwrap();
+    let (sent, received) = echo_through(s, 1024 * 1024);
+    assert_eq!(sent, received);
 }
