@@ -35,6 +35,9 @@ const CHUNK: usize = 64 * 1024;
 const READ_AHEAD: usize = 4;
 /// Chunks queued towards a forwarded socket.
 const WRITE_QUEUE: usize = 4;
+/// Most `tcpip-forward` listeners one connection may hold (each is a descriptor the
+/// other connections share the limit of).
+const MAX_LISTENERS: usize = 256;
 
 /// A byte stream a channel is relayed to.
 pub(super) trait Socket: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -501,6 +504,10 @@ impl Conn {
                 req.address,
                 req.port
             );
+            return None;
+        }
+        if self.fwd.listeners.len() >= MAX_LISTENERS {
+            tracing::info!("refused remote port forward: too many listeners");
             return None;
         }
         if !policy.listen_permitted(&req.address, req.port) {
