@@ -341,13 +341,74 @@ fn refused_remote_forward_warns_or_ends_oxssh_with_exit_on_forward_failure() {
     assert_eq!(out.stdout, "");
 }
 
+/// A directory every user may create sockets in (sshd runs the session as the test user).
+fn shared_dir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    dir
+}
+
 #[test]
-fn unix_socket_forwards_are_refused_by_name() {
+fn local_forwards_to_and_from_unix_sockets_through_openssh_sshd() {
     let Some(f) = fixture() else { return };
-    let out = f
-        .oxssh()
-        .args(["-L", "/tmp/oxssh-test-nowhere.sock:127.0.0.1:22"])
-        .run("true", b"");
-    assert_eq!(out.code(), Some(255));
-    assert!(out.stderr.contains("not supported yet"), "{}", out.stderr);
+    let dir = shared_dir();
+    let remote = dir.path().join("remote.sock");
+    support::forward::unix_echo_server(&remote);
+    let local = dir.path().join("local.sock");
+    let echo = echo_server();
+    let port = free_port();
+    let client = Background::spawn(
+        &mut f
+            .oxssh()
+            .args([
+                "-N",
+                "-L",
+                &format!("{port}:{}", remote.display()),
+                "-L",
+                &format!("{}:127.0.0.1:{echo}", local.display()),
+            ])
+            .command(None),
+    );
+    wait_for_port(port);
+    let (sent, received) = echo_through(connect(port), 8 * 1024 * 1024);
+    assert_eq!(sent, received, "stderr: {}", client.stderr());
+    wait_until("the local socket", Duration::from_secs(20), || {
+        UnixStream::connect(&local).is_ok()
+    });
+    let (sent, received) =
+        support::forward::unix_echo_through(UnixStream::connect(&local).unwrap(), 8 << 20);
+    assert_eq!(sent, received, "stderr: {}", client.stderr());
+}
+
+#[test]
+fn remote_forwards_to_and_from_unix_sockets_through_openssh_sshd() {
+    let Some(f) = fixture() else { return };
+    let dir = shared_dir();
+    let local = dir.path().join("local.sock");
+    support::forward::unix_echo_server(&local);
+    let remote = dir.path().join("remote.sock");
+    let echo = echo_server();
+    let port = free_port();
+    let client = Background::spawn(
+        &mut f
+            .oxssh()
+            .args([
+                "-N",
+                "-R",
+                &format!("{port}:{}", local.display()),
+                "-R",
+                &format!("{}:127.0.0.1:{echo}", remote.display()),
+            ])
+            .command(None),
+    );
+    wait_for_port(port);
+    let (sent, received) = echo_through(connect(port), 8 * 1024 * 1024);
+    assert_eq!(sent, received, "stderr: {}", client.stderr());
+    wait_until("the remote socket", Duration::from_secs(20), || {
+        UnixStream::connect(&remote).is_ok()
+    });
+    let (sent, received) =
+        support::forward::unix_echo_through(UnixStream::connect(&remote).unwrap(), 8 << 20);
+    assert_eq!(sent, received, "stderr: {}", client.stderr());
 }

@@ -560,3 +560,20 @@ fn gateway_ports_clientspecified_binds_the_address_the_client_names() {
     let (sent, received) = echo_through(s, 1024 * 1024);
     assert_eq!(sent, received);
 }
+
+#[test]
+fn unix_socket_forwarding_is_refused_by_oxsshd_for_now() {
+    let Some(f) = oxsshd(&[]) else { return };
+    let port = free_port();
+    let client = Background::spawn(
+        &mut f
+            .openssh()
+            .args(["-N", "-L", &format!("{port}:/tmp/oxssh-test-nowhere.sock")])
+            .command(None),
+    );
+    wait_for_port(port);
+    client.wait_for_line(
+        "open failed: administratively prohibited: open failed",
+        Duration::from_secs(20),
+    );
+}

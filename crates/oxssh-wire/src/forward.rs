@@ -105,6 +105,71 @@ impl TcpipForward {
     }
 }
 
+/// The data of a `direct-streamlocal@openssh.com` open (OpenSSH PROTOCOL §2.4): the
+/// socket path, a reserved string and a reserved uint32.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectStreamlocal {
+    /// The Unix-domain socket to connect to, on the server.
+    pub path: String,
+}
+
+impl DirectStreamlocal {
+    /// Encodes the type-specific bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(self.path.len() + 12);
+        Writer::new(&mut buf)
+            .string(self.path.as_bytes())
+            .string(b"")
+            .u32(0);
+        buf
+    }
+
+    /// Decodes the type-specific bytes; trailing data is an error.
+    pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(data);
+        let path = r.utf8()?.to_owned();
+        r.string()?;
+        r.u32()?;
+        r.finish()?;
+        Ok(Self { path })
+    }
+}
+
+/// The data of a `forwarded-streamlocal@openssh.com` open (OpenSSH PROTOCOL §2.4): the
+/// forwarded socket's path and a reserved string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardedStreamlocal {
+    /// The socket path the client asked the server to listen on.
+    pub path: String,
+}
+
+impl ForwardedStreamlocal {
+    /// Encodes the type-specific bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(self.path.len() + 8);
+        Writer::new(&mut buf)
+            .string(self.path.as_bytes())
+            .string(b"");
+        buf
+    }
+
+    /// Decodes the type-specific bytes; trailing data is an error.
+    pub fn decode(data: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(data);
+        let path = r.utf8()?.to_owned();
+        r.string()?;
+        r.finish()?;
+        Ok(Self { path })
+    }
+}
+
+/// The data of `streamlocal-forward@openssh.com` and its cancel: the socket path.
+pub fn encode_streamlocal_forward(path: &str) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(path.len() + 4);
+    Writer::new(&mut buf).string(path.as_bytes());
+    buf
+}
+
 /// The reply data to a `tcpip-forward` for port 0: the port the server chose.
 pub fn encode_allocated_port(port: u32) -> Vec<u8> {
     port.to_be_bytes().to_vec()
@@ -149,5 +214,18 @@ mod tests {
             Ok(4242)
         );
         assert!(decode_allocated_port(&[1, 2]).is_err());
+    }
+
+    #[test]
+    fn streamlocal_opens_round_trip() {
+        let d = DirectStreamlocal {
+            path: "/run/x.sock".into(),
+        };
+        assert_eq!(DirectStreamlocal::decode(&d.encode()), Ok(d));
+        let f = ForwardedStreamlocal {
+            path: "/tmp/y.sock".into(),
+        };
+        assert_eq!(ForwardedStreamlocal::decode(&f.encode()), Ok(f));
+        assert!(ForwardedStreamlocal::decode(&[0, 0, 0, 1, b'a']).is_err());
     }
 }

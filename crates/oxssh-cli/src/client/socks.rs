@@ -3,15 +3,15 @@
 //! passed to the server unresolved (it resolves them). A client that sends anything
 //! else, too much, or too slowly is dropped; only its own connection is affected.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use oxssh::Client;
+use oxssh_wire::forward::channel_type;
 use oxssh_wire::forward::TcpipOpen;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::forward::{open_direct, relay};
+use super::forward::{open_reporting, relay};
 
 /// Longest time a SOCKS client may take to say where it wants to go.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,32 +26,37 @@ struct Request {
     version: u8,
 }
 
-/// Serves one SOCKS connection: handshake, `direct-tcpip` open, answer, relay.
-pub(super) async fn serve(client: &Client, mut stream: TcpStream, peer: SocketAddr) {
-    let request = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&mut stream)).await {
+/// Serves one SOCKS connection from `origin` (address, port): handshake,
+/// `direct-tcpip` open, answer, relay.
+pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
+    client: &Client,
+    mut stream: Box<S>,
+    origin: (String, u32),
+) {
+    let request = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&mut *stream)).await {
         Ok(Ok(request)) => request,
         Ok(Err(e)) => {
-            tracing::debug!("dynamic forward from {peer}: {e}");
+            tracing::debug!("dynamic forward from {}: {e}", origin.0);
             return;
         }
         Err(_) => {
-            tracing::debug!("dynamic forward from {peer}: handshake timed out");
+            tracing::debug!("dynamic forward from {}: handshake timed out", origin.0);
             return;
         }
     };
     let target = TcpipOpen {
         host: request.host.clone(),
         port: u32::from(request.port),
-        originator: peer.ip().to_string(),
-        originator_port: u32::from(peer.port()),
+        originator: origin.0,
+        originator_port: origin.1,
     };
-    let channel = open_direct(client, &target).await;
+    let channel = open_reporting(client, channel_type::DIRECT_TCPIP, &target.encode()).await;
     let reply = answer(request.version, channel.is_some());
     if stream.write_all(&reply).await.is_err() {
         return;
     }
     if let Some(channel) = channel {
-        relay(channel, stream).await;
+        relay(channel, &mut *stream).await;
     }
 }
 
@@ -67,7 +72,9 @@ fn answer(version: u8, ok: bool) -> Vec<u8> {
 }
 
 /// Reads a request from a SOCKS4/4a/5 client.
-async fn handshake(stream: &mut TcpStream) -> Result<Request, String> {
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
+    stream: &mut S,
+) -> Result<Request, String> {
     match stream.read_u8().await.map_err(|e| e.to_string())? {
         4 => socks4(stream).await,
         5 => socks5(stream).await,
@@ -75,7 +82,9 @@ async fn handshake(stream: &mut TcpStream) -> Result<Request, String> {
     }
 }
 
-async fn socks4(stream: &mut TcpStream) -> Result<Request, String> {
+async fn socks4<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
+    stream: &mut S,
+) -> Result<Request, String> {
     let mut head = [0u8; 7];
     stream
         .read_exact(&mut head)
@@ -100,7 +109,7 @@ async fn socks4(stream: &mut TcpStream) -> Result<Request, String> {
     })
 }
 
-async fn read_cstring(stream: &mut TcpStream) -> Result<String, String> {
+async fn read_cstring<S: AsyncRead + Unpin + ?Sized>(stream: &mut S) -> Result<String, String> {
     let mut text = Vec::new();
     loop {
         let byte = stream.read_u8().await.map_err(|e| e.to_string())?;
@@ -115,7 +124,9 @@ async fn read_cstring(stream: &mut TcpStream) -> Result<String, String> {
     String::from_utf8(text).map_err(|_| "SOCKS4 field is not UTF-8".to_owned())
 }
 
-async fn socks5(stream: &mut TcpStream) -> Result<Request, String> {
+async fn socks5<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
+    stream: &mut S,
+) -> Result<Request, String> {
     let io = |e: std::io::Error| e.to_string();
     let count = stream.read_u8().await.map_err(io)?;
     let mut methods = vec![0u8; usize::from(count)];
@@ -168,6 +179,7 @@ async fn socks5(stream: &mut TcpStream) -> Result<Request, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::net::TcpStream;
 
     async fn parse(bytes: &[u8]) -> Result<Request, String> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -189,3 +189,67 @@ pub fn socks4a_connect(proxy: u16, host: &str, port: u16) -> Result<TcpStream, u
         Err(reply[1])
     }
 }
+
+/// A Unix-domain echo service at `path`, connectable by every user (mode 0777).
+pub fn unix_echo_server(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || {
+                let Ok(mut back) = stream.try_clone() else {
+                    return;
+                };
+                let mut stream = stream;
+                let _ = std::io::copy(&mut stream, &mut back);
+                let _ = back.shutdown(Shutdown::Write);
+            });
+        }
+    });
+}
+
+/// [`echo_through`] for a Unix-domain stream.
+pub fn unix_echo_through(stream: std::os::unix::net::UnixStream, n: u64) -> (Sum, Sum) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut left = n;
+        while left > 0 {
+            let k = usize::try_from(left.min(chunk.len() as u64)).unwrap();
+            aws_lc_rs::rand::fill(&mut chunk[..k]).unwrap();
+            if writer.write_all(&chunk[..k]).is_err() {
+                break;
+            }
+            ctx.update(&chunk[..k]);
+            left -= k as u64;
+        }
+        let _ = writer.shutdown(Shutdown::Write);
+        Sum {
+            len: n - left,
+            sha256: hex(ctx.finish()),
+        }
+    });
+    let mut reader = stream;
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut len = 0u64;
+    while let Ok(k) = reader.read(&mut chunk) {
+        if k == 0 {
+            break;
+        }
+        ctx.update(&chunk[..k]);
+        len += k as u64;
+    }
+    (
+        sender.join().unwrap(),
+        Sum {
+            len,
+            sha256: hex(ctx.finish()),
+        },
+    )
+}
