@@ -746,6 +746,8 @@ impl Conn {
                 r.to_socket = None;
             }
             if r.peer_closed {
+                // Nothing more goes to the client: let the reader's budget go.
+                r.pending.clear();
                 if r.write_done {
                     self.fwd.relays.remove(&id);
                     self.core.release(id);
