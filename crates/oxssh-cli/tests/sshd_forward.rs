@@ -577,3 +577,32 @@ fn unix_socket_forwarding_is_refused_by_oxsshd_for_now() {
         Duration::from_secs(20),
     );
 }
+
+#[test]
+fn authorized_keys_permitlisten_allows_only_its_port() {
+    let echo = echo_server();
+    let allowed = free_port();
+    let Some(f) = oxsshd_with_key_options(&format!("permitlisten=\"{allowed}\"")) else {
+        return;
+    };
+    let denied = f
+        .openssh()
+        .args(["-R", &format!("{}:127.0.0.1:{echo}", free_port())])
+        .run("true", b"");
+    assert!(
+        denied
+            .stderr
+            .contains("Warning: remote port forwarding failed for listen port"),
+        "{}",
+        denied.stderr
+    );
+    let _client = Background::spawn(
+        &mut f
+            .openssh()
+            .args(["-N", "-R", &format!("{allowed}:127.0.0.1:{echo}")])
+            .command(None),
+    );
+    wait_for_port(allowed);
+    let (sent, received) = echo_through(connect(allowed), 1024 * 1024);
+    assert_eq!(sent, received);
+}

@@ -212,9 +212,12 @@ pub async fn start(client: &Client, plan: &Plan) -> Result<Forwarding, String> {
     }
     let mut forwarding = Forwarding { tasks, remotes };
     for f in &plan.local {
-        if let Err(()) = start_local(client, plan, f, &mut forwarding.tasks).await {
-            let what = if f.is_dynamic() { "dynamic" } else { "local" };
-            let message = format!("Could not request {what} forwarding.");
+        if start_local(client, plan, f, &mut forwarding.tasks)
+            .await
+            .is_err()
+        {
+            // OpenSSH says "local" for dynamic forwards too: they are local ones.
+            let message = "Could not request local forwarding.".to_owned();
             if plan.exit_on_failure {
                 forwarding.stop(client).await;
                 return Err(message);
