@@ -182,7 +182,16 @@ fn interactive_login_shows_the_last_login_and_writes_wtmp() {
     // A command on a pty is not an interactive login: no greeting.
     let command = f.openssh().args(["-tt"]).run("echo quiet", b"");
     assert_eq!(command.stdout, "quiet\r\n");
-    let (logins_after, logouts) = wtmp_records(TEST_USER);
+    // The server writes a logout record once it has reaped the session, which may be
+    // just after the client has gone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let (logins_after, logouts) = loop {
+        let (logins, logouts) = wtmp_records(TEST_USER);
+        if logouts >= logouts_before + 3 || std::time::Instant::now() > deadline {
+            break (logins, logouts);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     assert!(
         logins_after >= logins_before + 3,
         "{logins_before} -> {logins_after}"

@@ -25,7 +25,7 @@ use support::client::{
 };
 use support::openssh::{host_name, sshd_opts, Fixture};
 use support::users::{test_user, TEST_USER};
-use support::{require_peer, start_oxsshd, HostKey, SshdOptions};
+use support::{require_peer, start_oxsshd, start_sshd, HostKey, Peer, SshdOptions};
 
 /// Bulk transfer size the issue asks for.
 const HUNDRED_MB: u64 = 100_000_000;
@@ -548,4 +548,57 @@ fn pubkey_accepted_algorithms_limits_the_rsa_signature_algorithm() {
             refused.stderr
         );
     }
+}
+
+// ---------------------------------------------------------------------------------
+// ~/.ssh/rc
+// ---------------------------------------------------------------------------------
+
+/// The rc file's line: who ran it, where, and whether its standard input was empty.
+const RC_SCRIPT: &str = "if read line; then i=\"read $line\"; else i=empty; fi\n\
+                         echo \"rc: $(id -un) $(pwd) $i\"\n";
+
+/// What `~/.ssh/rc` printed, then the command's output, for each case, from the server
+/// `start` runs.
+fn rc_outputs(start: fn(&SshdOptions) -> Peer, user: &str) -> Vec<String> {
+    let cases: [(&[&str], &str); 3] = [(&[], ""), (&["PermitUserRC no"], ""), (&[], "no-user-rc ")];
+    cases
+        .iter()
+        .map(|(extra, key_options)| {
+            let client = ClientDir::new();
+            let key = client.key("id_ed25519", HostKey::Ed25519, None);
+            let peer = start(&SshdOptions {
+                authorized_keys: vec![format!("{key_options}{}", key.public)],
+                ..sshd_opts(extra)
+            });
+            let out = Ssh::openssh(&client, &peer, user)
+                .identity(&key.path)
+                .run("echo command ran", b"input line\n");
+            assert_exit(&out, 0, &peer);
+            out.stdout
+        })
+        .collect()
+}
+
+#[test]
+fn user_rc_runs_before_the_command_unless_permit_user_rc_or_the_key_forbids_it() {
+    if !require_peer("sshd") || !require_peer("ssh-keygen") {
+        return;
+    }
+    let user = support::users::own_password_user("oxssh-rc");
+    let home = format!("/tmp/{user}-home");
+    let script = format!(
+        "mkdir -p {home}/.ssh && printf '%s' \"$1\" > {home}/.ssh/rc && \
+         chown -R {user} {home}/.ssh && chmod 700 {home}/.ssh"
+    );
+    let status = Command::new("sh")
+        .args(["-c", &script, "sh", RC_SCRIPT])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let ours = rc_outputs(start_oxsshd, user);
+    let theirs = rc_outputs(start_sshd, user);
+    let ran = format!("rc: {user} {home} empty\ncommand ran\n");
+    assert_eq!(theirs, [ran.as_str(), "command ran\n", "command ran\n"]);
+    assert_eq!(ours, theirs);
 }

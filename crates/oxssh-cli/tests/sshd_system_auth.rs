@@ -638,3 +638,75 @@ fn json_log_format_writes_one_structured_event_per_line() {
     }
     assert!(!log.contains("wrong"), "the password was logged:\n{log}");
 }
+
+// ---------------------------------------------------------------------------------
+// Log levels
+// ---------------------------------------------------------------------------------
+
+/// The connection, authentication and session lines a login with an unauthorised key
+/// tried first leaves in the log of the server `start` runs at `LogLevel level`, with
+/// every port number replaced by `N`.
+fn login_log_lines(start: fn(&SshdOptions) -> Peer, level: &str) -> Vec<String> {
+    const MESSAGES: [&str; 5] = [
+        "Connection from ",
+        "Failed publickey ",
+        "Postponed publickey ",
+        "Accepted publickey ",
+        "Starting session: ",
+    ];
+    let client = ClientDir::new();
+    let stranger = client.key("id_stranger", HostKey::Ed25519, None);
+    let known = client.key("id_known", HostKey::Ed25519, None);
+    let peer = start(&SshdOptions {
+        authorized_keys: vec![known.public.clone()],
+        ..sshd_opts(&[&format!("LogLevel {level}")])
+    });
+    let out = Ssh::openssh(&client, &peer, TEST_USER)
+        .identity(&stranger.path)
+        .identity(&known.path)
+        .option("IdentitiesOnly=yes")
+        .run("true", b"");
+    assert_exit(&out, 0, &peer);
+    let log = peer.log();
+    log.lines()
+        .filter_map(|line| {
+            let at = MESSAGES.iter().filter_map(|m| line.find(m)).min()?;
+            let words: Vec<String> = line[at..]
+                .split(' ')
+                .scan(false, |after_port, word| {
+                    let masked = if *after_port { "N" } else { word };
+                    *after_port = word == "port";
+                    Some(masked.to_owned())
+                })
+                .collect();
+            Some(words.join(" "))
+        })
+        .collect()
+}
+
+#[test]
+fn verbose_lines_appear_at_log_level_verbose_only_as_sshd_logs_them() {
+    if !require_peer("sshd") || !require_peer("ssh-keygen") {
+        return;
+    }
+    test_user();
+    for level in ["INFO", "VERBOSE"] {
+        let theirs = login_log_lines(start_sshd, level);
+        let ours = login_log_lines(start_oxsshd, level);
+        // Fingerprints differ (each run has its own keys): compare the lines' shapes.
+        let shape = |lines: &[String]| -> Vec<String> {
+            lines
+                .iter()
+                .map(|l| l.split(" SHA256:").next().unwrap().to_owned())
+                .collect()
+        };
+        // The reference itself: INFO has the acceptance only, VERBOSE everything.
+        let expected = if level == "INFO" { 1 } else { 6 };
+        assert_eq!(theirs.len(), expected, "sshd at {level}: {theirs:#?}");
+        assert_eq!(
+            shape(&ours),
+            shape(&theirs),
+            "LogLevel {level}\nours: {ours:#?}"
+        );
+    }
+}

@@ -151,6 +151,68 @@ fn dash_capital_t_dumps_the_config_for_a_connection_as_sshd_does() {
     }
 }
 
+#[test]
+fn command_line_options_override_the_file_as_sshd_lets_them() {
+    if !require_peer("sshd") || !require_peer("ssh-keygen") {
+        return;
+    }
+    let sshd = find_program("sshd").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key = host_key(dir.path());
+    let config = dir.path().join("sshd_config");
+    std::fs::write(
+        &config,
+        format!(
+            "HostKey {}\nPort 2200\nLoginGraceTime 45\nMaxAuthTries 3\nUseDNS yes\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let keywords = [
+        "port",
+        "logingracetime",
+        "maxauthtries",
+        "usedns",
+        "addressfamily",
+    ];
+    let pick = |dump: &str| -> Vec<String> {
+        dump.lines()
+            .filter(|l| keywords.contains(&l.split(' ').next().unwrap_or("")))
+            .map(str::to_owned)
+            .collect()
+    };
+    let runs: [&[&str]; 3] = [
+        &[
+            "-T",
+            "-o",
+            "MaxAuthTries=5",
+            "-oUseDNS no",
+            "-o",
+            "Port 2201",
+        ],
+        // -g, -4 and -6 win over -o and the file; the last of -4/-6 wins.
+        &["-T", "-o", "LoginGraceTime 5", "-g", "7", "-4", "-6"],
+        &["-t", "-o", "NoSuchOption=1"],
+    ];
+    for args in runs {
+        let ours = check(Path::new(OXSSHD), args, &config);
+        let theirs = check(&sshd, args, &config);
+        assert_eq!(ours.stderr, text(&theirs.stderr), "{args:?}");
+        if args[0] == "-T" {
+            assert_eq!(theirs.code(), Some(0), "sshd {args:?}: {}", theirs.stderr);
+            assert_eq!(ours.code(), Some(0), "oxsshd {args:?}: {}", ours.stderr);
+            assert_eq!(pick(&ours.stdout), pick(&theirs.stdout), "{args:?}");
+        } else {
+            assert_ne!(ours.code(), Some(0));
+            assert!(
+                ours.stderr.contains("command-line: line 0"),
+                "{}",
+                ours.stderr
+            );
+        }
+    }
+}
+
 /// The daemon's PID, from its PID file.
 fn daemon_pid(peer: &Peer) -> String {
     std::fs::read_to_string(peer.dir().join("peer.pid"))

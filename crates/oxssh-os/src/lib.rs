@@ -64,5 +64,7 @@ pub use login_records::{format_last_login, LastLogin, LoginRecords, UtmpRecord};
 pub use modes::TerminalModes;
 pub use pam::{AccountStatus, Pam, PamConfig, PamError, PamPrompt, PamStep};
 pub use pty::{Pty, PtyMaster, WindowSize};
-pub use spawn::{login_env, signal_by_name, signal_name, Session, SessionSpec, SessionStdio};
+pub use spawn::{
+    login_env, signal_by_name, signal_name, Launcher, Session, SessionSpec, SessionStdio,
+};
 pub use user::{group_id, group_name, SystemUser};

@@ -12,6 +12,7 @@ use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 use std::process::Stdio;
 
 use nix::errno::Errno;
@@ -36,6 +37,21 @@ pub struct SessionSpec {
     groups: Vec<u32>,
     command: Option<String>,
     env: Vec<(OsString, OsString)>,
+    launcher: Option<Launcher>,
+}
+
+/// A program the session's process runs first, as the user and in their home, which then
+/// runs the shell itself (e.g. to run `~/.ssh/rc` before it, as sshd's child does). It
+/// gets the shell's path, the shell's `argv[0]`, then `-c COMMAND` when there is one, and
+/// one extra environment variable that tells it what to do.
+#[derive(Clone, Debug)]
+pub struct Launcher {
+    /// The program to run.
+    pub program: PathBuf,
+    /// The variable it reads (it must remove it before running the shell).
+    pub var: OsString,
+    /// The variable's value.
+    pub value: OsString,
 }
 
 /// Where the session's standard descriptors go.
@@ -149,6 +165,7 @@ impl SessionSpec {
             groups,
             command: None,
             env: Vec::new(),
+            launcher: None,
         }
     }
 
@@ -179,6 +196,12 @@ impl SessionSpec {
         vars.into_iter().fold(self, |spec, (k, v)| spec.env(k, v))
     }
 
+    /// Runs `launcher` in the session's place; it starts the shell (see [`Launcher`]).
+    pub fn launcher(mut self, launcher: Launcher) -> Self {
+        self.launcher = Some(launcher);
+        self
+    }
+
     /// The user the session runs as.
     pub fn user(&self) -> &SystemUser {
         &self.user
@@ -196,23 +219,38 @@ impl SessionSpec {
             });
         }
         let shell = self.user.login_shell().to_path_buf();
-        let program = shell.display().to_string();
-        let mut cmd = Command::new(&shell);
         let base = shell
             .file_name()
             .unwrap_or_else(|| OsStr::new("sh"))
             .to_owned();
-        match &self.command {
-            Some(command) => {
-                cmd.arg0(&base).arg("-c").arg(command);
-            }
+        let arg0 = match &self.command {
+            Some(_) => base,
             None => {
                 let mut login = OsString::from("-");
                 login.push(&base);
-                cmd.arg0(login);
+                login
             }
-        }
+        };
+        let shell_args = self
+            .command
+            .iter()
+            .flat_map(|command| [OsStr::new("-c"), OsStr::new(command)]);
+        let (mut cmd, program) = match &self.launcher {
+            None => {
+                let mut cmd = Command::new(&shell);
+                cmd.arg0(&arg0).args(shell_args);
+                (cmd, shell.display().to_string())
+            }
+            Some(launcher) => {
+                let mut cmd = Command::new(&launcher.program);
+                cmd.arg(&shell).arg(&arg0).args(shell_args);
+                (cmd, launcher.program.display().to_string())
+            }
+        };
         cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(launcher) = &self.launcher {
+            cmd.env(&launcher.var, &launcher.value);
+        }
 
         let (pty, on_pty) = match stdio {
             SessionStdio::Pipes => {

@@ -1,6 +1,6 @@
-//! Command line, as sshd's getopt reads it: `-D -d -e -i -q -t -T` flags (bundled or
-//! apart), `-f config`, `-h host_key`, `-p port`, `-C spec`, `-E log_file` (value glued
-//! or next), plus our `--log-format json`. sshd flags we do not implement yet are refused
+//! Command line, as sshd's getopt reads it: `-4 -6 -D -d -e -i -q -t -T` flags (bundled
+//! or apart), `-f config`, `-h host_key`, `-p port`, `-C spec`, `-E log_file`, `-o option`,
+//! `-g login_grace_time` (value glued or next), plus our `--log-format json`. sshd flags we do not implement yet are refused
 //! by name.
 
 use std::ffi::OsString;
@@ -34,6 +34,9 @@ pub struct Args {
     pub connection_spec: Vec<String>,
     /// `--log-format json`: structured log lines.
     pub json_log: bool,
+    /// `-o option`, and `-4`, `-6`, `-g` as the options they stand for: configuration
+    /// lines read before the file, so they win.
+    pub options: Vec<String>,
 }
 
 /// A command line `oxsshd` does not accept.
@@ -63,12 +66,13 @@ impl std::fmt::Display for ArgsError {
 impl std::error::Error for ArgsError {}
 
 /// The usage line, as sshd prints it for the flags we take.
-pub const USAGE: &str = "usage: oxsshd [-DdeiqTt] [-C connection_spec] [-E log_file] \
-                         [-f config_file]\n              [-h host_key_file] [-p port] \
+pub const USAGE: &str = "usage: oxsshd [-46DdeiqTt] [-C connection_spec] [-E log_file] \
+                         [-f config_file]\n              [-g login_grace_time] \
+                         [-h host_key_file] [-o option] [-p port]\n              \
                          [--log-format text|json]";
 
 /// sshd's flags we do not implement yet (`c`, `E`... with values marked `:`).
-const LATER: &str = "46Gc:g:k:o:u:";
+const LATER: &str = "Gc:k:u:";
 
 /// Parses the arguments after the program name.
 pub fn parse_args(argv: Vec<OsString>) -> Result<Args, ArgsError> {
@@ -90,7 +94,7 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<Args, ArgsError> {
             return Err(ArgsError::Unknown(arg));
         };
         for (i, c) in flags.char_indices() {
-            let takes_value = matches!(c, 'f' | 'h' | 'p' | 'C' | 'E');
+            let takes_value = matches!(c, 'f' | 'h' | 'p' | 'C' | 'E' | 'o' | 'g');
             if takes_value {
                 let rest = flags.get(i + c.len_utf8()..).unwrap_or_default();
                 let value = if rest.is_empty() {
@@ -109,6 +113,9 @@ pub fn parse_args(argv: Vec<OsString>) -> Result<Args, ArgsError> {
                 'q' => args.quiet = true,
                 't' => args.test = true,
                 'T' => args.dump = true,
+                // sshd sets these directly, over `-o` and the file: first wins here.
+                '4' => args.options.insert(0, "AddressFamily inet".into()),
+                '6' => args.options.insert(0, "AddressFamily inet6".into()),
                 c if LATER.contains(c) => return Err(ArgsError::NotSupported(format!("-{c}"))),
                 c => return Err(ArgsError::Unknown(format!("-{c}"))),
             }
@@ -123,6 +130,8 @@ fn apply_value(args: &mut Args, flag: char, value: String) -> Result<(), ArgsErr
         'h' => args.host_keys.push(value),
         'C' => args.connection_spec.push(value),
         'E' => args.log_file = Some(value),
+        'o' => args.options.push(value),
+        'g' => args.options.insert(0, format!("LoginGraceTime {value}")),
         _ => {
             let port = value
                 .parse::<u16>()
@@ -176,13 +185,22 @@ mod tests {
             Ok(true)
         );
         assert_eq!(parse(&["--log-format=text"]).map(|a| a.json_log), Ok(false));
+        assert_eq!(
+            parse(&["-4", "-oPort=2200", "-o", "UseDNS no", "-g30"]).map(|a| a.options),
+            Ok(vec![
+                "LoginGraceTime 30".to_owned(),
+                "AddressFamily inet".to_owned(),
+                "Port=2200".to_owned(),
+                "UseDNS no".to_owned(),
+            ])
+        );
     }
 
     #[test]
     fn refuses_what_is_not_implemented_and_bad_values() {
         assert_eq!(
-            parse(&["-o", "x"]),
-            Err(ArgsError::NotSupported("-o".into()))
+            parse(&["-c", "x"]),
+            Err(ArgsError::NotSupported("-c".into()))
         );
         assert_eq!(parse(&["-p", "0"]), Err(ArgsError::BadPort("0".into())));
         assert_eq!(parse(&["-p"]), Err(ArgsError::MissingValue('p')));

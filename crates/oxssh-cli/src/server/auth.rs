@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use oxssh_config::sshd::{ConnectionContext, PermitRootLogin, SshdConfig};
 use oxssh_keys::authorized_keys::{parse_file, AuthorizedKey};
@@ -25,7 +26,7 @@ pub(crate) struct Candidate {
     /// The account.
     pub user: SystemUser,
     /// The configuration with `Match` applied for this user and connection.
-    pub config: SshdConfig,
+    pub config: Arc<SshdConfig>,
     /// Why this user may not log in at all (sshd's log text), if so.
     pub refused: Option<String>,
 }

@@ -23,7 +23,14 @@ use super::stream::Stream;
 /// Bytes per socket read.
 const READ_CHUNK: usize = 256 * 1024;
 /// Bytes moved from a channel to the child's stdin per step.
-const STDIN_CHUNK: usize = 32 * 1024;
+pub(super) const STDIN_CHUNK: usize = 32 * 1024;
+
+thread_local! {
+    /// Where a worker thread reads sockets and channels into. What is read is handed on
+    /// (to the protocol core, or copied into a message) before the next `await`, so one
+    /// buffer per thread serves every connection: an idle connection owns none.
+    pub(super) static READ_BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
+}
 /// Longest wait to write the last bytes of a closing connection.
 const FINAL_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -59,9 +66,6 @@ pub(super) struct Conn {
     pub startup: Option<StartupSlot>,
     /// `ClientAliveInterval` probing, once logged in.
     pub alive: Option<ClientAlive>,
-    /// Where channel input is read before it is queued for a child (reused, not
-    /// allocated per step).
-    pub input: Vec<u8>,
     /// Forwarded connections, listeners and the agent socket.
     pub fwd: Forwards,
 }
@@ -125,7 +129,6 @@ pub(crate) async fn serve(
         pam_session: false,
         startup,
         alive: None,
-        input: vec![0u8; STDIN_CHUNK],
         fwd: Forwards::new(fwd_tx),
     };
     let end = conn.run(&stream, rx, fwd_rx).await;
@@ -155,7 +158,6 @@ impl Conn {
         mut rx: mpsc::UnboundedReceiver<SessionMsg>,
         mut fwd_rx: mpsc::UnboundedReceiver<FwdMsg>,
     ) -> End {
-        let mut buf = vec![0u8; READ_CHUNK];
         loop {
             if let Err(e) = self.step().await {
                 return e;
@@ -180,19 +182,23 @@ impl Conn {
                     if let Err(e) = ready {
                         return e.to_string();
                     }
-                    match stream.try_read(&mut buf) {
-                        Ok(0) => return "Connection closed".into(),
+                    let read = READ_BUFFER.with_borrow_mut(|buf| match stream.try_read(buf) {
+                        Ok(0) => Err("Connection closed".to_owned()),
                         Ok(n) => {
                             let data = buf.get(..n).unwrap_or_default();
-                            if let Err(e) = self.core.recv(data) {
-                                return e.to_string();
-                            }
+                            self.core.recv(data).map(|_| true).map_err(|e| e.to_string())
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
+                        Err(e) => Err(e.to_string()),
+                    });
+                    match read {
+                        Ok(true) => {
                             if let Some(alive) = self.alive.as_mut() {
                                 alive.heard_from_client(Instant::now());
                             }
                         }
-                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                        Err(e) => return e.to_string(),
+                        Ok(false) => {}
+                        Err(end) => return end,
                     }
                 }
                 ready = stream.writable(), if want_write => {
@@ -622,13 +628,18 @@ impl Conn {
                     // The child closed its stdin: discard, keep the window open.
                     _ => None,
                 };
-                let n = self.core.read(id, &mut self.input)?;
+                let core = &mut self.core;
+                let n = READ_BUFFER.with_borrow_mut(|buf| {
+                    let chunk = buf.get_mut(..STDIN_CHUNK).unwrap_or_default();
+                    let n = core.read(id, chunk)?;
+                    if let (Some(permit), true) = (permit, n > 0) {
+                        permit.send(chunk.get(..n).unwrap_or_default().to_vec());
+                    }
+                    Ok::<_, TransportError>(n)
+                })?;
                 if n == 0 {
                     input_done = true;
                     break;
-                }
-                if let Some(permit) = permit {
-                    permit.send(self.input.get(..n).unwrap_or_default().to_vec());
                 }
             }
             if s.client_eof && input_done && s.pty.is_none() {

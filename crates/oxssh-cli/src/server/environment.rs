@@ -3,9 +3,11 @@
 //! client asked for and keeps it in `SSH_ORIGINAL_COMMAND`; subsystems run their
 //! configured command; the environment is the login basics, the connection
 //! (`SSH_CLIENT`, `SSH_CONNECTION`), PAM's list, the client's accepted `env` requests,
-//! `SetEnv`, and the key's `environment=` when `PermitUserEnvironment` allows it.
+//! `SetEnv`, and the key's `environment=` when `PermitUserEnvironment` allows it; and
+//! whether an rc file runs first.
 
 use std::ffi::OsString;
+use std::path::Path;
 
 use oxssh_config::sshd::PermitUserEnvironment;
 use oxssh_keys::KeyOptions;
@@ -13,6 +15,7 @@ use oxssh_os::{login_env, SessionSpec};
 
 use super::auth::{Candidate, Endpoints};
 use super::conn::Run;
+use super::rc::{self, RcPolicy};
 
 /// The child to start for `run`, or `None` when nothing may run (an unknown or
 /// not-yet-supported subsystem).
@@ -53,6 +56,18 @@ pub(super) fn session_spec(
     };
     if let Some(command) = command {
         spec = spec.command(command);
+    }
+    if !password_change {
+        let policy = RcPolicy {
+            permit_user_rc: config.permit_user_rc,
+            key_allows: key_options.is_none_or(KeyOptions::user_rc_allowed),
+            admin_forced_command: config.force_command.is_some(),
+            subsystem: matches!(run, Run::Subsystem(_)),
+        };
+        let rc = rc::choose(policy, Path::new(&user.home), Path::new(rc::SYSTEM_RC));
+        if let Some(launcher) = rc.and_then(rc::launcher) {
+            spec = spec.launcher(launcher);
+        }
     }
     let peer = ends.peer;
     let local = ends.local;

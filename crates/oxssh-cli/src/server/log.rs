@@ -8,6 +8,7 @@ use oxssh_keys::{HashAlg, PublicKey};
 
 use super::auth::Endpoints;
 use super::conn::Run;
+use super::logging::VERBOSE;
 use super::settings::Settings;
 
 /// OpenSSH's short name for a key type in log lines (`sshkey_type`).
@@ -31,6 +32,7 @@ pub(crate) fn connection(settings: &Settings, ends: Endpoints) {
         tracing::info!(event = "connection", addr = %addr, port, local_addr = %ends.local.ip(), local_port = ends.local.port());
     } else {
         tracing::info!(
+            target: VERBOSE,
             "Connection from {addr} port {port} on {} port {} rdomain \"\"",
             ends.local.ip(),
             ends.local.port()
@@ -48,6 +50,19 @@ pub(crate) fn invalid_user(settings: &Settings, ends: Endpoints, user: &str) {
     }
 }
 
+/// Who tried to authenticate, and how.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attempt<'a> {
+    /// The user name the client sent.
+    pub user: &'a str,
+    /// No account has that name.
+    pub invalid: bool,
+    /// `publickey`, `password`, `keyboard-interactive`.
+    pub method: &'a str,
+    /// The key, for `publickey`.
+    pub key: Option<&'a PublicKey>,
+}
+
 /// A successful authentication.
 pub(crate) fn accepted(
     settings: &Settings,
@@ -56,30 +71,54 @@ pub(crate) fn accepted(
     method: &str,
     key: Option<&PublicKey>,
 ) {
-    auth_result(settings, ends, user, false, method, key, true);
+    let attempt = Attempt {
+        user,
+        invalid: false,
+        method,
+        key,
+    };
+    auth_result(settings, ends, attempt, true, true);
 }
 
-/// A failed attempt.
+/// A key the client offered is acceptable; it will sign next (sshd logs it from its
+/// pre-authentication child, hence `[preauth]`).
+pub(crate) fn postponed(settings: &Settings, ends: Endpoints, user: &str, method: &str) {
+    if !settings.json_log {
+        let (addr, port) = (ends.peer.ip(), ends.peer.port());
+        tracing::info!(
+            target: VERBOSE,
+            "Postponed {method} for {user} from {addr} port {port} ssh2 [preauth]"
+        );
+    }
+}
+
+/// A failed attempt after `failures` earlier ones. As sshd's `auth_log`, it is an INFO
+/// line for an invalid user, a password, or once half of `max_auth_tries` have failed;
+/// otherwise (say a key the client merely tried) a VERBOSE one.
 pub(crate) fn failed(
     settings: &Settings,
     ends: Endpoints,
-    user: &str,
-    invalid: bool,
-    method: &str,
-    key: Option<&PublicKey>,
+    attempt: Attempt<'_>,
+    failures: u32,
+    max_auth_tries: u32,
 ) {
-    auth_result(settings, ends, user, invalid, method, key, false);
+    let loud = attempt.invalid || attempt.method == "password" || failures >= max_auth_tries / 2;
+    auth_result(settings, ends, attempt, false, loud);
 }
 
 fn auth_result(
     settings: &Settings,
     ends: Endpoints,
-    user: &str,
-    invalid: bool,
-    method: &str,
-    key: Option<&PublicKey>,
+    attempt: Attempt<'_>,
     accepted: bool,
+    loud: bool,
 ) {
+    let Attempt {
+        user,
+        invalid,
+        method,
+        key,
+    } = attempt;
     let (addr, port) = (ends.peer.ip(), ends.peer.port());
     let fingerprint = key.map(|k| k.fingerprint(HashAlg::Sha256).to_string());
     if settings.json_log {
@@ -102,12 +141,17 @@ fn auth_result(
     } else {
         user.to_owned()
     };
-    match (key, fingerprint) {
-        (Some(key), Some(fp)) => tracing::info!(
+    let line = match (key, fingerprint) {
+        (Some(key), Some(fp)) => format!(
             "{verdict} {method} for {who} from {addr} port {port} ssh2: {} {fp}",
             key_label(key)
         ),
-        _ => tracing::info!("{verdict} {method} for {who} from {addr} port {port} ssh2"),
+        _ => format!("{verdict} {method} for {who} from {addr} port {port} ssh2"),
+    };
+    if loud {
+        tracing::info!("{line}");
+    } else {
+        tracing::info!(target: VERBOSE, "{line}");
     }
 }
 
@@ -132,7 +176,10 @@ pub(crate) fn session_started(
     if settings.json_log {
         tracing::info!(event = "session_start", user, kind = %kind, addr = %addr, port, channel = id);
     } else {
-        tracing::info!("Starting session: {kind} for {user} from {addr} port {port} id {id}");
+        tracing::info!(
+            target: VERBOSE,
+            "Starting session: {kind} for {user} from {addr} port {port} id {id}"
+        );
     }
 }
 

@@ -34,12 +34,18 @@ fn facility_code(facility: SyslogFacility) -> u8 {
     }
 }
 
+/// The target of the lines sshd logs at VERBOSE (`Connection from`, `Starting session`,
+/// most failed attempts): shown at `LogLevel VERBOSE` and above, and by the embedded
+/// default (a personal server in a terminal wants to see its connections).
+pub(super) const VERBOSE: &str = "verbose";
+
 /// Sets up `tracing` for the server: `-d`/`-q` first, then the configuration's
-/// `LogLevel` (VERBOSE logs as INFO), and `SyslogFacility` for syslog.
+/// `LogLevel` (VERBOSE lines have their own target), and `SyslogFacility` for syslog.
 pub(super) fn init(args: &Args, config: Option<(LogLevel, SyslogFacility)>) {
     let configured = config.map_or("info", |(level, _)| match level {
         LogLevel::Quiet | LogLevel::Fatal | LogLevel::Error => "error",
-        LogLevel::Info | LogLevel::Verbose => "info",
+        LogLevel::Info => "info,verbose=off",
+        LogLevel::Verbose => "info",
         LogLevel::Debug1 => "debug",
         LogLevel::Debug2 | LogLevel::Debug3 => "trace",
     });

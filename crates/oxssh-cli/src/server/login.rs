@@ -81,7 +81,10 @@ impl Conn {
         };
         let password_change = matches!(verdict, Verdict::AcceptExpired(_));
         match verdict {
-            Verdict::Accept(_) | Verdict::AcceptExpired(_) if query => self.core.pk_ok(),
+            Verdict::Accept(_) | Verdict::AcceptExpired(_) if query => {
+                log::postponed(&self.settings, self.ends, &attempt.user, method);
+                self.core.pk_ok()
+            }
             Verdict::Accept(key_options) | Verdict::AcceptExpired(key_options) => {
                 let Some(candidate) = candidate else {
                     return self.core.reject();
@@ -107,15 +110,20 @@ impl Conn {
                 if let Some(reason) = reason {
                     tracing::info!("{reason}");
                 }
-                if !query && !matches!(method, "none") {
-                    log::failed(
-                        &self.settings,
-                        self.ends,
-                        &attempt.user,
-                        candidate.is_none(),
+                if method != "none" {
+                    let max_auth_tries = candidate
+                        .as_ref()
+                        .map_or(self.settings.config.max_auth_tries, |c| {
+                            c.config.max_auth_tries
+                        });
+                    let line = log::Attempt {
+                        user: &attempt.user,
+                        invalid: candidate.is_none(),
                         method,
-                        key.as_ref(),
-                    );
+                        key: key.as_ref(),
+                    };
+                    let failures = self.core.auth().failures();
+                    log::failed(&self.settings, self.ends, line, failures, max_auth_tries);
                 }
                 // `none` is how clients learn the methods, not a real attempt: sshd
                 // answers it at once (the delay would tax every login).

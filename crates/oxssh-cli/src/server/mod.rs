@@ -17,6 +17,7 @@ mod hostkey;
 mod log;
 mod logging;
 mod login;
+mod rc;
 mod records;
 mod session;
 mod settings;
@@ -40,6 +41,10 @@ pub const EXIT_FAILURE: i32 = 255;
 /// Runs `oxsshd` with the command line `argv` (without the program name); returns the
 /// exit status.
 pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
+    if let Ok(rc_file) = std::env::var(rc::LAUNCHER_ENV) {
+        // A session's process, as its user: run the rc file, then the shell.
+        return rc::run_launcher(&rc_file, argv);
+    }
     let args = match parse_args(argv) {
         Ok(a) => a,
         Err(e) => {
@@ -58,7 +63,7 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
     // The system daemon's configuration is read first: its LogLevel and
     // SyslogFacility decide the logging, and errors are seen before detaching.
     let system = match &config_path {
-        Some(path) => match Settings::from_file(path, &args.host_keys, args.json_log) {
+        Some(path) => match Settings::from_file(path, &args) {
             Ok(settings) => Some((path.clone(), settings)),
             Err(lines) => {
                 for line in lines {
@@ -113,7 +118,7 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
 /// `-t` (check) and `-T` (print the effective configuration).
 fn check_config(args: &Args, path: Option<&Path>) -> i32 {
     let settings = match path {
-        Some(path) => Settings::from_file(path, &args.host_keys, args.json_log),
+        Some(path) => Settings::from_file(path, args),
         None => embedded_settings(args),
     };
     let settings = match settings {
@@ -193,7 +198,7 @@ fn embedded_settings(args: &Args) -> Result<Settings, Vec<String>> {
     let account = personal_account().map_err(|e| vec![e])?;
     let key_path = hostkey::default_path(&account.home).map_err(|e| vec![e])?;
     let port = args.ports.first().copied().unwrap_or(2222);
-    Settings::embedded(account, port, &key_path, args.json_log)
+    Settings::embedded(account, port, &key_path, args)
 }
 
 async fn run_embedded(args: Args) -> Result<(), Vec<String>> {
@@ -256,7 +261,7 @@ async fn run_system(
     }
     let reload_args = args.clone();
     let result = daemon::serve(listeners, Arc::new(settings), move || {
-        Settings::from_file(&path, &reload_args.host_keys, reload_args.json_log)
+        Settings::from_file(&path, &reload_args)
     })
     .await;
     if let Some(file) = &pid_file {

@@ -3,6 +3,7 @@
 //! authentication settings derived from it. SIGHUP builds a new one; connections keep
 //! the one they started with.
 
+use super::args::Args;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,7 +30,7 @@ pub const PAM_SERVICE: &str = "oxsshd";
 /// A loaded configuration and everything derived from it.
 pub(crate) struct Settings {
     /// The configuration before any connection-specific `Match`.
-    pub config: SshdConfig,
+    pub config: Arc<SshdConfig>,
     /// The file it came from (`None` for the embedded default).
     pub path: Option<PathBuf>,
     /// Key exchange, ciphers, MACs, host-key algorithms, rekeying.
@@ -90,16 +91,18 @@ pub(crate) fn algorithm_lists(provider: &CryptoProvider) -> AlgorithmLists {
 
 impl Settings {
     /// Loads `path` (the system daemon) and its host keys.
-    pub fn from_file(
-        path: &Path,
-        extra_host_keys: &[String],
-        json_log: bool,
-    ) -> Result<Self, Vec<String>> {
+    pub fn from_file(path: &Path, args: &Args) -> Result<Self, Vec<String>> {
         let provider = oxssh_crypto::default_provider();
         let text_path = path.to_string_lossy().into_owned();
-        let config = SshdConfig::load(&OsEnv::new(), &text_path, &algorithm_lists(&provider))
-            .map_err(|e| e.messages())?;
-        let mut key_files = extra_host_keys.to_vec();
+        let config = SshdConfig::load_with_options(
+            &OsEnv::new(),
+            &text_path,
+            &algorithm_lists(&provider),
+            &args.options,
+        )
+        .map_err(|e| e.messages())?;
+        let json_log = args.json_log;
+        let mut key_files = args.host_keys.clone();
         key_files.extend(config.host_keys.iter().cloned());
         let (host_keys, key_warnings) = load_host_keys(&key_files);
         let mut settings =
@@ -115,8 +118,9 @@ impl Settings {
         account: SystemUser,
         port: u16,
         key_path: &Path,
-        json_log: bool,
+        args: &Args,
     ) -> Result<Self, Vec<String>> {
+        let json_log = args.json_log;
         let provider = oxssh_crypto::default_provider();
         let host_key = hostkey::load_or_create(key_path).map_err(|e| vec![e])?;
         let serve_others = account.uid == 0;
@@ -130,8 +134,13 @@ impl Settings {
             text.push_str(&format!("AllowUsers {}\n", account.name));
         }
         let env = MemoryEnv::new().with_file("/embedded/sshd_config", &text);
-        let config = SshdConfig::load(&env, "/embedded/sshd_config", &algorithm_lists(&provider))
-            .map_err(|e| e.messages())?;
+        let config = SshdConfig::load_with_options(
+            &env,
+            "/embedded/sshd_config",
+            &algorithm_lists(&provider),
+            &args.options,
+        )
+        .map_err(|e| e.messages())?;
         let mut settings = Self::build(config, None, provider, vec![host_key], json_log)?;
         settings.personal = Some(account);
         settings.serve_others = serve_others;
@@ -171,7 +180,7 @@ impl Settings {
         }
         let transport = transport_config(&config);
         Ok(Self {
-            config,
+            config: Arc::new(config),
             path,
             transport: Arc::new(transport),
             provider: Arc::new(provider),
@@ -184,8 +193,12 @@ impl Settings {
     }
 
     /// The configuration for a connection, `Match` blocks applied.
-    pub fn for_connection(&self, ctx: &ConnectionContext) -> SshdConfig {
-        self.config.for_connection(ctx)
+    /// The configuration for one connection: shared with the main section unless a
+    /// `Match` block applies (most connections), so a connection does not own a copy.
+    pub fn for_connection(&self, ctx: &ConnectionContext) -> Arc<SshdConfig> {
+        self.config
+            .matched(ctx)
+            .map_or_else(|| Arc::clone(&self.config), Arc::new)
     }
 
     /// The core's authentication settings for a connection whose user is not known

@@ -25,7 +25,6 @@ const GENERIC_DEFAULTS: &[(&str, &str)] = &[
     ("gssapikexalgorithms", "gss-group14-sha256-,gss-group16-sha512-,gss-nistp256-sha256-,gss-curve25519-sha256-,gss-group14-sha1-,gss-gex-sha1-"),
     ("x11forwarding", "no"),
     ("x11uselocalhost", "yes"),
-    ("permituserrc", "yes"),
     ("gatewayports", "no"),
     ("allowtcpforwarding", "yes"),
     ("allowagentforwarding", "yes"),
@@ -163,7 +162,7 @@ impl SshdConfig {
         line("x11forwarding", &g(self, "x11forwarding"));
         line("x11uselocalhost", &g(self, "x11uselocalhost"));
         line("permittty", yn(self.permit_tty));
-        line("permituserrc", &g(self, "permituserrc"));
+        line("permituserrc", yn(self.permit_user_rc));
         line("strictmodes", yn(self.strict_modes));
         line("tcpkeepalive", yn(self.tcp_keep_alive));
         line("permitemptypasswords", yn(self.permit_empty_passwords));

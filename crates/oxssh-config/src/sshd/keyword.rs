@@ -276,7 +276,7 @@ pub const SSHD_KEYWORDS: &[SshdKeywordInfo] = &[
     kw("SetEnv", "setenv", true, ValueKind::SetEnv, S),
     kw("PermitTunnel", "permittunnel", true, ValueKind::PermitTunnel, noted(NO)),
     kw("PermitTTY", "permittty", true, FLAG, S),
-    kw("PermitUserRC", "permituserrc", true, FLAG, noted(NO)),
+    kw("PermitUserRC", "permituserrc", true, FLAG, S),
     kw("Match", "", true, ValueKind::Match, S),
     kw("PermitOpen", "permitopen", true, ValueKind::PermitOpen, S),
     kw("PermitListen", "permitlisten", true, ValueKind::PermitOpen, S),

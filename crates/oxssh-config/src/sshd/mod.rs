@@ -140,6 +140,8 @@ pub struct SshdConfig {
     pub rekey_limit: RekeyLimit,
     /// `PermitTTY`.
     pub permit_tty: bool,
+    /// `PermitUserRC`: whether `~/.ssh/rc` runs before a session.
+    pub permit_user_rc: bool,
     /// `ForceCommand` (`None` for `none`).
     pub force_command: Option<String>,
     /// `Subsystem` lines.
@@ -196,6 +198,17 @@ impl SshdConfig {
         path: &str,
         defaults: &AlgorithmLists,
     ) -> Result<SshdConfig, SshdConfigError> {
+        Self::load_with_options(env, path, defaults, &[])
+    }
+
+    /// [`SshdConfig::load`] with sshd's `-o keyword=value` (or `keyword value`) options,
+    /// which come before the file and so override it.
+    pub fn load_with_options(
+        env: &dyn ConfigEnv,
+        path: &str,
+        defaults: &AlgorithmLists,
+        command_line: &[String],
+    ) -> Result<SshdConfig, SshdConfigError> {
         let base_dir = match path.rfind('/') {
             Some(0) => "/".to_string(),
             Some(i) => path.get(..i).unwrap_or(".").to_string(),
@@ -210,6 +223,7 @@ impl SshdConfig {
             store: Store::default(),
             warnings: Vec::new(),
         };
+        r.read_command_line(command_line)?;
         r.read_file(path, &[], 0)?;
         let not_acted_on = check_support(&r.entries)?;
         resolve::check_algorithms(&r.entries, defaults)?;
@@ -230,17 +244,28 @@ impl SshdConfig {
     /// main section's; list keywords (`AllowUsers`, `AcceptEnv`, ...) set in matching blocks
     /// replace the main section's lists, as sshd's `copy_set_server_options` does.
     pub fn for_connection(&self, ctx: &ConnectionContext) -> SshdConfig {
+        self.matched(ctx).unwrap_or_else(|| self.clone())
+    }
+
+    /// [`SshdConfig::for_connection`] when at least one `Match` block applies to `ctx`;
+    /// `None` when the main section alone holds, so callers can share it.
+    pub fn matched(&self, ctx: &ConnectionContext) -> Option<SshdConfig> {
         let src = &self.source;
         let mut m = Store::default();
+        let mut any = false;
         for e in &src.entries {
             let applies = !e.chain.is_empty()
                 && e.chain
                     .iter()
                     .all(|i| src.conds.get(*i).is_some_and(|c| c.matches(Some(ctx))));
             if applies {
+                any = true;
                 // Only Subsystem can fail to apply, and it is not allowed inside Match.
                 let _ = m.apply(e);
             }
+        }
+        if !any {
+            return None;
         }
         let mut store = src.base.clone();
         for (k, v) in m.0 {
@@ -250,11 +275,11 @@ impl SshdConfig {
             Ok(mut c) => {
                 c.not_acted_on.clone_from(&self.not_acted_on);
                 c.warnings.clone_from(&self.warnings);
-                c
+                Some(c)
             }
             // Every algorithm entry was assembled once at load, so this cannot fail; keep
             // the main section's settings if it somehow does.
-            Err(_) => self.clone(),
+            Err(_) => None,
         }
     }
 

@@ -106,11 +106,31 @@ pub(crate) struct Reader<'a> {
     pub(crate) warnings: Vec<String>,
 }
 
+/// The file name sshd gives `-o` options in its messages.
+const COMMAND_LINE: &str = "command-line";
+
 impl Reader<'_> {
     fn active(&self, chain: &[usize]) -> bool {
         chain
             .iter()
             .all(|i| self.conds.get(*i).is_some_and(|c| c.matches(None)))
+    }
+
+    /// Reads `-o` options as sshd does: each is a line of the file `command-line`, line 0,
+    /// read before the configuration file, so their values win.
+    pub(crate) fn read_command_line(&mut self, lines: &[String]) -> Result<(), SshdConfigError> {
+        let mut current = Vec::new();
+        for raw in lines {
+            match self.process_line(raw, COMMAND_LINE, 0, &[], &mut current, 0) {
+                Ok(()) => {}
+                // sshd stops at the first bad option on its command line.
+                Err(LineError::Bad(m)) | Err(LineError::Fatal(m)) => {
+                    return Err(SshdConfigError::line_fatal(COMMAND_LINE, 0, m))
+                }
+                Err(LineError::Nested(e)) => return Err(*e),
+            }
+        }
+        Ok(())
     }
 
     /// Reads one file whose lines start under `inherited` (the includer's current block).

@@ -265,6 +265,7 @@ pub(crate) fn resolve(store: Store, source: Arc<Source>) -> Result<SshdConfig, S
         compression: st.flag("compression", true),
         rekey_limit,
         permit_tty: st.flag("permittty", true),
+        permit_user_rc: st.flag("permituserrc", true),
         force_command: st.optional("forcecommand"),
         subsystems,
         allow_agent_forwarding: st.flag("allowagentforwarding", true),

@@ -115,8 +115,12 @@ pub struct Connection {
     channels: BTreeMap<ChannelId, Channel>,
     next_id: u32,
     events: VecDeque<ConnectionEvent>,
+    /// A channel data packet's header (the data itself goes straight into the packet).
     scratch: Vec<u8>,
 }
+
+/// The longest channel data header: message number, channel, data type, length.
+const CHANNEL_DATA_HEADER: usize = 1 + 4 + 4 + 4;
 
 fn misbehaved(what: &'static str) -> TransportError {
     PeerMisbehaved::Channel(what).into()
@@ -134,7 +138,7 @@ impl Connection {
             channels: BTreeMap::new(),
             next_id: 0,
             events: VecDeque::new(),
-            scratch: Vec::with_capacity(DEFAULT_MAX_PACKET as usize + 64),
+            scratch: Vec::with_capacity(CHANNEL_DATA_HEADER),
         }
     }
 
