@@ -115,7 +115,6 @@ pub(crate) async fn serve(
         }
     };
     let (tx, rx) = mpsc::unbounded_channel();
-    let (fwd_tx, fwd_rx) = mpsc::unbounded_channel();
     let mut conn = Conn {
         core,
         settings,
@@ -129,9 +128,9 @@ pub(crate) async fn serve(
         pam_session: false,
         startup,
         alive: None,
-        fwd: Forwards::new(fwd_tx),
+        fwd: Forwards::new(),
     };
-    let end = conn.run(&stream, rx, fwd_rx).await;
+    let end = conn.run(&stream, rx).await;
     // Best effort: a DISCONNECT may be waiting.
     conn.flush(&stream).await;
     conn.sessions.clear();
@@ -152,16 +151,21 @@ pub(crate) async fn serve(
 }
 
 impl Conn {
-    async fn run(
-        &mut self,
-        stream: &Stream,
-        mut rx: mpsc::UnboundedReceiver<SessionMsg>,
-        mut fwd_rx: mpsc::UnboundedReceiver<FwdMsg>,
-    ) -> End {
+    async fn run(&mut self, stream: &Stream, mut rx: mpsc::UnboundedReceiver<SessionMsg>) -> End {
+        let mut fwd_rx: Option<mpsc::UnboundedReceiver<FwdMsg>> = None;
         loop {
             if let Err(e) = self.step().await {
                 return e;
             }
+            if fwd_rx.is_none() {
+                fwd_rx = self.fwd.take_receiver();
+            }
+            let forwarded = async {
+                match fwd_rx.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             let want_write = !self.core.transmit().is_empty();
             let deadline = self.core.poll_timeout();
             let sleep = async {
@@ -212,7 +216,7 @@ impl Conn {
                     }
                 }
                 Some(msg) = rx.recv() => self.on_session_msg(msg),
-                Some(msg) = fwd_rx.recv() => {
+                Some(msg) = forwarded => {
                     if let Err(e) = self.on_forward_msg(msg) {
                         return e.to_string();
                     }

@@ -208,19 +208,40 @@ pub(super) struct Forwards {
     next_listener: u64,
     /// The forwarded agent's socket (one per connection, as sshd).
     agent: Option<(oxssh_os::AgentSocket, JoinHandle<()>)>,
-    pub events: mpsc::UnboundedSender<FwdMsg>,
+    /// Where forwarding tasks report, made on first use: a connection that forwards
+    /// nothing owns no queue.
+    events: Option<mpsc::UnboundedSender<FwdMsg>>,
+    /// The receiving end, until the connection loop takes it.
+    receiver: Option<mpsc::UnboundedReceiver<FwdMsg>>,
 }
 
 impl Forwards {
-    pub fn new(events: mpsc::UnboundedSender<FwdMsg>) -> Self {
+    pub fn new() -> Self {
         Self {
             relays: HashMap::new(),
             opening: HashMap::new(),
             listeners: HashMap::new(),
             next_listener: 0,
             agent: None,
-            events,
+            events: None,
+            receiver: None,
         }
+    }
+
+    /// A sender for forwarding tasks (the queue is made on first use).
+    fn events(&mut self) -> mpsc::UnboundedSender<FwdMsg> {
+        if let Some(tx) = &self.events {
+            return tx.clone();
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.events = Some(tx.clone());
+        self.receiver = Some(rx);
+        tx
+    }
+
+    /// The receiving end of the queue, once it exists, for the connection loop.
+    pub fn take_receiver(&mut self) -> Option<mpsc::UnboundedReceiver<FwdMsg>> {
+        self.receiver.take()
     }
 
     /// `SSH_AUTH_SOCK` for sessions, once agent forwarding was set up.
@@ -381,7 +402,7 @@ impl Conn {
             target.originator,
             target.originator_port
         );
-        let events = self.fwd.events.clone();
+        let events = self.fwd.events();
         tokio::spawn(async move {
             let result = forwarding::connect(&target.host, port).await;
             if let Err(e) = &result {
@@ -396,7 +417,7 @@ impl Conn {
     pub(super) fn open_answered(&mut self, id: ChannelId, ok: bool) {
         if let Some(socket) = self.fwd.opening.remove(&id) {
             if ok {
-                let relay = Relay::start(id, socket, self.fwd.events.clone());
+                let relay = Relay::start(id, socket, self.fwd.events());
                 self.fwd.relays.insert(id, relay);
             }
         }
@@ -445,7 +466,7 @@ impl Conn {
         let Some(listener) = listener else {
             return false;
         };
-        let events = self.fwd.events.clone();
+        let events = self.fwd.events();
         let task = tokio::spawn(async move {
             loop {
                 match listener.accept().await {
@@ -540,7 +561,7 @@ impl Conn {
         let tasks = listeners
             .into_iter()
             .map(|listener| {
-                let events = self.fwd.events.clone();
+                let events = self.fwd.events();
                 tokio::spawn(async move {
                     loop {
                         match listener.accept().await {
@@ -617,7 +638,7 @@ impl Conn {
             FwdMsg::Connected { id, result } => match result {
                 Ok(stream) => {
                     self.core.accept_open(id)?;
-                    let relay = Relay::start(id, Box::new(stream), self.fwd.events.clone());
+                    let relay = Relay::start(id, Box::new(stream), self.fwd.events());
                     self.fwd.relays.insert(id, relay);
                 }
                 Err(e) => {
