@@ -26,6 +26,16 @@ use crate::forwarding::{self, Gateway};
 const RELAY_BUFFER: usize = 64 * 1024;
 /// Longest wait for the server to drop our remote forwards at exit.
 const CANCEL_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest wait for the server's answer to a remote forward request; no answer is a
+/// failure.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A global request with want_reply, failing after [`REQUEST_TIMEOUT`].
+async fn ask(client: &Client, name: &'static str, data: &[u8]) -> Result<Vec<u8>, oxssh::Error> {
+    tokio::time::timeout(REQUEST_TIMEOUT, client.global_request(name, data))
+        .await
+        .unwrap_or(Err(oxssh::Error::Timeout))
+}
 
 /// A byte stream a forwarded channel is relayed to.
 pub(super) trait Socket: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -311,8 +321,7 @@ async fn request_remote(
         let listen = RemoteListen::Unix(path.clone());
         announce(&listen);
         let data = forward::encode_streamlocal_forward(path);
-        if client
-            .global_request(request::STREAMLOCAL_FORWARD, &data)
+        if ask(client, request::STREAMLOCAL_FORWARD, &data)
             .await
             .is_err()
         {
@@ -341,9 +350,7 @@ async fn request_remote(
                 port: listen_port,
             };
             announce(&listen);
-            let reply = client
-                .global_request(request::TCPIP_FORWARD, &req.encode())
-                .await;
+            let reply = ask(client, request::TCPIP_FORWARD, &req.encode()).await;
             if reply.is_err() {
                 forget(&listen);
                 return Err(failed());
@@ -353,9 +360,7 @@ async fn request_remote(
         if let Ok(mut r) = remotes.lock() {
             r.allocating += 1;
         }
-        let reply = client
-            .global_request(request::TCPIP_FORWARD, &req.encode())
-            .await;
+        let reply = ask(client, request::TCPIP_FORWARD, &req.encode()).await;
         let port = reply
             .ok()
             .and_then(|data| forward::decode_allocated_port(&data).ok());
