@@ -412,3 +412,63 @@ fn remote_forwards_to_and_from_unix_sockets_through_openssh_sshd() {
         support::forward::unix_echo_through(UnixStream::connect(&remote).unwrap(), 8 << 20);
     assert_eq!(sent, received, "stderr: {}", client.stderr());
 }
+
+#[test]
+fn forwards_from_config_keywords_and_clear_all_forwardings() {
+    let Some(f) = fixture() else { return };
+    let echo = echo_server();
+    let port = free_port();
+    let client = Background::spawn(
+        &mut f
+            .oxssh()
+            .args(["-N", "-o", &format!("LocalForward {port} 127.0.0.1:{echo}")])
+            .command(None),
+    );
+    wait_for_port(port);
+    let (sent, received) = echo_through(connect(port), 1024 * 1024);
+    assert_eq!(sent, received, "stderr: {}", client.stderr());
+    drop(client);
+    // ClearAllForwardings drops them all, the command line's too.
+    let cleared = free_port();
+    let mut client = Background::spawn(
+        &mut f
+            .oxssh()
+            .args([
+                "-o",
+                "ClearAllForwardings=yes",
+                "-L",
+                &format!("{cleared}:127.0.0.1:{echo}"),
+            ])
+            .command(Some("echo started >&2; sleep 2")),
+    );
+    client.wait_for_line("started", Duration::from_secs(20));
+    assert!(std::net::TcpStream::connect(("127.0.0.1", cleared)).is_err());
+    wait_until("the session to end", Duration::from_secs(20), || {
+        !client.running()
+    });
+}
+
+#[test]
+fn forward_agent_names_the_socket_by_path_or_variable() {
+    let Some(f) = fixture() else { return };
+    let agent = Agent::start("ssh-agent", &f.key.path);
+    let by_path = f
+        .oxssh()
+        .option(&format!("ForwardAgent={}", agent.socket.display()))
+        .run("ssh-add -l", b"");
+    assert!(
+        by_path.stdout.contains("id_ed25519 (ED25519)"),
+        "{}",
+        by_path.stderr
+    );
+    let by_variable = f
+        .oxssh()
+        .env("MY_AGENT", &agent.socket)
+        .option("ForwardAgent=$MY_AGENT")
+        .run("ssh-add -l", b"");
+    assert!(
+        by_variable.stdout.contains("id_ed25519 (ED25519)"),
+        "{}",
+        by_variable.stderr
+    );
+}
