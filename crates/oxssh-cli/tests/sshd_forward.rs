@@ -606,3 +606,57 @@ fn authorized_keys_permitlisten_allows_only_its_port() {
     let (sent, received) = echo_through(connect(allowed), 1024 * 1024);
     assert_eq!(sent, received);
 }
+
+#[test]
+fn oxssh_local_and_dynamic_forwards_through_oxsshd() {
+    let Some(f) = oxsshd(&[]) else { return };
+    let echo = echo_server();
+    let local = free_port();
+    let socks = free_port();
+    let client = Background::spawn(
+        &mut f
+            .oxssh()
+            .args([
+                "-N",
+                "-L",
+                &format!("{local}:127.0.0.1:{echo}"),
+                "-D",
+                &socks.to_string(),
+            ])
+            .command(None),
+    );
+    wait_for_port(local);
+    wait_for_port(socks);
+    let (sent, received) = echo_through(connect(local), BULK);
+    assert_eq!(
+        sent,
+        received,
+        "oxssh: {}\nlog: {}",
+        client.stderr(),
+        f.peer.log()
+    );
+    let s = socks5_connect(socks, "localhost", echo).expect("socks5h connect");
+    let (sent, received) = echo_through(s, 4 * 1024 * 1024);
+    assert_eq!(sent, received);
+}
+
+#[test]
+fn agent_socket_goes_away_when_the_client_is_killed() {
+    let Some(f) = oxsshd(&[]) else { return };
+    let agent = Agent::start("ssh-agent", &f.key.path);
+    let mut client = Background::spawn(
+        &mut f
+            .openssh()
+            .env("SSH_AUTH_SOCK", &agent.socket)
+            .args(["-A"])
+            .command(Some("echo \"sock=$SSH_AUTH_SOCK\" >&2; sleep 60")),
+    );
+    let line = client.wait_for_line("sock=", Duration::from_secs(20));
+    let sock = PathBuf::from(line.trim_start_matches("sock="));
+    assert!(sock.exists(), "{}", sock.display());
+    let _ = client.process.0.kill();
+    let _ = client.process.0.wait();
+    wait_until("the agent socket to go", Duration::from_secs(20), || {
+        !sock.exists() && !sock.parent().unwrap().exists()
+    });
+}
