@@ -263,6 +263,7 @@ impl Inner {
                 description,
             } => {
                 self.slot(id).opened = Some(Err(Error::ChannelOpen {
+                    channel: id.0,
                     reason,
                     description,
                 }));

@@ -456,12 +456,13 @@ pub(super) async fn open_reporting(client: &Client, kind: &str, data: &[u8]) -> 
     match client.open_channel(kind, data).await {
         Ok(channel) => Some(channel),
         Err(oxssh::Error::ChannelOpen {
+            channel,
             reason,
             description,
         }) => {
             let sep = if description.is_empty() { "" } else { ": " };
             eprintln!(
-                "channel: open failed: {}{sep}{description}",
+                "channel {channel}: open failed: {}{sep}{description}",
                 forwarding::reason_text(reason)
             );
             None
