@@ -80,7 +80,7 @@ fn dynamic_forward_speaks_socks5h_and_socks4a_with_names_resolved_by_the_server(
     );
     wait_for_port(port);
     let s5 = socks5_connect(port, "localhost", echo).expect("socks5 connect");
-    let (sent, received) = echo_through(s5, 4 * 1024 * 1024);
+    let (sent, received) = echo_through(s5, BULK);
     assert_eq!(sent, received);
     let s4 = socks4a_connect(port, "localhost", echo).expect("socks4a connect");
     let (sent, received) = echo_through(s4, 1024 * 1024);

@@ -507,15 +507,17 @@ fn agent_forwarding_denied_leaves_no_auth_sock() {
         assert_eq!(out.code(), Some(0), "{}", out.stderr);
         assert_eq!(out.stdout, "[]\n");
     }
-    let Some(f) = oxsshd_with_key_options("no-agent-forwarding") else {
-        return;
-    };
-    let out = f
-        .openssh()
-        .env("SSH_AUTH_SOCK", &agent.socket)
-        .args(["-A"])
-        .run("echo \"[$SSH_AUTH_SOCK]\"", b"");
-    assert_eq!(out.stdout, "[]\n", "{}", out.stderr);
+    for options in ["no-agent-forwarding", "restrict"] {
+        let Some(f) = oxsshd_with_key_options(options) else {
+            return;
+        };
+        let out = f
+            .openssh()
+            .env("SSH_AUTH_SOCK", &agent.socket)
+            .args(["-A"])
+            .run("echo \"[$SSH_AUTH_SOCK]\"", b"");
+        assert_eq!(out.stdout, "[]\n", "{options}: {}", out.stderr);
+    }
 }
 
 #[test]
