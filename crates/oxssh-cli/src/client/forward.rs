@@ -520,17 +520,17 @@ async fn find_target(remotes: &SharedRemotes, listen: &RemoteListen) -> Option<E
     loop {
         let (found, allocating) = {
             let r = remotes.lock().ok()?;
-            // A TCP forward is known by its port (the server may write the address its
-            // own way).
+            // The exact listener first; else a TCP forward on the same port (the server
+            // may write the address its own way).
+            let same_port = |x: &&Remote| match (&x.listen, listen) {
+                (RemoteListen::Tcp { port: a, .. }, RemoteListen::Tcp { port: b, .. }) => a == b,
+                _ => false,
+            };
             let found = r
                 .list
                 .iter()
-                .find(|x| match (&x.listen, listen) {
-                    (RemoteListen::Tcp { port: a, .. }, RemoteListen::Tcp { port: b, .. }) => {
-                        a == b
-                    }
-                    (a, b) => a == b,
-                })
+                .find(|x| &x.listen == listen)
+                .or_else(|| r.list.iter().find(same_port))
                 .map(|x| x.target.clone());
             (found, r.allocating)
         };
