@@ -662,3 +662,98 @@ fn agent_socket_goes_away_when_the_client_is_killed() {
         !sock.exists() && !sock.parent().unwrap().exists()
     });
 }
+
+/// The library's view: malformed forwarding data is refused without harm, and a
+/// `tcpip-forward` on port 0 hands its connections to `Client::incoming_channels`.
+#[test]
+fn malformed_forwarding_requests_are_refused_and_the_connection_goes_on() {
+    use oxssh_wire::forward::{decode_allocated_port, TcpipForward, TcpipOpen};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    test_user();
+    let key = oxssh_crypto::generate_signing_key(oxssh_crypto::KeyKind::Ed25519).unwrap();
+    let mut opts = sshd_opts(&[]);
+    opts.authorized_keys
+        .push(key.public_key().to_openssh().unwrap());
+    let peer = start_oxsshd(&opts);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let work = async {
+        let config = oxssh::ClientConfig::new(
+            support::users::TEST_USER,
+            std::sync::Arc::new(oxssh::AcceptAnyHostKey),
+        );
+        let addr = format!("127.0.0.1:{}", peer.port());
+        let client = oxssh::Client::connect(&addr, "127.0.0.1", config)
+            .await
+            .unwrap();
+        assert!(client
+            .auth_publickey(key.as_ref())
+            .await
+            .unwrap()
+            .is_success());
+        let refused = |r: Result<oxssh::Channel, oxssh::Error>| match r {
+            Err(oxssh::Error::ChannelOpen { reason, .. }) => reason,
+            other => panic!("{other:?}"),
+        };
+        // Truncated data, a port past 65535, port 0, an unknown channel type.
+        assert_eq!(
+            refused(
+                client
+                    .open_channel("direct-tcpip", &[0, 0, 0, 9, b'x'])
+                    .await
+            ),
+            1
+        );
+        for port in [70_000, 0] {
+            let open = TcpipOpen {
+                host: "127.0.0.1".into(),
+                port,
+                originator: "127.0.0.1".into(),
+                originator_port: 1,
+            };
+            assert_eq!(
+                refused(client.open_channel("direct-tcpip", &open.encode()).await),
+                1
+            );
+        }
+        assert_eq!(refused(client.open_channel("x11", &[]).await), 1);
+        for data in [&[1u8, 2, 3][..], &[0, 0, 0, 0, 0, 1, 0, 0, 0]] {
+            assert!(matches!(
+                client.global_request("tcpip-forward", data).await,
+                Err(oxssh::Error::RequestFailed(_))
+            ));
+        }
+        // Still a working connection: a remote forward on port 0, through the library.
+        let mut incoming = client.incoming_channels();
+        let request = TcpipForward {
+            address: "127.0.0.1".into(),
+            port: 0,
+        };
+        let reply = client
+            .global_request("tcpip-forward", &request.encode())
+            .await
+            .unwrap();
+        let port = decode_allocated_port(&reply).unwrap();
+        let mut outside = tokio::net::TcpStream::connect(("127.0.0.1", port as u16))
+            .await
+            .unwrap();
+        outside.write_all(b"hello").await.unwrap();
+        outside.shutdown().await.unwrap();
+        let offer = incoming.next().await.unwrap();
+        assert_eq!(offer.channel_type(), "forwarded-tcpip");
+        let open = TcpipOpen::decode(offer.data()).unwrap();
+        assert_eq!((open.host.as_str(), open.port), ("127.0.0.1", port));
+        let mut channel = offer.accept().unwrap();
+        let mut got = Vec::new();
+        channel.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"hello");
+    };
+    runtime.block_on(async {
+        tokio::time::timeout(Duration::from_secs(60), work)
+            .await
+            .expect("timed out")
+    });
+}
