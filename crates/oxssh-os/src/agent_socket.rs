@@ -3,7 +3,7 @@
 //! it, both owned by the session's user, so that only they (and root) can reach the
 //! agent. Removed again when dropped.
 
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::unistd::{chown, Gid, Uid};
@@ -50,6 +50,10 @@ impl AgentSocket {
             .set_nonblocking(true)
             .map_err(io("agent socket non-blocking"))?;
         socket.listener = Some(listener);
+        // Only the user, as sshd's (it binds under umask 0177); the directory already
+        // keeps everyone else out.
+        std::fs::set_permissions(&socket.path, std::fs::Permissions::from_mode(0o600))
+            .map_err(io("chmod agent socket"))?;
         let (uid, gid) = (Some(Uid::from_raw(user.uid)), Some(Gid::from_raw(user.gid)));
         chown(&socket.path, uid, gid).map_err(Error::sys("chown agent socket"))?;
         chown(&socket.dir, uid, gid).map_err(Error::sys("chown agent directory"))?;
@@ -84,7 +88,7 @@ fn io(op: &'static str) -> impl FnOnce(std::io::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn socket_lives_in_a_private_directory_and_goes_away_on_drop() {
@@ -109,6 +113,8 @@ mod tests {
         let meta = std::fs::metadata(&dir).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o700);
         assert_eq!(meta.uid(), me.uid);
+        let socket_meta = std::fs::metadata(socket.path()).unwrap();
+        assert_eq!(socket_meta.permissions().mode() & 0o777, 0o600);
         std::os::unix::net::UnixStream::connect(socket.path()).unwrap();
         // The same name again is refused, never reused.
         assert!(AgentSocket::create(base.path(), &[7u8; 10], 42, &me).is_err());
