@@ -231,3 +231,27 @@ fn openssh_sshd_accepts_a_user_certificate_signed_by_oxssh_keygen() {
         peer.log()
     );
 }
+
+/// `-l` (and `-lv`, `-E md5`) on certificate files prints ssh-keygen's `TYPE-CERT` lines
+/// and randomart, for every key type.
+#[test]
+fn fingerprints_of_certificates_equal_ssh_keygen() {
+    if !require_peer("ssh-keygen") {
+        return;
+    }
+    let dir = setup();
+    let d = dir.path();
+    for (file, _, _) in KEYS {
+        let public = format!("{file}.pub");
+        let out = ssh_keygen(d, &["-q", "-s", "ed", "-I", "fp", "-n", "u", &public]);
+        assert!(out.status.success(), "{}", out.stderr);
+        let cert = format!("{file}-cert.pub");
+        for args in [
+            &["-l", "-f", &cert][..],
+            &["-lv", "-f", &cert],
+            &["-l", "-E", "md5", "-f", &cert],
+        ] {
+            assert_same(&ox(d, args), &ssh_keygen(d, args), &args.join(" "));
+        }
+    }
+}

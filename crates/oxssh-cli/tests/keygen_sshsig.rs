@@ -363,3 +363,48 @@ fn git_signs_and_verifies_commits_with_oxssh_keygen() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
 }
+
+#[test]
+fn match_principals_prints_the_matching_lines_as_ssh_keygen() {
+    if !require_peer("ssh-keygen") {
+        return;
+    }
+    let dir = setup();
+    let d = dir.path();
+    let public = |f: &str| std::fs::read_to_string(d.join(format!("{f}.pub"))).unwrap();
+    let allowed = format!(
+        "alice,bob@x.org {}*@example.com namespaces=\"git\" {}# comment\n\ncarol,alice cert-authority {}",
+        public("ed"),
+        public("p256"),
+        public("rsa")
+    );
+    std::fs::write(d.join("allowed"), allowed).unwrap();
+    std::fs::write(
+        d.join("bad"),
+        "zed ssh-ed25519 nothing-like-a-key\nalice x\n",
+    )
+    .unwrap();
+    for args in [
+        &["-Y", "match-principals", "-I", "alice", "-f", "allowed"][..],
+        &[
+            "-Y",
+            "match-principals",
+            "-I",
+            "zed@example.com",
+            "-f",
+            "allowed",
+        ],
+        &["-Y", "match-principals", "-I", "nobody", "-f", "allowed"],
+        &["-Y", "match-principals", "-I", "alice", "-f", "bad"],
+        &["-Y", "match-principals", "-I", "zed", "-f", "bad"],
+        &["-Y", "match-principals", "-I", "alice", "-f", "nofile"],
+        &["-Y", "match-principals", "-f", "allowed"],
+        &["-Y", "match-principals", "-I", "alice"],
+    ] {
+        let theirs = ssh_keygen(d, args, b"");
+        assert_same(&ox(d, args, b""), &theirs, &args.join(" "));
+        if args[3..] == ["alice", "-f", "allowed"] {
+            assert_eq!(theirs.stdout, "alice,bob@x.org\ncarol,alice\n");
+        }
+    }
+}

@@ -686,7 +686,6 @@ fn refuses_unsupported_flags_and_key_types() {
     for (args, says) in [
         (&["-t", "dsa", "127.0.0.1"][..], "DSA"),
         (&["-t", "ed25519-sk", "127.0.0.1"][..], "not supported"),
-        (&["-c", "127.0.0.1"][..], "not supported"),
         (&["-D", "127.0.0.1"][..], "not supported"),
     ] {
         let out = run(Command::new(OXSSH_KEYSCAN).args(args), b"", RUN_TIMEOUT);

@@ -24,8 +24,8 @@ pub mod sign;
 use oxssh_proto::crypto::CryptoProvider;
 
 pub use sign::{
-    generate_private_key, generate_signing_key, load_openssh_private_key, signer_from_private,
-    KeyKind,
+    generate_private_key, generate_signing_key, load_openssh_private_key, private_key_from_pem,
+    signer_from_private, KeyKind, PemKeyError,
 };
 
 /// Every algorithm this crate implements, in default preference order.

@@ -9,6 +9,7 @@
 //! - [`fingerprint`]: `SHA256:`/`MD5:` fingerprints and the randomart picture;
 //! - [`known_hosts`]: parsing, host key verification, and the `ssh-keygen -F/-R` edits.
 //! - [`certificate`]: OpenSSH certificates (`*-cert-v01@openssh.com`), encoded and decoded;
+//! - [`pkix`]: public keys as X.509 `SubjectPublicKeyInfo` and PKCS#1 DER, PEM armor;
 //! - [`sshsig`]: SSHSIG signatures (`ssh-keygen -Y`), the armored format and signed data.
 //!
 //! Formats come from the `ssh-key` crate; hashes and randomness from aws-lc-rs. This
@@ -21,6 +22,7 @@ pub mod fingerprint;
 pub mod key_file;
 mod key_v1;
 pub mod known_hosts;
+pub mod pkix;
 pub mod private;
 mod public;
 pub mod sshsig;

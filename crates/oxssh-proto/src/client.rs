@@ -17,7 +17,7 @@ use crate::connection::{
 };
 use crate::crypto::CryptoProvider;
 use crate::error::{PeerMisbehaved, TransportError};
-use crate::transport::{Event, Negotiated, Role, Transport};
+use crate::transport::{copy_payload, Event, Negotiated, Role, Transport};
 use crate::TransportConfig;
 
 /// What the client connection has to tell its caller.
@@ -231,6 +231,12 @@ impl ClientConnection {
             .reject_open(&mut self.transport, id, reason, description)
     }
 
+    /// The host certificate presented with the key of [`ClientEvent::HostKey`], if any
+    /// (see [`Transport::host_certificate`]).
+    pub fn host_certificate(&self) -> Option<&oxssh_keys::certificate::Certificate> {
+        self.transport.host_certificate()
+    }
+
     /// Accepts the host key announced by [`ClientEvent::HostKey`].
     pub fn accept_host_key(&mut self) -> Result<(), TransportError> {
         self.transport.accept_host_key()
@@ -285,13 +291,15 @@ impl ClientConnection {
                         message,
                     }))
                 }
-                Some(Event::Payload(p)) => {
-                    // Reuse one buffer: no allocation per packet on the data path.
-                    let mut payload = std::mem::take(&mut self.scratch);
-                    payload.clear();
-                    payload.extend_from_slice(p);
-                    payload
+                Some(Event::Payload(p)) if self.stage == Stage::Connected => {
+                    // Channel data goes from the decrypted packet straight to its channel.
+                    match self.connection.handle_data(p) {
+                        Some(Ok(())) => continue,
+                        Some(Err(e)) => return Err(self.fail(e)),
+                        None => copy_payload(&mut self.scratch, p),
+                    }
                 }
+                Some(Event::Payload(p)) => copy_payload(&mut self.scratch, p),
             };
             let result = self.dispatch(&payload);
             self.scratch = payload;

@@ -73,3 +73,17 @@ pub fn server_transport(
         transport.advance_transmit(pending);
     }
 }
+
+/// An OpenSSH certificate blob (a user certificate in public-key authentication, a
+/// host certificate in key exchange): parsed, and when it parses, re-encoded (the bytes
+/// a CA signature is checked over) and its options read as a server would. A
+/// non-canonical encoding may re-encode differently; its signature then fails, so that
+/// is not a finding.
+pub fn certificate(data: &[u8]) {
+    use oxssh_keys::certificate::Certificate;
+    if let Ok(cert) = Certificate::from_blob(data) {
+        let _ = cert.to_be_signed();
+        let _ = oxssh_keys::authorized_keys::CertRestrictions::from_certificate(&cert);
+        let _ = cert.signature_parts();
+    }
+}

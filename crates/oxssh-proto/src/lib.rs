@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod certificate;
 pub mod client;
 pub mod config;
 pub mod connection;

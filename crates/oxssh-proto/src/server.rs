@@ -31,7 +31,7 @@ use crate::connection::{
 };
 use crate::crypto::{CryptoProvider, HashAlg, SigningKey};
 use crate::error::{PeerMisbehaved, TransportError};
-use crate::transport::{Event, Negotiated, Role, Transport};
+use crate::transport::{copy_payload, Event, Negotiated, Role, Transport};
 use crate::TransportConfig;
 
 /// What the server connection has to tell its caller.
@@ -331,13 +331,15 @@ impl ServerConnection {
                         message,
                     }))
                 }
-                Ok(Some(Event::Payload(p))) => {
-                    // Reuse one buffer: no allocation per packet on the data path.
-                    let mut payload = std::mem::take(&mut self.scratch);
-                    payload.clear();
-                    payload.extend_from_slice(p);
-                    payload
+                Ok(Some(Event::Payload(p))) if self.stage == Stage::Connected => {
+                    // Channel data goes from the decrypted packet straight to its channel.
+                    match self.connection.handle_data(p) {
+                        Some(Ok(())) => continue,
+                        Some(Err(e)) => return Err(self.fail(e)),
+                        None => copy_payload(&mut self.scratch, p),
+                    }
                 }
+                Ok(Some(Event::Payload(p))) => copy_payload(&mut self.scratch, p),
                 // Host-key decisions are the client's; nothing else is defined.
                 Ok(Some(_)) => continue,
             };
@@ -572,6 +574,14 @@ impl ServerConnection {
     pub fn read(&mut self, id: ChannelId, buf: &mut [u8]) -> Result<usize, TransportError> {
         self.connected()?;
         self.connection.read(&mut self.transport, id, buf, false)
+    }
+
+    /// [`ServerConnection::read`] into a new buffer of at most `max` bytes (empty when
+    /// nothing is buffered).
+    pub fn read_owned(&mut self, id: ChannelId, max: usize) -> Result<Vec<u8>, TransportError> {
+        self.connected()?;
+        self.connection
+            .read_owned(&mut self.transport, id, max, false)
     }
 
     /// Sends EOF on a channel.

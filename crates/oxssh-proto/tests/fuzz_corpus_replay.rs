@@ -41,3 +41,17 @@ fn server_transport_corpus_replays_without_panic() {
         oxssh_proto::fuzzing::server_transport(provider.clone(), key.clone(), &input);
     }
 }
+
+#[test]
+fn certificate_corpus_replays_without_panic() {
+    for input in corpus("certificate") {
+        oxssh_proto::fuzzing::certificate(&input);
+        // The seeds are ssh-keygen's: they re-encode to the same bytes.
+        let cert = oxssh_keys::certificate::Certificate::from_blob(&input).unwrap();
+        assert_eq!(cert.to_blob(), input);
+        // Every prefix too: truncated certificates are the common hostile input.
+        for len in 0..input.len() {
+            oxssh_proto::fuzzing::certificate(&input[..len]);
+        }
+    }
+}

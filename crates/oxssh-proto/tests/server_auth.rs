@@ -13,6 +13,7 @@ mod pair;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use oxssh_keys::certificate::{CertType, Certificate};
 use oxssh_proto::auth::{AttemptMethod, AuthConfig, AuthEvent, AuthenticationMethods, Method};
 use oxssh_proto::connection::{ChannelRequestKind, ConnectionConfig, ConnectionEvent};
 use oxssh_proto::crypto::SigningKey;
@@ -330,9 +331,14 @@ fn authorised_key_logs_in_after_pk_ok() {
     d.conn().auth_publickey_query("ssh-ed25519", &blob).unwrap();
     d.drive();
     match d.attempt() {
-        AttemptMethod::PublicKeyQuery { algorithm, key: k } => {
+        AttemptMethod::PublicKeyQuery {
+            algorithm,
+            key: k,
+            certificate,
+        } => {
             assert_eq!(algorithm, "ssh-ed25519");
             assert_eq!(&k, key.public_key());
+            assert!(certificate.is_none());
         }
         other => panic!("{other:?}"),
     }
@@ -413,6 +419,76 @@ fn algorithm_outside_pubkey_accepted_algorithms_is_refused() {
     d.send_signed(rsa.as_ref(), "rsa-sha2-512", false);
     assert!(
         matches!(d.attempt(), AttemptMethod::PublicKey { algorithm, .. } if algorithm == "rsa-sha2-512")
+    );
+}
+
+/// A user certificate for `key`, signed by `ca` (ed25519) over its fields.
+fn certificate(key: &dyn SigningKey, ca: &dyn SigningKey) -> Certificate {
+    let mut cert = Certificate {
+        nonce: vec![7; 32],
+        key: key.public_key().clone(),
+        serial: 9,
+        cert_type: CertType::User,
+        key_id: "alice-cert".into(),
+        principals: vec!["alice".into()],
+        valid_after: 0,
+        valid_before: u64::MAX,
+        critical_options: Vec::new(),
+        extensions: Vec::new(),
+        signature_key: ca.public_key().clone(),
+        signature: Vec::new(),
+    };
+    let sig = ca.sign("ssh-ed25519", &cert.to_be_signed()).unwrap();
+    Writer::new(&mut cert.signature)
+        .string(b"ssh-ed25519")
+        .string(&sig);
+    cert
+}
+
+#[test]
+fn certificate_reaches_the_policy_only_with_a_valid_ca_signature() {
+    const CERT_ALG: &str = "ecdsa-sha2-nistp256-cert-v01@openssh.com";
+    let config = AuthConfig {
+        pubkey_accepted_algorithms: vec![CERT_ALG.into()],
+        ..AuthConfig::default()
+    };
+    let mut d = Duo::new(config);
+    let key = pair::host_key("ecdsa-p256");
+    let ca = pair::host_key("ed25519");
+    let cert = certificate(key.as_ref(), ca.as_ref());
+    // Signed, with the plain algorithm inside the signature (PROTOCOL.certkeys).
+    let blob = cert.to_blob();
+    let data = d.conn().auth_publickey_signed_data(CERT_ALG, &blob);
+    let sig = key.sign("ecdsa-sha2-nistp256", &data).unwrap();
+    let mut sig_blob = Vec::new();
+    Writer::new(&mut sig_blob)
+        .string(b"ecdsa-sha2-nistp256")
+        .string(&sig);
+    d.conn().auth_publickey(CERT_ALG, &blob, &sig_blob).unwrap();
+    d.drive();
+    match d.attempt() {
+        AttemptMethod::PublicKey {
+            key: k,
+            certificate: Some(c),
+            ..
+        } => {
+            assert_eq!(&k, key.public_key());
+            assert_eq!(*c, cert);
+        }
+        other => panic!("{other:?}"),
+    }
+    d.server.reject().unwrap();
+    d.drive();
+    // The same certificate altered after signing never reaches the policy.
+    let mut forged = cert;
+    forged.principals = vec!["root".into()];
+    d.conn()
+        .auth_publickey_query(CERT_ALG, &forged.to_blob())
+        .unwrap();
+    d.drive();
+    assert_eq!(
+        d.refusals(),
+        vec!["certificate signature verification failed"]
     );
 }
 

@@ -8,8 +8,10 @@
 
 mod pair;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use oxssh_proto::crypto::SigningKey;
 use oxssh_proto::error::{AlgorithmKind, PeerMisbehaved};
 use oxssh_proto::transport::packet::{PacketReader, PacketWriter};
 use oxssh_proto::{TransportConfig, TransportError};
@@ -777,4 +779,75 @@ fn automatic_rekeys_wait_for_login_when_compression_is_delayed() {
     pair.assert_established();
     assert!(pair.client.kex_count() > 1, "re-keys resume after login");
     assert_eq!(pair.server.payloads().len(), 20);
+}
+
+/// A host certificate for `key` signed by `ca` (ed25519).
+fn host_certificate(
+    key: &dyn SigningKey,
+    ca: &dyn SigningKey,
+) -> oxssh_keys::certificate::Certificate {
+    use oxssh_keys::certificate::{CertType, Certificate};
+    let mut cert = Certificate {
+        nonce: vec![3; 32],
+        key: key.public_key().clone(),
+        serial: 1,
+        cert_type: CertType::Host,
+        key_id: "host".into(),
+        principals: vec!["h.example".into()],
+        valid_after: 0,
+        valid_before: u64::MAX,
+        critical_options: Vec::new(),
+        extensions: Vec::new(),
+        signature_key: ca.public_key().clone(),
+        signature: Vec::new(),
+    };
+    let sig = ca.sign("ssh-ed25519", &cert.to_be_signed()).unwrap();
+    oxssh_wire::Writer::new(&mut cert.signature)
+        .string(b"ssh-ed25519")
+        .string(&sig);
+    cert
+}
+
+#[test]
+fn host_certificate_algorithms_carry_the_certificate_and_verify_the_ca() {
+    use oxssh_proto::certificate::CertifiedKey;
+    for (kind, alg) in [
+        ("ed25519", "ssh-ed25519-cert-v01@openssh.com"),
+        ("ecdsa-p384", "ecdsa-sha2-nistp384-cert-v01@openssh.com"),
+        ("rsa", "rsa-sha2-256-cert-v01@openssh.com"),
+    ] {
+        let key = pair::host_key(kind);
+        let ca = pair::host_key("ed25519");
+        let cert = host_certificate(key.as_ref(), ca.as_ref());
+        let certified: Arc<dyn SigningKey> =
+            Arc::new(CertifiedKey::new(key.clone(), cert.clone()).unwrap());
+        // The server offers the cert form only for a certified key.
+        let mut c = TransportConfig::client_default();
+        c.host_key_algorithms = only(&[alg, "ssh-ed25519"]);
+        let mut s = TransportConfig::server_default();
+        s.host_key_algorithms = only(&[alg, "ssh-ed25519", "ecdsa-sha2-nistp384", "rsa-sha2-256"]);
+        let mut pair = Pair::new(c.clone(), s.clone(), vec![certified]);
+        pair.drive();
+        pair.assert_established();
+        assert!(
+            matches!(&pair.client.seen[0], Seen::HostKey(k, a) if a == alg && k == key.public_key()),
+            "{alg}: {:?}",
+            pair.client.seen
+        );
+        assert_eq!(pair.client.transport.host_certificate(), Some(&cert));
+        // The same key without its certificate: no cert algorithm in common.
+        let mut plain = Pair::new(c.clone(), s.clone(), vec![key.clone()]);
+        plain.drive();
+        assert!(plain.client.transport.host_certificate().is_none());
+        // A certificate altered after signing is refused by the client core.
+        let mut forged = cert.clone();
+        forged.principals = vec!["evil.example".into()];
+        let forged: Arc<dyn SigningKey> = Arc::new(CertifiedKey::new(key, forged).unwrap());
+        let mut bad = Pair::new(c, s, vec![forged]);
+        bad.drive();
+        assert!(
+            bad.client.error.is_some(),
+            "{alg}: forged certificate accepted"
+        );
+    }
 }

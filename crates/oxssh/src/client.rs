@@ -22,6 +22,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use oxssh_keys::certificate::Certificate;
 use oxssh_keys::PublicKey;
 use oxssh_proto::auth::AuthEvent;
 use oxssh_proto::connection::ConnectionConfig;
@@ -42,6 +43,14 @@ pub trait HostKeyVerifier: Send + Sync {
     /// Returns `Ok` to trust `key` for `host`:`port`, or the reason to refuse it.
     /// May block (it can prompt the user): it runs on a blocking thread.
     fn verify(&self, host: &str, port: u16, key: &PublicKey) -> Result<(), String>;
+
+    /// As [`HostKeyVerifier::verify`], for a server that presented a host certificate
+    /// (its CA signature already verified; `cert.key` is the key that signed the
+    /// exchange). The default trusts no CA and judges the certified key as a plain
+    /// key, as ssh does when no `@cert-authority` line matches.
+    fn verify_certificate(&self, host: &str, port: u16, cert: &Certificate) -> Result<(), String> {
+        self.verify(host, port, &cert.key)
+    }
 }
 
 /// Trusts every key. For tests and for callers that verify out of band.
@@ -173,11 +182,15 @@ impl Client {
             .shared
             .wait_for(|inner| inner.host_key.take().map(|(key, _)| Ok(key)))
             .await?;
+        let certificate = client.shared.lock().conn.host_certificate().cloned();
         let verifier = config.verifier.clone();
         let host = host_name.to_owned();
-        let verdict = tokio::task::spawn_blocking(move || verifier.verify(&host, port, &key))
-            .await
-            .map_err(|e| Error::HostKeyRejected(e.to_string()))?;
+        let verdict = tokio::task::spawn_blocking(move || match &certificate {
+            Some(cert) => verifier.verify_certificate(&host, port, cert),
+            None => verifier.verify(&host, port, &key),
+        })
+        .await
+        .map_err(|e| Error::HostKeyRejected(e.to_string()))?;
         {
             let mut inner = client.shared.lock();
             match verdict {
@@ -258,8 +271,16 @@ impl Client {
     /// Public key: queries first (RFC 4252 §7), signs only if the server would accept.
     /// RSA keys sign with rsa-sha2-512/256 as the server's `server-sig-algs` allows.
     pub async fn auth_publickey(&self, key: &dyn SigningKey) -> Result<AuthResult, Error> {
-        let algorithm = self.choose_signature_algorithm(key);
-        let blob = key.public_key().to_blob();
+        // A certificate (PROTOCOL.certkeys) is offered as `<alg>-cert-v01@openssh.com`
+        // with the certificate as the key blob; the signature stays the plain one.
+        let sig_alg = self.choose_signature_algorithm(key);
+        let (algorithm, blob) = match key.certificate() {
+            Some(cert) => (
+                format!("{sig_alg}{}", oxssh_keys::certificate::CERT_SUFFIX),
+                cert.to_blob(),
+            ),
+            None => (sig_alg.clone(), key.public_key().to_blob()),
+        };
         self.with(|inner| Ok(inner.conn.auth_publickey_query(&algorithm, &blob)?))?;
         loop {
             match self.next_auth_event().await? {
@@ -277,11 +298,11 @@ impl Client {
             .conn
             .auth_publickey_signed_data(&algorithm, &blob);
         let raw = key
-            .sign(&algorithm, &data)
+            .sign(&sig_alg, &data)
             .map_err(|e| Error::Signing(e.to_string()))?;
-        let mut signature = Vec::with_capacity(raw.len() + algorithm.len() + 8);
+        let mut signature = Vec::with_capacity(raw.len() + sig_alg.len() + 8);
         Writer::new(&mut signature)
-            .string(algorithm.as_bytes())
+            .string(sig_alg.as_bytes())
             .string(&raw);
         self.with(|inner| Ok(inner.conn.auth_publickey(&algorithm, &blob, &signature)?))?;
         loop {

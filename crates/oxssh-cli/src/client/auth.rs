@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use oxssh::{AuthResult, Client};
 use oxssh_config::values::PubkeyAuthentication;
+use oxssh_keys::certificate::Certificate;
+use oxssh_proto::certificate::CertifiedKey;
 
 use super::identity::{agent_keys, load_file, Identity, DEFAULT_IDENTITY_FILES};
 use super::prompt::Prompter;
@@ -38,6 +40,8 @@ pub struct AuthSettings {
     pub identity_files: Vec<PathBuf>,
     /// Whether identity files came from the configuration (else OpenSSH's defaults).
     pub identity_files_configured: bool,
+    /// `CertificateFile`s, expanded.
+    pub certificate_files: Vec<PathBuf>,
     /// `IdentitiesOnly`.
     pub identities_only: bool,
     /// The agent socket (`IdentityAgent` or `SSH_AUTH_SOCK`), if any.
@@ -73,6 +77,7 @@ impl AuthSettings {
             identity_files_configured: !config.identity_files.is_empty(),
             identity_files,
             identities_only: config.identities_only,
+            certificate_files: Vec::new(),
             agent,
             show_banner,
         }
@@ -178,7 +183,51 @@ fn identities(settings: &AuthSettings, prompter: &Arc<dyn Prompter>) -> Vec<Iden
             keys.push(key);
         }
     }
-    keys
+    with_certificates(keys, &files, &settings.certificate_files)
+}
+
+/// Adds, after each key, the certificates for it, as ssh does: `KEY-cert.pub` next to
+/// each identity file, and every `CertificateFile`.
+fn with_certificates(
+    keys: Vec<Identity>,
+    files: &[PathBuf],
+    explicit: &[PathBuf],
+) -> Vec<Identity> {
+    let next_to = files.iter().map(|f| {
+        let mut name = f.as_os_str().to_owned();
+        name.push("-cert.pub");
+        PathBuf::from(name)
+    });
+    let mut certs: Vec<(PathBuf, Certificate)> = Vec::new();
+    for path in next_to.chain(explicit.iter().cloned()) {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            if explicit.contains(&path) {
+                tracing::debug!("no certificate {}", path.display());
+            }
+            continue;
+        };
+        match Certificate::from_openssh(&text) {
+            Ok((cert, _)) if !certs.iter().any(|(_, c)| *c == cert) => certs.push((path, cert)),
+            Ok(_) => {}
+            Err(e) => tracing::debug!("{}: not a certificate: {e}", path.display()),
+        }
+    }
+    let mut out = Vec::new();
+    for identity in keys {
+        let matching: Vec<Identity> = certs
+            .iter()
+            .filter_map(|(path, cert)| {
+                let key = CertifiedKey::new(identity.key.clone(), cert.clone())?;
+                Some(Identity {
+                    key: Arc::new(key),
+                    source: path.display().to_string(),
+                })
+            })
+            .collect();
+        out.push(identity);
+        out.extend(matching);
+    }
+    out
 }
 
 async fn publickey(

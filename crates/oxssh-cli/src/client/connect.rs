@@ -42,6 +42,20 @@ fn ordered_host_key_algorithms(
         .iter()
         .map(|e| e.key().key_type().to_owned())
         .collect();
+    // A host with an `@cert-authority` line: certificate algorithms first, as ssh
+    // prefers what its CAs can vouch for.
+    if !known.cert_authorities(name).is_empty() {
+        let (mut certs, plain): (Vec<String>, Vec<String>) = algorithms
+            .into_iter()
+            .partition(|alg| oxssh_proto::certificate::plain_algorithm(alg).is_some());
+        certs.extend(known_types_first(plain, &known_types));
+        return certs;
+    }
+    known_types_first(algorithms, &known_types)
+}
+
+/// `algorithms` with those for a key type in `known_types` first.
+fn known_types_first(algorithms: Vec<String>, known_types: &[String]) -> Vec<String> {
     if known_types.is_empty() {
         return algorithms;
     }
@@ -70,7 +84,8 @@ pub fn transport_config(
     transport.ciphers = supported(&config.ciphers, |n| provider.cipher(n).is_some());
     transport.macs = supported(&config.macs, |n| provider.mac(n).is_some());
     let host_keys = supported(&config.host_key_algorithms, |n| {
-        provider.signature(n).is_some()
+        let plain = oxssh_proto::certificate::plain_algorithm(n).unwrap_or(n);
+        provider.signature(plain).is_some()
     });
     let name = host_key_name(
         config.host_key_alias.as_deref().unwrap_or(&config.hostname),
@@ -112,6 +127,7 @@ pub fn verifier(config: &oxssh_config::ClientConfig, quiet: bool) -> KnownHostsV
         },
         batch: config.batch_mode,
         hash: config.hash_known_hosts,
+        ca_signature_algorithms: config.ca_signature_algorithms.clone(),
         quiet,
         password_authentication: config.password_authentication,
         kbd_interactive_authentication: config.kbd_interactive_authentication,

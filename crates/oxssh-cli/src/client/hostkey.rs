@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use oxssh::HostKeyVerifier;
+use oxssh_keys::certificate::{CertType, Certificate};
 use oxssh_keys::fingerprint::{type_label, Fingerprint, HashAlg};
-use oxssh_keys::known_hosts::{append_entry, host_key_name, HostKeyMatch, KnownHosts};
+use oxssh_keys::known_hosts::{append_entry, host_key_name, HostKeyMatch, KnownHosts, Marker};
 use oxssh_keys::PublicKey;
 
 /// `StrictHostKeyChecking` (ssh_config(5)).
@@ -50,6 +51,8 @@ pub struct KnownHostsVerifier {
     pub batch: bool,
     /// `HashKnownHosts`: hash names we add.
     pub hash: bool,
+    /// `CASignatureAlgorithms`: what a CA may sign host certificates with.
+    pub ca_signature_algorithms: Vec<String>,
     /// `-q`: no warnings.
     pub quiet: bool,
     /// `PasswordAuthentication`, named when a changed key is let through.
@@ -172,7 +175,71 @@ impl KnownHostsVerifier {
     }
 }
 
+/// ssh's `check_host_cert`: a host certificate, valid now, naming `host` among its
+/// principals (an empty list names every host), with no critical options.
+fn check_host_certificate(cert: &Certificate, host: &str, now: u64) -> Result<(), String> {
+    if cert.cert_type != CertType::Host {
+        return Err("Certificate invalid: not a host certificate".into());
+    }
+    if now < cert.valid_after {
+        return Err("Certificate invalid: not yet valid".into());
+    }
+    if now >= cert.valid_before {
+        return Err("Certificate invalid: expired".into());
+    }
+    if !cert.principals.is_empty() && !cert.principals.iter().any(|p| p == host) {
+        return Err("Certificate invalid: name is not a listed principal".into());
+    }
+    if !cert.critical_options.is_empty() {
+        return Err(format!(
+            "Certificate for {host} contains unsupported critical options(s)"
+        ));
+    }
+    Ok(())
+}
+
 impl HostKeyVerifier for KnownHostsVerifier {
+    /// An `@cert-authority` line for this host naming the certificate's CA makes a valid
+    /// certificate trusted; otherwise (no such CA, or a certificate it does not cover)
+    /// the certified key is checked as a plain key, as ssh does ("No matching CA found.
+    /// Retry with plain key").
+    fn verify_certificate(&self, host: &str, port: u16, cert: &Certificate) -> Result<(), String> {
+        let known = self.load();
+        let name = host_key_name(host, port);
+        let ca = &cert.signature_key;
+        let revoked = known.entries().iter().any(|e| {
+            e.marker() == Marker::Revoked && e.matches(&name) && e.key().public_key() == Some(ca)
+        });
+        let trusted = !revoked
+            && known
+                .cert_authorities(&name)
+                .iter()
+                .any(|e| e.key().public_key() == Some(ca));
+        let sig_alg = cert
+            .signature_parts()
+            .map(|(alg, _)| alg)
+            .unwrap_or_default();
+        let revoked_key = matches!(known.check(host, port, &cert.key), HostKeyMatch::Revoked(_));
+        if trusted && !revoked_key {
+            if !self.ca_signature_algorithms.iter().any(|a| a == sig_alg) {
+                eprint_lines(&[format!(
+                    "Certificate signature algorithm {sig_alg} not in CASignatureAlgorithms"
+                )]);
+                return self.verify(host, port, &cert.key);
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or_default();
+            match check_host_certificate(cert, host, now) {
+                Ok(()) => return Ok(()),
+                Err(reason) => eprint_lines(&[reason]),
+            }
+        }
+        tracing::debug!("No matching CA found. Retry with plain key");
+        self.verify(host, port, &cert.key)
+    }
+
     fn verify(&self, host: &str, port: u16, key: &PublicKey) -> Result<(), String> {
         let known = self.load();
         let name = host_key_name(host, port);
@@ -252,5 +319,49 @@ impl HostKeyVerifier for KnownHostsVerifier {
                 }
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod certificate_tests {
+    use super::*;
+
+    fn host_cert(principals: &[&str]) -> Certificate {
+        let key = PublicKey::from_openssh(
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILJX+gmYW3KB4w+0S4snX0jb12J0/c25q7Tz/f6zOI4c",
+        )
+        .unwrap();
+        Certificate {
+            nonce: vec![0; 32],
+            key: key.clone(),
+            serial: 1,
+            cert_type: CertType::Host,
+            key_id: "h".into(),
+            principals: principals.iter().map(|p| (*p).to_owned()).collect(),
+            valid_after: 100,
+            valid_before: 200,
+            critical_options: Vec::new(),
+            extensions: Vec::new(),
+            signature_key: key,
+            signature: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn host_certificate_checks_type_window_principal_and_critical_options() {
+        let cert = host_cert(&["h.example"]);
+        assert_eq!(check_host_certificate(&cert, "h.example", 150), Ok(()));
+        assert!(check_host_certificate(&cert, "other", 150).is_err());
+        assert!(check_host_certificate(&cert, "h.example", 200).is_err());
+        assert!(check_host_certificate(&cert, "h.example", 99).is_err());
+        assert_eq!(check_host_certificate(&host_cert(&[]), "any", 150), Ok(()));
+        let mut user = cert.clone();
+        user.cert_type = CertType::User;
+        assert!(check_host_certificate(&user, "h.example", 150).is_err());
+        let mut critical = cert;
+        critical
+            .critical_options
+            .push(oxssh_keys::certificate::CertOption::flag("x"));
+        assert!(check_host_certificate(&critical, "h.example", 150).is_err());
     }
 }

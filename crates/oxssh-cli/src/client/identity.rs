@@ -194,6 +194,23 @@ pub fn load_file(path: &Path, prompter: Arc<dyn Prompter>) -> Option<Identity> {
         }
     };
     let source = path.display().to_string();
+    if crate::keygen::identity::is_pem(&text) {
+        // PEM and PKCS#8 keys (`ssh-keygen -m PEM`, openssl): unencrypted only.
+        let key = match oxssh_crypto::private_key_from_pem(&text) {
+            Ok(key) => key,
+            Err(e) => {
+                eprintln!("Load key \"{source}\": {e}");
+                return None;
+            }
+        };
+        let signer = oxssh_crypto::signer_from_private(&key)
+            .map_err(|e| tracing::debug!("cannot use {source}: {e}"))
+            .ok()?;
+        return Some(Identity {
+            key: Arc::from(signer),
+            source,
+        });
+    }
     if is_encrypted(&text).ok()? {
         let public = read_public(&text).ok()?;
         let key = LockedKey {

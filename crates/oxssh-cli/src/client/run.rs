@@ -54,7 +54,10 @@ fn algorithm_lists(provider: &CryptoProvider) -> AlgorithmLists {
             names(&defaults.kex_algorithms),
             provider.kex.iter().map(|a| a.name()).collect(),
         ),
-        key_types: list(names(&defaults.host_key_algorithms), sigs.clone()),
+        key_types: list(
+            oxssh_proto::certificate::certs_first(&names(&defaults.host_key_algorithms)),
+            oxssh_proto::certificate::with_cert_forms(&sigs),
+        ),
         ca_signatures: list(names(&defaults.host_key_algorithms), sigs),
     }
 }
@@ -368,6 +371,12 @@ async fn connect_and_run(
         .map(PathBuf::from)
         .collect();
     let mut settings = AuthSettings::from_config(config, identity_files, !quiet(config));
+    settings.certificate_files = config
+        .certificate_file_paths(env)
+        .unwrap_or_default()
+        .into_iter()
+        .map(PathBuf::from)
+        .collect();
     if downgraded.load(std::sync::atomic::Ordering::SeqCst) {
         // A changed host key was let through: no secrets for a possible impostor.
         settings.password = false;

@@ -56,7 +56,23 @@ pub fn needs_passphrase(text: &str) -> bool {
 /// # Errors
 /// The reason, in ssh-keygen's words.
 pub fn parse(text: &str, passphrase: &str) -> Result<PrivateKey, LoadError> {
+    if is_pem(text) {
+        return oxssh_crypto::private_key_from_pem(text).map_err(|e| match e {
+            oxssh_crypto::PemKeyError::Encrypted => LoadError(e.to_string()),
+            _ => LoadError("error in libcrypto".into()),
+        });
+    }
     private::decrypt(text, passphrase.as_bytes()).map_err(|e| LoadError(reason(&e)))
+}
+
+/// Whether the text is a PEM or PKCS#8 private key (read by
+/// [`oxssh_crypto::private_key_from_pem`] rather than as `openssh-key-v1`).
+pub fn is_pem(text: &str) -> bool {
+    use oxssh_keys::KeyFileFormat as F;
+    matches!(
+        oxssh_keys::key_file::detect_format(text),
+        F::PemRsa | F::PemEc | F::Pkcs8 | F::Pkcs8Encrypted
+    )
 }
 
 /// ssh-keygen's `load_identity`: the key at `path`, decrypted with `passphrase` (`-P`)

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use oxssh_keys::certificate::Certificate;
 use oxssh_keys::fingerprint::{self, fingerprint_line};
 use oxssh_keys::PublicKey;
 
@@ -51,6 +52,31 @@ fn print_key(key: &PublicKey, comment: Option<&str>, opts: &Options) {
     }
 }
 
+/// A certificate's `-l` line: its key's fingerprint, labelled `TYPE-CERT`, and for
+/// `-v` the randomart titled `[TYPE-CERT BITS]` (or `[TYPE-CERT]` when that is wider
+/// than the box, as ssh-keygen shortens it).
+fn print_certificate(cert: &Certificate, comment: &str, opts: &Options) {
+    let key = &cert.key;
+    let label = format!("{}-CERT", fingerprint::type_label(key));
+    let comment = if comment.is_empty() {
+        "no comment"
+    } else {
+        comment
+    };
+    let fp = fingerprint::Fingerprint::of(key, opts.hash);
+    println!("{} {fp} {comment} ({label})", key.bits());
+    if opts.verbose > 0 {
+        let mut title = format!("[{label} {}]", key.bits());
+        if title.len() > RANDOMART_WIDTH {
+            title = format!("[{label}]");
+        }
+        println!("{}", fingerprint::randomart_of_digest(&title, &fp));
+    }
+}
+
+/// The randomart box's inner width (OpenSSH's `FLDSIZE_X`).
+const RANDOMART_WIDTH: usize = 17;
+
 /// `ssh-keygen -l [-v] [-E hash] -f FILE`.
 ///
 /// # Errors
@@ -87,7 +113,10 @@ pub fn fingerprint(opts: &Options, user: &User) -> Result<(), Failure> {
         if index == 0 && !stdin && line.contains("PRIVATE KEY") {
             return fingerprint_private(&path, opts);
         }
-        if let Some((key, comment)) = parse_listed_key(line) {
+        if let Ok((cert, comment)) = Certificate::from_openssh(line) {
+            print_certificate(&cert, &comment, opts);
+            found = true;
+        } else if let Some((key, comment)) = parse_listed_key(line) {
             print_key(&key, comment.as_deref(), opts);
             found = true;
         } else {
@@ -185,11 +214,12 @@ fn fingerprint_private(path: &Path, opts: &Options) -> Result<(), Failure> {
                     oxssh_keys::PrivateKeyError::WrongPassphrase.to_string(),
                 ));
             }
-            identity::parse(&text, "")
+            Ok((identity::parse(&text, "")?, identity::is_pem(&text)))
         });
         match loaded {
-            Ok(key) => {
-                comment = Some(key.comment().to_owned());
+            Ok((key, pem)) => {
+                // A PEM key has no comment at all: ssh-keygen says "no comment".
+                comment = (!pem).then(|| key.comment().to_owned());
                 public = public.or_else(|| Some(key.public_key().clone()));
             }
             Err(e) => debug(

@@ -154,7 +154,7 @@ fn run(opts: &args::Options) -> Result<(), Failure> {
         Mode::RemoveHost(host) => known_hosts::remove(opts, &user, &host),
         Mode::HashHosts => known_hosts::hash(opts, &user),
         Mode::Export => convert::export(opts, &user),
-        Mode::Import => Err(not_yet("-i (import keys)")),
+        Mode::Import => convert::import(opts, &user),
         Mode::Sig(op) => sig::run(opts, &op),
         Mode::SignCerts => match &opts.s_file {
             Some(ca) => cert::sign(opts, ca),

@@ -77,6 +77,24 @@ impl KeyType {
         }
     }
 
+    /// The certificate algorithms offered for this type with `-c`, in ssh-keyscan's
+    /// order.
+    pub fn certificate_algorithms(self) -> &'static [&'static str] {
+        match self {
+            Self::Rsa => &[
+                "rsa-sha2-512-cert-v01@openssh.com",
+                "rsa-sha2-256-cert-v01@openssh.com",
+                "ssh-rsa-cert-v01@openssh.com",
+            ],
+            Self::Ecdsa => &[
+                "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+                "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+                "ecdsa-sha2-nistp521-cert-v01@openssh.com",
+            ],
+            Self::Ed25519 => &["ssh-ed25519-cert-v01@openssh.com"],
+        }
+    }
+
     /// Whether `public` is a key of this type (a server must not answer an RSA scan
     /// with another kind of key; checked even though the transport negotiated it).
     pub fn matches(self, public: &PublicKey) -> bool {

@@ -75,7 +75,12 @@ async fn scan_target(opts: &Options, target: &Target, key_type: KeyType, printer
                 1,
                 &format!("{name}: fetching {} key from {addr}", key_type.name()),
             );
-            match scan(addr, key_type.host_key_algorithms(), opts.timeout).await {
+            let algorithms = if opts.certificates {
+                key_type.certificate_algorithms()
+            } else {
+                key_type.host_key_algorithms()
+            };
+            match scan(addr, algorithms, opts.timeout).await {
                 Ok(result) => return report(opts, target, name, key_type, &result, printer),
                 Err(err) if is_unreachable(&err) => {
                     printer.debug(1, &format!("{name}: {err}"));
@@ -123,13 +128,18 @@ fn report(
         ));
         return false;
     }
-    let lines = key
-        .to_openssh()
-        .map_err(|err| err.to_string())
-        .and_then(|text| {
-            key_lines(&target.output_names, opts.port, opts.hash_hosts, &text)
-                .map_err(|err| err.to_string())
-        });
+    // ssh-keyscan prints a certificate alone, without the host name.
+    let lines = match (&result.certificate, opts.certificates) {
+        (Some(cert), true) => Ok(vec![cert.to_openssh_with_comment("")]),
+        (None, true) => Err("server sent no certificate".to_owned()),
+        (_, false) => key
+            .to_openssh()
+            .map_err(|err| err.to_string())
+            .and_then(|text| {
+                key_lines(&target.output_names, opts.port, opts.hash_hosts, &text)
+                    .map_err(|err| err.to_string())
+            }),
+    };
     match lines {
         Ok(lines) => {
             printer.keys(&lines);

@@ -19,6 +19,9 @@ pub struct ScanResult {
     pub server_version: String,
     /// The host key whose signature over the exchange hash verified.
     pub host_key: oxssh_keys::PublicKey,
+    /// The host certificate sent with it, when a certificate algorithm was negotiated
+    /// (its CA signature verified).
+    pub certificate: Option<oxssh_keys::certificate::Certificate>,
 }
 
 /// Why a scan produced no key.
@@ -107,6 +110,7 @@ pub async fn scan(
                 Err(e) => return Err(protocol(&transport, e)),
             };
             if let Event::HostKey { key, .. } = event {
+                let certificate = transport.host_certificate().cloned();
                 let server_version = transport
                     .peer_version()
                     .map(|v| v.line.clone())
@@ -117,6 +121,7 @@ pub async fn scan(
                 return Ok(ScanResult {
                     server_version,
                     host_key: key,
+                    certificate,
                 });
             }
         }

@@ -169,7 +169,40 @@ pub(crate) fn find_authorized_key(
         for (line, entry) in parse_file(&text) {
             match entry {
                 Ok(entry) if entry.authorizes(key) => {
-                    if let Some(options) = acceptable(&entry, ends, &path, line) {
+                    if let Some(options) = line_acceptable(&entry, ends, &path, line, false) {
+                        return Some(options);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!("{}:{line}: {e}", path.display()),
+            }
+        }
+    }
+    None
+}
+
+/// The options of the first `cert-authority` line in the user's authorized_keys files
+/// that trusts `ca` and whose `from=` and `expiry-time=` accept this connection (the
+/// line's own `principals=` check is the caller's).
+pub(crate) fn find_cert_authority(
+    candidate: &Candidate,
+    ca: &PublicKey,
+    ends: Endpoints,
+) -> Option<KeyOptions> {
+    let user = &candidate.user;
+    let home = user.home.to_string_lossy();
+    for path in candidate
+        .config
+        .authorized_keys_paths(&user.name, user.uid, &home)
+    {
+        let path = PathBuf::from(path);
+        let Some(text) = read_authorized_keys(&path, candidate) else {
+            continue;
+        };
+        for (line, entry) in parse_file(&text) {
+            match entry {
+                Ok(entry) if entry.trusts_ca(ca) => {
+                    if let Some(options) = line_acceptable(&entry, ends, &path, line, true) {
                         return Some(options);
                     }
                 }
@@ -182,7 +215,7 @@ pub(crate) fn find_authorized_key(
 }
 
 /// Reads one authorized_keys file, after the `StrictModes` checks on the opened file.
-fn read_authorized_keys(path: &Path, candidate: &Candidate) -> Option<String> {
+pub(crate) fn read_authorized_keys(path: &Path, candidate: &Candidate) -> Option<String> {
     use std::io::Read;
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
@@ -213,12 +246,14 @@ fn read_authorized_keys(path: &Path, candidate: &Candidate) -> Option<String> {
     }
 }
 
-/// The line's options, when they let this connection in.
-fn acceptable(
+/// The line's options, when they let this connection in (`for_cert`: a
+/// `cert-authority` line, where `principals=` belongs).
+fn line_acceptable(
     entry: &AuthorizedKey,
     ends: Endpoints,
     path: &Path,
     line: usize,
+    for_cert: bool,
 ) -> Option<KeyOptions> {
     let options = &entry.options;
     let ip = ends.peer.ip().to_string();
@@ -238,7 +273,7 @@ fn acceptable(
             }
         }
     }
-    if options.principals().is_some() {
+    if options.principals().is_some() && !for_cert {
         // principals= only makes sense on cert-authority lines.
         tracing::info!("{} line {line}: principals= on a plain key", path.display());
         return None;

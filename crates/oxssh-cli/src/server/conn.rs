@@ -26,10 +26,10 @@ const READ_CHUNK: usize = 256 * 1024;
 pub(super) const STDIN_CHUNK: usize = 32 * 1024;
 
 thread_local! {
-    /// Where a worker thread reads sockets and channels into. What is read is handed on
-    /// (to the protocol core, or copied into a message) before the next `await`, so one
-    /// buffer per thread serves every connection: an idle connection owns none.
-    pub(super) static READ_BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
+    /// Where a worker thread reads sockets into. What is read is handed to the protocol
+    /// core before the next `await`, so one buffer per thread serves every connection:
+    /// an idle connection owns none.
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
 }
 /// Longest wait to write the last bytes of a closing connection.
 const FINAL_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
@@ -632,18 +632,13 @@ impl Conn {
                     // The child closed its stdin: discard, keep the window open.
                     _ => None,
                 };
-                let core = &mut self.core;
-                let n = READ_BUFFER.with_borrow_mut(|buf| {
-                    let chunk = buf.get_mut(..STDIN_CHUNK).unwrap_or_default();
-                    let n = core.read(id, chunk)?;
-                    if let (Some(permit), true) = (permit, n > 0) {
-                        permit.send(chunk.get(..n).unwrap_or_default().to_vec());
-                    }
-                    Ok::<_, TransportError>(n)
-                })?;
-                if n == 0 {
+                let data = self.core.read_owned(id, STDIN_CHUNK)?;
+                if data.is_empty() {
                     input_done = true;
                     break;
+                }
+                if let Some(permit) = permit {
+                    permit.send(data);
                 }
             }
             if s.client_eof && input_done && s.pty.is_none() {

@@ -26,7 +26,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
-use super::conn::{Conn, READ_BUFFER, STDIN_CHUNK};
+use super::conn::{Conn, STDIN_CHUNK};
 use crate::forwarding::{self, Gateway};
 
 /// Bytes per read from a forwarded socket.
@@ -753,18 +753,13 @@ impl Conn {
                     // The socket is done for writing: discard, keep the window open.
                     _ => None,
                 };
-                let core = &mut self.core;
-                let n = READ_BUFFER.with_borrow_mut(|buf| {
-                    let chunk = buf.get_mut(..STDIN_CHUNK).unwrap_or_default();
-                    let n = core.read(id, chunk)?;
-                    if let (Some(permit), true) = (permit, n > 0) {
-                        permit.send(chunk.get(..n).unwrap_or_default().to_vec());
-                    }
-                    Ok::<_, TransportError>(n)
-                })?;
-                if n == 0 {
+                let data = self.core.read_owned(id, STDIN_CHUNK)?;
+                if data.is_empty() {
                     input_done = true;
                     break;
+                }
+                if let Some(permit) = permit {
+                    permit.send(data);
                 }
             }
             if r.client_eof && input_done {

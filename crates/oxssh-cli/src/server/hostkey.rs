@@ -1,12 +1,15 @@
 //! The host key: `$XDG_STATE_HOME/oxssh/ssh_host_ed25519_key` (default
-//! `~/.local/state/oxssh/`), created on first start with mode 0600 in a 0700 directory.
+//! `~/.local/state/oxssh/`), created on first start with mode 0600 in a 0700 directory;
+//! `HostKey` files, and the `HostCertificate`s that certify them.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+use oxssh_keys::certificate::{CertType, Certificate};
 use oxssh_keys::{KeyMaterial, PrivateKey};
+use oxssh_proto::certificate::CertifiedKey;
 use oxssh_proto::crypto::SigningKey;
 use zeroize::Zeroizing;
 
@@ -36,8 +39,15 @@ pub(crate) fn load(path: &Path) -> Result<Arc<dyn SigningKey>, String> {
         oxssh_keys::key_file::KeyFileError::BadPermissions { warning } => warning.join("\n"),
         other => format!("{}: {other}", path.display()),
     })?;
-    let key = oxssh_crypto::load_openssh_private_key(&text)
-        .map_err(|e| format!("{}: cannot load host key: {e}", path.display()))?;
+    let cannot =
+        |e: &dyn std::fmt::Display| format!("{}: cannot load host key: {e}", path.display());
+    // PEM and PKCS#8 host keys (`ssh-keygen -m PEM`), as sshd reads them too.
+    let key = if crate::keygen::identity::is_pem(&text) {
+        let private = oxssh_crypto::private_key_from_pem(&text).map_err(|e| cannot(&e))?;
+        oxssh_crypto::signer_from_private(&private).map_err(|e| cannot(&e))?
+    } else {
+        oxssh_crypto::load_openssh_private_key(&text).map_err(|e| cannot(&e))?
+    };
     Ok(Arc::from(key))
 }
 
@@ -79,4 +89,39 @@ fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "localhost".into())
+}
+
+/// Attaches each `HostCertificate` file to the host key it certifies, as sshd does;
+/// returns the warnings for certificates that cannot be used (sshd goes on without
+/// them).
+pub(crate) fn attach_certificates(
+    keys: &mut [Arc<dyn SigningKey>],
+    paths: &[String],
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for path in paths {
+        let cert = std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| Certificate::from_openssh(&text).map_err(|e| e.to_string()));
+        let cert = match cert {
+            Ok((cert, _)) if cert.cert_type == CertType::Host => cert,
+            Ok(_) => {
+                warnings.push(format!("HostCertificate {path}: not a host certificate"));
+                continue;
+            }
+            Err(e) => {
+                warnings.push(format!("Could not load host certificate \"{path}\": {e}"));
+                continue;
+            }
+        };
+        match keys.iter_mut().find(|k| *k.public_key() == cert.key) {
+            Some(slot) => {
+                if let Some(certified) = CertifiedKey::new(Arc::clone(slot), cert) {
+                    *slot = Arc::new(certified);
+                }
+            }
+            None => warnings.push(format!("No matching private key for certificate: {path}")),
+        }
+    }
+    warnings
 }

@@ -4,6 +4,7 @@
 //! (`event`, `result`, `user`, `method`, `addr`, `port`, ...) on one JSON line each.
 //! Nothing secret is ever logged.
 
+use oxssh_keys::certificate::Certificate;
 use oxssh_keys::{HashAlg, PublicKey};
 
 use super::auth::Endpoints;
@@ -12,7 +13,7 @@ use super::logging::VERBOSE;
 use super::settings::Settings;
 
 /// OpenSSH's short name for a key type in log lines (`sshkey_type`).
-fn key_label(key: &PublicKey) -> &'static str {
+pub(crate) fn key_label(key: &PublicKey) -> &'static str {
     let t = key.key_type();
     if t.contains("ed25519") {
         "ED25519"
@@ -50,6 +51,13 @@ pub(crate) fn invalid_user(settings: &Settings, ends: Endpoints, user: &str) {
     }
 }
 
+/// The key an attempt used: a plain key, or a certificate's key and the certificate.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UsedKey<'a> {
+    pub key: &'a PublicKey,
+    pub cert: Option<&'a Certificate>,
+}
+
 /// Who tried to authenticate, and how.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Attempt<'a> {
@@ -60,7 +68,7 @@ pub(crate) struct Attempt<'a> {
     /// `publickey`, `password`, `keyboard-interactive`.
     pub method: &'a str,
     /// The key, for `publickey`.
-    pub key: Option<&'a PublicKey>,
+    pub key: Option<UsedKey<'a>>,
 }
 
 /// A successful authentication.
@@ -69,7 +77,7 @@ pub(crate) fn accepted(
     ends: Endpoints,
     user: &str,
     method: &str,
-    key: Option<&PublicKey>,
+    key: Option<UsedKey<'_>>,
 ) {
     let attempt = Attempt {
         user,
@@ -117,8 +125,10 @@ fn auth_result(
         user,
         invalid,
         method,
-        key,
+        key: used,
     } = attempt;
+    let key = used.map(|u| u.key);
+    let cert = used.and_then(|u| u.cert);
     let (addr, port) = (ends.peer.ip(), ends.peer.port());
     let fingerprint = key.map(|k| k.fingerprint(HashAlg::Sha256).to_string());
     if settings.json_log {
@@ -132,6 +142,7 @@ fn auth_result(
             port,
             key_type = key.map(key_label),
             fingerprint = fingerprint.as_deref(),
+            certificate = cert.map(super::certauth::describe),
         );
         return;
     }
@@ -141,8 +152,14 @@ fn auth_result(
     } else {
         user.to_owned()
     };
-    let line = match (key, fingerprint) {
-        (Some(key), Some(fp)) => format!(
+    let line = match (key, fingerprint, cert) {
+        // sshd: `ED25519-CERT SHA256:... ID keyid (serial N) CA ED25519 SHA256:...`.
+        (Some(key), Some(fp), Some(cert)) => format!(
+            "{verdict} {method} for {who} from {addr} port {port} ssh2: {}-CERT {fp} {}",
+            key_label(key),
+            super::certauth::describe(cert)
+        ),
+        (Some(key), Some(fp), None) => format!(
             "{verdict} {method} for {who} from {addr} port {port} ssh2: {} {fp}",
             key_label(key)
         ),

@@ -6,6 +6,7 @@
 
 use std::time::Instant;
 
+use oxssh_keys::certificate::Certificate;
 use oxssh_keys::{KeyOptions, PublicKey};
 use oxssh_os::{AccountStatus, Pam, PamConfig, PamStep};
 use oxssh_proto::auth::{AttemptMethod, AuthAttempt};
@@ -14,6 +15,7 @@ use oxssh_wire::userauth::Prompt;
 use zeroize::Zeroizing;
 
 use super::auth::{self, Candidate};
+use super::certauth;
 use super::conn::{Conn, Login};
 use super::log;
 use super::settings::PAM_SERVICE;
@@ -43,17 +45,24 @@ impl Conn {
             "keyboard-interactive" => "keyboard-interactive/pam",
             other => other,
         };
-        let key = match &attempt.method {
-            AttemptMethod::PublicKey { key, .. } | AttemptMethod::PublicKeyQuery { key, .. } => {
-                Some(key.clone())
+        let (key, cert) = match &attempt.method {
+            AttemptMethod::PublicKey {
+                key, certificate, ..
             }
-            _ => None,
+            | AttemptMethod::PublicKeyQuery {
+                key, certificate, ..
+            } => (Some(key.clone()), certificate.clone()),
+            _ => (None, None),
         };
-        let verdict = match (&candidate, attempt.method) {
+        let used = key.as_ref().map(|key| log::UsedKey {
+            key,
+            cert: cert.as_deref(),
+        });
+        let verdict = match (&candidate, &attempt.method) {
             (_, AttemptMethod::None) => Verdict::Reject(None),
             (Some(c), AttemptMethod::PublicKeyQuery { key, .. })
             | (Some(c), AttemptMethod::PublicKey { key, .. }) => {
-                self.public_key_login(c, &key, query).await
+                self.public_key_login(c, key, cert.as_deref(), query).await
             }
             (None, AttemptMethod::PublicKeyQuery { .. } | AttemptMethod::PublicKey { .. }) => {
                 Verdict::Reject(None)
@@ -94,7 +103,7 @@ impl Conn {
                     self.ends,
                     &candidate.user.name,
                     method,
-                    key.as_ref(),
+                    used,
                 );
                 self.accepted = Some(Login {
                     candidate,
@@ -120,7 +129,7 @@ impl Conn {
                         user: &attempt.user,
                         invalid: candidate.is_none(),
                         method,
-                        key: key.as_ref(),
+                        key: used,
                     };
                     let failures = self.core.auth().failures();
                     log::failed(&self.settings, self.ends, line, failures, max_auth_tries);
@@ -153,9 +162,10 @@ impl Conn {
         &mut self,
         candidate: &Candidate,
         key: &PublicKey,
+        cert: Option<&Certificate>,
         query: bool,
     ) -> Verdict {
-        let verdict = self.public_key(candidate, key);
+        let verdict = self.public_key(candidate, key, cert);
         let Verdict::Accept(options) = verdict else {
             return verdict;
         };
@@ -172,15 +182,38 @@ impl Conn {
         }
     }
 
-    fn public_key(&self, candidate: &Candidate, key: &PublicKey) -> Verdict {
+    fn public_key(
+        &self,
+        candidate: &Candidate,
+        key: &PublicKey,
+        cert: Option<&Certificate>,
+    ) -> Verdict {
         if let Some(reason) = &candidate.refused {
             return Verdict::Reject(Some(reason.clone()));
         }
         if !candidate.config.pubkey_authentication {
             return Verdict::Reject(None);
         }
-        let Some(options) = auth::find_authorized_key(candidate, key, self.ends) else {
-            return Verdict::Reject(None);
+        if let Some(path) = &candidate.config.revoked_keys {
+            if let Some(reason) = super::revoked::revocation(path, key, cert) {
+                return Verdict::Reject(Some(reason));
+            }
+        }
+        let options = match cert {
+            Some(cert) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or_default();
+                match certauth::certificate_options(candidate, cert, self.ends, now) {
+                    Ok(options) => options,
+                    Err(reason) => return Verdict::Reject(reason),
+                }
+            }
+            None => match auth::find_authorized_key(candidate, key, self.ends) {
+                Some(options) => options,
+                None => return Verdict::Reject(None),
+            },
         };
         let forced = candidate.config.force_command.is_some() || options.forced_command().is_some();
         if !auth::root_allowed(&candidate.config, &candidate.user, true, forced) {

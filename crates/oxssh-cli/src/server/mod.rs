@@ -9,6 +9,7 @@
 
 mod args;
 mod auth;
+mod certauth;
 mod conn;
 mod daemon;
 mod environment;
@@ -19,6 +20,7 @@ mod logging;
 mod login;
 mod rc;
 mod records;
+mod revoked;
 mod session;
 mod settings;
 mod stream;

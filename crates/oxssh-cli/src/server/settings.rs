@@ -12,6 +12,7 @@ use oxssh_config::sshd::{ConnectionContext, SshdConfig};
 use oxssh_config::{AlgorithmList, AlgorithmLists, MemoryEnv, OsEnv};
 use oxssh_os::SystemUser;
 use oxssh_proto::auth::{AuthConfig, AuthenticationMethods};
+use oxssh_proto::certificate;
 use oxssh_proto::crypto::{CryptoProvider, SigningKey};
 use oxssh_proto::TransportConfig;
 
@@ -70,7 +71,10 @@ pub(crate) fn algorithm_lists(provider: &CryptoProvider) -> AlgorithmLists {
         AlgorithmList::new(&default, &all)
     };
     let sigs: Vec<&'static str> = provider.signatures.iter().map(|a| a.name()).collect();
-    let user_key_defaults: Vec<String> = AuthConfig::default().pubkey_accepted_algorithms;
+    let plain_defaults: Vec<String> = AuthConfig::default().pubkey_accepted_algorithms;
+    // sshd's order: the certificate form of each default algorithm first.
+    let user_key_defaults = certificate::certs_first(&plain_defaults);
+    let key_types = certificate::with_cert_forms(&sigs);
     AlgorithmLists {
         ciphers: list(
             &defaults.ciphers,
@@ -84,8 +88,8 @@ pub(crate) fn algorithm_lists(provider: &CryptoProvider) -> AlgorithmLists {
             &defaults.kex_algorithms,
             provider.kex.iter().map(|a| a.name()).collect(),
         ),
-        key_types: list(&user_key_defaults, sigs.clone()),
-        ca_signatures: list(&user_key_defaults, sigs),
+        key_types: list(&user_key_defaults, key_types),
+        ca_signatures: list(&plain_defaults, sigs),
     }
 }
 
@@ -104,7 +108,11 @@ impl Settings {
         let json_log = args.json_log;
         let mut key_files = args.host_keys.clone();
         key_files.extend(config.host_keys.iter().cloned());
-        let (host_keys, key_warnings) = load_host_keys(&key_files);
+        let (mut host_keys, mut key_warnings) = load_host_keys(&key_files);
+        key_warnings.extend(hostkey::attach_certificates(
+            &mut host_keys,
+            &config.host_certificates,
+        ));
         let mut settings =
             Self::build(config, Some(path.to_owned()), provider, host_keys, json_log)?;
         settings.warnings.splice(0..0, key_warnings);
@@ -177,6 +185,13 @@ impl Settings {
                  with it; clients get rsa-sha2-256/512 from the same key"
                     .into(),
             );
+        }
+        if let Some(problem) = config
+            .revoked_keys
+            .as_deref()
+            .and_then(super::revoked::startup_problem)
+        {
+            return Err(vec![problem]);
         }
         let transport = transport_config(&config);
         Ok(Self {

@@ -144,6 +144,15 @@ pub struct SshdConfig {
     pub permit_user_rc: bool,
     /// `ForceCommand` (`None` for `none`).
     pub force_command: Option<String>,
+    /// `TrustedUserCAKeys`: the file of CA keys trusted to sign user certificates
+    /// (`None` for `none`), tokens not yet expanded.
+    pub trusted_user_ca_keys: Option<String>,
+    /// `RevokedKeys`: a file of revoked public keys (`None` for `none`).
+    pub revoked_keys: Option<String>,
+    /// `AuthorizedPrincipalsFile` (`None` for `none`), tokens not yet expanded.
+    pub authorized_principals_file: Option<String>,
+    /// `HostCertificate` files, in order; each names the certificate of a `HostKey`.
+    pub host_certificates: Vec<String>,
     /// `Subsystem` lines.
     pub subsystems: Vec<Subsystem>,
     /// `AllowAgentForwarding`.
@@ -176,7 +185,7 @@ pub struct SshdConfig {
     pub host_key_algorithms: Vec<String>,
     /// `PubkeyAcceptedAlgorithms` (alias `PubkeyAcceptedKeyTypes`).
     pub pubkey_accepted_algorithms: Vec<String>,
-    /// `CASignatureAlgorithms` (printed by `-T`; certificates are not supported yet).
+    /// `CASignatureAlgorithms`: algorithms a CA may sign certificates with.
     pub ca_signature_algorithms: Vec<String>,
     /// `HostbasedAcceptedAlgorithms` (printed by `-T`; host-based auth is refused).
     pub hostbased_accepted_algorithms: Vec<String>,
@@ -289,33 +298,44 @@ impl SshdConfig {
         self.authorized_keys_files
             .iter()
             .filter(|f| f.as_str() != "none")
-            .map(|f| {
-                let mut out = String::new();
-                let mut chars = f.chars();
-                while let Some(c) = chars.next() {
-                    if c != '%' {
-                        out.push(c);
-                        continue;
-                    }
-                    match chars.next() {
-                        Some('h') => out.push_str(home),
-                        Some('u') => out.push_str(user),
-                        Some('U') => out.push_str(&uid.to_string()),
-                        Some('%') => out.push('%'),
-                        Some(other) => {
-                            out.push('%');
-                            out.push(other);
-                        }
-                        None => out.push('%'),
-                    }
-                }
-                if out.starts_with('/') {
-                    out
-                } else {
-                    format!("{}/{out}", home.trim_end_matches('/'))
-                }
-            })
+            .map(|f| expand_user_path(f, user, uid, home))
             .collect()
+    }
+
+    /// The `AuthorizedPrincipalsFile` path for a user, expanded as
+    /// [`SshdConfig::authorized_keys_paths`]; `None` for `none`.
+    pub fn authorized_principals_path(&self, user: &str, uid: u32, home: &str) -> Option<String> {
+        self.authorized_principals_file
+            .as_deref()
+            .map(|f| expand_user_path(f, user, uid, home))
+    }
+}
+
+/// sshd's `expand_authorized_keys`: `%h`, `%u`, `%U`, `%%`, then relative to the home.
+fn expand_user_path(pattern: &str, user: &str, uid: u32, home: &str) -> String {
+    let mut out = String::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('h') => out.push_str(home),
+            Some('u') => out.push_str(user),
+            Some('U') => out.push_str(&uid.to_string()),
+            Some('%') => out.push('%'),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    if out.starts_with('/') {
+        out
+    } else {
+        format!("{}/{out}", home.trim_end_matches('/'))
     }
 }
 

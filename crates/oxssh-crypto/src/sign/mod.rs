@@ -11,6 +11,7 @@
 
 pub mod generate;
 pub mod keys;
+pub mod pem;
 
 use aws_lc_rs::signature::{self as sig, RsaParameters, RsaPublicKeyComponents, UnparsedPublicKey};
 use oxssh_keys::{EcdsaCurve, PublicKey};
@@ -20,6 +21,7 @@ use oxssh_wire::{Reader, Writer};
 
 pub use generate::{generate_private_key, signer_from_private};
 pub use keys::{generate_signing_key, load_openssh_private_key, KeyKind};
+pub use pem::{private_key_from_pem, PemKeyError};
 
 /// Smallest RSA modulus accepted for verification (OpenSSH `SSH_RSA_MINIMUM_MODULUS_SIZE`).
 pub const RSA_MIN_BITS: usize = 1024;

@@ -16,10 +16,12 @@
 //! only parses, and does no I/O. Lines are bounded by [`MAX_LINE_LEN`], the limit
 //! sshd(8) documents.
 
+mod cert;
 mod expiry;
 mod options;
 mod permit;
 
+pub use cert::{CertOptionError, CertRestrictions};
 pub use expiry::ExpiryTime;
 pub use options::{split_options, KeyOptions, OptionsError, Permission};
 pub use permit::{PermitPort, PermitTarget, Tunnel};

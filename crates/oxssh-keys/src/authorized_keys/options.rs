@@ -324,6 +324,20 @@ impl KeyOptions {
         self.permitted & permission.bit() != 0
     }
 
+    /// Grants or withdraws `permission` (a certificate's extensions decide them).
+    pub(super) fn set_permitted(&mut self, permission: Permission, allowed: bool) {
+        if allowed {
+            self.permitted |= permission.bit();
+        } else {
+            self.permitted &= !permission.bit();
+        }
+    }
+
+    /// Sets the forced command (a certificate's `force-command`).
+    pub(super) fn set_forced_command(&mut self, command: Option<String>) {
+        self.command = command;
+    }
+
     /// Whether a pty may be allocated (`no-pty`, `restrict`, `pty`).
     pub fn pty_allowed(&self) -> bool {
         self.allows(Permission::Pty)

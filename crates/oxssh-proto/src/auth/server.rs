@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use oxssh_keys::certificate::Certificate;
 use oxssh_keys::PublicKey;
 use oxssh_wire::names::{key, service};
 use oxssh_wire::transport::Message;
@@ -192,16 +193,23 @@ pub enum AttemptMethod {
     PublicKeyQuery {
         /// Signature algorithm the client will use.
         algorithm: String,
-        /// The key.
+        /// The key (for a certificate, the certified key).
         key: PublicKey,
+        /// The certificate, for a `*-cert-v01@openssh.com` algorithm: well-formed, its
+        /// key of the algorithm's type and the CA's signature over it verified. Whether
+        /// the CA is trusted and the certificate valid now and for this user is the
+        /// policy's to decide.
+        certificate: Option<Box<Certificate>>,
     },
     /// A key whose signature over this session the core already verified, with an
     /// algorithm in `PubkeyAcceptedAlgorithms`: answer whether it is authorised.
     PublicKey {
         /// Signature algorithm used.
         algorithm: String,
-        /// The key.
+        /// The key (for a certificate, the certified key).
         key: PublicKey,
+        /// The certificate, checked as for [`AttemptMethod::PublicKeyQuery`].
+        certificate: Option<Box<Certificate>>,
     },
     /// A password (and a new one when answering a change request).
     Password {
@@ -522,8 +530,8 @@ impl AuthServer {
         if !self.allowed(Method::PublicKey) {
             return self.refuse(name, "method not allowed");
         }
-        let key = match self.check_key(&algorithm, &blob) {
-            Ok(key) => key,
+        let (key, certificate) = match self.check_key(&algorithm, &blob) {
+            Ok(checked) => checked,
             Err(reason) => return self.refuse(name, reason),
         };
         let Some(signature) = signature else {
@@ -531,7 +539,12 @@ impl AuthServer {
                 algorithm: algorithm.clone(),
                 key: blob,
             };
-            self.ask(pending, AttemptMethod::PublicKeyQuery { algorithm, key });
+            let attempt = AttemptMethod::PublicKeyQuery {
+                algorithm,
+                key,
+                certificate,
+            };
+            self.ask(pending, attempt);
             return Ok(());
         };
         let data = signed_data.unwrap_or_default();
@@ -540,14 +553,23 @@ impl AuthServer {
         }
         self.ask(
             Pending::PublicKey { key: key.clone() },
-            AttemptMethod::PublicKey { algorithm, key },
+            AttemptMethod::PublicKey {
+                algorithm,
+                key,
+                certificate,
+            },
         );
         Ok(())
     }
 
     /// Checks what the core decides alone: algorithm accepted, key well-formed and of
-    /// the algorithm's type, not already used for an earlier step.
-    fn check_key(&self, algorithm: &str, blob: &[u8]) -> Result<PublicKey, &'static str> {
+    /// the algorithm's type, not already used for an earlier step; for a certificate
+    /// (`PROTOCOL.certkeys`), also the CA's signature over it.
+    fn check_key(
+        &self,
+        algorithm: &str,
+        blob: &[u8],
+    ) -> Result<(PublicKey, Option<Box<Certificate>>), &'static str> {
         if !self
             .config
             .pubkey_accepted_algorithms
@@ -556,18 +578,29 @@ impl AuthServer {
         {
             return Err("signature algorithm not in PubkeyAcceptedAlgorithms");
         }
+        let plain = crate::certificate::plain_algorithm(algorithm);
         let sig_alg = self
             .provider
-            .signature(algorithm)
+            .signature(plain.unwrap_or(algorithm))
             .ok_or("unsupported signature algorithm")?;
-        let key = PublicKey::from_blob(blob).map_err(|_| "malformed public key")?;
+        let (key, certificate) = match plain {
+            None => (
+                PublicKey::from_blob(blob).map_err(|_| "malformed public key")?,
+                None,
+            ),
+            Some(_) => {
+                let cert = Certificate::from_blob(blob).map_err(|_| "malformed certificate")?;
+                crate::certificate::verify_signature(&self.provider, &cert)?;
+                (cert.key.clone(), Some(Box::new(cert)))
+            }
+        };
         if key.key_type() != sig_alg.key_type() {
             return Err("key type does not match the signature algorithm");
         }
         if self.used_keys.contains(&key) {
             return Err("key already used");
         }
-        Ok(key)
+        Ok((key, certificate))
     }
 
     fn verify(
@@ -582,6 +615,8 @@ impl AuthServer {
             (Ok(name), Ok(sig)) if r.finish().is_ok() => (name, sig),
             _ => return Err("malformed signature"),
         };
+        // A certificate's key signs with the plain algorithm (`PROTOCOL.certkeys`).
+        let algorithm = crate::certificate::plain_algorithm(algorithm).unwrap_or(algorithm);
         if name != algorithm {
             return Err("signature algorithm does not match the request");
         }

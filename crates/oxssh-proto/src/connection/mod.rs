@@ -344,18 +344,34 @@ impl Connection {
             &mut channel.stdout
         };
         let n = drain_into(queue, buf);
-        if let Some(refill) = channel.window_refill() {
-            channel.local_window += refill;
-            let recipient = channel.remote_id;
-            tx.send(
-                &msgs::ChannelWindowAdjust {
-                    recipient,
-                    bytes: refill,
-                }
-                .to_payload(),
-            )?;
-        }
+        refill_window(tx, channel)?;
         Ok(n)
+    }
+
+    /// [`Connection::read`] into a new buffer of at most `max` bytes: one copy, for
+    /// callers that hand the data on as an owned buffer anyway.
+    pub fn read_owned(
+        &mut self,
+        tx: &mut Transport,
+        id: ChannelId,
+        max: usize,
+        stderr: bool,
+    ) -> Result<Vec<u8>, TransportError> {
+        let channel = self.get_mut(id)?;
+        let queue = if stderr {
+            &mut channel.stderr
+        } else {
+            &mut channel.stdout
+        };
+        let n = max.min(queue.len());
+        let mut out = Vec::with_capacity(n);
+        let (front, back) = queue.as_slices();
+        let first = n.min(front.len());
+        out.extend_from_slice(front.get(..first).unwrap_or_default());
+        out.extend_from_slice(back.get(..n - first).unwrap_or_default());
+        queue.drain(..n);
+        refill_window(tx, channel)?;
+        Ok(out)
     }
 
     /// Sends EOF: we will write no more (RFC 4254 §5.3).
@@ -433,19 +449,35 @@ impl Connection {
         payload.first().is_some_and(|n| (80..=127).contains(n))
     }
 
+    /// Handles `payload` when it is channel data (the bulk of a busy connection), which
+    /// needs no transport: the caller can pass the decrypted packet straight through
+    /// instead of copying it out first. `None` when it is another message.
+    pub fn handle_data(&mut self, payload: &[u8]) -> Option<Result<(), TransportError>> {
+        match payload.first().copied() {
+            Some(num::CHANNEL_DATA) => Some(
+                data::decode(payload)
+                    .map_err(TransportError::from)
+                    .and_then(|(recipient, bytes)| self.receive_data(recipient, bytes, false)),
+            ),
+            Some(num::CHANNEL_EXTENDED_DATA) => Some(
+                data::decode_extended(payload)
+                    .map_err(TransportError::from)
+                    .and_then(|(recipient, kind, bytes)| {
+                        // Only stderr is defined; other types are consumed and dropped.
+                        self.receive_data(recipient, bytes, kind == msgs::EXTENDED_DATA_STDERR)
+                    }),
+            ),
+            _ => None,
+        }
+    }
+
     /// Handles one connection-protocol message from the peer.
     pub fn handle(&mut self, tx: &mut Transport, payload: &[u8]) -> Result<(), TransportError> {
         let number = payload.first().copied().unwrap_or_default();
+        if let Some(result) = self.handle_data(payload) {
+            return result;
+        }
         match number {
-            num::CHANNEL_DATA => {
-                let (recipient, bytes) = data::decode(payload)?;
-                self.receive_data(recipient, bytes, false)
-            }
-            num::CHANNEL_EXTENDED_DATA => {
-                let (recipient, kind, bytes) = data::decode_extended(payload)?;
-                // Only stderr is defined; other types are consumed and dropped.
-                self.receive_data(recipient, bytes, kind == msgs::EXTENDED_DATA_STDERR)
-            }
             num::CHANNEL_WINDOW_ADJUST => {
                 let m = msgs::ChannelWindowAdjust::decode(payload)?;
                 let channel = self.remote(m.recipient)?;
@@ -651,4 +683,20 @@ impl Connection {
         self.events.push_back(ConnectionEvent::OpenConfirmed(id));
         Ok(())
     }
+}
+
+/// Sends a WINDOW_ADJUST once the application has consumed half the window.
+fn refill_window(tx: &mut Transport, channel: &mut Channel) -> Result<(), TransportError> {
+    if let Some(refill) = channel.window_refill() {
+        channel.local_window += refill;
+        let recipient = channel.remote_id;
+        tx.send(
+            &msgs::ChannelWindowAdjust {
+                recipient,
+                bytes: refill,
+            }
+            .to_payload(),
+        )?;
+    }
+    Ok(())
 }

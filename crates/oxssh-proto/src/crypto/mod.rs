@@ -204,6 +204,12 @@ pub trait SigningKey: Send + Sync {
     fn signature_algorithms(&self) -> Vec<&'static str>;
     /// Signs `message` with `algorithm`, returning the raw signature (not the blob).
     fn sign(&self, algorithm: &str, message: &[u8]) -> Result<Vec<u8>, CryptoError>;
+    /// An OpenSSH certificate for this key (sshd's `HostCertificate`): a server then
+    /// also offers the `*-cert-v01@openssh.com` form of each of its algorithms, sends
+    /// the certificate as its host key for those, and signs with the plain algorithm.
+    fn certificate(&self) -> Option<&oxssh_keys::certificate::Certificate> {
+        None
+    }
 }
 
 /// A MAC algorithm.

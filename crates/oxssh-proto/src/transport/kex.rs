@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use oxssh_keys::certificate::Certificate;
 use oxssh_keys::PublicKey;
 use oxssh_wire::msg::num;
 use oxssh_wire::names::{ext, kex as kex_names};
@@ -170,17 +171,16 @@ impl Transport {
                 .host_key_algorithms
                 .iter()
                 .map(String::as_str)
-                .filter(|n| provider.signature(n).is_some())
+                .filter(|n| {
+                    let plain = crate::certificate::plain_algorithm(n).unwrap_or(n);
+                    provider.signature(plain).is_some()
+                })
                 .collect(),
             Role::Server { host_keys } => config
                 .host_key_algorithms
                 .iter()
                 .map(String::as_str)
-                .filter(|n| {
-                    host_keys
-                        .iter()
-                        .any(|k| k.signature_algorithms().contains(n))
-                })
+                .filter(|n| host_keys.iter().any(|k| can_sign_as(k.as_ref(), n)))
                 .collect(),
         };
         let ciphers = NameList::from_names(
@@ -413,11 +413,25 @@ impl Transport {
             }
         };
         let negotiated = self.negotiated()?;
-        let host_key = PublicKey::from_blob(&host_key_blob)
-            .map_err(|_| PeerMisbehaved::BadHostKey("malformed host key"))?;
+        let plain = crate::certificate::plain_algorithm(&negotiated.host_key);
+        let (host_key, certificate) = match plain {
+            None => (
+                PublicKey::from_blob(&host_key_blob)
+                    .map_err(|_| PeerMisbehaved::BadHostKey("malformed host key"))?,
+                None,
+            ),
+            Some(_) => {
+                let cert = Certificate::from_blob(&host_key_blob)
+                    .map_err(|_| PeerMisbehaved::BadHostKey("malformed host certificate"))?;
+                crate::certificate::verify_signature(&self.provider, &cert)
+                    .map_err(PeerMisbehaved::BadHostKey)?;
+                (cert.key.clone(), Some(Box::new(cert)))
+            }
+        };
+        let sig_alg_name = plain.unwrap_or(&negotiated.host_key);
         let sig_alg = self
             .provider
-            .signature(&negotiated.host_key)
+            .signature(sig_alg_name)
             .ok_or(PeerMisbehaved::BadHostKey("unsupported host key algorithm"))?;
         if sig_alg.key_type() != host_key.key_type() {
             return Err(
@@ -428,7 +442,7 @@ impl Transport {
         let exchange = hash_exchange(alg.method(), gex.as_ref(), &client_public, &server_public);
         let h = self.compute_hash(alg, &host_key_blob, &exchange, &secret)?;
         let (sig_name, sig) = parse_signature_blob(&signature)?;
-        if sig_name != negotiated.host_key {
+        if sig_name != sig_alg_name {
             return Err(PeerMisbehaved::BadHostKeySignature.into());
         }
         sig_alg
@@ -438,6 +452,7 @@ impl Transport {
         match &self.server_host_key {
             None => {
                 self.server_host_key = Some(host_key.clone());
+                self.server_host_certificate = certificate;
                 self.events.push_back(Event::HostKey {
                     key: host_key,
                     algorithm: negotiated.host_key,
@@ -509,15 +524,26 @@ impl Transport {
         };
         let host_key = host_keys
             .iter()
-            .find(|k| {
-                k.signature_algorithms()
-                    .contains(&negotiated.host_key.as_str())
-            })
+            .find(|k| can_sign_as(k.as_ref(), &negotiated.host_key))
             .cloned()
             .ok_or(PeerMisbehaved::NoCommonAlgorithm(
                 crate::error::AlgorithmKind::HostKey,
             ))?;
-        let host_key_blob = host_key.public_key().to_blob();
+        // A certificate algorithm sends the certificate and signs with the plain one.
+        let (host_key_blob, sig_name) =
+            match crate::certificate::plain_algorithm(&negotiated.host_key) {
+                Some(plain) => (
+                    host_key
+                        .certificate()
+                        .map(|c| c.to_blob())
+                        .unwrap_or_default(),
+                    plain,
+                ),
+                None => (
+                    host_key.public_key().to_blob(),
+                    negotiated.host_key.as_str(),
+                ),
+            };
         let exchange = hash_exchange(
             alg.method(),
             gex.as_ref(),
@@ -526,11 +552,11 @@ impl Transport {
         );
         let h = self.compute_hash(alg, &host_key_blob, &exchange, &response.secret)?;
         let raw_sig = host_key
-            .sign(&negotiated.host_key, &h)
+            .sign(sig_name, &h)
             .map_err(TransportError::Crypto)?;
         let mut signature = Vec::with_capacity(raw_sig.len() + 32);
         Writer::new(&mut signature)
-            .string(negotiated.host_key.as_bytes())
+            .string(sig_name.as_bytes())
             .string(&raw_sig);
         let keys = self.finish_hash(alg, &negotiated, &response.secret, h)?;
         match (alg.method(), gex.is_some()) {
@@ -716,4 +742,14 @@ fn bit_len(magnitude: &[u8]) -> usize {
     trimmed
         .first()
         .map_or(0, |b| trimmed.len() * 8 - b.leading_zeros() as usize)
+}
+
+/// Whether a server host key can serve host-key algorithm `name`: one of its signature
+/// algorithms, or the certificate form of one when it has a certificate
+/// (`PROTOCOL.certkeys`).
+fn can_sign_as(key: &dyn crate::crypto::SigningKey, name: &str) -> bool {
+    match crate::certificate::plain_algorithm(name) {
+        Some(plain) => key.certificate().is_some() && key.signature_algorithms().contains(&plain),
+        None => key.signature_algorithms().contains(&name),
+    }
 }

@@ -176,6 +176,8 @@ pub struct Transport {
     kex: KexState,
     session_id: Option<Vec<u8>>,
     server_host_key: Option<PublicKey>,
+    /// The host certificate the server presented with that key, if any.
+    server_host_certificate: Option<Box<oxssh_keys::certificate::Certificate>>,
     strict_kex: bool,
     initial_kex_done: bool,
     events: VecDeque<QueuedEvent>,
@@ -227,6 +229,7 @@ impl Transport {
             kex: KexState::Idle { since: now },
             session_id: None,
             server_host_key: None,
+            server_host_certificate: None,
             strict_kex: false,
             initial_kex_done: false,
             events: VecDeque::new(),
@@ -339,6 +342,14 @@ impl Transport {
             self.start_kex()?;
         }
         Ok(())
+    }
+
+    /// Client: the host certificate (`PROTOCOL.certkeys`) the server presented with the
+    /// key of [`Event::HostKey`], when a `*-cert-v01@openssh.com` algorithm was
+    /// negotiated. Its CA signature is verified; whether the CA is trusted for this host
+    /// (and the certificate valid now) is the caller's decision.
+    pub fn host_certificate(&self) -> Option<&oxssh_keys::certificate::Certificate> {
+        self.server_host_certificate.as_deref()
     }
 
     /// Client: accepts the host key announced by [`Event::HostKey`].
@@ -606,4 +617,14 @@ impl Transport {
             }
         }
     }
+}
+
+/// A packet's payload copied out of the transport's buffer into `buffer`'s allocation
+/// (taken; the caller puts it back), so it can be dispatched while the transport sends:
+/// no allocation per packet.
+pub(crate) fn copy_payload(buffer: &mut Vec<u8>, payload: &[u8]) -> Vec<u8> {
+    let mut copy = std::mem::take(buffer);
+    copy.clear();
+    copy.extend_from_slice(payload);
+    copy
 }

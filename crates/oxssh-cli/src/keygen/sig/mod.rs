@@ -51,9 +51,13 @@ pub fn run(opts: &Options, op: &str) -> Result<(), Failure> {
         return verify::find_principals(sig, allowed, verify_time(opts));
     }
     if op.starts_with("match-principals") {
-        return Err(Failure::fatal(
-            "oxssh-keygen: -Y match-principals is not supported yet",
-        ));
+        let identity = opts.identity.as_deref().ok_or_else(|| {
+            too_few("Too few arguments for match-principals: missing principal ID")
+        })?;
+        let allowed = opts.file.as_deref().ok_or_else(|| {
+            too_few("Too few arguments for match-principals:missing allowed keys file")
+        })?;
+        return verify::match_principals(allowed, identity);
     }
     if op.starts_with("sign") {
         let ns = namespace(opts)

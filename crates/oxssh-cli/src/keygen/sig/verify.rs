@@ -222,3 +222,42 @@ pub fn find_principals(
         }
     }
 }
+
+/// `-Y match-principals -I id -f allowed_signers` (`sshsig_match_principals`): prints
+/// the principals field of every line whose principals match `id`. The exit statuses
+/// are ssh-keygen's (its internal error codes): 210 when nothing matched, 232 for a
+/// file it cannot open, 252 for a malformed line (which ends the search).
+///
+/// # Errors
+/// `No principal matched.` with those statuses.
+pub fn match_principals(allowed_path: &Path, identity: &str) -> Result<(), Failure> {
+    let none = |code: u8| {
+        eprintln!("No principal matched.");
+        Err(Failure::exit(code))
+    };
+    let Some(lines) = read_allowed(allowed_path) else {
+        return none(232);
+    };
+    let mut found = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        match allowed::parse_line(line, Some(identity)) {
+            Line::Skip => {}
+            Line::Invalid(reason) => {
+                log_line(&format!(
+                    "{}:{}: {reason}",
+                    allowed_path.display(),
+                    index + 1
+                ));
+                return none(252);
+            }
+            Line::Signer(signer) => found.push(signer.principals),
+        }
+    }
+    if found.is_empty() {
+        return none(210);
+    }
+    for principals in found {
+        println!("{principals}");
+    }
+    Ok(())
+}
