@@ -2,4 +2,5 @@
 //! corpus replay tests run exactly the same code (they include these files by path).
 
 pub mod keys;
+pub mod sftp;
 pub mod wire;

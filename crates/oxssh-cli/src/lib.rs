@@ -10,5 +10,8 @@ pub mod copyid;
 pub mod forwarding;
 pub mod keygen;
 pub mod keyscan;
+pub mod scp;
 pub mod server;
+pub mod sftp;
+pub mod sftp_server;
 pub mod ssh;

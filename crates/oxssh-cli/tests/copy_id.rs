@@ -45,6 +45,11 @@ struct Scene {
 impl Scene {
     /// `None` (after a loud SKIP) when a peer program is missing.
     fn start(server: Server, user: &'static str) -> Option<Self> {
+        Self::start_with(server, user, &[])
+    }
+
+    /// The same, with `extra` sshd_config lines.
+    fn start_with(server: Server, user: &'static str, extra: &[&str]) -> Option<Self> {
         for program in ["ssh-keygen", "ssh", "ssh-copy-id", "sshpass"] {
             if !require_peer(program) {
                 return None;
@@ -54,7 +59,9 @@ impl Scene {
             return None;
         }
         let user = own_password_user(user);
-        let opts = sshd_opts(&["UsePAM yes"]);
+        let mut lines = vec!["UsePAM yes"];
+        lines.extend_from_slice(extra);
+        let opts = sshd_opts(&lines);
         let peer = match server {
             Server::OpenSsh => start_sshd(&opts),
             Server::Oxsshd => start_oxsshd(&opts),
@@ -641,13 +648,48 @@ fn two_hosts_are_refused_naming_them() {
 }
 
 #[test]
-fn sftp_mode_is_refused_by_name() {
-    let home = tempfile::tempdir().unwrap();
-    let out = bare(OXSSH_COPY_ID, &["-s", "host"], home.path());
-    assert_eq!(out.code(), Some(1));
-    assert!(
-        out.stderr
-            .contains("not supported yet: needs SFTP, issue 7"),
-        "{out:?}"
-    );
+fn sftp_mode_installs_keys_through_the_sftp_subsystem() {
+    let servers = [
+        (
+            Server::OpenSsh,
+            "oxssh-cid-sftp1",
+            "Subsystem sftp /usr/lib/openssh/sftp-server",
+        ),
+        (
+            Server::Oxsshd,
+            "oxssh-cid-sftp2",
+            "Subsystem sftp internal-sftp",
+        ),
+    ];
+    for (server, user, subsystem) in servers {
+        let Some(s) = Scene::start_with(server, user, &[subsystem]) else {
+            return;
+        };
+        s.reset();
+        let k1_line = public_line(&s.k1);
+        let first = s.ours(&["-s", "-i", path_str(&s.k1)]);
+        assert_ok(&first, &s);
+        assert!(
+            first.stdout.contains("Number of key(s) added: 1"),
+            "{first:?}"
+        );
+        assert_eq!(s.installed(), format!("{k1_line}\n"));
+        let uid = run(Command::new("id").args(["-u", user]), b"", CLIENT_TIMEOUT);
+        let uid: u32 = uid.stdout.trim().parse().unwrap();
+        for (path, mode) in [(s.remote_ssh_dir(), 0o700), (s.authorized_keys(), 0o600)] {
+            let meta = std::fs::metadata(&path).unwrap();
+            assert_eq!(meta.mode() & 0o7777, mode, "{}", path.display());
+            assert_eq!(meta.uid(), uid, "{} owner", path.display());
+        }
+        assert_ok(&s.login_with(&s.k1), &s);
+        // A second key goes after the first, past a missing final newline.
+        std::fs::write(s.authorized_keys(), &k1_line).unwrap();
+        let second = s.ours(&["-s", "-i", path_str(&s.k2)]);
+        assert_ok(&second, &s);
+        assert_eq!(
+            s.installed(),
+            format!("{k1_line}\n{}\n", public_line(&s.k2))
+        );
+        assert_ok(&s.login_with(&s.k2), &s);
+    }
 }

@@ -489,3 +489,39 @@ fn shell_without_pty_env_and_exit_signal() {
         run_sig.stderr
     );
 }
+
+#[test]
+fn openssh_sftp_works_with_the_embedded_default() {
+    let sftp = "/usr/bin/sftp";
+    if !have_openssh() || !Path::new(sftp).exists() {
+        return;
+    }
+    let setup = Setup::new();
+    let server = setup.start();
+    let mut data = vec![0u8; 3 * 1024 * 1024];
+    aws_lc_rs::rand::fill(&mut data).unwrap();
+    std::fs::write(setup.path().join("up"), &data).unwrap();
+    let batch = setup.path().join("batch");
+    let dir = setup.path().display().to_string();
+    std::fs::write(
+        &batch,
+        format!("put {dir}/up {dir}/remote\nget {dir}/remote {dir}/down\n"),
+    )
+    .unwrap();
+    let mut cmd = Command::new(sftp);
+    cmd.env("HOME", setup.path().join("client"))
+        .env_remove("SSH_AUTH_SOCK")
+        .args(["-F", "/dev/null", "-o"])
+        .arg(format!(
+            "UserKnownHostsFile={}",
+            setup.path().join("client/known_hosts").display()
+        ))
+        .args(["-o", "StrictHostKeyChecking=accept-new", "-i"])
+        .arg(setup.path().join("client/id_ed25519"))
+        .args(["-P", &server.port.to_string(), "-b"])
+        .arg(&batch)
+        .arg(format!("{}@127.0.0.1", setup.user));
+    let result = run(cmd, None, setup.path(), "sftp");
+    assert!(result.status.success(), "{result:?}");
+    assert_eq!(std::fs::read(setup.path().join("down")).unwrap(), data);
+}

@@ -36,6 +36,7 @@ pub struct SessionSpec {
     user: SystemUser,
     groups: Vec<u32>,
     command: Option<String>,
+    program: Option<Program>,
     env: Vec<(OsString, OsString)>,
     launcher: Option<Launcher>,
 }
@@ -52,6 +53,14 @@ pub struct Launcher {
     pub var: OsString,
     /// The variable's value.
     pub value: OsString,
+}
+
+/// A program run directly instead of through the user's shell.
+#[derive(Clone, Debug)]
+struct Program {
+    path: PathBuf,
+    arg0: OsString,
+    args: Vec<OsString>,
 }
 
 /// Where the session's standard descriptors go.
@@ -164,6 +173,7 @@ impl SessionSpec {
             user,
             groups,
             command: None,
+            program: None,
             env: Vec::new(),
             launcher: None,
         }
@@ -173,6 +183,23 @@ impl SessionSpec {
     /// session is an interactive login shell.
     pub fn command(mut self, command: impl Into<String>) -> Self {
         self.command = Some(command.into());
+        self
+    }
+
+    /// Runs the program at `path` directly, with `arg0` as its name and `args`, instead
+    /// of the user's shell: a server-provided program (oxsshd's `internal-sftp`) that
+    /// must run even for accounts whose shell is `nologin`. Overrides [`Self::command`].
+    pub fn program(
+        mut self,
+        path: impl Into<std::path::PathBuf>,
+        arg0: impl Into<OsString>,
+        args: Vec<OsString>,
+    ) -> Self {
+        self.program = Some(Program {
+            path: path.into(),
+            arg0: arg0.into(),
+            args,
+        });
         self
     }
 
@@ -235,20 +262,27 @@ impl SessionSpec {
             .command
             .iter()
             .flat_map(|command| [OsStr::new("-c"), OsStr::new(command)]);
-        let (mut cmd, program) = match &self.launcher {
-            None => {
+        // A program run directly has no shell to launch, so no launcher either.
+        let launcher = self.launcher.as_ref().filter(|_| self.program.is_none());
+        let (mut cmd, program) = match (&self.program, launcher) {
+            (Some(direct), _) => {
+                let mut cmd = Command::new(&direct.path);
+                cmd.arg0(&direct.arg0).args(&direct.args);
+                (cmd, direct.path.display().to_string())
+            }
+            (None, None) => {
                 let mut cmd = Command::new(&shell);
                 cmd.arg0(&arg0).args(shell_args);
                 (cmd, shell.display().to_string())
             }
-            Some(launcher) => {
+            (None, Some(launcher)) => {
                 let mut cmd = Command::new(&launcher.program);
                 cmd.arg(&shell).arg(&arg0).args(shell_args);
                 (cmd, launcher.program.display().to_string())
             }
         };
         cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
-        if let Some(launcher) = &self.launcher {
+        if let Some(launcher) = launcher {
             cmd.env(&launcher.var, &launcher.value);
         }
 

@@ -125,6 +125,40 @@ async fn command_on_pipes_runs_as_the_user_with_their_groups_home_and_env() {
 }
 
 #[tokio::test]
+async fn a_program_runs_directly_as_the_user_without_the_login_shell() {
+    if !require_root() {
+        return;
+    }
+    let mut user = test_user();
+    // The shell is never used: a nologin account still runs the program.
+    user.shell = "/usr/sbin/nologin".into();
+    let mut session = SessionSpec::new(user.clone())
+        .unwrap()
+        .command("echo through-the-shell")
+        .program(
+            "/bin/sh",
+            "named-by-us",
+            vec!["-c".into(), "id -un; echo $0; pwd".into()],
+        )
+        .spawn(SessionStdio::Pipes)
+        .unwrap();
+    drop(session.child.stdin.take());
+    let mut stdout = String::new();
+    let mut out = session.child.stdout.take().unwrap();
+    tokio::time::timeout(WAIT, out.read_to_string(&mut stdout))
+        .await
+        .unwrap()
+        .unwrap();
+    let status = wait(&mut session).await;
+    assert!(status.success(), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [TEST_USER, "named-by-us", user.home.to_str().unwrap()]
+    );
+}
+
+#[tokio::test]
 async fn missing_home_falls_back_to_root_dir_with_sshds_message() {
     if !require_root() {
         return;

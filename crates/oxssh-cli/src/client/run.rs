@@ -156,7 +156,7 @@ fn options_from_args(args: &Args, env: &OsEnv) -> Result<Options, String> {
     Ok(o)
 }
 
-fn fail(lines: &[String]) -> u8 {
+pub(crate) fn fail(lines: &[String]) -> u8 {
     for line in lines {
         eprintln!("{line}");
     }
@@ -164,7 +164,7 @@ fn fail(lines: &[String]) -> u8 {
 }
 
 /// Sets up `tracing` on stderr (or `-E file`) at the configured level.
-fn init_logging(level: LogLevel, log_file: Option<&str>) {
+pub(crate) fn init_logging(level: LogLevel, log_file: Option<&str>) {
     let filter = match level {
         LogLevel::Quiet | LogLevel::Fatal => "off",
         LogLevel::Error => "error",
@@ -318,21 +318,55 @@ fn not_acted_on(config: &ClientConfig) -> Vec<String> {
         .collect()
 }
 
-fn quiet(config: &ClientConfig) -> bool {
+pub(crate) fn quiet(config: &ClientConfig) -> bool {
     matches!(
         config.log_level,
         LogLevel::Quiet | LogLevel::Fatal | LogLevel::Error
     )
 }
 
-async fn connect_and_run(
-    args: &Args,
+/// Resolves `host` for a program other than `oxssh` (oxsftp, oxscp): flags already in
+/// `options`, then the `-o` lines, then ssh_config (`config_file` or the default files);
+/// unsupported settings are refused as `oxssh` refuses them. Errors are the lines to print.
+pub fn resolve_config(
+    host: &str,
+    options: Options,
+    option_lines: &[String],
+    config_file: Option<&str>,
+    env: &OsEnv,
+    provider: &CryptoProvider,
+) -> Result<ClientConfig, Vec<String>> {
+    let mut options = options;
+    let mut loader = Loader::new(env, algorithm_lists(provider))
+        .connection_hasher(connection_hash)
+        .command_given(true);
+    if let Some(file) = config_file {
+        loader = loader.config_file(file.to_owned());
+    }
+    for line in option_lines {
+        loader
+            .command_line_option(&mut options, line)
+            .map_err(|e| e.messages())?;
+    }
+    let config = loader.resolve(host, options).map_err(|e| e.messages())?;
+    let refused = config.unsupported_messages();
+    if !refused.is_empty() {
+        return Err(refused);
+    }
+    let not_yet = not_acted_on(&config);
+    if !not_yet.is_empty() {
+        return Err(not_yet);
+    }
+    Ok(config)
+}
+
+/// Connects to `config`'s host, verifies its key and authenticates, printing what
+/// `oxssh` prints on failure; the error is the exit status (255).
+pub async fn connect_authenticated(
     config: &ClientConfig,
     env: &OsEnv,
     provider: Arc<CryptoProvider>,
-    ready: Option<ReadySignal>,
-    plan: &forward::Plan,
-) -> u8 {
+) -> Result<oxssh::Client, u8> {
     let verifier = connect::verifier(config, quiet(config));
     let downgraded = verifier.downgraded.clone();
     let peer_ip = verifier.peer_ip.clone();
@@ -342,26 +376,26 @@ async fn connect_and_run(
     let client = match connect::connect(config, client_config, &peer_ip).await {
         Ok(client) => client,
         Err(ConnectError::Resolve(msg) | ConnectError::Connect(msg)) => {
-            return fail(&[format!("ssh: {msg}")])
+            return Err(fail(&[format!("ssh: {msg}")]))
         }
         Err(ConnectError::Handshake(oxssh::Error::HostKeyRejected(reason))) => {
-            return fail(&[reason])
+            return Err(fail(&[reason]))
         }
         // OpenSSH's two lines for a server that never finishes its banner or kex.
         Err(ConnectError::Handshake(oxssh::Error::Timeout)) => {
-            return fail(&[
+            return Err(fail(&[
                 "Connection timed out during banner exchange".into(),
                 format!(
                     "Connection to {} port {} timed out",
                     config.hostname, config.port
                 ),
-            ])
+            ]))
         }
         Err(ConnectError::Handshake(e)) => {
-            return fail(&[format!(
+            return Err(fail(&[format!(
                 "Connection to {} port {}: {e}",
                 config.hostname, config.port
-            )])
+            )]))
         }
     };
     let identity_files: Vec<PathBuf> = config
@@ -386,8 +420,23 @@ async fn connect_and_run(
         batch: config.batch_mode,
     });
     if let Err(message) = authenticate(&client, &settings, prompter).await {
-        return fail(&[message]);
+        return Err(fail(&[message]));
     }
+    Ok(client)
+}
+
+async fn connect_and_run(
+    args: &Args,
+    config: &ClientConfig,
+    env: &OsEnv,
+    provider: Arc<CryptoProvider>,
+    ready: Option<ReadySignal>,
+    plan: &forward::Plan,
+) -> u8 {
+    let client = match connect_authenticated(config, env, provider).await {
+        Ok(client) => client,
+        Err(code) => return code,
+    };
     let forwarding = match forward::start(&client, plan).await {
         Ok(forwarding) => forwarding,
         Err(message) => {

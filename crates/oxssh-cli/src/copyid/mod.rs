@@ -47,10 +47,6 @@ fn run(prog: &str, argv: Vec<std::ffi::OsString>) -> Result<(), u8> {
         Ok(opts) => opts,
         Err(ArgsError::Usage) => return Err(usage(prog)),
     };
-    if opts.sftp {
-        eprintln!("{prog}: ERROR: -s is not supported yet: needs SFTP, issue 7");
-        return Err(EXIT_ERROR);
-    }
     let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_default());
     let default_pub = ids::default_pub_file(&home);
     let mut source = ids::from_agent();
@@ -98,7 +94,12 @@ fn run(prog: &str, argv: Vec<std::ffi::OsString>) -> Result<(), u8> {
         );
         return Ok(());
     }
-    match target.install(&new_keys, file) {
+    let installed = if opts.sftp {
+        target.install_sftp(&new_keys, file, &scratch.dir)
+    } else {
+        target.install(&new_keys, file)
+    };
+    match installed {
         Ok(true) => {}
         Ok(false) => return Err(EXIT_ERROR),
         Err(e) => {

@@ -66,6 +66,39 @@ pub fn ssh_program() -> PathBuf {
     }
 }
 
+/// The `oxsftp` beside this program, else the one on `PATH`.
+pub fn sftp_program() -> PathBuf {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("oxsftp")));
+    match beside {
+        Some(path) if path.is_file() => path,
+        _ => PathBuf::from("oxsftp"),
+    }
+}
+
+/// The `oxsftp` batch of `-s`: fetch `file` into `local`, append the keys from `keys`
+/// there with a local shell command (a newline first if the file lacks a final one),
+/// create the directory, and put the file back with ssh-copy-id's modes. One login, so
+/// a password is asked once (there is no connection sharing yet).
+pub fn sftp_batch(file: &str, local: &Path, keys: &Path) -> String {
+    let dir = match file.rsplit_once('/') {
+        Some(("", _)) => "/",
+        Some((dir, _)) => dir,
+        None => ".",
+    };
+    let local = local.display();
+    let keys = keys.display();
+    format!(
+        "-get \"{file}\" \"{local}\"\n\
+         !{{ [ -z \"$(tail -1c '{local}' 2>/dev/null)\" ] || echo >> '{local}'; }} && cat '{keys}' >> '{local}'\n\
+         -mkdir \"{dir}\"\n\
+         chmod 700 \"{dir}\"\n\
+         put \"{local}\" \"{file}\"\n\
+         chmod 600 \"{file}\"\n"
+    )
+}
+
 /// How to reach the host: the program, and the `-o`/`-p`/`-F` flags then the target.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -167,6 +200,47 @@ impl Target {
             let _ = stdin.write_all(input.as_bytes());
         }
         Ok(child.wait()?.success())
+    }
+}
+
+impl Target {
+    /// `-s`: appends `keys` to the remote `file` through `oxsftp` (for servers that
+    /// allow only SFTP), working in `scratch`. True when the batch succeeded.
+    pub fn install_sftp(
+        &self,
+        keys: &[String],
+        file: &str,
+        scratch: &Path,
+    ) -> std::io::Result<bool> {
+        let local = scratch.join("authorized_keys");
+        let new_keys = scratch.join("new_keys");
+        let batch = scratch.join("sftp_batch");
+        let _ = std::fs::remove_file(&local);
+        let mut text = keys.join("\n");
+        text.push('\n');
+        std::fs::write(&new_keys, text)?;
+        std::fs::write(&batch, sftp_batch(file, &local, &new_keys))?;
+        // The login may prompt (sftp's -b would forbid it): an explicit BatchMode=no
+        // comes first, and the first value wins. ssh's -p is sftp's -P; the
+        // destination stays last.
+        let mut args: Vec<String> = vec!["-q".into(), "-o".into(), "BatchMode=no".into()];
+        args.extend(self.args.iter().map(|w| {
+            if w == "-p" {
+                "-P".to_owned()
+            } else {
+                w.clone()
+            }
+        }));
+        let destination = args.pop().unwrap_or_default();
+        let status = Command::new(sftp_program())
+            .args(&args)
+            .arg("-b")
+            .arg(&batch)
+            .arg(destination)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()?;
+        Ok(status.success())
     }
 }
 

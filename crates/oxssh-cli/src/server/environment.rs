@@ -55,7 +55,16 @@ pub(super) fn session_spec(
         }
     };
     if let Some(command) = command {
-        spec = spec.command(command);
+        spec = match internal_sftp_args(&command) {
+            Some(args) => {
+                // oxsshd's own binary, started as `internal-sftp` in the session's
+                // child (as the user): see `crate::sftp_server`. Through /proc/self/exe,
+                // resolved in the forked child: still the running binary after the file
+                // was replaced by an upgrade.
+                spec.program(SELF_EXE, super::INTERNAL_SFTP, args)
+            }
+            None => spec.command(command),
+        };
     }
     if !password_change {
         let policy = RcPolicy {
@@ -133,12 +142,17 @@ fn subsystem_command(candidate: &Candidate, name: &str) -> Option<String> {
         );
         return None;
     };
-    if subsystem.command == "internal-sftp" || subsystem.command.starts_with("internal-sftp ") {
-        // The in-process SFTP server arrives with the file-transfer issue.
-        tracing::info!("subsystem {name}: internal-sftp is not supported by oxsshd yet");
-        return None;
-    }
     Some(subsystem.command.clone())
+}
+
+/// The running binary, as the kernel knows it.
+const SELF_EXE: &str = "/proc/self/exe";
+
+/// The arguments of an `internal-sftp [flags]` command (`Subsystem` or `ForceCommand`),
+/// `None` for any other command.
+fn internal_sftp_args(command: &str) -> Option<Vec<OsString>> {
+    let mut words = command.split_whitespace();
+    (words.next() == Some(super::INTERNAL_SFTP)).then(|| words.map(OsString::from).collect())
 }
 
 fn user_environment_allowed(permit: &PermitUserEnvironment, name: &str) -> bool {

@@ -40,6 +40,10 @@ use settings::{Settings, SYSTEM_CONFIG};
 /// Exit status for start-up failures and refused flags, as sshd.
 pub const EXIT_FAILURE: i32 = 255;
 
+/// The `Subsystem`/`ForceCommand` value served by oxsshd itself, and the program name
+/// (argv[0]) under which the oxsshd binary runs as the SFTP server for a session.
+pub const INTERNAL_SFTP: &str = "internal-sftp";
+
 /// Runs `oxsshd` with the command line `argv` (without the program name); returns the
 /// exit status.
 pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {

@@ -135,7 +135,8 @@ impl Settings {
         let mut text = format!(
             "ListenAddress 127.0.0.1\nPort {port}\nHostKey {}\nPidFile none\n\
              PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
-             AcceptEnv LANG LC_*\nPrintMotd no\nMaxStartups 100:30:1000\n",
+             AcceptEnv LANG LC_*\nPrintMotd no\nMaxStartups 100:30:1000\n\
+             Subsystem sftp internal-sftp\n",
             key_path.display()
         );
         if !serve_others {

@@ -29,6 +29,7 @@ pub mod forward;
 pub mod keygen;
 pub mod openssh;
 pub mod relay;
+pub mod sftp;
 pub mod users;
 
 /// How long a peer may take to start listening.

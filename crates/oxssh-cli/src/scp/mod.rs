@@ -1,0 +1,341 @@
+//! `oxscp`, a drop-in for OpenSSH's `scp` in its default SFTP mode: each operand local
+//! or `[user@]host:path` (or `scp://[user@]host[:port][/path]`), copied through the
+//! `sftp` subsystem with `oxsftp`'s transfer code (`-r` trees, `-p` modes and times, a
+//! progress meter on terminals). One remote host per run: uploads (local sources, a
+//! remote target) and downloads (remote sources, a local target). The legacy SCP/RCP
+//! protocol (`-O`), remote-to-remote (`-3`) and local-to-local copies are refused by name.
+
+use std::ffi::OsString;
+
+use crate::client::run::fail;
+use crate::sftp::{with_local_server, with_session, Session, Shell, Target, Transfers};
+
+/// scp 9.2's usage text, with our program name.
+const USAGE: &str = "\
+usage: oxscp [-346ABCOpqRrsTv] [-c cipher] [-D sftp_server_path] [-F ssh_config]
+            [-i identity_file] [-J destination] [-l limit] [-o ssh_option]
+            [-P port] [-S program] [-X sftp_option] source ... target
+";
+
+/// The parsed command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Args {
+    options: Vec<String>,
+    port: Option<u16>,
+    identity_files: Vec<String>,
+    config_file: Option<String>,
+    preserve: bool,
+    recursive: bool,
+    quiet: bool,
+    limit_kbps: Option<u64>,
+    /// `-D`: a local SFTP server program instead of an SSH connection.
+    direct: Option<String>,
+    operands: Vec<String>,
+}
+
+fn parse(argv: Vec<OsString>) -> Result<Args, String> {
+    use lexopt::prelude::*;
+    let mut args = Args::default();
+    let mut verbose = 0u8;
+    let mut parser = lexopt::Parser::from_args(argv);
+    let text = |p: &mut lexopt::Parser| -> Result<String, String> {
+        p.value()
+            .map_err(|e| e.to_string())?
+            .into_string()
+            .map_err(|_| "argument is not UTF-8".to_owned())
+    };
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('4') => args.options.push("AddressFamily=inet".into()),
+            Short('6') => args.options.push("AddressFamily=inet6".into()),
+            Short('B') => args.options.push("BatchMode=yes".into()),
+            Short('C') => args.options.push("Compression=yes".into()),
+            Short('p') => args.preserve = true,
+            Short('q') => args.quiet = true,
+            Short('r') => args.recursive = true,
+            // SFTP mode is the only mode; filename checks apply to the legacy protocol.
+            Short('s' | 'T') => {}
+            Short('v') => verbose = verbose.saturating_add(1),
+            Short('c') => {
+                let v = text(&mut parser)?;
+                args.options.push(format!("Ciphers={v}"));
+            }
+            Short('F') => args.config_file = Some(text(&mut parser)?),
+            Short('i') => args.identity_files.push(text(&mut parser)?),
+            Short('o') => args.options.push(text(&mut parser)?),
+            Short('P') => {
+                let v = text(&mut parser)?;
+                args.port = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| format!("Bad port \"{v}\""))?,
+                );
+            }
+            Short('l') => {
+                let v = text(&mut parser)?;
+                args.limit_kbps = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| format!("Invalid limit \"{v}\""))?,
+                );
+            }
+            Short('O') => {
+                return Err(
+                    "-O: the legacy SCP protocol is not supported; oxscp copies over SFTP only"
+                        .into(),
+                )
+            }
+            Short('D') => args.direct = Some(text(&mut parser)?),
+            Short(c @ ('3' | 'A' | 'R' | 'J' | 'S' | 'X')) => {
+                return Err(format!("-{c} is not supported by oxscp yet"));
+            }
+            Value(v) => args.operands.push(
+                v.into_string()
+                    .map_err(|_| "operand is not UTF-8".to_owned())?,
+            ),
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    if args.operands.len() < 2 {
+        return Err(String::new());
+    }
+    if args.quiet {
+        args.options.push("LogLevel=QUIET".into());
+    } else if verbose > 0 {
+        args.options.push("LogLevel=DEBUG1".into());
+    }
+    Ok(args)
+}
+
+/// A remote operand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Remote {
+    user: Option<String>,
+    host: String,
+    port: Option<u16>,
+    path: String,
+}
+
+/// Splits `[user@]host:path` and `scp://[user@]host[:port][/path]`; `None` for a local
+/// path (no colon before the first slash, or a leading colon), as scp decides.
+fn remote(operand: &str) -> Option<Remote> {
+    if let Some(rest) = operand.strip_prefix("scp://") {
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (rest.get(..i)?, rest.get(i + 1..)?.to_owned()),
+            None => (rest, String::new()),
+        };
+        let (user, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u.to_owned()), h),
+            None => (None, authority),
+        };
+        let (host, port) = match hostport.strip_prefix('[') {
+            Some(inner) => {
+                let (h, after) = inner.split_once(']')?;
+                (
+                    h.to_owned(),
+                    after.strip_prefix(':').and_then(|p| p.parse().ok()),
+                )
+            }
+            None => match hostport.rsplit_once(':') {
+                Some((h, p)) => (h.to_owned(), Some(p.parse().ok()?)),
+                None => (hostport.to_owned(), None),
+            },
+        };
+        return Some(Remote {
+            user,
+            host,
+            port,
+            path,
+        });
+    }
+    if operand.starts_with(':') {
+        return None;
+    }
+    let (user, rest) = match operand.split_once('@') {
+        Some((u, r)) if !u.contains('/') && !u.contains(':') => (Some(u.to_owned()), r),
+        _ => (None, operand),
+    };
+    let (host, path) = if let Some(inner) = rest.strip_prefix('[') {
+        let (h, after) = inner.split_once(']')?;
+        (h.to_owned(), after.strip_prefix(':')?.to_owned())
+    } else {
+        let colon = rest.find(':')?;
+        if rest.get(..colon)?.contains('/') {
+            return None;
+        }
+        (
+            rest.get(..colon)?.to_owned(),
+            rest.get(colon + 1..)?.to_owned(),
+        )
+    };
+    Some(Remote {
+        user,
+        host,
+        port: None,
+        path,
+    })
+}
+
+/// The program: returns the exit status.
+pub fn main() -> u8 {
+    let args = match parse(std::env::args_os().skip(1).collect()) {
+        Ok(args) => args,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("oxscp: {message}");
+            }
+            eprint!("{USAGE}");
+            return 1;
+        }
+    };
+    let Some((target_operand, sources)) = args.operands.split_last() else {
+        eprint!("{USAGE}");
+        return 1;
+    };
+    let target_remote = remote(target_operand);
+    let source_remotes: Vec<Option<Remote>> = sources.iter().map(|s| remote(s)).collect();
+    let (host, upload) = match (&target_remote, source_remotes.iter().any(Option::is_some)) {
+        (Some(_), true) => {
+            return fail(&["oxscp: remote-to-remote copies are not supported yet".into()])
+        }
+        (Some(t), false) => (t.clone(), true),
+        (None, true) => {
+            let Some(Some(first)) = source_remotes.first() else {
+                return fail(&["oxscp: mixed local and remote sources are not supported".into()]);
+            };
+            let same_host = source_remotes.iter().all(|r| {
+                r.as_ref().is_some_and(|r| {
+                    r.host == first.host && r.user == first.user && r.port == first.port
+                })
+            });
+            if !same_host {
+                return fail(&["oxscp: sources on different hosts are not supported yet".into()]);
+            }
+            (first.clone(), false)
+        }
+        (None, false) => {
+            return fail(&["oxscp: local-to-local copies are not supported; use cp".into()])
+        }
+    };
+    let target = Target {
+        host: host.host.clone(),
+        user: host.user.clone(),
+        port: args.port.or(host.port),
+        identity_files: args.identity_files.clone(),
+        options: args.options.clone(),
+        config_file: args.config_file.clone(),
+        subsystem: None,
+    };
+    let transfers = Transfers {
+        preserve: args.preserve,
+        recursive: args.recursive,
+        resume: false,
+        fsync: false,
+    };
+    let progress = !args.quiet && nix::unistd::isatty(std::io::stdout()).unwrap_or(false);
+    let copy = |sftp: Session, _name: String| {
+        copy(
+            sftp,
+            Copy {
+                transfers,
+                progress,
+                limit_kbps: args.limit_kbps,
+                upload,
+                remote_target: host.path.clone(),
+                sources,
+                source_remotes: &source_remotes,
+                local_target: target_operand,
+            },
+        )
+    };
+    match &args.direct {
+        Some(command) => with_local_server(command, copy),
+        None => with_session(&target, copy),
+    }
+}
+
+/// What one run copies.
+struct Copy<'a> {
+    transfers: Transfers,
+    progress: bool,
+    limit_kbps: Option<u64>,
+    upload: bool,
+    remote_target: String,
+    sources: &'a [String],
+    source_remotes: &'a [Option<Remote>],
+    local_target: &'a str,
+}
+
+async fn copy(sftp: Session, c: Copy<'_>) -> u8 {
+    let mut shell = match Shell::start(sftp, c.transfers, true, c.progress, c.limit_kbps).await {
+        Ok(shell) => shell,
+        Err(message) => return fail(&[format!("scp: {message}")]),
+    };
+    shell.scp_style = true;
+    let mut code = 0;
+    for (source, remote_source) in c.sources.iter().zip(c.source_remotes) {
+        let result = if c.upload {
+            let dest = if c.remote_target.is_empty() {
+                "."
+            } else {
+                c.remote_target.as_str()
+            };
+            shell.put(source, Some(dest), c.transfers).await
+        } else {
+            let path = remote_source.as_ref().map_or("", |r| r.path.as_str());
+            let path = if path.is_empty() { "." } else { path };
+            shell.get(path, Some(c.local_target), c.transfers).await
+        };
+        if let Err(message) = result {
+            if !message.is_empty() {
+                eprintln!("scp: {message}");
+            }
+            // As scp: a local source that is not there is fatal (255), other failures 1.
+            let missing = c.upload
+                && !source.contains(['*', '?'])
+                && std::fs::symlink_metadata(source).is_err();
+            code = if missing { 255 } else { code.max(1) };
+            if shell.lost {
+                return 255;
+            }
+        }
+    }
+    code
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operands_are_remote_as_scp_decides() {
+        let r = remote("u@h:dir/f").unwrap();
+        assert_eq!(
+            (r.user.as_deref(), r.host.as_str(), r.path.as_str()),
+            (Some("u"), "h", "dir/f")
+        );
+        assert_eq!(remote("h:").unwrap().path, "");
+        assert_eq!(remote("[::1]:x").unwrap().host, "::1");
+        assert!(remote("./a:b").is_none());
+        assert!(remote("plain").is_none());
+        assert!(remote(":odd").is_none());
+        let r = remote("scp://u@h:2200/p").unwrap();
+        assert_eq!((r.port, r.path.as_str()), (Some(2200), "p"));
+    }
+
+    #[test]
+    fn legacy_and_unsupported_flags_are_refused_by_name() {
+        let argv = |l: &[&str]| l.iter().map(OsString::from).collect::<Vec<_>>();
+        assert!(parse(argv(&["-O", "a", "h:b"]))
+            .unwrap_err()
+            .contains("legacy"));
+        assert!(parse(argv(&["-3", "h:a", "g:b"])).is_err());
+        let a = parse(argv(&["-rpq", "-P", "2", "a", "h:b"])).unwrap();
+        assert!(a.recursive && a.preserve && a.quiet);
+        assert_eq!(a.port, Some(2));
+        assert!(parse(argv(&["a"])).is_err());
+    }
+}

@@ -1,0 +1,269 @@
+//! `oxsftp` flags with OpenSSH 9.2 sftp's getopt string; the ones we do not implement
+//! are refused by name.
+
+use std::ffi::OsString;
+
+/// sftp 9.2's usage text, with our program name.
+pub const USAGE: &str = "\
+usage: oxsftp [-46AaCfNpqrv] [-B buffer_size] [-b batchfile] [-c cipher]
+          [-D sftp_server_command] [-F ssh_config] [-i identity_file]
+          [-J destination] [-l limit] [-o ssh_option] [-P port]
+          [-R num_requests] [-S program] [-s subsystem | sftp_server]
+          destination
+";
+
+/// The parsed command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Args {
+    /// `-o` lines, and the flags that are ssh options (`-4 -6 -C -c -v -q`), in order.
+    pub options: Vec<String>,
+    pub port: Option<u16>,
+    pub identity_files: Vec<String>,
+    pub config_file: Option<String>,
+    /// `-b`: the batch file (`-` for stdin).
+    pub batch: Option<String>,
+    /// `-a`: resume transfers.
+    pub resume: bool,
+    /// `-f`: fsync after each upload.
+    pub fsync: bool,
+    /// `-p`: keep modes and times.
+    pub preserve: bool,
+    /// `-r`: recursive transfers.
+    pub recursive: bool,
+    /// `-q`: no progress meter, no informational messages.
+    pub quiet: bool,
+    /// `-v` count.
+    pub verbose: u8,
+    /// `-B`: bytes per request.
+    pub buffer: Option<u32>,
+    /// `-R`: requests in flight.
+    pub requests: Option<usize>,
+    /// `-l`: bandwidth limit in Kbit/s.
+    pub limit_kbps: Option<u64>,
+    /// `-s`: subsystem name, or a server program path (contains `/`).
+    pub subsystem: Option<String>,
+    /// `-D`: a local SFTP server command to talk to instead of connecting.
+    pub direct: Option<String>,
+    pub destination: String,
+}
+
+/// `Err(message)`: print it (and the usage) and exit 1.
+pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
+    use lexopt::prelude::*;
+    let mut args = Args::default();
+    let mut parser = lexopt::Parser::from_args(argv);
+    let text = |p: &mut lexopt::Parser| -> Result<String, String> {
+        p.value()
+            .map_err(|e| e.to_string())?
+            .into_string()
+            .map_err(|_| "argument is not UTF-8".to_owned())
+    };
+    let mut destination = None;
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('4') => args.options.push("AddressFamily=inet".into()),
+            Short('6') => args.options.push("AddressFamily=inet6".into()),
+            Short('a') => args.resume = true,
+            Short('C') => args.options.push("Compression=yes".into()),
+            Short('f') => args.fsync = true,
+            Short('N') => {}
+            Short('p') => args.preserve = true,
+            Short('q') => args.quiet = true,
+            Short('r') => args.recursive = true,
+            Short('v') => args.verbose = args.verbose.saturating_add(1),
+            Short('B') => {
+                let v = text(&mut parser)?;
+                args.buffer = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| format!("Invalid buffer size \"{v}\""))?,
+                );
+            }
+            Short('R') => {
+                let v = text(&mut parser)?;
+                args.requests = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| format!("Invalid number of requests \"{v}\""))?,
+                );
+            }
+            Short('l') => {
+                let v = text(&mut parser)?;
+                args.limit_kbps = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| format!("Invalid limit \"{v}\""))?,
+                );
+            }
+            Short('b') => args.batch = Some(text(&mut parser)?),
+            Short('c') => {
+                let v = text(&mut parser)?;
+                args.options.push(format!("Ciphers={v}"));
+            }
+            Short('F') => args.config_file = Some(text(&mut parser)?),
+            Short('i') => args.identity_files.push(text(&mut parser)?),
+            Short('o') => args.options.push(text(&mut parser)?),
+            Short('P') => {
+                let v = text(&mut parser)?;
+                args.port = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| format!("Bad port \"{v}\""))?,
+                );
+            }
+            Short('s') => args.subsystem = Some(text(&mut parser)?),
+            Short('D') => args.direct = Some(text(&mut parser)?),
+            Short(c @ ('A' | 'J' | 'S')) => {
+                let what = match c {
+                    'A' => "agent forwarding",
+                    'J' => "ProxyJump",
+                    _ => "another ssh program",
+                };
+                return Err(format!("-{c} ({what}) is not supported by oxsftp yet"));
+            }
+            Value(v) if destination.is_none() => {
+                destination = Some(
+                    v.into_string()
+                        .map_err(|_| "destination is not UTF-8".to_owned())?,
+                );
+            }
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    match destination {
+        Some(d) => args.destination = d,
+        None if args.direct.is_some() => {}
+        None => return Err(String::new()),
+    }
+    if args.quiet {
+        args.options.push("LogLevel=QUIET".into());
+    } else if args.verbose > 0 {
+        let level = match args.verbose {
+            1 => "DEBUG1",
+            2 => "DEBUG2",
+            _ => "DEBUG3",
+        };
+        args.options.push(format!("LogLevel={level}"));
+    }
+    if args.batch.is_some() {
+        args.options.push("BatchMode=yes".into());
+    }
+    Ok(args)
+}
+
+/// `[user@]host[:path]` or `sftp://[user@]host[:port][/path]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub user: Option<String>,
+    pub host: String,
+    pub port: Option<u16>,
+    pub path: Option<String>,
+}
+
+/// Splits a destination.
+pub fn destination(text: &str) -> Result<Destination, String> {
+    if let Some(rest) = text.strip_prefix("sftp://") {
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], Some(rest[i + 1..].to_owned())),
+            None => (rest, None),
+        };
+        let (user, hostport) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u.to_owned()), h),
+            None => (None, authority),
+        };
+        let (host, port) = split_host_port(hostport)?;
+        return Ok(Destination {
+            user,
+            host,
+            port,
+            path: path.filter(|p| !p.is_empty()),
+        });
+    }
+    let (user, rest) = match text.rsplit_once('@') {
+        Some((u, h)) => (Some(u.to_owned()), h),
+        None => (None, text),
+    };
+    let (host, path) = if let Some(inner) = rest.strip_prefix('[') {
+        let (host, after) = inner
+            .split_once(']')
+            .ok_or_else(|| format!("Invalid destination \"{text}\""))?;
+        (host.to_owned(), after.strip_prefix(':').map(str::to_owned))
+    } else {
+        match rest.split_once(':') {
+            Some((h, p)) => (h.to_owned(), Some(p.to_owned())),
+            None => (rest.to_owned(), None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("Invalid destination \"{text}\""));
+    }
+    Ok(Destination {
+        user,
+        host,
+        port: None,
+        path: path.filter(|p| !p.is_empty()),
+    })
+}
+
+fn split_host_port(text: &str) -> Result<(String, Option<u16>), String> {
+    let bad = || format!("Invalid destination \"{text}\"");
+    if let Some(inner) = text.strip_prefix('[') {
+        let (host, after) = inner.split_once(']').ok_or_else(bad)?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(p.parse().map_err(|_| bad())?),
+            None => None,
+        };
+        return Ok((host.to_owned(), port));
+    }
+    match text.rsplit_once(':') {
+        Some((h, p)) => Ok((h.to_owned(), Some(p.parse().map_err(|_| bad())?))),
+        None => Ok((text.to_owned(), None)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn argv(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn flags_parse_as_sftp_does() {
+        let a = parse(argv(&[
+            "-P", "2222", "-i", "k", "-o", "User=x", "-rpa", "-B", "65536", "-b", "-", "h",
+        ]))
+        .unwrap();
+        assert_eq!(a.port, Some(2222));
+        assert!(a.recursive && a.preserve && a.resume);
+        assert_eq!(a.buffer, Some(65536));
+        assert_eq!(a.batch.as_deref(), Some("-"));
+        assert!(a.options.contains(&"BatchMode=yes".to_owned()));
+        assert_eq!(a.destination, "h");
+        assert!(parse(argv(&["-J", "j", "h"]))
+            .unwrap_err()
+            .contains("not supported"));
+        assert!(parse(argv(&[])).is_err());
+    }
+
+    #[test]
+    fn destinations_split_like_sftp() {
+        let d = destination("u@h:/tmp/x").unwrap();
+        assert_eq!(
+            (d.user.as_deref(), d.host.as_str(), d.path.as_deref()),
+            (Some("u"), "h", Some("/tmp/x"))
+        );
+        let d = destination("sftp://u@[::1]:2200/dir").unwrap();
+        assert_eq!(
+            (d.host.as_str(), d.port, d.path.as_deref()),
+            ("::1", Some(2200), Some("dir"))
+        );
+        assert_eq!(destination("h").unwrap().path, None);
+    }
+}

@@ -1,0 +1,693 @@
+//! The interpreter's commands, as OpenSSH 9.2's sftp names and spells them: the
+//! command line split like its `makeargv` (quotes and backslashes), each command's
+//! flags, and the output formats (`ls`, `df`, `pwd`).
+
+use oxssh_sftp::codec::{Attrs, NameEntry};
+use oxssh_sftp::server::listing;
+
+use super::progress::scaled;
+use super::shell::{show, split_last, Outcome, Shell, Transfers};
+
+const HELP: &str = "\
+Available commands:
+bye                                Quit sftp
+cd path                            Change remote directory to 'path'
+chgrp [-h] grp path                Change group of file 'path' to 'grp'
+chmod [-h] mode path               Change permissions of file 'path' to 'mode'
+chown [-h] own path                Change owner of file 'path' to 'own'
+df [-hi] [path]                    Display statistics for current directory or
+                                   filesystem containing 'path'
+exit                               Quit sftp
+get [-afpR] remote [local]         Download file
+help                               Display this help text
+lcd path                           Change local directory to 'path'
+lls [ls-options [path]]            Display local directory listing
+lmkdir path                        Create local directory
+ln [-s] oldpath newpath            Link remote file (-s for symlink)
+lpwd                               Print local working directory
+lumask umask                       Set local umask to 'umask'
+ls [-1afhlnrSt] [path]             Display remote directory listing
+mkdir path                         Create remote directory
+progress                           Toggle display of progress meter
+put [-afpR] local [remote]         Upload file
+pwd                                Display remote working directory
+quit                               Quit sftp
+reget [-fpR] remote [local]        Resume download file
+rename oldpath newpath             Rename remote file
+reput [-fpR] local [remote]        Resume upload file
+rm path                            Delete remote file
+rmdir path                         Remove remote directory
+symlink oldpath newpath            Symlink remote file
+version                            Show SFTP version
+!command                           Execute 'command' in local shell
+!                                  Escape to local shell
+?                                  Synonym for help
+";
+
+/// Splits a command line as sftp does: whitespace separates words, single and double
+/// quotes group, a backslash escapes the next character.
+pub fn split(line: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (_, '\\') if quote != Some('\'') => {
+                let next = chars.next().ok_or("Invalid escape at end of line")?;
+                word.push(next);
+                in_word = true;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                word.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err("Unterminated quote".into());
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// Leading `-x` flags of `words` (after the command), checked against `allowed`.
+fn flags(cmd: &str, words: &mut Vec<String>, allowed: &str) -> Result<String, String> {
+    let mut found = String::new();
+    while words
+        .first()
+        .is_some_and(|w| w.starts_with('-') && w.len() > 1)
+    {
+        let word = words.remove(0);
+        if word == "--" {
+            break;
+        }
+        for c in word.chars().skip(1) {
+            if !allowed.contains(c) {
+                return Err(format!("{cmd}: Invalid flag -{c}"));
+            }
+            found.push(c);
+        }
+    }
+    Ok(found)
+}
+
+/// The first and second operands (empty when absent), after checking their count.
+fn operands(
+    cmd: &str,
+    words: &[String],
+    min: usize,
+    max: usize,
+) -> Result<(String, String), String> {
+    args_n(cmd, words, min, max)?;
+    let at = |i: usize| words.get(i).cloned().unwrap_or_default();
+    Ok((at(0), at(1)))
+}
+
+fn args_n(cmd: &str, words: &[String], min: usize, max: usize) -> Result<(), String> {
+    if words.len() < min {
+        return Err(format!(
+            "You must specify {} for {cmd}",
+            if min == 1 { "a path" } else { "two paths" }
+        ));
+    }
+    if words.len() > max {
+        return Err(format!("{cmd}: Too many arguments."));
+    }
+    Ok(())
+}
+
+/// Runs one command line.
+pub async fn dispatch(shell: &mut Shell, line: &str) -> Outcome {
+    let line = line.trim();
+    if let Some(command) = line.strip_prefix('!') {
+        return Outcome::Done(local_shell(command));
+    }
+    let mut words = match split(line) {
+        Ok(words) => words,
+        Err(e) => return Outcome::Done(Err(e)),
+    };
+    if words.is_empty() {
+        return Outcome::Done(Ok(()));
+    }
+    let cmd = words.remove(0);
+    let result = match cmd.as_str() {
+        "bye" | "quit" | "exit" => return Outcome::Quit,
+        "help" | "?" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        "version" => {
+            println!("SFTP protocol version 3");
+            Ok(())
+        }
+        "progress" => {
+            shell.progress = !shell.progress;
+            println!(
+                "Progress meter {}",
+                if shell.progress {
+                    "enabled"
+                } else {
+                    "disabled"
+                }
+            );
+            Ok(())
+        }
+        "pwd" => {
+            println!("Remote working directory: {}", show(&shell.cwd));
+            Ok(())
+        }
+        "lpwd" => std::env::current_dir()
+            .map(|d| println!("Local working directory: {}", d.display()))
+            .map_err(|e| format!("getcwd: {e}")),
+        "lcd" => match words.first() {
+            Some(dir) => std::env::set_current_dir(crate::client::run::expand_tilde(dir))
+                .map_err(|e| format!("Couldn't change local directory to \"{dir}\": {e}")),
+            None => std::env::var("HOME")
+                .map_err(|_| "No home directory".to_owned())
+                .and_then(|h| std::env::set_current_dir(h).map_err(|e| e.to_string())),
+        },
+        "lumask" => match operands(&cmd, &words, 1, 1) {
+            Ok((mask, _)) => match u32::from_str_radix(&mask, 8).ok().filter(|m| *m <= 0o777) {
+                Some(m) => {
+                    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
+                    println!("Local umask: {m:03o}");
+                    Ok(())
+                }
+                None => Err(format!("Invalid umask \"{mask}\"")),
+            },
+            Err(e) => Err(e),
+        },
+        "lmkdir" => match operands(&cmd, &words, 1, 1) {
+            Ok((dir, _)) => std::fs::create_dir(&dir)
+                .map_err(|e| format!("Couldn't create local directory \"{dir}\": {e}")),
+            Err(e) => Err(e),
+        },
+        "lls" => local_shell(&format!(
+            "ls {}",
+            words
+                .iter()
+                .map(|w| super::shell::quote(w))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )),
+        "cd" => cd(shell, words.first().map(String::as_str)).await,
+        "ls" | "dir" => ls(shell, &cmd, words).await,
+        "df" => df(shell, &cmd, words).await,
+        "get" | "reget" | "put" | "reput" => transfer(shell, &cmd, words).await,
+        "mkdir" => simple(shell, &cmd, words, 1).await,
+        "rmdir" | "rm" => simple(shell, &cmd, words, 1).await,
+        "rename" => simple(shell, &cmd, words, 2).await,
+        "ln" | "symlink" => link(shell, &cmd, words).await,
+        "chmod" | "chown" | "chgrp" => change(shell, &cmd, words).await,
+        other => Err(format!("Invalid command \"{other}\".")),
+    };
+    Outcome::Done(result)
+}
+
+fn local_shell(command: &str) -> Result<(), String> {
+    let command = command.trim();
+    let status = if command.is_empty() {
+        let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".into());
+        std::process::Command::new(shell).status()
+    } else {
+        std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(command)
+            .status()
+    };
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!(
+            "Shell exited with status {}",
+            s.code().unwrap_or(-1)
+        )),
+        Err(e) => Err(format!("Couldn't execute shell: {e}")),
+    }
+}
+
+async fn cd(shell: &mut Shell, dir: Option<&str>) -> Result<(), String> {
+    let target = match dir {
+        Some(d) => shell.remote_path(d).await,
+        None => shell
+            .sftp
+            .expand_path(b"~")
+            .await
+            .map_err(|e| shell.error("cd", &e))?,
+    };
+    let real = shell
+        .sftp
+        .realpath(&target)
+        .await
+        .map_err(|e| shell.error("realpath remote", &e))?;
+    let attrs = shell
+        .sftp
+        .stat(&real)
+        .await
+        .map_err(|e| shell.error("stat remote", &e))?;
+    if !attrs.is_dir() {
+        return Err(format!(
+            "Can't change directory: \"{}\" is not a directory",
+            show(&real)
+        ));
+    }
+    shell.cwd = real;
+    Ok(())
+}
+
+async fn transfer(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), String> {
+    let given = flags(cmd, &mut words, "afpPrR")?;
+    let mut t: Transfers = shell.defaults;
+    for c in given.chars() {
+        match c {
+            'a' => t.resume = true,
+            'f' => t.fsync = true,
+            'p' | 'P' => t.preserve = true,
+            'r' | 'R' => t.recursive = true,
+            _ => {}
+        }
+    }
+    if cmd.starts_with("re") {
+        t.resume = true;
+    }
+    let (first, _) = operands(cmd, &words, 1, 2)?;
+    let second = words.get(1).map(String::as_str);
+    if cmd.ends_with("get") {
+        shell.get(&first, second, t).await
+    } else {
+        shell.put(&first, second, t).await
+    }
+}
+
+/// mkdir, rmdir, rm (globbed), rename.
+async fn simple(shell: &mut Shell, cmd: &str, words: Vec<String>, n: usize) -> Result<(), String> {
+    let (first, second) = operands(cmd, &words, n, if cmd == "rm" { usize::MAX } else { n })?;
+    match cmd {
+        "mkdir" => {
+            let path = shell.remote_path(&first).await;
+            let attrs = Attrs {
+                permissions: Some(0o777),
+                ..Attrs::default()
+            };
+            shell
+                .sftp
+                .mkdir(&path, attrs)
+                .await
+                .map_err(|e| shell.error(&format!("remote mkdir \"{}\"", show(&path)), &e))
+        }
+        "rmdir" => {
+            let path = shell.remote_path(&first).await;
+            shell
+                .sftp
+                .rmdir(&path)
+                .await
+                .map_err(|e| shell.error(&format!("remote rmdir \"{}\"", show(&path)), &e))
+        }
+        "rename" => {
+            let from = shell.remote_path(&first).await;
+            let to = shell.remote_path(&second).await;
+            shell.sftp.rename(&from, &to, true).await.map_err(|e| {
+                shell.error(
+                    &format!("remote rename \"{}\" to \"{}\"", show(&from), show(&to)),
+                    &e,
+                )
+            })
+        }
+        _ => {
+            let mut failed = None;
+            for pattern in &words {
+                let matches = shell.targets(pattern).await?;
+                if matches.is_empty() {
+                    failed = Some(format!("File \"{pattern}\" not found."));
+                    continue;
+                }
+                for path in matches {
+                    if !shell.quiet {
+                        println!("Removing {}", show(&path));
+                    }
+                    if let Err(e) = shell.sftp.remove(&path).await {
+                        failed = Some(shell.error(&format!("remote delete {}", show(&path)), &e));
+                    }
+                }
+            }
+            failed.map_or(Ok(()), Err)
+        }
+    }
+}
+
+async fn link(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), String> {
+    let symbolic = cmd == "symlink" || flags(cmd, &mut words, "s")?.contains('s');
+    let (old, new) = operands(cmd, &words, 2, 2)?;
+    let to = shell.remote_path(&new).await;
+    if symbolic {
+        // The target is stored as given, as sftp does.
+        let target = old.as_bytes().to_vec();
+        shell.sftp.symlink(&target, &to).await.map_err(|e| {
+            shell.error(
+                &format!("remote symlink file \"{}\" to \"{}\"", old, show(&to)),
+                &e,
+            )
+        })
+    } else {
+        let from = shell.remote_path(&old).await;
+        shell.sftp.hardlink(&from, &to).await.map_err(|e| {
+            shell.error(
+                &format!("remote link \"{}\" to \"{}\"", show(&from), show(&to)),
+                &e,
+            )
+        })
+    }
+}
+
+/// chmod, chown, chgrp (numeric ids, as sftp 9.2); `-h` does not follow links.
+async fn change(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), String> {
+    let no_follow = flags(cmd, &mut words, "h")?.contains('h');
+    let (value, pattern) = operands(cmd, &words, 2, 2)?;
+    let value = &value;
+    let matches = shell.targets(&pattern).await?;
+    if matches.is_empty() {
+        return Err(format!("File \"{pattern}\" not found."));
+    }
+    for path in matches {
+        let attrs = match cmd {
+            "chmod" => Attrs {
+                permissions: Some(
+                    u32::from_str_radix(value, 8)
+                        .ok()
+                        .filter(|m| *m <= 0o7777)
+                        .ok_or("You must supply a numeric mode")?,
+                ),
+                ..Attrs::default()
+            },
+            _ => {
+                let id: u32 = value.parse().map_err(|_| {
+                    format!(
+                        "You must supply a numeric {}",
+                        if cmd == "chown" {
+                            "user-id"
+                        } else {
+                            "group-id"
+                        }
+                    )
+                })?;
+                let current = shell
+                    .sftp
+                    .stat(&path)
+                    .await
+                    .map_err(|e| shell.error("stat remote", &e))?;
+                let (uid, gid) = current.uid_gid.ok_or("server did not send ownership")?;
+                Attrs {
+                    uid_gid: Some(if cmd == "chown" { (id, gid) } else { (uid, id) }),
+                    ..Attrs::default()
+                }
+            }
+        };
+        if !shell.quiet && cmd == "chmod" {
+            println!("Changing mode on {}", show(&path));
+        }
+        let result = if no_follow {
+            shell.sftp.lsetstat(&path, attrs).await
+        } else {
+            shell.sftp.setstat(&path, attrs).await
+        };
+        result.map_err(|e| shell.error(&format!("remote setstat \"{}\"", show(&path)), &e))?;
+    }
+    Ok(())
+}
+
+async fn ls(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), String> {
+    let f = flags(cmd, &mut words, "1afhlnrSt")?;
+    let long = f.contains('l') || f.contains('n') || f.contains('h');
+    let all = f.contains('a');
+    let human = f.contains('h');
+    let numeric = f.contains('n');
+    args_n(cmd, &words, 0, 1)?;
+    let (entries, dir_listing) = match words.first() {
+        None => {
+            let cwd = shell.cwd.clone();
+            (list(shell, &cwd).await?, true)
+        }
+        Some(pattern) => {
+            let matches = shell.remote_glob(pattern).await?;
+            if matches.is_empty() {
+                return Err(format!(
+                    "Can't ls: \"{}\" not found",
+                    show(&shell.remote_path(pattern).await)
+                ));
+            }
+            match matches.as_slice() {
+                [(path, attrs)] if attrs.is_dir() => (list(shell, &path.clone()).await?, true),
+                _ => (
+                    matches
+                        .into_iter()
+                        .map(|(path, attrs)| NameEntry {
+                            filename: if pattern.starts_with('/') {
+                                path.clone()
+                            } else {
+                                split_last(&path).1.to_vec()
+                            },
+                            longname: Vec::new(),
+                            attrs,
+                        })
+                        .collect(),
+                    false,
+                ),
+            }
+        }
+    };
+    let mut entries: Vec<NameEntry> = entries
+        .into_iter()
+        .filter(|e| all || !dir_listing || !e.filename.starts_with(b"."))
+        .collect();
+    if f.contains('S') {
+        // Largest first, as ls -S.
+        entries.sort_by_key(|e| std::cmp::Reverse(e.attrs.size));
+    } else if f.contains('t') {
+        // Newest first, as ls -t.
+        let mtime = |e: &NameEntry| e.attrs.times.map(|(_, m)| m);
+        entries.sort_by_key(|e| std::cmp::Reverse(mtime(e)));
+    } else if !f.contains('f') {
+        entries.sort_by(|a, b| a.filename.cmp(&b.filename));
+    }
+    if f.contains('r') {
+        entries.reverse();
+    }
+    if long {
+        let names = if !numeric && (human || !dir_listing) {
+            owner_names(shell, &entries).await
+        } else {
+            None
+        };
+        for e in &entries {
+            if !human && !numeric && !e.longname.is_empty() && dir_listing {
+                println!("{}", String::from_utf8_lossy(&e.longname));
+            } else {
+                println!("{}", long_line(e, human, names.as_ref()));
+            }
+        }
+    } else if f.contains('1') {
+        for e in &entries {
+            println!("{}", String::from_utf8_lossy(&e.filename));
+        }
+    } else {
+        print_columns(&entries);
+    }
+    Ok(())
+}
+
+async fn list(shell: &mut Shell, dir: &[u8]) -> Result<Vec<NameEntry>, String> {
+    shell
+        .sftp
+        .read_dir(dir)
+        .await
+        .map_err(|e| shell.error(&format!("Couldn't read directory \"{}\"", show(dir)), &e))
+}
+
+type Owners = (
+    std::collections::HashMap<u32, String>,
+    std::collections::HashMap<u32, String>,
+);
+
+/// User and group names for the listing, from users-groups-by-id when offered.
+async fn owner_names(shell: &mut Shell, entries: &[NameEntry]) -> Option<Owners> {
+    let mut uids: Vec<u32> = entries
+        .iter()
+        .filter_map(|e| e.attrs.uid_gid.map(|(u, _)| u))
+        .collect();
+    let mut gids: Vec<u32> = entries
+        .iter()
+        .filter_map(|e| e.attrs.uid_gid.map(|(_, g)| g))
+        .collect();
+    uids.sort_unstable();
+    uids.dedup();
+    gids.sort_unstable();
+    gids.dedup();
+    let (users, groups) = shell
+        .sftp
+        .names_by_id(uids.clone(), gids.clone())
+        .await
+        .ok()?;
+    let pair = |ids: Vec<u32>, names: Vec<String>| {
+        ids.into_iter()
+            .zip(names)
+            .filter(|(_, n)| !n.is_empty())
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    Some((pair(uids, users), pair(gids, groups)))
+}
+
+fn long_line(e: &NameEntry, human: bool, names: Option<&Owners>) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let (uid, gid) = e.attrs.uid_gid.unwrap_or((0, 0));
+    let user = names
+        .and_then(|(u, _)| u.get(&uid).cloned())
+        .unwrap_or_else(|| uid.to_string());
+    let group = names
+        .and_then(|(_, g)| g.get(&gid).cloned())
+        .unwrap_or_else(|| gid.to_string());
+    let size = e.attrs.size.unwrap_or(0);
+    let size = if human {
+        scaled(size)
+    } else {
+        size.to_string()
+    };
+    let mtime = e.attrs.times.map_or(0, |(_, m)| i64::from(m));
+    format!(
+        "{}  {:>3} {user:<8} {group:<8} {size:>8} {} {}",
+        listing::mode_string(e.attrs.permissions.unwrap_or(0)),
+        "?",
+        listing::date(mtime, now),
+        String::from_utf8_lossy(&e.filename)
+    )
+}
+
+/// Names in columns across an 80-column line, as sftp's short listing.
+fn print_columns(entries: &[NameEntry]) {
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse::<usize>().ok())
+        .unwrap_or(80);
+    let names: Vec<String> = entries
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.filename).into_owned())
+        .collect();
+    let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+    let colspace = longest + 2;
+    let columns = (width / colspace.max(1)).max(1);
+    let mut line = String::new();
+    for (i, name) in names.iter().enumerate() {
+        line.push_str(name);
+        let pad = colspace - name.chars().count();
+        line.extend(std::iter::repeat_n(' ', pad));
+        if (i + 1) % columns == 0 || i + 1 == names.len() {
+            println!("{line}");
+            line.clear();
+        }
+    }
+}
+
+async fn df(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), String> {
+    let f = flags(cmd, &mut words, "hi")?;
+    args_n(cmd, &words, 0, 1)?;
+    let path = match words.first() {
+        Some(p) => shell.remote_path(p).await,
+        None => shell.cwd.clone(),
+    };
+    let v = shell
+        .sftp
+        .statvfs(&path)
+        .await
+        .map_err(|e| shell.error(&format!("Couldn't statvfs \"{}\"", show(&path)), &e))?;
+    if f.contains('i') {
+        let used = v.files.saturating_sub(v.ffree);
+        println!(
+            "{:>11} {:>11} {:>11} {:>11} {:>12}",
+            "Inodes", "Used", "Avail", "(root)", "%Capacity"
+        );
+        println!(
+            "{:>11} {:>11} {:>11} {:>11} {:>11}%",
+            v.files,
+            used,
+            v.favail,
+            v.ffree,
+            (used * 100).checked_div(v.files).unwrap_or(0)
+        );
+        return Ok(());
+    }
+    let size = v.frsize.saturating_mul(v.blocks);
+    let used = v.frsize.saturating_mul(v.blocks.saturating_sub(v.bfree));
+    let avail = v.frsize.saturating_mul(v.bavail);
+    let root = v.frsize.saturating_mul(v.bfree);
+    let pct = (v.blocks.saturating_sub(v.bfree) * 100)
+        .checked_div(v.blocks)
+        .unwrap_or(0);
+    if f.contains('h') {
+        println!(
+            "{:>8} {:>8} {:>8} {:>8} {:>12}",
+            "Size", "Used", "Avail", "(root)", "%Capacity"
+        );
+        println!(
+            "{:>8} {:>8} {:>8} {:>8} {pct:>11}%",
+            scaled(size),
+            scaled(used),
+            scaled(avail),
+            scaled(root)
+        );
+    } else {
+        println!(
+            "{:>12} {:>12} {:>12} {:>12} {:>12}",
+            "Size", "Used", "Avail", "(root)", "%Capacity"
+        );
+        println!(
+            "{:>12} {:>12} {:>12} {:>12} {pct:>11}%",
+            size / 1024,
+            used / 1024,
+            avail / 1024,
+            root / 1024
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_lines_split_like_sftp() {
+        assert_eq!(
+            split(r#"put "a b" c\ d 'e"f'"#).unwrap(),
+            ["put", "a b", "c d", "e\"f"]
+        );
+        assert_eq!(split("  ls  ").unwrap(), ["ls"]);
+        assert_eq!(split(r#"get """#).unwrap(), ["get", ""]);
+        assert!(split("get \"x").is_err());
+    }
+
+    #[test]
+    fn command_flags_are_checked() {
+        let mut w = vec!["-rp".to_owned(), "x".to_owned()];
+        assert_eq!(flags("get", &mut w, "afpPrR").unwrap(), "rp");
+        assert_eq!(w, ["x"]);
+        let mut w = vec!["-z".to_owned()];
+        assert!(flags("get", &mut w, "afpPrR").is_err());
+    }
+}

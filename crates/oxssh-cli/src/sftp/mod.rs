@@ -1,0 +1,342 @@
+//! `oxsftp`, a drop-in for OpenSSH's `sftp`: flags and destination, then the `oxssh`
+//! client's configuration, connection and authentication (`client::run`), the `sftp`
+//! subsystem on a session channel, and the command interpreter ([`shell`]) reading a
+//! batch file (`-b`) or the terminal.
+//!
+//! Exit status as sftp's: 0, 1 when a batch command failed (or a start-up transfer
+//! did), 255 when the connection could not be made.
+
+pub mod args;
+mod commands;
+pub mod progress;
+pub(crate) mod shell;
+mod transfer;
+
+use std::io::BufRead;
+use std::sync::Arc;
+
+use oxssh_config::{Options, OsEnv};
+
+use crate::client::run::{connect_authenticated, expand_tilde, fail, init_logging, resolve_config};
+pub(crate) use shell::{Outcome, Shell, Transfers};
+
+/// The SFTP session: over an SSH channel, or the pipes of a local server (`-D`).
+pub(crate) type Session = oxssh_sftp::Sftp<
+    Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+    Box<dyn tokio::io::AsyncWrite + Unpin + Send>,
+>;
+
+/// Where a file-transfer program connects, from its flags and destination.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Target {
+    pub host: String,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub identity_files: Vec<String>,
+    /// `-o` lines and the flags that are ssh options.
+    pub options: Vec<String>,
+    pub config_file: Option<String>,
+    /// `-s`: a subsystem name, or a server program path (contains `/`).
+    pub subsystem: Option<String>,
+}
+
+/// Resolves the configuration, then runs `body` on a one-thread runtime with a
+/// connected, authenticated client and an SFTP session; returns the exit status
+/// (255 when the connection or the session could not be made).
+pub(crate) fn with_session<F, Fut>(target: &Target, body: F) -> u8
+where
+    F: FnOnce(Session, String) -> Fut,
+    Fut: std::future::Future<Output = u8>,
+{
+    let provider = oxssh_crypto::default_provider();
+    let env = OsEnv::new();
+    let mut options = Options::new();
+    options.user = target.user.clone();
+    options.port = target.port;
+    for path in &target.identity_files {
+        options.add_identity_file(&expand_tilde(path), true);
+    }
+    let config = match resolve_config(
+        &target.host,
+        options,
+        &target.options,
+        target.config_file.as_deref(),
+        &env,
+        &provider,
+    ) {
+        Ok(config) => config,
+        Err(lines) => return fail(&lines),
+    };
+    init_logging(config.log_level, None);
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&[format!("cannot start the runtime: {e}")]),
+    };
+    let code = runtime.block_on(async {
+        let client = match connect_authenticated(&config, &env, Arc::new(provider)).await {
+            Ok(client) => client,
+            Err(code) => return code,
+        };
+        let code = match open_sftp(&client, target.subsystem.as_deref()).await {
+            Ok(sftp) => body(sftp, config.hostname.clone()).await,
+            Err(code) => code,
+        };
+        client.disconnect().await;
+        code
+    });
+    runtime.shutdown_background();
+    code
+}
+
+/// The `sftp` subsystem (or `subsystem`) on a new session channel.
+async fn open_sftp(client: &oxssh::Client, subsystem: Option<&str>) -> Result<Session, u8> {
+    let channel = match client.open_session().await {
+        Ok(channel) => channel,
+        Err(e) => {
+            return Err(fail(&[
+                format!("cannot open a session: {e}"),
+                "Connection closed".into(),
+            ]))
+        }
+    };
+    let subsystem = subsystem.unwrap_or("sftp");
+    let started = if subsystem.contains('/') {
+        channel.exec(subsystem).await
+    } else {
+        channel.subsystem(subsystem).await
+    };
+    if started.is_err() {
+        return Err(fail(&[
+            "subsystem request failed on channel 0".into(),
+            "Connection closed".into(),
+        ]));
+    }
+    let writer = channel.writer();
+    oxssh_sftp::Sftp::new(Box::new(channel) as _, Box::new(writer) as _)
+        .await
+        .map_err(|e| fail(&[format!("{e}"), "Connection closed".into()]))
+}
+
+/// The program: returns the exit status.
+pub fn main() -> u8 {
+    let args = match args::parse(std::env::args_os().skip(1).collect()) {
+        Ok(args) => args,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("oxsftp: {message}");
+            }
+            eprint!("{}", args::USAGE);
+            return 1;
+        }
+    };
+    if let Some(server) = &args.direct {
+        return direct(server, &args);
+    }
+    let dest = match args::destination(&args.destination) {
+        Ok(dest) => dest,
+        Err(message) => {
+            eprintln!("{message}");
+            return 1;
+        }
+    };
+    let target = Target {
+        host: dest.host.clone(),
+        user: dest.user.clone(),
+        port: args.port.or(dest.port),
+        identity_files: args.identity_files.clone(),
+        options: args.options.clone(),
+        config_file: args.config_file.clone(),
+        subsystem: args.subsystem.clone(),
+    };
+    with_session(&target, |sftp, host| session(sftp, &args, &dest, host))
+}
+
+/// `-D command` (oxsftp and oxscp): runs `body` with an SFTP session over the pipes of a
+/// local server program instead of an SSH connection; returns the exit status.
+pub(crate) fn with_local_server<F, Fut>(command: &str, body: F) -> u8
+where
+    F: FnOnce(Session, String) -> Fut,
+    Fut: std::future::Future<Output = u8>,
+{
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let Some((program, rest)) = words.split_first() else {
+        return fail(&["-D needs a command".into()]);
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&[format!("cannot start the runtime: {e}")]),
+    };
+    let code = runtime.block_on(async {
+        let mut child = match tokio::process::Command::new(program)
+            .args(rest)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) => return fail(&[format!("{program}: {e}")]),
+        };
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            return fail(&["no pipes to the server".into()]);
+        };
+        let sftp = match oxssh_sftp::Sftp::new(Box::new(stdout) as _, Box::new(stdin) as _).await {
+            Ok(sftp) => sftp,
+            Err(e) => return fail(&[format!("{e}"), "Connection closed".into()]),
+        };
+        let code = body(sftp, (*program).to_owned()).await;
+        drop(child);
+        code
+    });
+    runtime.shutdown_background();
+    code
+}
+
+/// `oxsftp -D command`.
+fn direct(command: &str, args: &args::Args) -> u8 {
+    let dest = args::Destination {
+        user: None,
+        host: String::new(),
+        port: None,
+        path: None,
+    };
+    with_local_server(command, |sftp, name| session(sftp, args, &dest, name))
+}
+
+async fn session(
+    mut sftp: Session,
+    args: &args::Args,
+    dest: &args::Destination,
+    host: String,
+) -> u8 {
+    sftp.set_transfer(args.buffer, args.requests);
+    let interactive_tty = nix::unistd::isatty(std::io::stdout()).unwrap_or(false);
+    let transfers = Transfers {
+        preserve: args.preserve,
+        recursive: args.recursive,
+        resume: args.resume,
+        fsync: args.fsync,
+    };
+    // Batch mode is quiet, as sftp's: no "Fetching"/"Uploading" lines.
+    let quiet = args.quiet || args.batch.is_some();
+    let mut shell = match Shell::start(
+        sftp,
+        transfers,
+        quiet,
+        interactive_tty && !args.quiet && args.batch.is_none(),
+        args.limit_kbps,
+    )
+    .await
+    {
+        Ok(shell) => shell,
+        Err(message) => return fail(&[message]),
+    };
+    if !quiet {
+        println!("Connected to {host}.");
+    }
+    if let Some(path) = &dest.path {
+        match shell.start_path(path).await {
+            Ok(Some(code)) => return code,
+            Ok(None) => {}
+            Err(message) => return fail(&[message]),
+        }
+    }
+    match &args.batch {
+        Some(file) => run_batch(&mut shell, file).await,
+        None => run_interactive(&mut shell).await,
+    }
+}
+
+/// Runs a batch file: each command echoed after the prompt; a failing command ends the
+/// run with status 1 unless prefixed with `-`; `@` suppresses the echo.
+async fn run_batch(shell: &mut Shell, file: &str) -> u8 {
+    let reader: Box<dyn BufRead> = if file == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        match std::fs::File::open(file) {
+            Ok(f) => Box::new(std::io::BufReader::new(f)),
+            Err(e) => return fail(&[format!("{file} ({e})")]),
+        }
+    };
+    for line in reader.lines() {
+        let Ok(line) = line else {
+            return 1;
+        };
+        let mut cmd = line.trim_start();
+        if cmd.is_empty() || cmd.starts_with('#') {
+            continue;
+        }
+        let shown = cmd;
+        let mut ignore_errors = false;
+        let mut echo = true;
+        loop {
+            if let Some(rest) = cmd.strip_prefix('-') {
+                ignore_errors = true;
+                cmd = rest;
+            } else if let Some(rest) = cmd.strip_prefix('@') {
+                echo = false;
+                cmd = rest;
+            } else {
+                break;
+            }
+        }
+        if echo {
+            println!("sftp> {shown}");
+        }
+        match shell.run(cmd).await {
+            Outcome::Quit => return 0,
+            Outcome::Lost => return 255,
+            Outcome::Done(Ok(())) => {}
+            Outcome::Done(Err(message)) => {
+                if !message.is_empty() {
+                    eprintln!("{message}");
+                }
+                if !ignore_errors {
+                    return 1;
+                }
+            }
+        }
+    }
+    0
+}
+
+/// Reads commands from the terminal (or a pipe) after an `sftp> ` prompt.
+async fn run_interactive(shell: &mut Shell) -> u8 {
+    let stdin = std::io::stdin();
+    let tty = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
+    loop {
+        {
+            use std::io::Write;
+            print!("sftp> ");
+            let _ = std::io::stdout().flush();
+        }
+        let mut line = String::new();
+        match stdin.lock().read_line(&mut line) {
+            Ok(0) | Err(_) => {
+                println!();
+                return 0;
+            }
+            Ok(_) => {}
+        }
+        let cmd = line.trim();
+        if !tty {
+            println!("{cmd}");
+        }
+        if cmd.is_empty() {
+            continue;
+        }
+        match shell.run(cmd).await {
+            Outcome::Quit => return 0,
+            Outcome::Lost => return 255,
+            Outcome::Done(Ok(())) => {}
+            Outcome::Done(Err(message)) if !message.is_empty() => eprintln!("{message}"),
+            Outcome::Done(Err(_)) => {}
+        }
+    }
+}

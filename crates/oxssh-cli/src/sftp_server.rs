@@ -1,0 +1,235 @@
+//! The `sftp-server`-compatible program mode: `oxssh-sftp-server`, and `oxsshd`'s
+//! `internal-sftp` (oxsshd starts its own binary under the name `internal-sftp` in the
+//! session's child process, after setgid/initgroups/setuid, so the kernel enforces the
+//! user's file permissions). Serves SFTP on stdin/stdout until the client closes.
+//!
+//! Flags as OpenSSH's `sftp-server`: `-d start_directory` (`%d` home, `%u` user, `%%`),
+//! `-e` (log to stderr), `-l level`, `-f facility` (accepted; there is no syslog output,
+//! so logs go to stderr with `-e` and nowhere otherwise), `-R` (read-only), `-u umask`,
+//! `-h`, `-p`/`-P` (requests allowed or denied, by OpenSSH's names) and `-Q requests`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use oxssh_sftp::server::{serve, LocalFs, Server, ServerOptions, REQUEST_NAMES};
+
+const USAGE: &str = "usage: oxssh-sftp-server [-ehR] [-d start_directory] [-f log_facility] \
+[-l log_level]\n\t[-P denied_requests] [-p allowed_requests] [-u umask]\n       \
+oxssh-sftp-server -Q protocol_feature\n";
+
+/// What the command line asked for.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+struct Flags {
+    stderr_log: bool,
+    level: Option<String>,
+    start_dir: Option<String>,
+    read_only: bool,
+    umask: Option<u32>,
+    allowed: Option<Vec<String>>,
+    denied: Vec<String>,
+    /// `-Q requests`: print the request names and exit.
+    query: bool,
+}
+
+fn parse(args: Vec<OsString>) -> Result<Flags, String> {
+    use lexopt::prelude::*;
+    let mut flags = Flags::default();
+    let mut parser = lexopt::Parser::from_args(args);
+    let value = |p: &mut lexopt::Parser| -> Result<String, String> {
+        p.value()
+            .map_err(|e| e.to_string())?
+            .into_string()
+            .map_err(|_| "argument is not UTF-8".to_owned())
+    };
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('e') => flags.stderr_log = true,
+            Short('R') => flags.read_only = true,
+            Short('l') => {
+                let level = value(&mut parser)?;
+                if level_filter(&level).is_none() {
+                    return Err(format!("Invalid log level \"{level}\""));
+                }
+                flags.level = Some(level);
+            }
+            Short('f') => {
+                // Accepted for compatibility; see the module documentation.
+                let _ = value(&mut parser)?;
+            }
+            Short('d') => flags.start_dir = Some(value(&mut parser)?),
+            Short('u') => {
+                let text = value(&mut parser)?;
+                let mask = u32::from_str_radix(&text, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o777)
+                    .ok_or_else(|| format!("Invalid umask \"{text}\""))?;
+                flags.umask = Some(mask);
+            }
+            Short('h') => return Err(String::new()),
+            Short(c @ ('p' | 'P')) => {
+                let list = value(&mut parser)?;
+                let names: Vec<String> = list.split(',').map(str::to_owned).collect();
+                if let Some(bad) = names.iter().find(|n| !REQUEST_NAMES.contains(&n.as_str())) {
+                    return Err(format!("Unknown request \"{bad}\""));
+                }
+                if c == 'p' {
+                    flags.allowed = Some(names);
+                } else {
+                    flags.denied = names;
+                }
+            }
+            Short('Q') => {
+                let what = value(&mut parser)?;
+                if what != "requests" {
+                    return Err(format!("Unknown query type \"{what}\""));
+                }
+                flags.query = true;
+            }
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    Ok(flags)
+}
+
+fn level_filter(level: &str) -> Option<&'static str> {
+    Some(match level.to_ascii_uppercase().as_str() {
+        "QUIET" | "FATAL" => "off",
+        "ERROR" => "error",
+        "INFO" | "VERBOSE" => "info",
+        "DEBUG" | "DEBUG1" => "debug",
+        "DEBUG2" | "DEBUG3" => "trace",
+        _ => return None,
+    })
+}
+
+/// `%d`, `%u` and `%%` in a start directory.
+fn expand_start_dir(template: &str, home: &str, user: &str) -> String {
+    let mut out = String::new();
+    let mut chars = template.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('d') => out.push_str(home),
+            Some('u') => out.push_str(user),
+            Some(other) => out.push(other),
+            None => out.push('%'),
+        }
+    }
+    out
+}
+
+/// The program: serves one session on stdin/stdout and returns the exit status.
+pub fn main(args: Vec<OsString>) -> i32 {
+    let flags = match parse(args) {
+        Ok(flags) => flags,
+        Err(message) => {
+            if !message.is_empty() {
+                eprintln!("oxssh-sftp-server: {message}");
+            }
+            eprint!("{USAGE}");
+            return 1;
+        }
+    };
+    if flags.query {
+        for name in REQUEST_NAMES {
+            println!("{name}");
+        }
+        return 0;
+    }
+    if flags.stderr_log {
+        let filter = flags
+            .level
+            .as_deref()
+            .and_then(level_filter)
+            .unwrap_or("error");
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_ansi(false)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+    if let Some(mask) = flags.umask {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
+    }
+    let me = oxssh_os::SystemUser::by_uid(nix::unistd::getuid().as_raw())
+        .ok()
+        .flatten();
+    if let Some(template) = &flags.start_dir {
+        let home = me
+            .as_ref()
+            .map(|u| u.home.display().to_string())
+            .unwrap_or_default();
+        let user = me.as_ref().map(|u| u.name.clone()).unwrap_or_default();
+        let dir = PathBuf::from(expand_start_dir(template, &home, &user));
+        if let Err(e) = std::env::set_current_dir(&dir) {
+            tracing::error!("chdir to \"{}\" failed: {e}", dir.display());
+        }
+    }
+    tracing::info!(
+        "session opened for local user {}",
+        me.map(|u| u.name).unwrap_or_default()
+    );
+    let mut server = Server::new(
+        LocalFs::new(),
+        ServerOptions {
+            read_only: flags.read_only,
+            allowed: flags.allowed,
+            denied: flags.denied,
+            ..ServerOptions::default()
+        },
+    );
+    match serve(
+        &mut server,
+        std::io::stdin().lock(),
+        std::io::stdout().lock(),
+    ) {
+        Ok(()) => {
+            tracing::info!("session closed");
+            0
+        }
+        Err(e) => {
+            tracing::error!("session ended: {e}");
+            1
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn sftp_server_flags_parse_as_openssh_does() {
+        let flags = parse(args(&[
+            "-e", "-l", "DEBUG3", "-R", "-u", "027", "-d", "%d/x",
+        ]))
+        .unwrap();
+        assert!(flags.stderr_log && flags.read_only);
+        assert_eq!(flags.umask, Some(0o27));
+        assert_eq!(flags.start_dir.as_deref(), Some("%d/x"));
+        assert!(parse(args(&["-f", "AUTH"])).is_ok());
+        assert!(parse(args(&["-l", "LOUD"])).is_err());
+        assert!(parse(args(&["-u", "999"])).is_err());
+        let lists = parse(args(&["-P", "write,remove", "-p", "open,read"])).unwrap();
+        assert_eq!(lists.denied, ["write", "remove"]);
+        assert_eq!(lists.allowed.unwrap(), ["open", "read"]);
+        assert!(parse(args(&["-P", "nonsense"])).is_err());
+        assert!(parse(args(&["-Q", "requests"])).unwrap().query);
+    }
+
+    #[test]
+    fn start_directory_tokens_expand() {
+        assert_eq!(
+            expand_start_dir("%d/in/%u%%", "/home/a", "a"),
+            "/home/a/in/a%"
+        );
+    }
+}

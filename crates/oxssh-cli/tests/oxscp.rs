@@ -1,0 +1,146 @@
+//! `oxscp` (SFTP mode) against OpenSSH's sshd and oxsshd's `internal-sftp`: a big file
+//! and a tree of awkward names up and back with `-r -p`, byte for byte with modes; a
+//! missing source fails with status 1; `-O` (legacy protocol) is refused by name.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::path::Path;
+
+use support::openssh::{sshd_opts, Fixture};
+use support::sftp::{
+    assert_same_tree, awkward_tree, client, modes, random_file, sha256, RemoteDir, TRANSFER_TIMEOUT,
+};
+use support::users::TEST_USER;
+use support::{run, Output};
+
+fn oxscp() -> String {
+    Path::new(support::OXSSHD)
+        .with_file_name("oxscp")
+        .display()
+        .to_string()
+}
+
+fn scp(f: &Fixture, cwd: &Path, args: &[String]) -> Output {
+    let mut cmd = client(&oxscp(), f);
+    cmd.current_dir(cwd).args(args);
+    run(&mut cmd, b"", TRANSFER_TIMEOUT)
+}
+
+fn round_trip(f: &Fixture, tag: &str) {
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new(tag);
+    random_file(&local.path().join("file"), 21 << 20, 41);
+    awkward_tree(&local.path().join("tree"), 200);
+    let target = format!("{TEST_USER}@127.0.0.1:{}/", remote.path().display());
+    let out = scp(
+        f,
+        local.path(),
+        &[
+            "-r".into(),
+            "-p".into(),
+            "file".into(),
+            "tree".into(),
+            target.clone(),
+        ],
+    );
+    assert_eq!(out.code(), Some(0), "{}\n{}", out.stderr, f.peer.log());
+    std::fs::create_dir(local.path().join("back")).unwrap();
+    let out = scp(
+        f,
+        local.path(),
+        &[
+            "-rp".into(),
+            format!("{target}tree"),
+            format!("{target}file"),
+            "back".into(),
+        ],
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    let file = local.path().join("file");
+    assert_eq!(sha256(&file), sha256(&remote.path().join("file")));
+    assert_eq!(sha256(&file), sha256(&local.path().join("back/file")));
+    assert_same_tree(&local.path().join("tree"), &remote.path().join("tree"));
+    assert_same_tree(&local.path().join("tree"), &local.path().join("back/tree"));
+    assert_eq!(
+        modes(&local.path().join("tree")),
+        modes(&local.path().join("back/tree"))
+    );
+}
+
+#[test]
+fn oxscp_copies_files_and_trees_with_openssh_sshd() {
+    let Some(f) = Fixture::start(sshd_opts(&["Subsystem sftp /usr/lib/openssh/sftp-server"]))
+    else {
+        return;
+    };
+    round_trip(&f, "scp-openssh");
+}
+
+#[test]
+fn oxscp_copies_files_and_trees_with_internal_sftp() {
+    let Some(f) = Fixture::start_oxsshd(sshd_opts(&["Subsystem sftp internal-sftp"])) else {
+        return;
+    };
+    round_trip(&f, "scp-internal");
+}
+
+#[test]
+fn oxscp_fails_on_a_missing_source_and_refuses_the_legacy_protocol() {
+    let Some(f) = Fixture::start_oxsshd(sshd_opts(&["Subsystem sftp internal-sftp"])) else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("scp-missing");
+    let source = format!("{TEST_USER}@127.0.0.1:{}/nope", remote.path().display());
+    let out = scp(&f, local.path(), &[source, ".".into()]);
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("nope: No such file or directory"),
+        "{}",
+        out.stderr
+    );
+    let out = scp(&f, local.path(), &["-O".into(), "a".into(), "h:b".into()]);
+    assert_eq!(out.code(), Some(1));
+    assert!(out.stderr.contains("legacy SCP protocol"), "{}", out.stderr);
+}
+
+#[test]
+fn oxscp_messages_and_exit_codes_match_openssh_scp() {
+    if !support::require_peer("scp") {
+        return;
+    }
+    let Some(sftp_server) = support::sftp::openssh_sftp_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("d")).unwrap();
+    std::fs::write(dir.path().join("a"), b"x").unwrap();
+    let d = dir.path().display();
+    let cases = [
+        vec![format!("h:{d}/nope"), ".".to_owned()],
+        vec!["nope".to_owned(), format!("h:{d}/x")],
+        vec!["d".to_owned(), format!("h:{d}/x")],
+        vec![format!("h:{d}/d"), ".".to_owned()],
+        vec!["a".to_owned(), format!("h:{d}/a2")],
+    ];
+    for case in cases {
+        let run_one = |program: &str| {
+            let mut cmd = std::process::Command::new(program);
+            cmd.current_dir(dir.path())
+                .args(["-D", sftp_server])
+                .args(&case);
+            let out = run(&mut cmd, b"", TRANSFER_TIMEOUT);
+            let _ = std::fs::remove_file(dir.path().join("a2"));
+            (out.code(), out.stdout, out.stderr.replace('\r', ""))
+        };
+        let theirs = run_one("scp");
+        let ours = run_one(&oxscp());
+        assert_eq!(ours, theirs, "{case:?}");
+    }
+}

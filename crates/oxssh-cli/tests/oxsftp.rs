@@ -1,0 +1,336 @@
+//! `oxsftp -b` against OpenSSH's sshd (its `sftp-server`) and against oxsshd's
+//! `internal-sftp`: big files and trees round-trip byte for byte, `-p` keeps modes,
+//! `reget`/`reput` resume, the remote commands change what they say, a failing batch
+//! command stops the run with status 1 unless prefixed with `-`, and a read-only server
+//! refuses writes.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::os::unix::fs::MetadataExt;
+
+use support::openssh::{sshd_opts, Fixture};
+use support::sftp::{
+    assert_same_tree, awkward_tree, batch, modes, oxsftp, random_file, sha256, RemoteDir,
+};
+
+const EXTERNAL: &str = "Subsystem sftp /usr/lib/openssh/sftp-server";
+const INTERNAL: &str = "Subsystem sftp internal-sftp";
+
+fn openssh_sshd() -> Option<Fixture> {
+    Fixture::start(sshd_opts(&[EXTERNAL]))
+}
+
+fn oxsshd(subsystem: &str) -> Option<Fixture> {
+    Fixture::start_oxsshd(sshd_opts(&[subsystem]))
+}
+
+fn round_trip(f: &Fixture, tag: &str) {
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new(tag);
+    random_file(&local.path().join("big file"), 22 << 20, 21);
+    awkward_tree(&local.path().join("tree"), 250);
+    let r = remote.path().display();
+    let out = batch(
+        &oxsftp(),
+        f,
+        local.path(),
+        &format!(
+            "cd {r}\nput \"big file\"\nget \"big file\" back\nput -rp tree\n\
+             get -rp tree tree-back\nls -l\npwd\nlpwd\n"
+        ),
+    );
+    assert_eq!(
+        out.code(),
+        Some(0),
+        "{}\n{}\n{}",
+        out.stdout,
+        out.stderr,
+        f.peer.log()
+    );
+    let big = local.path().join("big file");
+    assert_eq!(sha256(&big), sha256(&remote.path().join("big file")));
+    assert_eq!(sha256(&big), sha256(&local.path().join("back")));
+    assert_same_tree(&local.path().join("tree"), &remote.path().join("tree"));
+    assert_same_tree(&local.path().join("tree"), &local.path().join("tree-back"));
+    assert_eq!(
+        modes(&local.path().join("tree")),
+        modes(&remote.path().join("tree"))
+    );
+    assert_eq!(
+        modes(&local.path().join("tree")),
+        modes(&local.path().join("tree-back"))
+    );
+    assert!(
+        out.stdout.contains(&format!("sftp> cd {r}")),
+        "{}",
+        out.stdout
+    );
+    assert!(out
+        .stdout
+        .contains(&format!("Remote working directory: {r}")));
+    assert!(out.stdout.contains("big file"), "{}", out.stdout);
+}
+
+#[test]
+fn oxsftp_batch_round_trips_files_and_trees_with_openssh_sftp_server() {
+    let Some(f) = openssh_sshd() else {
+        return;
+    };
+    round_trip(&f, "ox-openssh");
+}
+
+#[test]
+fn oxsftp_batch_round_trips_files_and_trees_with_internal_sftp() {
+    let Some(f) = oxsshd(INTERNAL) else {
+        return;
+    };
+    round_trip(&f, "ox-internal");
+}
+
+#[test]
+fn oxsftp_remote_commands_change_what_they_say() {
+    for f in [openssh_sshd(), oxsshd(INTERNAL)].into_iter().flatten() {
+        let local = tempfile::tempdir().unwrap();
+        let remote = RemoteDir::new("ox-cmds");
+        std::fs::write(local.path().join("a"), b"hello\n").unwrap();
+        let r = remote.path().display();
+        let out = batch(
+            &oxsftp(),
+            &f,
+            local.path(),
+            &format!(
+                "cd {r}\nput a\nmkdir d\nrename a d/b\nchmod 600 d/b\nln -s d/b sym\n\
+                 ln d/b hard\nrm hard\ndf\ndf -h\nls\nls -la d\nversion\n-rm missing\n\
+                 lmkdir ldir\n!touch ldir/x\n"
+            ),
+        );
+        assert_eq!(out.code(), Some(0), "{}\n{}", out.stdout, out.stderr);
+        let b = remote.path().join("d/b");
+        assert_eq!(std::fs::read(&b).unwrap(), b"hello\n");
+        assert_eq!(std::fs::metadata(&b).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::read_link(remote.path().join("sym")).unwrap(),
+            std::path::Path::new("d/b")
+        );
+        assert!(!remote.path().join("hard").exists());
+        assert!(local.path().join("ldir/x").exists());
+        assert!(out.stdout.contains("%Capacity"), "{}", out.stdout);
+        assert!(out.stdout.contains("-rw-------"), "{}", out.stdout);
+        assert!(out.stdout.contains("SFTP protocol version 3"));
+        assert!(
+            out.stderr.contains("No such file or directory"),
+            "{}",
+            out.stderr
+        );
+    }
+}
+
+#[test]
+fn oxsftp_resumes_with_reget_and_reput() {
+    for f in [openssh_sshd(), oxsshd(INTERNAL)].into_iter().flatten() {
+        let local = tempfile::tempdir().unwrap();
+        let remote = RemoteDir::new("ox-resume");
+        random_file(&local.path().join("src"), 5 << 20, 31);
+        random_file(&remote.path().join("rsrc"), 5 << 20, 32);
+        let src = std::fs::read(local.path().join("src")).unwrap();
+        let rsrc = std::fs::read(remote.path().join("rsrc")).unwrap();
+        std::fs::write(remote.path().join("up"), &src[..(2 << 20) + 77]).unwrap();
+        std::fs::write(local.path().join("down"), &rsrc[..(1 << 20) + 5]).unwrap();
+        let uid = oxssh_os::SystemUser::by_name(support::users::TEST_USER)
+            .unwrap()
+            .unwrap()
+            .uid;
+        std::os::unix::fs::chown(remote.path().join("up"), Some(uid), None).unwrap();
+        let r = remote.path().display();
+        let out = batch(
+            &oxsftp(),
+            &f,
+            local.path(),
+            &format!("reput src {r}/up\nreget {r}/rsrc down\nget -a {r}/rsrc down\n"),
+        );
+        assert_eq!(out.code(), Some(0), "{}", out.stderr);
+        assert_eq!(
+            sha256(&local.path().join("src")),
+            sha256(&remote.path().join("up"))
+        );
+        assert_eq!(
+            sha256(&remote.path().join("rsrc")),
+            sha256(&local.path().join("down"))
+        );
+    }
+}
+
+#[test]
+fn a_failing_batch_command_stops_the_run_unless_prefixed_with_a_dash() {
+    let Some(f) = oxsshd(INTERNAL) else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-errors");
+    let r = remote.path().display();
+    let out = batch(
+        &oxsftp(),
+        &f,
+        local.path(),
+        &format!("-get {r}/missing\nmkdir {r}/one\nget {r}/missing\nmkdir {r}/two\n"),
+    );
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
+    assert!(remote.path().join("one").is_dir());
+    assert!(!remote.path().join("two").exists());
+    assert!(out.stderr.contains("not found"), "{}", out.stderr);
+}
+
+#[test]
+fn oxsftp_against_a_read_only_server_gets_permission_denied() {
+    let Some(f) = oxsshd("Subsystem sftp internal-sftp -R") else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-ro");
+    std::fs::write(local.path().join("a"), b"x").unwrap();
+    let r = remote.path().display();
+    let out = batch(&oxsftp(), &f, local.path(), &format!("put a {r}/a\n"));
+    assert_eq!(out.code(), Some(1));
+    assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
+    assert!(!remote.path().join("a").exists());
+}
+
+#[test]
+fn oxsftp_prompt_on_a_terminal_shows_progress_and_runs_commands() {
+    let Some(f) = oxsshd(INTERNAL) else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-tty");
+    random_file(&local.path().join("p.bin"), 3 << 20, 51);
+    let cmd = support::client::shell_line(support::sftp::client(&oxsftp(), &f).arg(format!(
+        "{}@127.0.0.1:{}",
+        support::users::TEST_USER,
+        remote.path().display()
+    )));
+    let mut term =
+        support::client::Terminal::start(&format!("cd {} && {cmd}", local.path().display()));
+    term.wait_for("sftp> ", std::time::Duration::from_secs(30));
+    term.type_text("put p.bin\n");
+    term.wait_for("100%", std::time::Duration::from_secs(30));
+    term.type_text("pwd\n");
+    term.wait_for(
+        "Remote working directory:",
+        std::time::Duration::from_secs(10),
+    );
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(std::time::Duration::from_secs(20));
+    assert!(status.success(), "{screen}");
+    assert_eq!(
+        sha256(&local.path().join("p.bin")),
+        sha256(&remote.path().join("p.bin"))
+    );
+}
+
+/// `oxsftp -D server -b batch` from `cwd` (no SSH: the server's pipes).
+fn direct(server: &str, cwd: &std::path::Path, commands: &str) -> support::Output {
+    let file = cwd.join(".batch");
+    std::fs::write(&file, commands).unwrap();
+    let mut cmd = std::process::Command::new(oxsftp());
+    cmd.current_dir(cwd)
+        .arg("-D")
+        .arg(server)
+        .arg("-b")
+        .arg(&file);
+    support::run(&mut cmd, b"", support::sftp::TRANSFER_TIMEOUT)
+}
+
+fn oxssh_sftp_server() -> String {
+    std::path::Path::new(support::OXSSHD)
+        .with_file_name("oxssh-sftp-server")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn oxsftp_talks_to_local_sftp_servers_with_dash_d() {
+    let mut servers = vec![oxssh_sftp_server()];
+    if let Some(openssh) = support::sftp::openssh_sftp_server() {
+        servers.push(openssh.to_owned());
+    }
+    for server in servers {
+        let dir = tempfile::tempdir().unwrap();
+        random_file(&dir.path().join("a"), 1 << 20, 61);
+        std::fs::write(dir.path().join("small"), b"x").unwrap();
+        let d = dir.path().display();
+        let out = direct(
+            &server,
+            dir.path(),
+            &format!("cd {d}\nput a b\nget b c\nls -1S\nls -1t\nls -1r\nlumask 022\n"),
+        );
+        assert_eq!(out.code(), Some(0), "{server}: {}", out.stderr);
+        assert_eq!(sha256(&dir.path().join("a")), sha256(&dir.path().join("c")));
+        // Largest first for -S; reverse name order for -r.
+        let listing = |cmd: &str| -> Vec<String> {
+            out.stdout
+                .split(&format!("sftp> {cmd}\n"))
+                .nth(1)
+                .unwrap()
+                .lines()
+                .take_while(|l| !l.starts_with("sftp> "))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(listing("ls -1S").last().map(String::as_str), Some("small"));
+        assert_eq!(listing("ls -1r").first().map(String::as_str), Some("small"));
+    }
+}
+
+#[test]
+fn a_read_only_oxssh_sftp_server_refuses_oxsftp_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a"), b"x").unwrap();
+    let d = dir.path().display();
+    let out = direct(
+        &format!("{} -R", oxssh_sftp_server()),
+        dir.path(),
+        &format!("get {d}/a {d}/copy\nput {d}/a {d}/b\n"),
+    );
+    assert_eq!(out.code(), Some(1));
+    assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
+    assert!(dir.path().join("copy").exists());
+    assert!(!dir.path().join("b").exists());
+}
+
+#[test]
+fn oxsftp_batch_output_matches_openssh_sftp_line_for_line() {
+    if !support::require_peer("sftp") {
+        return;
+    }
+    let Some(sftp_server) = support::sftp::openssh_sftp_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a"), b"hello\n").unwrap();
+    // Every command leaves the directory as it found it, so both programs see the same.
+    let commands = "put a b\nget b c\nls -1\nls\nrm b\n!rm c\n-get nonexist\n-put nonexist\n\
+                    -mkdir a\n-rmdir nonexist\n-rename nonexist x\n-chmod 600 nonexist\n\
+                    -cd nonexist\n-ls nonexist\nversion\n-chown 0 nonexist\nln -s a l\n\
+                    -ln -s a l\n-ln a l\nrm l\nprogress\n@pwd\n";
+    let run = |program: &str| {
+        let file = dir.path().join(".batch");
+        std::fs::write(&file, commands).unwrap();
+        let mut cmd = std::process::Command::new(program);
+        cmd.current_dir(dir.path())
+            .args(["-D", sftp_server, "-b"])
+            .arg(&file);
+        let out = support::run(&mut cmd, b"", support::sftp::TRANSFER_TIMEOUT);
+        std::fs::remove_file(&file).unwrap();
+        // OpenSSH's log lines end in CR LF on stderr.
+        (out.code(), out.stdout, out.stderr.replace('\r', ""))
+    };
+    let theirs = run("sftp");
+    let ours = run(&oxsftp());
+    assert_eq!(ours, theirs);
+}

@@ -1,0 +1,199 @@
+//! The client library against the server core over a socket pair (the server on a
+//! thread over the real filesystem): pipelined transfers, resumption, listings,
+//! metadata, extensions, errors.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use oxssh_sftp::client::{self, Sftp};
+use oxssh_sftp::codec::{open_flags, status, Attrs};
+use oxssh_sftp::server::{serve, LocalFs, Server, ServerOptions};
+
+type Session = Sftp<tokio::net::unix::OwnedReadHalf, tokio::net::unix::OwnedWriteHalf>;
+
+async fn connect(options: ServerOptions) -> (Session, std::thread::JoinHandle<()>) {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let server = std::thread::spawn(move || {
+        let mut server = Server::new(LocalFs::new(), options);
+        let input = theirs.try_clone().unwrap();
+        let _ = serve(&mut server, input, theirs);
+    });
+    ours.set_nonblocking(true).unwrap();
+    let (read, write) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
+    (Sftp::new(read, write).await.unwrap(), server)
+}
+
+fn b(path: &Path) -> Vec<u8> {
+    path.as_os_str().as_bytes().to_vec()
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
+}
+
+#[tokio::test]
+async fn pipelined_upload_and_download_round_trip_with_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sftp, _server) = connect(ServerOptions::default()).await;
+    assert!(sftp.limits().is_some());
+    sftp.set_transfer(Some(20_000), Some(8));
+    let data = pattern(3 * 1024 * 1024 + 5);
+    let src = dir.path().join("src");
+    std::fs::write(&src, &data).unwrap();
+    let remote = b(&dir.path().join("remote"));
+    let handle = sftp
+        .open(&remote, client::WRITE_TRUNCATE, Attrs::default())
+        .await
+        .unwrap();
+    let mut last = 0;
+    let sent = sftp
+        .upload(&std::fs::File::open(&src).unwrap(), &handle, 0, &mut |d| {
+            last = d
+        })
+        .await
+        .unwrap();
+    sftp.close(handle).await.unwrap();
+    assert_eq!(sent, data.len() as u64);
+    assert_eq!(last, data.len() as u64);
+    assert_eq!(std::fs::read(dir.path().join("remote")).unwrap(), data);
+
+    // Resume a download from 1 MiB into a partial copy.
+    let back = dir.path().join("back");
+    std::fs::write(&back, &data[..1 << 20]).unwrap();
+    let local = std::fs::OpenOptions::new().write(true).open(&back).unwrap();
+    let handle = sftp
+        .open(&remote, client::READ, Attrs::default())
+        .await
+        .unwrap();
+    let end = sftp
+        .download(&handle, &local, 1 << 20, &mut |_| {})
+        .await
+        .unwrap();
+    sftp.close(handle).await.unwrap();
+    assert_eq!(end, data.len() as u64);
+    assert_eq!(std::fs::read(&back).unwrap(), data);
+}
+
+#[tokio::test]
+async fn whole_file_helpers_copy_both_ways() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sftp, _server) = connect(ServerOptions::default()).await;
+    let data = pattern(700_001);
+    std::fs::write(dir.path().join("a"), &data).unwrap();
+    let remote = b(&dir.path().join("r"));
+    let mut calls = 0;
+    let sent = sftp
+        .upload_file(&dir.path().join("a"), &remote, &mut |_| calls += 1)
+        .await
+        .unwrap();
+    assert_eq!(sent, data.len() as u64);
+    assert!(calls > 0);
+    let got = sftp
+        .download_file(&remote, &dir.path().join("b"), &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(got, data.len() as u64);
+    assert_eq!(std::fs::read(dir.path().join("b")).unwrap(), data);
+    let missing = sftp
+        .download_file(b"/nonexistent/x", &dir.path().join("c"), &mut |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(missing.status(), Some(status::NO_SUCH_FILE));
+}
+
+#[tokio::test]
+async fn metadata_listing_and_extensions_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sftp, _server) = connect(ServerOptions::default()).await;
+    let d = dir.path().join("d é");
+    sftp.mkdir(&b(&d), Attrs::default()).await.unwrap();
+    std::fs::write(d.join("f"), b"abc").unwrap();
+    let names: Vec<Vec<u8>> = sftp
+        .read_dir(&b(&d))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.filename)
+        .collect();
+    assert!(names.contains(&b"f".to_vec()) && names.contains(&b".".to_vec()));
+    let attrs = sftp.stat(&b(&d.join("f"))).await.unwrap();
+    assert_eq!(attrs.size, Some(3));
+    assert!(attrs.is_file());
+    sftp.symlink(b"f", &b(&d.join("l"))).await.unwrap();
+    assert_eq!(sftp.readlink(&b(&d.join("l"))).await.unwrap(), b"f");
+    assert!(sftp.lstat(&b(&d.join("l"))).await.unwrap().is_symlink());
+    sftp.hardlink(&b(&d.join("f")), &b(&d.join("h")))
+        .await
+        .unwrap();
+    sftp.rename(&b(&d.join("h")), &b(&d.join("f")), true)
+        .await
+        .unwrap();
+    assert!(sftp.statvfs(&b(dir.path())).await.unwrap().blocks > 0);
+    let home = sftp.expand_path(b"~root").await.unwrap();
+    assert_eq!(home, b"/root");
+    let (users, _) = sftp.names_by_id(vec![0], vec![]).await.unwrap();
+    assert_eq!(users, ["root"]);
+    let err = sftp.stat(b"/nonexistent/really").await.unwrap_err();
+    assert_eq!(err.status(), Some(status::NO_SUCH_FILE));
+    let err = sftp.rmdir(&b(&d)).await.unwrap_err();
+    assert_eq!(err.status(), Some(status::FAILURE));
+}
+
+#[tokio::test]
+async fn a_read_only_server_refuses_the_client_with_permission_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sftp, _server) = connect(ServerOptions {
+        read_only: true,
+        ..ServerOptions::default()
+    })
+    .await;
+    let err = sftp
+        .open(
+            &b(&dir.path().join("x")),
+            open_flags::WRITE | open_flags::CREAT,
+            Attrs::default(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(status::PERMISSION_DENIED));
+}
+
+/// A server that answers INIT with `reply` (framed as given) and then closes.
+async fn against(reply: Vec<u8>) -> Result<Session, oxssh_sftp::Error> {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        let mut theirs = theirs;
+        let mut init = [0u8; 9];
+        let _ = theirs.read_exact(&mut init);
+        let _ = theirs.write_all(&reply);
+    });
+    ours.set_nonblocking(true).unwrap();
+    let (read, write) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
+    Sftp::new(read, write).await
+}
+
+#[tokio::test]
+async fn a_hostile_server_gets_errors_not_panics() {
+    // An oversized length.
+    let err = against((u32::MAX).to_be_bytes().to_vec())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, oxssh_sftp::Error::Protocol(_)), "{err:?}");
+    // Not a VERSION packet.
+    let err = against(vec![0, 0, 0, 5, 101, 0, 0, 0, 3])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, oxssh_sftp::Error::Protocol(_)), "{err:?}");
+    // A truncated VERSION, then the end of the stream.
+    let err = against(vec![0, 0, 0, 9, 2, 0, 0]).await.unwrap_err();
+    assert!(matches!(err, oxssh_sftp::Error::Io(_)), "{err:?}");
+    // Version 2 is refused.
+    let err = against(vec![0, 0, 0, 5, 2, 0, 0, 0, 2]).await.unwrap_err();
+    assert!(matches!(err, oxssh_sftp::Error::Protocol(_)), "{err:?}");
+    // A good VERSION then silence: the first call sees the end of the stream.
+    let mut sftp = against(vec![0, 0, 0, 5, 2, 0, 0, 0, 3]).await.unwrap();
+    assert!(sftp.stat(b"/").await.is_err());
+}
