@@ -1,5 +1,6 @@
 //! The `wire_messages` target's wire half: every transport message decoder, the
-//! name-list parser and the reader's primitive types, fed arbitrary bytes.
+//! forwarding data decoders (RFC 4254 §7, OpenSSH PROTOCOL §2.4), the name-list parser
+//! and the reader's primitive types, fed arbitrary bytes.
 //!
 //! Besides "never panics", each successful decode must survive a round trip
 //! (`decode(encode(m)) == m`), which catches encoder/decoder asymmetries.
@@ -7,6 +8,10 @@
 
 use std::fmt::Debug;
 
+use oxssh_wire::forward::{
+    decode_allocated_port, encode_allocated_port, DirectStreamlocal, ForwardedStreamlocal,
+    TcpipForward, TcpipOpen,
+};
 use oxssh_wire::transport::{
     Debug as DebugMsg, Disconnect, ExtInfo, Ignore, KexDhGexGroup, KexDhGexInit, KexDhGexReply,
     KexDhGexRequest, KexDhInit, KexDhReply, KexEcdhInit, KexEcdhReply, KexInit, NewKeys,
@@ -36,6 +41,7 @@ pub fn decode_wire(data: &[u8]) -> usize {
         round_trip::<KexDhGexInit>(data),
         round_trip::<KexDhGexReply>(data),
         name_list(data),
+        forward_data(data),
     ];
     read_values(data);
     accepted.into_iter().filter(|ok| *ok).count()
@@ -63,6 +69,33 @@ fn check<M: Message + PartialEq + Debug>(payload: &[u8]) -> bool {
     let again = M::decode(&msg.to_payload());
     assert_eq!(again.as_ref(), Ok(&msg), "re-encoding changed the message");
     true
+}
+
+/// The type-specific data of forwarding opens and requests; each accepted value must
+/// encode back to the same bytes.
+fn forward_data(data: &[u8]) -> bool {
+    let mut accepted = false;
+    if let Ok(open) = TcpipOpen::decode(data) {
+        assert_eq!(open.encode(), data, "direct/forwarded-tcpip re-encoding");
+        accepted = true;
+    }
+    if let Ok(req) = TcpipForward::decode(data) {
+        assert_eq!(req.encode(), data, "tcpip-forward re-encoding");
+        accepted = true;
+    }
+    if let Ok(open) = DirectStreamlocal::decode(data) {
+        assert_eq!(DirectStreamlocal::decode(&open.encode()), Ok(open));
+        accepted = true;
+    }
+    if let Ok(open) = ForwardedStreamlocal::decode(data) {
+        assert_eq!(ForwardedStreamlocal::decode(&open.encode()), Ok(open));
+        accepted = true;
+    }
+    if let Ok(port) = decode_allocated_port(data) {
+        assert_eq!(encode_allocated_port(port), data);
+        accepted = true;
+    }
+    accepted
 }
 
 fn name_list(data: &[u8]) -> bool {

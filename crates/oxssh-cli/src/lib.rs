@@ -7,6 +7,7 @@ pub mod agent;
 pub mod background;
 pub mod client;
 pub mod copyid;
+pub mod forwarding;
 pub mod keygen;
 pub mod keyscan;
 pub mod scp;

@@ -193,9 +193,9 @@ pub static KEYWORDS: &[KeywordInfo] = &[
     row("forwardx11", K::ForwardX11, N),
     row("forwardx11trusted", K::ForwardX11Trusted, N),
     row("forwardx11timeout", K::ForwardX11Timeout, N),
-    row("exitonforwardfailure", K::ExitOnForwardFailure, N),
+    row("exitonforwardfailure", K::ExitOnForwardFailure, Y),
     row("xauthlocation", K::XAuthLocation, N),
-    row("gatewayports", K::GatewayPorts, N),
+    row("gatewayports", K::GatewayPorts, Y),
     row("passwordauthentication", K::PasswordAuthentication, Y),
     row(
         "kbdinteractiveauthentication",
@@ -251,7 +251,7 @@ pub static KEYWORDS: &[KeywordInfo] = &[
     row("casignaturealgorithms", K::CaSignatureAlgorithms, N),
     row("bindaddress", K::BindAddress, Y),
     row("bindinterface", K::BindInterface, N),
-    row("clearallforwardings", K::ClearAllForwardings, N),
+    row("clearallforwardings", K::ClearAllForwardings, Y),
     row("enablesshkeysign", K::EnableSshKeysign, N),
     row("verifyhostkeydns", K::VerifyHostKeyDns, N),
     row(

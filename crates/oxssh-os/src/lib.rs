@@ -7,6 +7,7 @@
 //!   the master as tokio `AsyncRead + AsyncWrite`.
 //! - [`spawn`]: a session's shell as the user (pipes or pty), signals by RFC name.
 //! - [`pam`]: PAM transactions on a dedicated thread, driven from async code.
+//! - [`agent_socket`]: the private socket a forwarded agent is reached through.
 //! - [`login_records`]: utmp, wtmp and lastlog as OpenSSH writes them; the last-login line.
 //!
 //! These are the OS calls behind the server's `Privileged` interface; protocol code
@@ -48,6 +49,7 @@
 //! # drop((master, status)); Ok(()) }
 //! ```
 
+pub mod agent_socket;
 pub mod error;
 pub mod login_records;
 pub mod modes;
@@ -56,6 +58,7 @@ pub mod pty;
 pub mod spawn;
 pub mod user;
 
+pub use agent_socket::AgentSocket;
 pub use error::{Error, Result};
 pub use login_records::{format_last_login, LastLogin, LoginRecords, UtmpRecord};
 pub use modes::TerminalModes;

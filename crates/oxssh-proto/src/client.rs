@@ -94,6 +94,9 @@ pub struct ClientConnection {
     keepalive: Option<Keepalive>,
     now: Instant,
     scratch: Vec<u8>,
+    /// Our global requests awaiting a reply, in order: `true` for keepalive probes,
+    /// whose replies are consumed here rather than passed to the caller.
+    pending_globals: VecDeque<bool>,
 }
 
 impl ClientConnection {
@@ -114,6 +117,7 @@ impl ClientConnection {
             keepalive: None,
             now,
             scratch: Vec::new(),
+            pending_globals: VecDeque::new(),
         })
     }
 
@@ -201,6 +205,7 @@ impl ClientConnection {
                 .disconnect(DisconnectReason::ByApplication, "keepalive timeout");
             return Err(TransportError::Unresponsive);
         }
+        self.pending_globals.push_back(true);
         self.connection
             .global_request(&mut self.transport, KEEPALIVE, true, &[])
     }
@@ -208,6 +213,22 @@ impl ClientConnection {
     /// Ends the connection with SSH_MSG_DISCONNECT.
     pub fn disconnect(&mut self, reason: DisconnectReason, description: &str) -> TransportError {
         self.transport.disconnect(reason, description)
+    }
+
+    /// Accepts a channel the server opened ([`ConnectionEvent::OpenRequested`]).
+    pub fn accept_open(&mut self, id: ChannelId) -> Result<(), TransportError> {
+        self.connection.accept_open(&mut self.transport, id)
+    }
+
+    /// Refuses a channel the server opened, with an RFC 4254 §5.1 reason code.
+    pub fn reject_open(
+        &mut self,
+        id: ChannelId,
+        reason: u32,
+        description: &str,
+    ) -> Result<(), TransportError> {
+        self.connection
+            .reject_open(&mut self.transport, id, reason, description)
     }
 
     /// The host certificate presented with the key of [`ClientEvent::HostKey`], if any
@@ -339,15 +360,15 @@ impl ClientConnection {
         ev: ConnectionEvent,
     ) -> Result<Option<ConnectionEvent>, TransportError> {
         match ev {
-            // Servers may open channels only for forwardings we asked for (later issues).
-            ConnectionEvent::OpenRequested { id, .. } => {
-                self.connection.reject_open(
-                    &mut self.transport,
-                    id,
-                    oxssh_wire::connection::open_failure::ADMINISTRATIVELY_PROHIBITED,
-                    "open failed",
-                )?;
-                Ok(None)
+            // Channels the server opens (forwarded connections, agent requests) are the
+            // caller's to accept or refuse.
+            ConnectionEvent::GlobalReply { success, data } => {
+                match self.pending_globals.pop_front() {
+                    // A keepalive answer: proof of life, nothing for the caller.
+                    Some(true) => Ok(None),
+                    Some(false) => Ok(Some(ConnectionEvent::GlobalReply { success, data })),
+                    None => Err(PeerMisbehaved::Channel("global reply to no request").into()),
+                }
             }
             // keepalive@openssh.com and other requests we do not know: answer failure.
             ConnectionEvent::Request {
@@ -510,6 +531,9 @@ impl ClientConnection {
         data: &[u8],
     ) -> Result<(), TransportError> {
         self.connected()?;
+        if want_reply {
+            self.pending_globals.push_back(false);
+        }
         self.connection
             .global_request(&mut self.transport, name, want_reply, data)
     }

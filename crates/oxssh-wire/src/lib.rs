@@ -7,6 +7,7 @@ pub mod codec;
 pub mod connection;
 pub mod disconnect;
 pub mod error;
+pub mod forward;
 pub mod msg;
 pub mod names;
 pub mod transport;

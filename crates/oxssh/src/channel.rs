@@ -175,6 +175,12 @@ impl Channel {
         Ok(())
     }
 
+    /// Asks the server to forward agent connections to us (OpenSSH PROTOCOL
+    /// `auth-agent-req@openssh.com`); like OpenSSH, no reply is asked for.
+    pub fn request_agent_forwarding(&self) -> Result<(), Error> {
+        self.notify(ChannelRequestKind::AuthAgent)
+    }
+
     /// Sends BREAK (RFC 4335) of `ms` milliseconds.
     pub fn send_break(&self, ms: u32) -> Result<(), Error> {
         self.notify(ChannelRequestKind::Break(ms))

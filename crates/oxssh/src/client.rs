@@ -35,7 +35,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 
 use crate::channel::Channel;
-use crate::shared::{Inner, Shared};
+use crate::shared::{Inner, Offer, Shared};
 use crate::Error;
 
 /// Decides whether a server's host key is trusted (known_hosts, prompts, CAs).
@@ -384,10 +384,60 @@ impl Client {
     /// Opens a `session` channel.
     pub async fn open_session(&self) -> Result<Channel, Error> {
         let id = self.with(|inner| Ok(inner.conn.open_session()?))?;
-        self.shared
+        self.opened(id).await
+    }
+
+    /// Opens a channel of `channel_type` with its type-specific `data` (RFC 4254 §5.1),
+    /// e.g. `direct-tcpip` (§7.2); a refusal is [`Error::ChannelOpen`].
+    pub async fn open_channel(&self, channel_type: &str, data: &[u8]) -> Result<Channel, Error> {
+        let id = self.with(|inner| Ok(inner.conn.open_channel(channel_type, data)?))?;
+        self.opened(id).await
+    }
+
+    async fn opened(&self, id: oxssh_proto::connection::ChannelId) -> Result<Channel, Error> {
+        let result = self
+            .shared
             .wait_for(|inner| inner.slot(id).opened.take())
-            .await?;
+            .await;
+        if result.is_err() {
+            let mut inner = self.shared.lock();
+            inner.conn.release(id);
+            inner.channels.remove(&id);
+        }
+        result?;
         Ok(Channel::new(self.shared.clone(), id))
+    }
+
+    /// Sends a global request with want_reply (RFC 4254 §4) and waits for the answer:
+    /// the reply's data on success, [`Error::RequestFailed`] on failure.
+    pub async fn global_request(&self, name: &'static str, data: &[u8]) -> Result<Vec<u8>, Error> {
+        let ticket = self.with(|inner| {
+            inner.conn.global_request(name, true, data)?;
+            let ticket = inner.globals_sent;
+            inner.globals_sent += 1;
+            Ok(ticket)
+        })?;
+        let (success, data) = self
+            .shared
+            .wait_for(|inner| inner.global_replies.remove(&ticket).map(Ok))
+            .await?;
+        if success {
+            Ok(data)
+        } else {
+            Err(Error::RequestFailed(name))
+        }
+    }
+
+    /// From now on, channels the server opens (agent requests, forwarded connections)
+    /// are handed out here instead of being refused. Calling it again replaces the
+    /// previous receiver.
+    pub fn incoming_channels(&self) -> IncomingChannels {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        self.shared.lock().incoming = Some(tx);
+        IncomingChannels {
+            shared: self.shared.clone(),
+            rx,
+        }
     }
 
     /// Waits until the connection ends (for sessions-less use, `-N`).
@@ -419,5 +469,93 @@ impl Client {
             .shared
             .wait_for(|inner| inner.error.is_some().then_some(Ok(())))
             .await;
+    }
+}
+
+/// Channels the server asks to open, in arrival order ([`Client::incoming_channels`]).
+#[derive(Debug)]
+pub struct IncomingChannels {
+    shared: Arc<Shared>,
+    rx: tokio::sync::mpsc::UnboundedReceiver<Offer>,
+}
+
+impl IncomingChannels {
+    /// The next channel the server opens; `None` once the connection ends.
+    pub async fn next(&mut self) -> Option<IncomingChannel> {
+        let offer = tokio::select! {
+            offer = self.rx.recv() => offer?,
+            _ = self.shared.wait_for(|inner| inner.error.clone().map(Err::<(), Error>)) => {
+                return None;
+            }
+        };
+        Some(IncomingChannel {
+            shared: self.shared.clone(),
+            offer: Some(offer),
+        })
+    }
+}
+
+/// One channel the server opened: accept it for a [`Channel`], or reject it. Dropped
+/// unanswered, it is refused (administratively prohibited).
+#[derive(Debug)]
+pub struct IncomingChannel {
+    shared: Arc<Shared>,
+    offer: Option<Offer>,
+}
+
+impl IncomingChannel {
+    /// The channel type (`forwarded-tcpip`, `auth-agent@openssh.com`).
+    pub fn channel_type(&self) -> &str {
+        self.offer.as_ref().map_or("", |o| o.channel_type.as_str())
+    }
+
+    /// The type-specific data of the open request.
+    pub fn data(&self) -> &[u8] {
+        self.offer.as_ref().map_or(&[], |o| o.data.as_slice())
+    }
+
+    /// Confirms the channel.
+    pub fn accept(mut self) -> Result<Channel, Error> {
+        let Some(offer) = self.offer.take() else {
+            return Err(Error::Closed);
+        };
+        {
+            let mut inner = self.shared.lock();
+            if let Some(e) = &inner.error {
+                return Err(e.clone());
+            }
+            inner.conn.accept_open(offer.id)?;
+            inner.slot(offer.id).opened = Some(Ok(()));
+        }
+        self.shared.driver.notify_one();
+        Ok(Channel::new(self.shared.clone(), offer.id))
+    }
+
+    /// Refuses the channel with an RFC 4254 §5.1 reason code and description.
+    pub fn reject(mut self, reason: u32, description: &str) {
+        if let Some(offer) = self.offer.take() {
+            self.refuse(&offer, reason, description);
+        }
+    }
+
+    fn refuse(&self, offer: &Offer, reason: u32, description: &str) {
+        let mut inner = self.shared.lock();
+        if inner.error.is_none() {
+            let _ = inner.conn.reject_open(offer.id, reason, description);
+        }
+        drop(inner);
+        self.shared.driver.notify_one();
+    }
+}
+
+impl Drop for IncomingChannel {
+    fn drop(&mut self) {
+        if let Some(offer) = self.offer.take() {
+            self.refuse(
+                &offer,
+                oxssh_wire::connection::open_failure::ADMINISTRATIVELY_PROHIBITED,
+                "open failed",
+            );
+        }
     }
 }

@@ -21,6 +21,8 @@ pub enum Error {
     /// The server refused to open a channel.
     #[error("channel open failed: {description} (reason {reason})")]
     ChannelOpen {
+        /// Our number of the channel that was refused.
+        channel: u32,
         /// RFC 4254 §5.1 reason code.
         reason: u32,
         /// The server's description.

@@ -10,7 +10,10 @@ mod error;
 mod shared;
 
 pub use channel::{Channel, ChannelStderr, ChannelWriter};
-pub use client::{AcceptAnyHostKey, AuthResult, Client, ClientConfig, HostKeyVerifier};
+pub use client::{
+    AcceptAnyHostKey, AuthResult, Client, ClientConfig, HostKeyVerifier, IncomingChannel,
+    IncomingChannels,
+};
 pub use error::Error;
 pub use oxssh_proto::connection::WindowSize;
 pub use shared::ExitStatus;

@@ -2,7 +2,7 @@
 //! sans-IO connection behind one mutex, per-channel wakers, and a notifier each way.
 //! Handles never do I/O: they change the connection and wake the driver to flush.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 
@@ -10,7 +10,7 @@ use oxssh_keys::PublicKey;
 use oxssh_proto::auth::AuthEvent;
 use oxssh_proto::connection::{ChannelId, ChannelRequestKind, ConnectionEvent};
 use oxssh_proto::{ClientConnection, ClientEvent};
-use tokio::sync::Notify;
+use tokio::sync::{mpsc, Notify};
 
 use crate::Error;
 
@@ -71,6 +71,21 @@ pub(crate) struct Inner {
     pub auth_events: VecDeque<AuthEvent>,
     pub banners: Vec<String>,
     pub channels: HashMap<ChannelId, ChannelSlot>,
+    /// Where channels the server opens go; `None`: refused at once.
+    pub incoming: Option<mpsc::UnboundedSender<Offer>>,
+    /// Global requests sent with want_reply, and replies received, both counted: a
+    /// reply's number is the request's (RFC 4254 §4 answers in order).
+    pub globals_sent: u64,
+    pub globals_answered: u64,
+    pub global_replies: BTreeMap<u64, (bool, Vec<u8>)>,
+}
+
+/// A channel the server asked to open, before the application answers it.
+#[derive(Debug)]
+pub(crate) struct Offer {
+    pub id: ChannelId,
+    pub channel_type: String,
+    pub data: Vec<u8>,
 }
 
 /// The shared half: state plus the two notifiers.
@@ -94,6 +109,10 @@ impl Shared {
                 auth_events: VecDeque::new(),
                 banners: Vec::new(),
                 channels: HashMap::new(),
+                incoming: None,
+                globals_sent: 0,
+                globals_answered: 0,
+                global_replies: BTreeMap::new(),
             }),
             driver: Notify::new(),
             changed: Notify::new(),
@@ -162,7 +181,7 @@ impl Inner {
                 ClientEvent::AuthReady => self.auth_ready = true,
                 ClientEvent::Auth(AuthEvent::Banner(text)) => self.banners.push(text),
                 ClientEvent::Auth(ev) => self.auth_events.push_back(ev),
-                ClientEvent::Connection(ev) => self.route_connection(ev),
+                ClientEvent::Connection(ev) => self.route_connection(ev)?,
                 ClientEvent::Debug { message, .. } => {
                     tracing::debug!(target: "oxssh", "remote debug: {message}");
                 }
@@ -208,8 +227,35 @@ impl Inner {
         Ok(())
     }
 
-    fn route_connection(&mut self, event: ConnectionEvent) {
+    fn route_connection(&mut self, event: ConnectionEvent) -> Result<(), Error> {
         match event {
+            ConnectionEvent::OpenRequested {
+                id,
+                channel_type,
+                data,
+            } => {
+                let offer = Offer {
+                    id,
+                    channel_type,
+                    data,
+                };
+                let refused = match &self.incoming {
+                    Some(tx) => tx.send(offer).is_err(),
+                    None => true,
+                };
+                if refused {
+                    self.conn.reject_open(
+                        id,
+                        oxssh_wire::connection::open_failure::ADMINISTRATIVELY_PROHIBITED,
+                        "open failed",
+                    )?;
+                }
+            }
+            ConnectionEvent::GlobalReply { success, data } => {
+                let n = self.globals_answered;
+                self.globals_answered += 1;
+                self.global_replies.insert(n, (success, data));
+            }
             ConnectionEvent::OpenConfirmed(id) => self.slot(id).opened = Some(Ok(())),
             ConnectionEvent::OpenFailed {
                 id,
@@ -217,6 +263,7 @@ impl Inner {
                 description,
             } => {
                 self.slot(id).opened = Some(Err(Error::ChannelOpen {
+                    channel: id.0,
                     reason,
                     description,
                 }));
@@ -272,6 +319,7 @@ impl Inner {
             },
             _ => {}
         }
+        Ok(())
     }
 
     pub fn slot(&mut self, id: ChannelId) -> &mut ChannelSlot {

@@ -3,12 +3,14 @@
 
 pub mod auth;
 pub mod connect;
+pub mod forward;
 pub mod hostkey;
 pub mod identity;
 pub mod logging;
 pub mod prompt;
 pub mod run;
 pub mod session;
+pub mod socks;
 pub mod stdio;
 
 pub use run::main;

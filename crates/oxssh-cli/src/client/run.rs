@@ -13,6 +13,7 @@ use oxssh_proto::TransportConfig;
 
 use super::auth::{authenticate, AuthSettings};
 use super::connect::{self, ConnectError};
+use super::forward;
 use super::prompt::TerminalPrompter;
 use super::session::{self, Ended, Run, SessionSettings};
 use crate::background::{self, ReadySignal, CLIENT_READY_ENV};
@@ -71,9 +72,28 @@ fn connection_hash(data: &[u8]) -> String {
         .collect()
 }
 
-/// Command-line flags into config slots (they come before `-o` and the files).
-fn options_from_args(args: &Args) -> Options {
+/// Command-line flags into config slots (they come before `-o` and the files); a bad
+/// forwarding specification is OpenSSH's error message.
+fn options_from_args(args: &Args, env: &OsEnv) -> Result<Options, String> {
     let mut o = Options::new();
+    o.forward_agent = args.forward_agent;
+    if args.gateway_ports {
+        o.gateway_ports = Some(true);
+    }
+    let kinds = [
+        (&args.local_forwards, false, false, "local"),
+        (&args.remote_forwards, false, true, "remote"),
+        (&args.dynamic_forwards, true, false, "dynamic"),
+    ];
+    for (specs, dynamic, remote, what) in kinds {
+        for spec in specs {
+            match oxssh_config::parse_forward(spec, dynamic, remote, env) {
+                Some(f) if remote => o.add_remote_forward(f),
+                Some(f) => o.add_local_forward(f),
+                None => return Err(format!("Bad {what} forwarding specification '{spec}'")),
+            }
+        }
+    }
     o.user = args.user.clone();
     o.port = args.port;
     for path in &args.identity_files {
@@ -133,7 +153,7 @@ fn options_from_args(args: &Args) -> Options {
     if args.compression {
         o.compression = Some(true);
     }
-    o
+    Ok(o)
 }
 
 pub(crate) fn fail(lines: &[String]) -> u8 {
@@ -200,7 +220,10 @@ pub fn main() -> u8 {
     if let Some(file) = &args.config_file {
         loader = loader.config_file(file.clone());
     }
-    let mut options = options_from_args(&args);
+    let mut options = match options_from_args(&args, &env) {
+        Ok(options) => options,
+        Err(message) => return fail(&[message]),
+    };
     for line in &args.options {
         if let Err(e) = loader.command_line_option(&mut options, line) {
             return fail(&e.messages());
@@ -222,6 +245,10 @@ pub fn main() -> u8 {
     if !not_yet.is_empty() {
         return fail(&not_yet);
     }
+    let plan = match forward::Plan::from_config(&config, quiet(&config)) {
+        Ok(plan) => plan,
+        Err(message) => return fail(&[message]),
+    };
     if let Err(e) = args.check_fork(
         config.remote_command.is_some(),
         config.session_type == SessionType::None,
@@ -253,6 +280,7 @@ pub fn main() -> u8 {
         &env,
         Arc::new(provider),
         ready,
+        &plan,
     ));
     // Blocking stdin readers may still wait for input: do not wait for them.
     runtime.shutdown_background();
@@ -263,23 +291,13 @@ pub fn main() -> u8 {
 /// not act on yet: refused by name rather than silently ignored.
 fn not_acted_on(config: &ClientConfig) -> Vec<String> {
     use oxssh_config::values::{CanonicalizeHostname, ControlMaster};
-    let checks: [(bool, &str, &str); 8] = [
+    let checks: [(bool, &str, &str); 6] = [
         (config.proxy_command.is_some(), "ProxyCommand", "issue 8"),
         (config.proxy_jump.is_some(), "ProxyJump (-J)", "issue 8"),
-        (
-            !config.local_forwards.is_empty() || !config.remote_forwards.is_empty(),
-            "LocalForward/RemoteForward/DynamicForward (-L -R -D)",
-            "issue 8",
-        ),
         (
             config.control_master != ControlMaster::No,
             "ControlMaster (-M)",
             "issue 8",
-        ),
-        (
-            config.forward_agent != oxssh_config::ForwardAgent::No,
-            "ForwardAgent (-A)",
-            "issue 5",
         ),
         (config.forward_x11, "ForwardX11 (-X/-Y)", "not planned yet"),
         (
@@ -413,10 +431,18 @@ async fn connect_and_run(
     env: &OsEnv,
     provider: Arc<CryptoProvider>,
     ready: Option<ReadySignal>,
+    plan: &forward::Plan,
 ) -> u8 {
     let client = match connect_authenticated(config, env, provider).await {
         Ok(client) => client,
         Err(code) => return code,
+    };
+    let forwarding = match forward::start(&client, plan).await {
+        Ok(forwarding) => forwarding,
+        Err(message) => {
+            client.disconnect().await;
+            return fail(&[message]);
+        }
     };
     if let Some(ready) = ready {
         ready.notify();
@@ -456,6 +482,7 @@ async fn connect_and_run(
             }
         }
     };
+    forwarding.stop(&client).await;
     client.disconnect().await;
     code
 }
@@ -517,6 +544,7 @@ fn session_settings(args: &Args, config: &ClientConfig) -> Option<SessionSetting
         escape,
         stdin_null: config.stdin_null,
         env: environment(config),
+        forward_agent: config.forward_agent != oxssh_config::ForwardAgent::No,
         term: std::env::var("TERM").unwrap_or_else(|_| "dumb".into()),
     })
 }

@@ -37,6 +37,8 @@ pub struct SessionSettings {
     pub env: Vec<(String, String)>,
     /// `TERM` for the pty.
     pub term: String,
+    /// Ask the server to forward agent connections (`ForwardAgent`).
+    pub forward_agent: bool,
 }
 
 fn to_wire(size: tty::WindowSize) -> WindowSize {
@@ -64,6 +66,9 @@ pub async fn run(client: &Client, settings: SessionSettings) -> Result<Ended, ox
     let mut channel = client.open_session().await?;
     for (name, value) in &settings.env {
         channel.env(name, value)?;
+    }
+    if settings.forward_agent {
+        channel.request_agent_forwarding()?;
     }
     let stdin_fd = std::io::stdin();
     let mut guard = None;

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use super::auth::{Candidate, Endpoints};
 use super::daemon::StartupSlot;
+use super::forward::{Forwards, FwdMsg};
 use super::log;
 use super::session::{signal_name, Chunk, PtyRequest, Session, SessionMsg};
 use super::settings::Settings;
@@ -22,7 +23,7 @@ use super::stream::Stream;
 /// Bytes per socket read.
 const READ_CHUNK: usize = 256 * 1024;
 /// Bytes moved from a channel to the child's stdin per step.
-const STDIN_CHUNK: usize = 32 * 1024;
+pub(super) const STDIN_CHUNK: usize = 32 * 1024;
 
 thread_local! {
     /// Where a worker thread reads sockets into. What is read is handed to the protocol
@@ -65,6 +66,8 @@ pub(super) struct Conn {
     pub startup: Option<StartupSlot>,
     /// `ClientAliveInterval` probing, once logged in.
     pub alive: Option<ClientAlive>,
+    /// Forwarded connections, listeners and the agent socket.
+    pub fwd: Forwards,
 }
 
 /// `ClientAliveInterval`/`ClientAliveCountMax`: after `interval` without a packet from
@@ -95,7 +98,11 @@ pub(crate) async fn serve(
     let config = settings.for_connection(&ends.context(None));
     let core = match ServerConnection::new(
         settings.transport.clone(),
-        ConnectionConfig::default(),
+        // Global requests (tcpip-forward) are answered here, by the forwarding policy.
+        ConnectionConfig {
+            reject_global_requests: false,
+            ..ConnectionConfig::default()
+        },
         settings.provider.clone(),
         settings.host_keys.clone(),
         Settings::auth_config(&config),
@@ -121,6 +128,7 @@ pub(crate) async fn serve(
         pam_session: false,
         startup,
         alive: None,
+        fwd: Forwards::new(),
     };
     let end = conn.run(&stream, rx).await;
     // Best effort: a DISCONNECT may be waiting.
@@ -144,10 +152,20 @@ pub(crate) async fn serve(
 
 impl Conn {
     async fn run(&mut self, stream: &Stream, mut rx: mpsc::UnboundedReceiver<SessionMsg>) -> End {
+        let mut fwd_rx: Option<mpsc::UnboundedReceiver<FwdMsg>> = None;
         loop {
             if let Err(e) = self.step().await {
                 return e;
             }
+            if fwd_rx.is_none() {
+                fwd_rx = self.fwd.take_receiver();
+            }
+            let forwarded = async {
+                match fwd_rx.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             let want_write = !self.core.transmit().is_empty();
             let deadline = self.core.poll_timeout();
             let sleep = async {
@@ -198,6 +216,11 @@ impl Conn {
                     }
                 }
                 Some(msg) = rx.recv() => self.on_session_msg(msg),
+                Some(msg) = forwarded => {
+                    if let Err(e) = self.on_forward_msg(msg) {
+                        return e.to_string();
+                    }
+                }
                 () = sleep => {
                     if let Err(e) = self.core.handle_timeout(Instant::now()) {
                         return e.to_string();
@@ -279,15 +302,16 @@ impl Conn {
     async fn on_connection(&mut self, ev: ConnectionEvent) -> Result<(), TransportError> {
         match ev {
             ConnectionEvent::OpenRequested {
-                id, channel_type, ..
+                id,
+                channel_type,
+                data,
             } => {
                 let max = self
                     .login
                     .as_ref()
                     .map_or(10, |l| l.candidate.config.max_sessions);
-                if channel_type != "session" {
-                    // Forwarding arrives with issue 8.
-                    self.core.reject_open(id, 1, "open failed")
+                if channel_type != oxssh_wire::forward::channel_type::SESSION {
+                    self.open_requested(id, &channel_type, &data)
                 } else if self.sessions.len() >= max as usize {
                     // SSH_OPEN_RESOURCE_SHORTAGE? sshd answers "open failed".
                     self.core.reject_open(id, 1, "open failed")
@@ -311,17 +335,40 @@ impl Conn {
                 if let Some(s) = self.sessions.get_mut(&id) {
                     s.client_eof = true;
                 }
+                self.relay_client_eof(id);
                 Ok(())
             }
             ConnectionEvent::Closed(id) => {
-                // Dropping the session hangs up a command still running.
+                // Dropping the session hangs up a command still running; dropping a
+                // relay closes its socket.
                 self.sessions.remove(&id);
-                self.core.release(id);
+                if !self.relay_closed(id) {
+                    self.core.release(id);
+                }
+                Ok(())
+            }
+            ConnectionEvent::OpenConfirmed(id) => {
+                self.open_answered(id, true);
+                Ok(())
+            }
+            ConnectionEvent::OpenFailed { id, .. } => {
+                self.open_answered(id, false);
                 Ok(())
             }
             ConnectionEvent::GlobalRequest {
-                want_reply: true, ..
-            } => self.core.reply_global(false, &[]),
+                name,
+                want_reply,
+                data,
+            } => {
+                if self.login.is_none() {
+                    return if want_reply {
+                        self.core.reply_global(false, &[])
+                    } else {
+                        Ok(())
+                    };
+                }
+                self.global_request(&name, want_reply, &data).await
+            }
             _ => Ok(()),
         }
     }
@@ -387,6 +434,7 @@ impl Conn {
                 .is_ok()
             }),
             ChannelRequestKind::Signal { name } => session.signal(&name),
+            ChannelRequestKind::AuthAgent => self.agent_request(),
             _ => false,
         }
     }
@@ -423,6 +471,10 @@ impl Conn {
             login.password_change,
         ) else {
             return false;
+        };
+        let spec = match self.fwd.agent_path() {
+            Some(path) => spec.env("SSH_AUTH_SOCK", path),
+            None => spec,
         };
         let records = oxssh_os::LoginRecords::system();
         // sshd greets interactive logins only: a pty and no command.
@@ -552,6 +604,7 @@ impl Conn {
         if !self.core.is_authenticated() {
             return Ok(());
         }
+        self.pump_relays()?;
         let ids: Vec<ChannelId> = self.sessions.keys().copied().collect();
         for id in ids {
             let Some(s) = self.sessions.get_mut(&id) else {

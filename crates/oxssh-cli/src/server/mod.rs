@@ -13,6 +13,7 @@ mod certauth;
 mod conn;
 mod daemon;
 mod environment;
+mod forward;
 mod hostkey;
 mod log;
 mod logging;

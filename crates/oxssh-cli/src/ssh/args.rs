@@ -156,17 +156,16 @@ impl UnsupportedFlag {
     /// The issue that will implement the flag, when one is filed.
     pub fn issue(&self) -> Option<u32> {
         match self.flag {
-            'L' | 'R' | 'D' | 'W' | 'J' | 'O' | 'S' | 'M' | 'g' => Some(8),
-            'A' | 'a' => Some(5),
+            'W' | 'J' | 'O' | 'S' | 'M' => Some(8),
             _ => None,
         }
     }
 
-    /// True for flags that only turn off something oxssh never does (`-a` agent forwarding,
-    /// `-x` X11 forwarding, `-k` GSSAPI credential delegation): `main` may accept these
-    /// rather than refuse them, since ignoring them changes nothing.
+    /// True for flags that only turn off something oxssh never does (`-x` X11
+    /// forwarding, `-k` GSSAPI credential delegation): `main` may accept these rather
+    /// than refuse them, since ignoring them changes nothing.
     pub fn is_harmless(&self) -> bool {
-        matches!(self.flag, 'a' | 'x' | 'k')
+        matches!(self.flag, 'x' | 'k')
     }
 
     /// `oxssh: -L is not supported yet (issue 8)`.
@@ -226,6 +225,16 @@ pub struct Args {
     pub cipher_spec: Option<String>,
     /// `-m` (the last one), validated; overrides `MACs`.
     pub mac_spec: Option<String>,
+    /// `-A` (true) or `-a` (false), the last one; overrides `ForwardAgent`.
+    pub forward_agent: Option<bool>,
+    /// `-L` specifications in order, as written (parsed with the configuration).
+    pub local_forwards: Vec<String>,
+    /// `-R` specifications in order, as written.
+    pub remote_forwards: Vec<String>,
+    /// `-D` specifications in order, as written.
+    pub dynamic_forwards: Vec<String>,
+    /// `-g`: let other hosts connect to local forwarded ports (`GatewayPorts`).
+    pub gateway_ports: bool,
     unsupported: Vec<UnsupportedFlag>,
 }
 
@@ -502,11 +511,26 @@ impl State<'_> {
                 self.session_type = Some((SessionType::None, true));
                 self.unsupported(flag, Some(target));
             }
-            'B' | 'b' | 'D' | 'I' | 'J' | 'L' | 'O' | 'P' | 'R' | 'S' | 'w' => {
+            'A' => a.forward_agent = Some(true),
+            'a' => a.forward_agent = Some(false),
+            'g' => a.gateway_ports = true,
+            'L' => {
+                let spec = value(parser, flag)?;
+                self.args.local_forwards.push(spec);
+            }
+            'R' => {
+                let spec = value(parser, flag)?;
+                self.args.remote_forwards.push(spec);
+            }
+            'D' => {
+                let spec = value(parser, flag)?;
+                self.args.dynamic_forwards.push(spec);
+            }
+            'B' | 'b' | 'I' | 'J' | 'O' | 'P' | 'S' | 'w' => {
                 let arg = value(parser, flag)?;
                 self.unsupported(flag, Some(arg));
             }
-            'A' | 'a' | 'g' | 'K' | 'k' | 'M' | 'X' | 'x' | 'Y' | 'y' => {
+            'K' | 'k' | 'M' | 'X' | 'x' | 'Y' | 'y' => {
                 self.unsupported(flag, None);
             }
             other => return Err(ArgsError::Usage(Some(format!("unknown option -- {other}")))),

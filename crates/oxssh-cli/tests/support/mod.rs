@@ -25,6 +25,7 @@ use tempfile::TempDir;
 
 pub mod algorithms;
 pub mod client;
+pub mod forward;
 pub mod keygen;
 pub mod openssh;
 pub mod relay;

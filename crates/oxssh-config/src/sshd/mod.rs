@@ -52,9 +52,9 @@ use keyword::SshdSupport;
 use reader::{Entry, Reader, Store};
 
 pub use types::{
-    AddressFamily, ConnectionContext, ListenAddress, LogLevel, MaxStartups, NotActedOn,
-    PermitRootLogin, PermitUserEnvironment, RekeyLimit, SshdConfigError, SshdErrorKind, Subsystem,
-    SyslogFacility,
+    AddressFamily, AllowForwarding, ConnectionContext, GatewayPorts, ListenAddress, LogLevel,
+    MaxStartups, NotActedOn, PermitRootLogin, PermitUserEnvironment, RekeyLimit, SshdConfigError,
+    SshdErrorKind, Subsystem, SyslogFacility,
 };
 
 /// Everything needed to re-apply `Match` blocks for a connection.
@@ -155,6 +155,18 @@ pub struct SshdConfig {
     pub host_certificates: Vec<String>,
     /// `Subsystem` lines.
     pub subsystems: Vec<Subsystem>,
+    /// `AllowAgentForwarding`.
+    pub allow_agent_forwarding: bool,
+    /// `AllowTcpForwarding`.
+    pub allow_tcp_forwarding: AllowForwarding,
+    /// `GatewayPorts`.
+    pub gateway_ports: GatewayPorts,
+    /// `PermitOpen` entries as written (`any` when not set; `none` forbids all).
+    pub permit_open: Vec<String>,
+    /// `PermitListen` entries as written (`any` when not set; `none` forbids all).
+    pub permit_listen: Vec<String>,
+    /// `DisableForwarding`: no forwarding of any kind, whatever else says.
+    pub disable_forwarding: bool,
     /// `AllowUsers` patterns (`user` or `user@host`).
     pub allow_users: Vec<String>,
     /// `DenyUsers` patterns.

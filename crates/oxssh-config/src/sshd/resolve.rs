@@ -9,8 +9,9 @@ use super::keyword::{AlgKind, ValueKind};
 use super::parse::Value;
 use super::reader::{Entry, Store};
 use super::{
-    AddressFamily, ListenAddress, LogLevel, MaxStartups, PermitRootLogin, PermitUserEnvironment,
-    RekeyLimit, Source, SshdConfig, SshdConfigError, SshdErrorKind, Subsystem, SyslogFacility,
+    AddressFamily, AllowForwarding, GatewayPorts, ListenAddress, LogLevel, MaxStartups,
+    PermitRootLogin, PermitUserEnvironment, RekeyLimit, Source, SshdConfig, SshdConfigError,
+    SshdErrorKind, Subsystem, SyslogFacility,
 };
 
 fn list_for(kind: AlgKind, algs: &AlgorithmLists) -> &AlgorithmList {
@@ -90,6 +91,14 @@ impl Store {
             }
         }
         out
+    }
+}
+
+fn non_empty_or_any(words: Vec<String>) -> Vec<String> {
+    if words.is_empty() {
+        vec!["any".into()]
+    } else {
+        words
     }
 }
 
@@ -263,6 +272,21 @@ pub(crate) fn resolve(store: Store, source: Arc<Source>) -> Result<SshdConfig, S
         authorized_principals_file: st.optional("authorizedprincipalsfile"),
         revoked_keys: st.optional("revokedkeys"),
         subsystems,
+        allow_agent_forwarding: st.flag("allowagentforwarding", true),
+        allow_tcp_forwarding: match st.choice("allowtcpforwarding", "yes") {
+            "no" => AllowForwarding::No,
+            "local" => AllowForwarding::Local,
+            "remote" => AllowForwarding::Remote,
+            _ => AllowForwarding::Yes,
+        },
+        gateway_ports: match st.choice("gatewayports", "no") {
+            "yes" => GatewayPorts::Yes,
+            "clientspecified" => GatewayPorts::ClientSpecified,
+            _ => GatewayPorts::No,
+        },
+        permit_open: non_empty_or_any(st.words("permitopen")),
+        permit_listen: non_empty_or_any(st.words("permitlisten")),
+        disable_forwarding: st.flag("disableforwarding", false),
         allow_users: st.words("allowusers"),
         deny_users: st.words("denyusers"),
         allow_groups: st.words("allowgroups"),

@@ -168,7 +168,6 @@ fn debian_stock_x11_forwarding_is_accepted_and_listed() {
         listed,
         vec![
             "/etc/oxssh/sshd_config line 1: X11Forwarding yes is accepted but not acted on by oxsshd yet",
-            "/etc/oxssh/sshd_config line 2: AllowAgentForwarding yes is accepted but not acted on by oxsshd yet",
         ]
     );
     assert!(c.dump().contains("\nx11forwarding yes\n"));
@@ -218,4 +217,29 @@ fn deprecated_keywords_warn() {
         c.warnings,
         vec!["/etc/oxssh/sshd_config line 1: Deprecated option UsePrivilegeSeparation"]
     );
+}
+
+#[test]
+fn forwarding_settings_have_sshds_defaults_and_values() {
+    use super::{AllowForwarding, GatewayPorts};
+    let c = load_text("PrintMotd no\n").unwrap();
+    assert!(c.allow_agent_forwarding);
+    assert_eq!(c.allow_tcp_forwarding, AllowForwarding::Yes);
+    assert_eq!(c.gateway_ports, GatewayPorts::No);
+    assert_eq!(c.permit_open, vec!["any"]);
+    assert_eq!(c.permit_listen, vec!["any"]);
+    assert!(!c.disable_forwarding);
+    let c = load_text(
+        "AllowAgentForwarding no\nAllowTcpForwarding local\nGatewayPorts clientspecified\n\
+         PermitOpen 127.0.0.1:80 localhost:*\nPermitListen 8080\nDisableForwarding yes\n",
+    )
+    .unwrap();
+    assert!(!c.allow_agent_forwarding);
+    assert_eq!(c.allow_tcp_forwarding, AllowForwarding::Local);
+    assert!(c.allow_tcp_forwarding.local() && !c.allow_tcp_forwarding.remote());
+    assert_eq!(c.gateway_ports, GatewayPorts::ClientSpecified);
+    assert_eq!(c.permit_open, vec!["127.0.0.1:80", "localhost:*"]);
+    assert_eq!(c.permit_listen, vec!["8080"]);
+    assert!(c.disable_forwarding);
+    assert!(c.not_acted_on.is_empty());
 }

@@ -178,6 +178,42 @@ pub enum PermitUserEnvironment {
     Allow(String),
 }
 
+/// `AllowTcpForwarding` (also `AllowStreamLocalForwarding`'s words).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AllowForwarding {
+    /// `yes` / `all`: both directions.
+    Yes,
+    /// `no`.
+    No,
+    /// `local`: only the client's `-L`/`-D` (`direct-tcpip`).
+    Local,
+    /// `remote`: only the client's `-R` (`tcpip-forward`).
+    Remote,
+}
+
+impl AllowForwarding {
+    /// Whether `direct-tcpip` opens are allowed.
+    pub fn local(self) -> bool {
+        matches!(self, Self::Yes | Self::Local)
+    }
+
+    /// Whether `tcpip-forward` requests are allowed.
+    pub fn remote(self) -> bool {
+        matches!(self, Self::Yes | Self::Remote)
+    }
+}
+
+/// `GatewayPorts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayPorts {
+    /// `no`: remote forwards listen on loopback only.
+    No,
+    /// `yes`: on every address.
+    Yes,
+    /// `clientspecified`: where the client asks.
+    ClientSpecified,
+}
+
 /// A setting that was accepted but that oxsshd does not act on yet (see
 /// [`super::keyword::SshdSupport::NotActedOn`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
