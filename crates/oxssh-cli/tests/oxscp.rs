@@ -1,6 +1,7 @@
 //! `oxscp` (SFTP mode) against OpenSSH's sshd and oxsshd's `internal-sftp`: a big file
 //! and a tree of awkward names up and back with `-r -p`, byte for byte with modes; a
-//! missing source fails with status 1; `-O` (legacy protocol) is refused by name.
+//! missing source fails with status 1; `-3` is refused by name. (`-O`, the legacy
+//! protocol: `scp_legacy.rs`.)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -91,7 +92,7 @@ fn oxscp_copies_files_and_trees_with_internal_sftp() {
 }
 
 #[test]
-fn oxscp_fails_on_a_missing_source_and_refuses_the_legacy_protocol() {
+fn oxscp_fails_on_a_missing_source_and_refuses_copies_through_the_local_host() {
     let Some(f) = Fixture::start_oxsshd(sshd_opts(&["Subsystem sftp internal-sftp"])) else {
         return;
     };
@@ -105,9 +106,9 @@ fn oxscp_fails_on_a_missing_source_and_refuses_the_legacy_protocol() {
         "{}",
         out.stderr
     );
-    let out = scp(&f, local.path(), &["-O".into(), "a".into(), "h:b".into()]);
+    let out = scp(&f, local.path(), &["-3".into(), "h:a".into(), "g:b".into()]);
     assert_eq!(out.code(), Some(1));
-    assert!(out.stderr.contains("legacy SCP protocol"), "{}", out.stderr);
+    assert!(out.stderr.contains("-3 is not supported"), "{}", out.stderr);
 }
 
 #[test]

@@ -2,8 +2,11 @@
 //! or `[user@]host:path` (or `scp://[user@]host[:port][/path]`), copied through the
 //! `sftp` subsystem with `oxsftp`'s transfer code (`-r` trees, `-p` modes and times, a
 //! progress meter on terminals). One remote host per run: uploads (local sources, a
-//! remote target) and downloads (remote sources, a local target). The legacy SCP/RCP
-//! protocol (`-O`), remote-to-remote (`-3`) and local-to-local copies are refused by name.
+//! remote target) and downloads (remote sources, a local target). `-O` speaks the legacy
+//! SCP/RCP protocol instead ([`legacy`]). Remote-to-remote (`-3`) and local-to-local
+//! copies are refused by name.
+
+mod legacy;
 
 use std::ffi::OsString;
 
@@ -30,6 +33,11 @@ struct Args {
     limit_kbps: Option<u64>,
     /// `-D`: a local SFTP server program instead of an SSH connection.
     direct: Option<String>,
+    /// `-O`: the legacy SCP protocol.
+    legacy: bool,
+    /// `-T`: no strict check of the names a legacy source sends.
+    no_name_check: bool,
+    verbose: bool,
     operands: Vec<String>,
 }
 
@@ -53,8 +61,8 @@ fn parse(argv: Vec<OsString>) -> Result<Args, String> {
             Short('p') => args.preserve = true,
             Short('q') => args.quiet = true,
             Short('r') => args.recursive = true,
-            // SFTP mode is the only mode; filename checks apply to the legacy protocol.
-            Short('s' | 'T') => {}
+            Short('s') => args.legacy = false,
+            Short('T') => args.no_name_check = true,
             Short('v') => verbose = verbose.saturating_add(1),
             Short('c') => {
                 let v = text(&mut parser)?;
@@ -81,12 +89,7 @@ fn parse(argv: Vec<OsString>) -> Result<Args, String> {
                         .ok_or_else(|| format!("Invalid limit \"{v}\""))?,
                 );
             }
-            Short('O') => {
-                return Err(
-                    "-O: the legacy SCP protocol is not supported; oxscp copies over SFTP only"
-                        .into(),
-                )
-            }
+            Short('O') => args.legacy = true,
             Short('D') => args.direct = Some(text(&mut parser)?),
             Short(c @ ('3' | 'A' | 'R' | 'J' | 'S' | 'X')) => {
                 return Err(format!("-{c} is not supported by oxscp yet"));
@@ -100,6 +103,15 @@ fn parse(argv: Vec<OsString>) -> Result<Args, String> {
     }
     if args.operands.len() < 2 {
         return Err(String::new());
+    }
+    args.verbose = verbose > 0;
+    if args.legacy {
+        if args.limit_kbps.is_some() {
+            return Err("-l is not supported with -O by oxscp yet".into());
+        }
+        if args.direct.is_some() {
+            return Err("-D needs SFTP mode; it cannot be used with -O".into());
+        }
     }
     if args.quiet {
         args.options.push("LogLevel=QUIET".into());
@@ -228,6 +240,25 @@ pub fn main() -> u8 {
         config_file: args.config_file.clone(),
         subsystem: None,
     };
+    if args.legacy {
+        let flags = legacy::Flags {
+            recursive: args.recursive,
+            preserve: args.preserve,
+            verbose: args.verbose,
+            no_name_check: args.no_name_check,
+        };
+        let remote_paths: Vec<String> = source_remotes
+            .iter()
+            .map(|r| r.as_ref().map_or_else(String::new, |r| r.path.clone()))
+            .collect();
+        return crate::sftp::with_client(&target, |client, _| async move {
+            if upload {
+                legacy::upload(&client, flags, sources, &host.path).await
+            } else {
+                legacy::download(&client, flags, &remote_paths, target_operand).await
+            }
+        });
+    }
     let transfers = Transfers {
         preserve: args.preserve,
         recursive: args.recursive,
@@ -329,9 +360,10 @@ mod tests {
     #[test]
     fn legacy_and_unsupported_flags_are_refused_by_name() {
         let argv = |l: &[&str]| l.iter().map(OsString::from).collect::<Vec<_>>();
-        assert!(parse(argv(&["-O", "a", "h:b"]))
+        assert!(parse(argv(&["-O", "a", "h:b"])).unwrap().legacy);
+        assert!(parse(argv(&["-O", "-l", "10", "a", "h:b"]))
             .unwrap_err()
-            .contains("legacy"));
+            .contains("-O"));
         assert!(parse(argv(&["-3", "h:a", "g:b"])).is_err());
         let a = parse(argv(&["-rpq", "-P", "2", "a", "h:b"])).unwrap();
         assert!(a.recursive && a.preserve && a.quiet);
