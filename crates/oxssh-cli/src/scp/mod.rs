@@ -3,8 +3,9 @@
 //! `sftp` subsystem with `oxsftp`'s transfer code (`-r` trees, `-p` modes and times, a
 //! progress meter on terminals). One remote host per run: uploads (local sources, a
 //! remote target) and downloads (remote sources, a local target). `-O` speaks the legacy
-//! SCP/RCP protocol instead ([`legacy`]). Remote-to-remote (`-3`) and local-to-local
-//! copies are refused by name.
+//! SCP/RCP protocol instead ([`legacy`]). `-3` copies between two remote paths through
+//! the local host ([`through_local`]); remote-to-remote copies without `-3` and
+//! local-to-local copies are refused by name.
 
 mod legacy;
 
@@ -35,6 +36,8 @@ struct Args {
     direct: Option<String>,
     /// `-O`: the legacy SCP protocol.
     legacy: bool,
+    /// `-3`: remote to remote through this host.
+    through_local: bool,
     /// `-T`: no strict check of the names a legacy source sends.
     no_name_check: bool,
     verbose: bool,
@@ -91,7 +94,8 @@ fn parse(argv: Vec<OsString>) -> Result<Args, String> {
             }
             Short('O') => args.legacy = true,
             Short('D') => args.direct = Some(text(&mut parser)?),
-            Short(c @ ('3' | 'A' | 'R' | 'J' | 'S' | 'X')) => {
+            Short('3') => args.through_local = true,
+            Short(c @ ('A' | 'R' | 'J' | 'S' | 'X')) => {
                 return Err(format!("-{c} is not supported by oxscp yet"));
             }
             Value(v) => args.operands.push(
@@ -111,6 +115,9 @@ fn parse(argv: Vec<OsString>) -> Result<Args, String> {
         }
         if args.direct.is_some() {
             return Err("-D needs SFTP mode; it cannot be used with -O".into());
+        }
+        if args.through_local {
+            return Err("-3 is not supported with -O by oxscp yet".into());
         }
     }
     if args.quiet {
@@ -209,8 +216,13 @@ pub fn main() -> u8 {
     let target_remote = remote(target_operand);
     let source_remotes: Vec<Option<Remote>> = sources.iter().map(|s| remote(s)).collect();
     let (host, upload) = match (&target_remote, source_remotes.iter().any(Option::is_some)) {
+        (Some(to), true) if args.through_local => {
+            return through_local(&args, &source_remotes, to);
+        }
         (Some(_), true) => {
-            return fail(&["oxscp: remote-to-remote copies are not supported yet".into()])
+            return fail(&[
+                "oxscp: remote-to-remote copies without -3 are not supported yet".into(),
+            ])
         }
         (Some(t), false) => (t.clone(), true),
         (None, true) => {
@@ -285,6 +297,115 @@ pub fn main() -> u8 {
         Some(command) => with_local_server(command, copy),
         None => with_session(&target, copy),
     }
+}
+
+/// The connection settings for `remote`'s host.
+fn target_for(args: &Args, remote: &Remote) -> Target {
+    Target {
+        host: remote.host.clone(),
+        user: remote.user.clone(),
+        port: args.port.or(remote.port),
+        identity_files: args.identity_files.clone(),
+        options: args.options.clone(),
+        config_file: args.config_file.clone(),
+        subsystem: None,
+    }
+}
+
+/// `-3`: the sources (all on one host) are downloaded into a private staging directory
+/// (mode 0700 under `$TMPDIR`), then uploaded from there to the target, then the
+/// directory is removed. The data passes through this host's disk, not only its
+/// memory: it needs room for the copied files (OpenSSH's scp streams instead).
+fn through_local(args: &Args, sources: &[Option<Remote>], to: &Remote) -> u8 {
+    let Some(Some(from)) = sources.first() else {
+        return fail(&["oxscp: -3 needs remote sources".into()]);
+    };
+    let same_host = sources.iter().all(|r| {
+        r.as_ref()
+            .is_some_and(|r| r.host == from.host && r.user == from.user && r.port == from.port)
+    });
+    if !same_host {
+        return fail(&[
+            "oxscp: -3 with local sources or sources on different hosts is not supported yet"
+                .into(),
+        ]);
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let staging = std::env::temp_dir().join(format!("oxscp-3.{}.{nanos}", std::process::id()));
+    if let Err(e) = std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+        .create(&staging)
+    {
+        return fail(&[format!("oxscp: {}: {e}", staging.display())]);
+    }
+    let code = stage_and_send(args, sources, from, to, &staging);
+    let _ = std::fs::remove_dir_all(&staging);
+    code
+}
+
+fn stage_and_send(
+    args: &Args,
+    sources: &[Option<Remote>],
+    from: &Remote,
+    to: &Remote,
+    staging: &std::path::Path,
+) -> u8 {
+    let transfers = Transfers {
+        preserve: args.preserve,
+        recursive: args.recursive,
+        resume: false,
+        fsync: false,
+    };
+    let progress = !args.quiet && nix::unistd::isatty(std::io::stdout()).unwrap_or(false);
+    let staging_text = staging.display().to_string();
+    let names: Vec<String> = sources.iter().map(|_| String::new()).collect();
+    let fetched = with_session(&target_for(args, from), |sftp, _| {
+        copy(
+            sftp,
+            Copy {
+                transfers,
+                progress,
+                limit_kbps: args.limit_kbps,
+                upload: false,
+                remote_target: String::new(),
+                sources: &names,
+                source_remotes: sources,
+                local_target: &staging_text,
+            },
+        )
+    });
+    if fetched == 255 {
+        return fetched;
+    }
+    let mut staged: Vec<String> = match std::fs::read_dir(staging) {
+        Ok(dir) => dir
+            .filter_map(Result::ok)
+            .map(|e| e.path().display().to_string())
+            .collect(),
+        Err(e) => return fail(&[format!("oxscp: {}: {e}", staging.display())]),
+    };
+    if staged.is_empty() {
+        return fetched;
+    }
+    staged.sort();
+    let locals: Vec<Option<Remote>> = staged.iter().map(|_| None).collect();
+    let sent = with_session(&target_for(args, to), |sftp, _| {
+        copy(
+            sftp,
+            Copy {
+                transfers,
+                progress,
+                limit_kbps: args.limit_kbps,
+                upload: true,
+                remote_target: to.path.clone(),
+                sources: &staged,
+                source_remotes: &locals,
+                local_target: "",
+            },
+        )
+    });
+    fetched.max(sent)
 }
 
 /// What one run copies.
@@ -364,7 +485,8 @@ mod tests {
         assert!(parse(argv(&["-O", "-l", "10", "a", "h:b"]))
             .unwrap_err()
             .contains("-O"));
-        assert!(parse(argv(&["-3", "h:a", "g:b"])).is_err());
+        assert!(parse(argv(&["-3", "h:a", "g:b"])).unwrap().through_local);
+        assert!(parse(argv(&["-3", "-O", "h:a", "g:b"])).is_err());
         let a = parse(argv(&["-rpq", "-P", "2", "a", "h:b"])).unwrap();
         assert!(a.recursive && a.preserve && a.quiet);
         assert_eq!(a.port, Some(2));
