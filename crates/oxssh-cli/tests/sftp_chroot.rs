@@ -2,7 +2,8 @@
 //! the client sees only the jail (`cd ..` stays at `/`, `..` paths and symbolic links
 //! pointing out resolve inside it), uploads land in the jail as the user, and a jail
 //! whose path has a component that is not root-owned or is group/other-writable is
-//! refused with sshd's message. The same jail is checked against OpenSSH's sshd, so the
+//! refused with sshd's message; a command runs inside with the jail's own shell. The same
+//! jails are checked against OpenSSH's sshd, so the
 //! expectations are sshd's behaviour.
 #![allow(
     clippy::unwrap_used,
@@ -53,11 +54,33 @@ impl Jail {
 
     /// `ChrootDirectory` with the `%u` token, forced internal-sftp, for the test user.
     fn config(&self) -> Vec<String> {
+        let mut lines = self.config_without_force_command();
+        lines.push("  ForceCommand internal-sftp".to_owned());
+        lines
+    }
+
+    fn config_without_force_command(&self) -> Vec<String> {
         vec![
             format!("Match User {TEST_USER}"),
             format!("  ChrootDirectory {}/%u", self.base.display()),
-            "  ForceCommand internal-sftp".to_owned(),
         ]
+    }
+
+    /// Puts `/bin/sh` (dash) and the libraries it needs inside, as a jail for shells.
+    fn add_shell(&self) {
+        let root = self.root();
+        for (from, to) in [
+            ("/bin/sh", "bin/sh"),
+            (
+                "/lib/x86_64-linux-gnu/libc.so.6",
+                "lib/x86_64-linux-gnu/libc.so.6",
+            ),
+            ("/lib64/ld-linux-x86-64.so.2", "lib64/ld-linux-x86-64.so.2"),
+        ] {
+            let to = root.join(to);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(from, &to).unwrap();
+        }
     }
 }
 
@@ -181,4 +204,44 @@ fn chroot_owned_by_the_user_is_refused_with_sshds_message() {
         ),
     );
     assert!(Path::new(&jail.base).exists());
+}
+
+#[test]
+fn a_command_runs_inside_the_chroot_with_the_jails_shell_as_with_sshd() {
+    let mut outputs = Vec::new();
+    for ours in [true, false] {
+        let jail = Jail::new(if ours { "sh-ox" } else { "sh-openssh" });
+        if !Path::new("/lib64/ld-linux-x86-64.so.2").exists() {
+            eprintln!("SKIP: not an x86-64 glibc system");
+            return;
+        }
+        jail.add_shell();
+        if !require_peer("ssh") {
+            return;
+        }
+        let mut opts = sshd_opts(&[]);
+        opts.tail = jail.config_without_force_command();
+        let Some(f) = (if ours {
+            Fixture::start_oxsshd(opts)
+        } else {
+            Fixture::start(opts)
+        }) else {
+            return;
+        };
+        let out = f.openssh().run("pwd; cd /; echo *", b"");
+        assert_eq!(out.code(), Some(0), "{}\n{}", out.stderr, f.peer.log());
+        outputs.push((
+            out.stdout,
+            out.stderr
+                .lines()
+                .filter(|l| !l.starts_with("Warning: Permanently"))
+                .count(),
+        ));
+    }
+    if let [ours, theirs] = &outputs[..] {
+        assert_eq!(ours, theirs);
+        // The home is missing inside the jail: `/`, and no message about it.
+        assert_eq!(ours.0, "/\nbin lib lib64 pub\n");
+        assert_eq!(ours.1, 0);
+    }
 }
