@@ -159,6 +159,7 @@ fn oxscp_legacy_messages_and_exit_codes_match_openssh_scp() {
     std::fs::create_dir(local.path().join("d")).unwrap();
     std::fs::write(local.path().join("a"), b"x").unwrap();
     std::fs::create_dir(remote.path().join("rd")).unwrap();
+    std::fs::write(remote.path().join("rf"), b"remote\n").unwrap();
     let r = format!("{TEST_USER}@127.0.0.1:{}", remote.path().display());
     let cases = [
         vec![format!("{r}/nope"), ".".to_owned()],
@@ -167,6 +168,8 @@ fn oxscp_legacy_messages_and_exit_codes_match_openssh_scp() {
         vec![format!("{r}/rd"), ".".to_owned()],
         vec!["a".to_owned(), format!("{r}/missing/a2")],
         vec!["a".to_owned(), format!("{r}/a2")],
+        // A local file that cannot be created (its "directory" is a file).
+        vec![format!("{r}/rf"), "a/x".to_owned()],
     ];
     for case in cases {
         let run_one = |program: &str| {

@@ -2,9 +2,9 @@
 //! the client sees only the jail (`cd ..` stays at `/`, `..` paths and symbolic links
 //! pointing out resolve inside it), uploads land in the jail as the user, and a jail
 //! whose path has a component that is not root-owned or is group/other-writable is
-//! refused with sshd's message; a command runs inside with the jail's own shell. The same
-//! jails are checked against OpenSSH's sshd, so the
-//! expectations are sshd's behaviour.
+//! refused with sshd's message; a command runs inside with the jail's own shell. The
+//! same jails are checked against OpenSSH's sshd, so the expectations are sshd's
+//! behaviour.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

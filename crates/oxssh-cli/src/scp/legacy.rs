@@ -158,12 +158,16 @@ fn os_text(e: &std::io::Error) -> String {
     }
 }
 
+/// The two ends of a legacy transfer over a channel.
+type ChannelWire = Wire<oxssh::Channel, oxssh::ChannelWriter>;
+
 /// Runs `command` on a new session channel of `client`, its stderr copied to ours, and
-/// `body` over its stdout and stdin; returns our status (0, or 1 after any error).
+/// `body` over its stdout and stdin; returns our status: 0, or 1 after any error or when
+/// the remote `scp` did not exit with 0 (as scp checks its ssh's status).
 async fn over_channel<F, Fut>(client: &oxssh::Client, command: String, body: F) -> u8
 where
-    F: FnOnce(Wire<oxssh::Channel, oxssh::ChannelWriter>) -> Fut,
-    Fut: std::future::Future<Output = (Step<()>, u32)>,
+    F: FnOnce(ChannelWire) -> Fut,
+    Fut: std::future::Future<Output = (Step<()>, ChannelWire)>,
 {
     let channel = match client.open_session().await {
         Ok(channel) => channel,
@@ -181,11 +185,19 @@ where
         let _ = tokio::io::copy(&mut stderr, &mut tokio::io::stderr()).await;
     });
     let writer = channel.writer();
-    let (result, errors) = body(Wire::new(channel, writer)).await;
+    let (result, mut wire) = body(Wire::new(channel, writer)).await;
+    let _ = wire.w.shutdown().await;
+    let errors = wire.errors;
+    let channel = wire.r.into_inner();
+    let exited = match tokio::time::timeout(Duration::from_secs(10), channel.wait()).await {
+        Ok(Ok(oxssh::ExitStatus::Code(0))) => true,
+        // A fatal error below says more than the status.
+        _ => false,
+    };
     // Let the remote's last words (its own error lines) through before we exit.
     let _ = tokio::time::timeout(Duration::from_secs(5), relay).await;
     match result {
-        Ok(()) if errors == 0 => 0,
+        Ok(()) if errors == 0 && exited => 0,
         Ok(()) => 1,
         Err(Stop::Fatal(message)) => {
             eprintln!("{message}");
@@ -204,9 +216,7 @@ pub(super) async fn upload(
     let command = remote_command(flags, "-t", target, sources.len() > 1);
     over_channel(client, command, |mut wire| async move {
         let result = send_all(&mut wire, flags, sources).await;
-        let _ = wire.w.shutdown().await;
-        let errors = wire.errors;
-        (result, errors)
+        (result, wire)
     })
     .await
 }
@@ -387,9 +397,7 @@ pub(super) async fn download(
         let target = target.clone();
         let status = over_channel(client, command, |mut wire| async move {
             let result = receive(&mut wire, flags, &target, pattern.as_deref()).await;
-            let _ = wire.w.shutdown().await;
-            let errors = wire.errors;
-            (result, errors)
+            (result, wire)
         })
         .await;
         code = code.max(status);
@@ -527,14 +535,23 @@ where
     W: AsyncWrite + Unpin,
 {
     let existed = path.exists();
-    let mut file = std::fs::OpenOptions::new()
+    let mut file = match std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(false)
         .mode(mode)
-        .open(path);
+        .open(path)
+    {
+        Ok(file) => file,
+        // Refused instead of acknowledged: the source skips the file's data.
+        Err(e) => {
+            return wire
+                .warn(&format!("{}: {}", path.display(), os_text(&e)))
+                .await
+        }
+    };
     wire.send(&[0]).await?;
-    let mut failure: Option<String> = file.as_ref().err().map(os_text);
+    let mut failure: Option<String> = None;
     let mut buf = vec![0u8; CHUNK];
     let mut left = size;
     while left > 0 {
@@ -545,13 +562,14 @@ where
             return Err(lost_connection());
         }
         left -= n as u64;
-        if let (Ok(f), None) = (&mut file, &failure) {
-            if let Err(e) = f.write_all(chunk.get(..n).unwrap_or_default()) {
+        if failure.is_none() {
+            if let Err(e) = file.write_all(chunk.get(..n).unwrap_or_default()) {
                 failure = Some(os_text(&e));
             }
         }
     }
-    if let (Ok(f), None) = (&file, &failure) {
+    if failure.is_none() {
+        let f = &file;
         let done = f.set_len(size).and_then(|()| {
             if flags.preserve || !existed {
                 let keep = if flags.preserve {
