@@ -606,12 +606,16 @@ fn umask() -> u32 {
 }
 
 fn set_times(path: &Path, (mtime, atime): (u64, u64)) {
-    let at = |s: u64| UNIX_EPOCH + Duration::from_secs(s);
+    // Peer-supplied: a time the system cannot represent is not applied.
+    let at = |s: u64| UNIX_EPOCH.checked_add(Duration::from_secs(s));
+    let (Some(mtime), Some(atime)) = (at(mtime), at(atime)) else {
+        return;
+    };
     // futimens needs ownership, not a writable descriptor: this works for directories.
     if let Ok(file) = File::open(path) {
         let times = std::fs::FileTimes::new()
-            .set_modified(at(mtime))
-            .set_accessed(at(atime));
+            .set_modified(mtime)
+            .set_accessed(atime);
         let _ = file.set_times(times);
     }
 }
@@ -757,6 +761,15 @@ mod tests {
         let r = receive(&mut wire, Flags::default(), dir.path(), None).await;
         assert!(matches!(r, Err(Stop::Fatal(m)) if m.contains("unexpected filename")));
         assert!(!dir.path().parent().unwrap().join("evil").exists());
+        // Times past what the system can hold are ignored, not a panic.
+        let input: &[u8] = b"T18446744073709551615 0 18446744073709551615 0\nC0644 1 f\nx\0";
+        let mut wire = Wire::new(input, Vec::new());
+        let p = Flags {
+            preserve: true,
+            ..Flags::default()
+        };
+        assert!(receive(&mut wire, p, dir.path(), None).await.is_ok());
+        assert_eq!(std::fs::read(dir.path().join("f")).unwrap(), b"x");
         // An endless line is refused, not buffered.
         let long = vec![b'C'; MAX_LINE + 10];
         let mut wire = Wire::new(&long[..], Vec::new());
