@@ -1,7 +1,7 @@
 //! `oxscp` (SFTP mode) against OpenSSH's sshd and oxsshd's `internal-sftp`: a big file
 //! and a tree of awkward names up and back with `-r -p`, byte for byte with modes; a
-//! missing source fails with status 1; `-J` is refused by name; `-3` copies between two
-//! remote paths through this host as OpenSSH's `scp -3` does. (`-O`, the legacy
+//! missing source fails with status 1; `-J` is refused by name; copies between two
+//! remote paths go through this host (`-3`, the default) as with OpenSSH's `scp`. (`-O`, the legacy
 //! protocol: `scp_legacy.rs`.)
 #![allow(
     clippy::unwrap_used,
@@ -93,7 +93,7 @@ fn oxscp_copies_files_and_trees_with_internal_sftp() {
 }
 
 #[test]
-fn oxscp_fails_on_a_missing_source_and_refuses_copies_through_the_local_host() {
+fn oxscp_fails_on_a_missing_source_and_refuses_jump_hosts_by_name() {
     let Some(f) = Fixture::start_oxsshd(sshd_opts(&["Subsystem sftp internal-sftp"])) else {
         return;
     };
@@ -184,12 +184,10 @@ fn oxscp_copies_remote_to_remote_through_the_local_host_as_openssh_scp() {
         ]);
         let out = run(&mut cmd, b"", TRANSFER_TIMEOUT);
         assert_eq!(out.code(), Some(0), "{program}: {}", out.stderr);
+        // Without -3: through this host all the same, scp's default.
         let mut cmd = client(&program, &f);
-        cmd.current_dir(local.path()).args([
-            "-3".to_owned(),
-            format!("{r}/file"),
-            format!("{r}/{copy}-file"),
-        ]);
+        cmd.current_dir(local.path())
+            .args([format!("{r}/file"), format!("{r}/{copy}-file")]);
         let out = run(&mut cmd, b"", TRANSFER_TIMEOUT);
         assert_eq!(out.code(), Some(0), "{program}: {}", out.stderr);
     }

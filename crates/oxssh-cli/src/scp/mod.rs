@@ -3,9 +3,9 @@
 //! `sftp` subsystem with `oxsftp`'s transfer code (`-r` trees, `-p` modes and times, a
 //! progress meter on terminals). One remote host per run: uploads (local sources, a
 //! remote target) and downloads (remote sources, a local target). `-O` speaks the legacy
-//! SCP/RCP protocol instead ([`legacy`]). `-3` copies between two remote paths through
-//! the local host ([`through_local`]); remote-to-remote copies without `-3` and
-//! local-to-local copies are refused by name.
+//! SCP/RCP protocol instead ([`legacy`]). Copies between two remote paths go through
+//! the local host (`-3`, scp's default; [`through_local`]); local-to-local copies are
+//! refused by name.
 
 mod legacy;
 
@@ -216,14 +216,12 @@ pub fn main() -> u8 {
     let target_remote = remote(target_operand);
     let source_remotes: Vec<Option<Remote>> = sources.iter().map(|s| remote(s)).collect();
     let (host, upload) = match (&target_remote, source_remotes.iter().any(Option::is_some)) {
-        (Some(to), true) if args.through_local => {
-            return through_local(&args, &source_remotes, to);
+        (Some(_), true) if args.legacy => {
+            return fail(&["oxscp: remote-to-remote copies with -O are not supported yet".into()])
         }
-        (Some(_), true) => {
-            return fail(&[
-                "oxscp: remote-to-remote copies without -3 are not supported yet".into(),
-            ])
-        }
+        // Through this host whether or not -3 is given: scp's default since OpenSSH 8.7
+        // (its -R, copying directly between the hosts, is refused above).
+        (Some(to), true) => return through_local(&args, &source_remotes, to),
         (Some(t), false) => (t.clone(), true),
         (None, true) => {
             let Some(Some(first)) = source_remotes.first() else {
