@@ -52,10 +52,13 @@ impl Jail {
         self.base.join(TEST_USER)
     }
 
-    /// `ChrootDirectory` with the `%u` token, forced internal-sftp, for the test user.
+    /// `ChrootDirectory` with the `%u` token, forced internal-sftp, for the test user;
+    /// and a preload the session's environment names, which must never reach a process
+    /// still running as root (internal-sftp before it enters the jail).
     fn config(&self) -> Vec<String> {
         let mut lines = self.config_without_force_command();
         lines.push("  ForceCommand internal-sftp".to_owned());
+        lines.push(format!("  SetEnv LD_PRELOAD={PRELOAD}"));
         lines
     }
 
@@ -103,6 +106,9 @@ fn server(ours: bool, jail: &Jail) -> Option<Fixture> {
     }
 }
 
+/// A library that does not exist: the loader complains on stderr if it sees it.
+const PRELOAD: &str = "/nonexistent/oxssh-preload.so";
+
 const ESCAPES: &str = "pwd\ncd ..\npwd\nls -1\n-get ../secret s1\n-get ../../etc/passwd p1\n\
 -get pub/out/secret s2\n-get pub/out/../secret s3\n-get pub/abs p2\n-get /etc/passwd p3\n\
 -cd /pub/out\npwd\nget pub/hello h\nput up pub/up\n";
@@ -116,6 +122,7 @@ fn sftp_sees_only_the_jail(ours: bool) {
     std::fs::write(local.path().join("up"), b"uploaded\n").unwrap();
     let out = batch("sftp", &f, local.path(), ESCAPES);
     assert!(out.status.success(), "{}\n{}", out.stderr, f.peer.log());
+    assert!(!out.stderr.contains(PRELOAD), "{}", out.stderr);
     // `cd ..` from the root stays there; following `out` (../../..) leads to `/` too.
     assert_eq!(
         out.stdout.matches("Remote working directory: /\n").count(),

@@ -239,7 +239,8 @@ impl SessionSpec {
     /// a server running as root. A shell or command is exec'd from inside the jail (it
     /// must hold the shell), with no launcher (its program lives outside). A
     /// [`Self::program`] is exec'd as root outside the jail with
-    /// [`crate::jail::CONFINE_ENV`] set, and must enter the jail itself first thing
+    /// [`crate::jail::CONFINE_ENV`] as its only environment variable (it runs as root
+    /// until then), and must enter the jail itself first thing
     /// ([`crate::jail::Confinement`]).
     pub fn chroot(mut self, root: impl Into<PathBuf>) -> Self {
         self.chroot = Some(root.into());
@@ -327,7 +328,10 @@ impl SessionSpec {
                     gid: self.user.gid,
                     groups: self.groups.clone(),
                 };
-                cmd.env(CONFINE_ENV, confinement.encode());
+                // It runs as root until it has confined itself: nothing from the client
+                // or the user (AcceptEnv, environment=, SetEnv: LD_PRELOAD...) may reach
+                // the dynamic loader or the program then. It gets this variable alone.
+                cmd.env_clear().env(CONFINE_ENV, confinement.encode());
                 Jail::ProgramConfinesItself
             } else {
                 let root = CString::new(root.as_os_str().as_bytes())
