@@ -160,6 +160,7 @@ fn oxscp_legacy_messages_and_exit_codes_match_openssh_scp() {
     std::fs::write(local.path().join("a"), b"x").unwrap();
     std::fs::create_dir(remote.path().join("rd")).unwrap();
     std::fs::write(remote.path().join("rf"), b"remote\n").unwrap();
+    std::fs::write(remote.path().join("rd/inner"), b"inner\n").unwrap();
     let r = format!("{TEST_USER}@127.0.0.1:{}", remote.path().display());
     let cases = [
         vec![format!("{r}/nope"), ".".to_owned()],
@@ -170,8 +171,11 @@ fn oxscp_legacy_messages_and_exit_codes_match_openssh_scp() {
         vec!["a".to_owned(), format!("{r}/a2")],
         // A local file that cannot be created (its "directory" is a file).
         vec![format!("{r}/rf"), "a/x".to_owned()],
+        // The remote sends the directory as ".", which scp 9.2's sink refuses.
+        vec!["-r".to_owned(), format!("{r}/rd/."), "got".to_owned()],
     ];
     for case in cases {
+        let _ = std::fs::remove_dir_all(local.path().join("got"));
         let run_one = |program: &str| {
             let out = scp(program, &f, local.path(), &case);
             let _ = std::fs::remove_file(remote.path().join("a2"));
@@ -185,7 +189,11 @@ fn oxscp_legacy_messages_and_exit_codes_match_openssh_scp() {
             (out.code(), out.stdout, stderr)
         };
         let theirs = run_one("scp");
+        let theirs_got = std::fs::read(local.path().join("got/inner")).ok();
+        let _ = std::fs::remove_dir_all(local.path().join("got"));
         let ours = run_one(&oxscp());
         assert_eq!(ours, theirs, "{case:?}");
+        let ours_got = std::fs::read(local.path().join("got/inner")).ok();
+        assert_eq!(ours_got, theirs_got, "{case:?}");
     }
 }

@@ -656,7 +656,7 @@ fn parse_entry(text: &str) -> Step<(u32, u64, &str)> {
 }
 
 /// Refuses names that would leave the target, and (without `-r`/`-T`) names that are
-/// not what was asked for.
+/// not what was asked for. `.` is refused too, as scp 9.2's sink refuses it.
 fn check_name(name: &str, pattern: Option<&str>) -> Step<()> {
     if name.is_empty() || name.contains('/') || name == ".." || name == "." {
         return Err(Stop::Fatal(format!("error: unexpected filename: {name}")));
