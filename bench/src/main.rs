@@ -6,6 +6,7 @@ mod measure;
 mod procfs;
 mod report;
 mod servers;
+mod sftp;
 mod stats;
 
 use std::collections::BTreeMap;
@@ -57,6 +58,9 @@ pub struct Opts {
     pub logins: usize,
     pub cps_secs: u64,
     pub sessions: Vec<usize>,
+    /// SFTP: the large file's size and the small-file tree's count.
+    pub sftp_size_mib: u64,
+    pub sftp_files: usize,
     pub bin_dir: PathBuf,
     pub sshd: PathBuf,
     pub ssh: PathBuf,
@@ -65,8 +69,8 @@ pub struct Opts {
 }
 
 const USAGE: &str = "usage: oxssh-bench [--quick] [--size MiB] [--rounds N] [--logins N] \
-[--cps-secs S] [--sessions N,N] [--only throughput,latency,cps,memory] [--bin-dir DIR] \
-[--sshd PATH] [--ssh PATH] [--out DIR]";
+[--cps-secs S] [--sessions N,N] [--sftp-size MiB] [--sftp-files N] \
+[--only throughput,latency,cps,sftp,memory] [--bin-dir DIR] [--sshd PATH] [--ssh PATH] [--out DIR]";
 
 fn parse_opts() -> Res<Opts> {
     use lexopt::prelude::*;
@@ -77,6 +81,8 @@ fn parse_opts() -> Res<Opts> {
     let mut logins = None;
     let mut cps = None;
     let mut sessions = None;
+    let mut sftp_size = None;
+    let mut sftp_files = None;
     let mut only = Vec::new();
     let mut bin_dir = root.join("../target/release");
     let mut sshd = PathBuf::from("/usr/sbin/sshd");
@@ -90,6 +96,8 @@ fn parse_opts() -> Res<Opts> {
             Long("rounds") => rounds = Some(parser.value()?.parse()?),
             Long("logins") => logins = Some(parser.value()?.parse()?),
             Long("cps-secs") => cps = Some(parser.value()?.parse()?),
+            Long("sftp-size") => sftp_size = Some(parser.value()?.parse()?),
+            Long("sftp-files") => sftp_files = Some(parser.value()?.parse()?),
             Long("sessions") => {
                 let v: String = parser.value()?.parse()?;
                 let list: Result<Vec<usize>, _> = v.split(',').map(str::parse).collect();
@@ -121,6 +129,8 @@ fn parse_opts() -> Res<Opts> {
         } else {
             vec![200, 2000, 10_000]
         }),
+        sftp_size_mib: sftp_size.unwrap_or(if quick { 128 } else { 2048 }),
+        sftp_files: sftp_files.unwrap_or(if quick { 500 } else { 2000 }),
         bin_dir,
         sshd,
         ssh,
@@ -161,6 +171,7 @@ pub struct Results {
     /// (concurrency, pair) -> (logins/s, failures)
     pub cps: BTreeMap<(usize, usize), (f64, u64)>,
     pub memory: Vec<MemResult>,
+    pub sftp: Option<sftp::SftpResults>,
     pub notes: Vec<String>,
 }
 
@@ -330,6 +341,31 @@ fn run() -> Res<()> {
                 results.cps.insert((conc, pi), (rate, failed));
             }
         }
+    }
+
+    if opts.wants("sftp") {
+        let clients = sftp::Clients {
+            sftp: opts.ssh.with_file_name("sftp"),
+            oxsftp: opts.bin_dir.join("oxsftp"),
+            key: setup.user_key.clone(),
+        };
+        for p in [&clients.sftp, &clients.oxsftp] {
+            if !p.exists() {
+                return Err(format!(
+                    "{} missing (cargo build --release --bin oxsftp)",
+                    p.display()
+                )
+                .into());
+            }
+        }
+        results.sftp = Some(sftp::run(
+            &clients,
+            [&sshd, &oxd],
+            setup.dir.path(),
+            opts.sftp_size_mib,
+            opts.sftp_files,
+            opts.rounds,
+        )?);
     }
 
     // Memory is measured on freshly started servers: a server whose heap already grew

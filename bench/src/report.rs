@@ -390,6 +390,10 @@ pub fn markdown(info: &RunInfo, r: &Results) -> String {
         out.push('\n');
     }
 
+    if let Some(sftp) = &r.sftp {
+        out.push_str(&crate::sftp::markdown(sftp));
+    }
+
     if !r.notes.is_empty() {
         let _ = writeln!(out, "## Notes\n");
         for n in &r.notes {

@@ -98,7 +98,12 @@ fn free_port() -> Res<u16> {
 }
 
 /// The configuration both servers get, apart from port and PID file.
-fn config(setup: &Setup, port: u16, pid_file: &Path) -> String {
+fn config(setup: &Setup, port: u16, pid_file: &Path, which: Impl) -> String {
+    // Each server's own SFTP server: Debian's sftp-server for sshd, internal-sftp.
+    let subsystem = match which {
+        Impl::OpenSsh => "/usr/lib/openssh/sftp-server",
+        Impl::Oxssh => "internal-sftp",
+    };
     format!(
         "Port {port}\n\
          ListenAddress 127.0.0.1\n\
@@ -116,7 +121,8 @@ fn config(setup: &Setup, port: u16, pid_file: &Path) -> String {
          PrintMotd no\n\
          PrintLastLog no\n\
          UseDNS no\n\
-         LogLevel ERROR\n",
+         LogLevel ERROR\n\
+         Subsystem sftp {subsystem}\n",
         host_key = setup.host_key.display(),
         pid_file = pid_file.display(),
         ak = setup.authorized_keys.display(),
@@ -227,7 +233,10 @@ impl Server {
         let port = free_port()?;
         let dir = setup.dir.path();
         let cfg = dir.join(format!("{name}_config"));
-        fs::write(&cfg, config(setup, port, &dir.join(format!("{name}.pid"))))?;
+        fs::write(
+            &cfg,
+            config(setup, port, &dir.join(format!("{name}.pid")), which),
+        )?;
         let log = dir.join(format!("{name}.log"));
         let child = Command::new(program)
             .args(["-D", "-e", "-f"])

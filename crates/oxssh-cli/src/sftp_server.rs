@@ -1,7 +1,9 @@
 //! The `sftp-server`-compatible program mode: `oxssh-sftp-server`, and `oxsshd`'s
 //! `internal-sftp` (oxsshd starts its own binary under the name `internal-sftp` in the
 //! session's child process, after setgid/initgroups/setuid, so the kernel enforces the
-//! user's file permissions). Serves SFTP on stdin/stdout until the client closes.
+//! user's file permissions; with `ChrootDirectory` it is started as root and enters the
+//! jail itself first, see `oxssh_os::jail`). Serves SFTP on stdin/stdout until the
+//! client closes.
 //!
 //! Flags as OpenSSH's `sftp-server`: `-d start_directory` (`%d` home, `%u` user, `%%`),
 //! `-e` (log to stderr), `-l level`, `-f facility` (accepted; there is no syslog output,
@@ -123,6 +125,26 @@ fn expand_start_dir(template: &str, home: &str, user: &str) -> String {
 
 /// The program: serves one session on stdin/stdout and returns the exit status.
 pub fn main(args: Vec<OsString>) -> i32 {
+    // oxsshd's ChrootDirectory: started as root outside the jail (see
+    // `oxssh_os::jail`); look the user up while /etc/passwd is still in reach, then
+    // enter the jail before anything else.
+    let confinement = match oxssh_os::Confinement::take_from_env() {
+        Ok(c) => c,
+        Err(message) => {
+            eprintln!("internal-sftp: {message}");
+            return 1;
+        }
+    };
+    let uid = confinement
+        .as_ref()
+        .map_or_else(|| nix::unistd::getuid().as_raw(), |c| c.uid);
+    let me = oxssh_os::SystemUser::by_uid(uid).ok().flatten();
+    if let Some(confinement) = confinement {
+        if let Err(message) = confinement.enter() {
+            eprintln!("internal-sftp: {message}");
+            return 1;
+        }
+    }
     let flags = match parse(args) {
         Ok(flags) => flags,
         Err(message) => {
@@ -154,9 +176,6 @@ pub fn main(args: Vec<OsString>) -> i32 {
     if let Some(mask) = flags.umask {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
-    let me = oxssh_os::SystemUser::by_uid(nix::unistd::getuid().as_raw())
-        .ok()
-        .flatten();
     if let Some(template) = &flags.start_dir {
         let home = me
             .as_ref()

@@ -1,6 +1,8 @@
 //! `oxscp` (SFTP mode) against OpenSSH's sshd and oxsshd's `internal-sftp`: a big file
 //! and a tree of awkward names up and back with `-r -p`, byte for byte with modes; a
-//! missing source fails with status 1; `-O` (legacy protocol) is refused by name.
+//! missing source fails with status 1; `-J` is refused by name; copies between two
+//! remote paths go through this host (`-3`, the default) as with OpenSSH's `scp`. (`-O`, the legacy
+//! protocol: `scp_legacy.rs`.)
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -91,7 +93,7 @@ fn oxscp_copies_files_and_trees_with_internal_sftp() {
 }
 
 #[test]
-fn oxscp_fails_on_a_missing_source_and_refuses_the_legacy_protocol() {
+fn oxscp_fails_on_a_missing_source_and_refuses_jump_hosts_by_name() {
     let Some(f) = Fixture::start_oxsshd(sshd_opts(&["Subsystem sftp internal-sftp"])) else {
         return;
     };
@@ -105,9 +107,13 @@ fn oxscp_fails_on_a_missing_source_and_refuses_the_legacy_protocol() {
         "{}",
         out.stderr
     );
-    let out = scp(&f, local.path(), &["-O".into(), "a".into(), "h:b".into()]);
+    let out = scp(
+        &f,
+        local.path(),
+        &["-J".into(), "j".into(), "h:a".into(), "b".into()],
+    );
     assert_eq!(out.code(), Some(1));
-    assert!(out.stderr.contains("legacy SCP protocol"), "{}", out.stderr);
+    assert!(out.stderr.contains("-J is not supported"), "{}", out.stderr);
 }
 
 #[test]
@@ -143,4 +149,63 @@ fn oxscp_messages_and_exit_codes_match_openssh_scp() {
         let ours = run_one(&oxscp());
         assert_eq!(ours, theirs, "{case:?}");
     }
+}
+
+#[test]
+fn oxscp_copies_remote_to_remote_through_the_local_host_as_openssh_scp() {
+    if !support::require_peer("scp") {
+        return;
+    }
+    let Some(f) = Fixture::start(sshd_opts(&["Subsystem sftp /usr/lib/openssh/sftp-server"]))
+    else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("scp-3");
+    awkward_tree(&remote.path().join("tree"), 60);
+    random_file(&remote.path().join("file"), 3 << 20, 5);
+    // The user's own files (the tree's modes would hide root's from them).
+    let chown = run(
+        std::process::Command::new("chown")
+            .args(["-R", &format!("{TEST_USER}:")])
+            .arg(remote.path()),
+        b"",
+        TRANSFER_TIMEOUT,
+    );
+    assert!(chown.status.success(), "{}", chown.stderr);
+    let r = format!("{TEST_USER}@127.0.0.1:{}", remote.path().display());
+    for (program, copy) in [(oxscp(), "ours"), ("scp".to_owned(), "theirs")] {
+        let mut cmd = client(&program, &f);
+        cmd.current_dir(local.path()).args([
+            "-3".to_owned(),
+            "-rp".to_owned(),
+            format!("{r}/tree"),
+            format!("{r}/{copy}"),
+        ]);
+        let out = run(&mut cmd, b"", TRANSFER_TIMEOUT);
+        assert_eq!(out.code(), Some(0), "{program}: {}", out.stderr);
+        // Without -3: through this host all the same, scp's default.
+        let mut cmd = client(&program, &f);
+        cmd.current_dir(local.path())
+            .args([format!("{r}/file"), format!("{r}/{copy}-file")]);
+        let out = run(&mut cmd, b"", TRANSFER_TIMEOUT);
+        assert_eq!(out.code(), Some(0), "{program}: {}", out.stderr);
+    }
+    let tree = remote.path().join("tree");
+    assert_same_tree(&tree, &remote.path().join("ours"));
+    assert_same_tree(&tree, &remote.path().join("theirs"));
+    assert_eq!(
+        modes(&remote.path().join("ours")),
+        modes(&remote.path().join("theirs"))
+    );
+    assert_eq!(modes(&tree), modes(&remote.path().join("ours")));
+    let file = remote.path().join("file");
+    assert_eq!(sha256(&file), sha256(&remote.path().join("ours-file")));
+    assert_eq!(sha256(&file), sha256(&remote.path().join("theirs-file")));
+    // Nothing staged is left behind.
+    let left = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .any(|e| e.file_name().to_string_lossy().starts_with("oxscp-3."));
+    assert!(!left);
 }

@@ -6,6 +6,7 @@
 //! - [`pty`] and [`modes`]: pseudo-terminals, RFC 4254 §8 terminal modes, window sizes,
 //!   the master as tokio `AsyncRead + AsyncWrite`.
 //! - [`spawn`]: a session's shell as the user (pipes or pty), signals by RFC name.
+//! - [`jail`]: `ChrootDirectory`: sshd's path checks, and a program confining itself.
 //! - [`pam`]: PAM transactions on a dedicated thread, driven from async code.
 //! - [`agent_socket`]: the private socket a forwarded agent is reached through.
 //! - [`login_records`]: utmp, wtmp and lastlog as OpenSSH writes them; the last-login line.
@@ -51,6 +52,7 @@
 
 pub mod agent_socket;
 pub mod error;
+pub mod jail;
 pub mod login_records;
 pub mod modes;
 pub mod pam;
@@ -60,6 +62,7 @@ pub mod user;
 
 pub use agent_socket::AgentSocket;
 pub use error::{Error, Result};
+pub use jail::{check_chroot_path, expand_chroot_tokens, Confinement, CONFINE_ENV};
 pub use login_records::{format_last_login, LastLogin, LoginRecords, UtmpRecord};
 pub use modes::TerminalModes;
 pub use pam::{AccountStatus, Pam, PamConfig, PamError, PamPrompt, PamStep};

@@ -5,8 +5,10 @@
 //! Everything that allocates (the group list, the home directory as a C string, the
 //! message printed when it is missing) is computed in the parent. Between `fork` and
 //! `exec` the child makes only async-signal-safe calls: reset signal dispositions and
-//! mask, `setsid`, `TIOCSCTTY` on a pty, `setgroups`, `setgid`, `setuid` (checked to be
-//! irreversible), `chdir` home or to `/`, and marking stray descriptors close-on-exec.
+//! mask, `setsid`, `TIOCSCTTY` on a pty, `chroot` (`ChrootDirectory`), `setgroups`,
+//! `setgid`, `setuid` (checked to be irreversible), `chdir` home or to `/`, and marking
+//! stray descriptors close-on-exec. A server-provided program in a jail confines itself
+//! instead (see [`crate::jail`]).
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
@@ -22,6 +24,7 @@ use nix::unistd::{Gid, Pid, Uid};
 use tokio::process::{Child, Command};
 
 use crate::error::{Error, Result};
+use crate::jail::{Confinement, CONFINE_ENV};
 use crate::pty::{Pty, PtyMaster};
 use crate::user::SystemUser;
 
@@ -39,6 +42,7 @@ pub struct SessionSpec {
     program: Option<Program>,
     env: Vec<(OsString, OsString)>,
     launcher: Option<Launcher>,
+    chroot: Option<PathBuf>,
 }
 
 /// A program the session's process runs first, as the user and in their home, which then
@@ -176,6 +180,7 @@ impl SessionSpec {
             program: None,
             env: Vec::new(),
             launcher: None,
+            chroot: None,
         }
     }
 
@@ -229,6 +234,19 @@ impl SessionSpec {
         self
     }
 
+    /// Runs the session inside `root` (`ChrootDirectory`, checked by the caller with
+    /// [`crate::jail::check_chroot_path`]), in the user's home there or else `/`; needs
+    /// a server running as root. A shell or command is exec'd from inside the jail (it
+    /// must hold the shell), with no launcher (its program lives outside). A
+    /// [`Self::program`] is exec'd as root outside the jail with
+    /// [`crate::jail::CONFINE_ENV`] as its only environment variable (it runs as root
+    /// until then), and must enter the jail itself first thing
+    /// ([`crate::jail::Confinement`]).
+    pub fn chroot(mut self, root: impl Into<PathBuf>) -> Self {
+        self.chroot = Some(root.into());
+        self
+    }
+
     /// The user the session runs as.
     pub fn user(&self) -> &SystemUser {
         &self.user
@@ -262,8 +280,12 @@ impl SessionSpec {
             .command
             .iter()
             .flat_map(|command| [OsStr::new("-c"), OsStr::new(command)]);
-        // A program run directly has no shell to launch, so no launcher either.
-        let launcher = self.launcher.as_ref().filter(|_| self.program.is_none());
+        // A program run directly has no shell to launch, so no launcher either; nor does
+        // a jail (the launcher is outside it).
+        let launcher = self
+            .launcher
+            .as_ref()
+            .filter(|_| self.program.is_none() && self.chroot.is_none());
         let (mut cmd, program) = match (&self.program, launcher) {
             (Some(direct), _) => {
                 let mut cmd = Command::new(&direct.path);
@@ -284,6 +306,38 @@ impl SessionSpec {
         cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(launcher) = launcher {
             cmd.env(&launcher.var, &launcher.value);
+        }
+        // Only this function may ask a program to confine itself.
+        cmd.env_remove(CONFINE_ENV);
+        let mut jail = Jail::None;
+        if let Some(root) = &self.chroot {
+            if !nix::unistd::geteuid().is_root() {
+                return Err(Error::Spawn {
+                    program,
+                    source: io::Error::new(
+                        io::ErrorKind::PermissionDenied,
+                        "ChrootDirectory needs the server to run as root",
+                    ),
+                });
+            }
+            jail = if self.program.is_some() {
+                let confinement = Confinement {
+                    root: root.clone(),
+                    home: self.user.home.clone(),
+                    uid: self.user.uid,
+                    gid: self.user.gid,
+                    groups: self.groups.clone(),
+                };
+                // It runs as root until it has confined itself: nothing from the client
+                // or the user (AcceptEnv, environment=, SetEnv: LD_PRELOAD...) may reach
+                // the dynamic loader or the program then. It gets this variable alone.
+                cmd.env_clear().env(CONFINE_ENV, confinement.encode());
+                Jail::ProgramConfinesItself
+            } else {
+                let root = CString::new(root.as_os_str().as_bytes())
+                    .map_err(|_| Error::NulByte("chroot directory"))?;
+                Jail::Chroot(root)
+            };
         }
 
         let (pty, on_pty) = match stdio {
@@ -308,7 +362,7 @@ impl SessionSpec {
             }
         };
 
-        let plan = ChildPlan::new(&self.user, &self.groups, on_pty)?;
+        let plan = ChildPlan::new(&self.user, &self.groups, on_pty, jail)?;
         install_pre_exec(&mut cmd, plan);
         let child = cmd
             .spawn()
@@ -318,6 +372,17 @@ impl SessionSpec {
         drop(cmd);
         Ok(Session { child, pty })
     }
+}
+
+/// Whether and how the session is jailed (`ChrootDirectory`).
+#[derive(Debug)]
+enum Jail {
+    /// No jail.
+    None,
+    /// The child chroots here before it drops privileges.
+    Chroot(CString),
+    /// The child stays root and outside; the exec'd program enters the jail itself.
+    ProgramConfinesItself,
 }
 
 /// What the child does between fork and exec, all computed in the parent.
@@ -331,12 +396,14 @@ struct ChildPlan {
     chdir_message: Vec<u8>,
     on_pty: bool,
     /// Whether to change identity: false when the server runs as the session's user
-    /// already (a personal server), where setgroups would fail without privileges.
+    /// already (a personal server), where setgroups would fail without privileges, or
+    /// when the program confines itself.
     switch_user: bool,
+    jail: Jail,
 }
 
 impl ChildPlan {
-    fn new(user: &SystemUser, groups: &[u32], on_pty: bool) -> Result<Self> {
+    fn new(user: &SystemUser, groups: &[u32], on_pty: bool, jail: Jail) -> Result<Self> {
         let home = CString::new(user.home.as_os_str().as_bytes())
             .map_err(|_| Error::NulByte("home directory"))?;
         let mut chdir_message = b"Could not chdir to home directory ".to_vec();
@@ -349,8 +416,10 @@ impl ChildPlan {
             home,
             chdir_message,
             on_pty,
-            switch_user: nix::unistd::geteuid().as_raw() != user.uid
-                || nix::unistd::getuid().as_raw() != user.uid,
+            switch_user: !matches!(jail, Jail::ProgramConfinesItself)
+                && (nix::unistd::geteuid().as_raw() != user.uid
+                    || nix::unistd::getuid().as_raw() != user.uid),
+            jail,
         })
     }
 
@@ -363,6 +432,20 @@ impl ChildPlan {
         if self.on_pty {
             make_controlling_tty()?;
         }
+        match &self.jail {
+            Jail::None => {}
+            // As sshd's safely_chroot (the path was checked in the parent).
+            Jail::Chroot(root) => {
+                nix::unistd::chdir(root.as_c_str())?;
+                nix::unistd::chroot(root.as_c_str())?;
+                nix::unistd::chdir(c"/")?;
+            }
+            // Still root: the program chroots, drops privileges and changes directory.
+            Jail::ProgramConfinesItself => {
+                mark_inherited_fds_cloexec();
+                return Ok(());
+            }
+        }
         if self.switch_user {
             nix::unistd::setgroups(&self.groups)?;
             nix::unistd::setgid(self.gid)?;
@@ -374,8 +457,10 @@ impl ChildPlan {
         }
         if let Err(errno) = nix::unistd::chdir(self.home.as_c_str()) {
             // Best effort, as sshd's fprintf: a short write only shortens the message.
+            // sshd says nothing about a home missing inside a jail.
             let stderr = io::stderr();
-            for part in [&self.chdir_message[..], errno_text(errno), b"\n"] {
+            let parts = [&self.chdir_message[..], errno_text(errno), b"\n"];
+            for part in parts.iter().filter(|_| matches!(self.jail, Jail::None)) {
                 let _ = nix::unistd::write(stderr.as_fd(), part);
             }
             nix::unistd::chdir(c"/")?;
@@ -403,8 +488,8 @@ fn errno_text(errno: Errno) -> &'static [u8] {
 fn install_pre_exec(cmd: &mut Command, plan: ChildPlan) {
     // SAFETY: `pre_exec` closures run in the forked child of a possibly multi-threaded
     // process, where only async-signal-safe functions may be called. `ChildPlan::run`
-    // calls only sigaction, sigprocmask, setsid, ioctl, setgroups, setgid, setuid,
-    // chdir, write to fd 2 and close_range (all async-signal-safe system call
+    // calls only sigaction, sigprocmask, setsid, ioctl, chroot, setgroups, setgid,
+    // setuid, chdir, write to fd 2 and close_range (all async-signal-safe system call
     // wrappers), on data allocated in the parent; it allocates nothing (nix's calls with
     // a `CStr` or a slice pass pointers straight through, `io::stderr().as_fd()` takes no
     // lock, and errors are raw errno values). `plan` is moved into the closure, so it

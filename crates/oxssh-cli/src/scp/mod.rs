@@ -2,8 +2,12 @@
 //! or `[user@]host:path` (or `scp://[user@]host[:port][/path]`), copied through the
 //! `sftp` subsystem with `oxsftp`'s transfer code (`-r` trees, `-p` modes and times, a
 //! progress meter on terminals). One remote host per run: uploads (local sources, a
-//! remote target) and downloads (remote sources, a local target). The legacy SCP/RCP
-//! protocol (`-O`), remote-to-remote (`-3`) and local-to-local copies are refused by name.
+//! remote target) and downloads (remote sources, a local target). `-O` speaks the legacy
+//! SCP/RCP protocol instead ([`legacy`]). Copies between two remote paths go through
+//! the local host (`-3`, scp's default; [`through_local`]); local-to-local copies are
+//! refused by name.
+
+mod legacy;
 
 use std::ffi::OsString;
 
@@ -30,6 +34,13 @@ struct Args {
     limit_kbps: Option<u64>,
     /// `-D`: a local SFTP server program instead of an SSH connection.
     direct: Option<String>,
+    /// `-O`: the legacy SCP protocol.
+    legacy: bool,
+    /// `-3`: remote to remote through this host.
+    through_local: bool,
+    /// `-T`: no strict check of the names a legacy source sends.
+    no_name_check: bool,
+    verbose: bool,
     operands: Vec<String>,
 }
 
@@ -53,8 +64,8 @@ fn parse(argv: Vec<OsString>) -> Result<Args, String> {
             Short('p') => args.preserve = true,
             Short('q') => args.quiet = true,
             Short('r') => args.recursive = true,
-            // SFTP mode is the only mode; filename checks apply to the legacy protocol.
-            Short('s' | 'T') => {}
+            Short('s') => args.legacy = false,
+            Short('T') => args.no_name_check = true,
             Short('v') => verbose = verbose.saturating_add(1),
             Short('c') => {
                 let v = text(&mut parser)?;
@@ -81,14 +92,10 @@ fn parse(argv: Vec<OsString>) -> Result<Args, String> {
                         .ok_or_else(|| format!("Invalid limit \"{v}\""))?,
                 );
             }
-            Short('O') => {
-                return Err(
-                    "-O: the legacy SCP protocol is not supported; oxscp copies over SFTP only"
-                        .into(),
-                )
-            }
+            Short('O') => args.legacy = true,
             Short('D') => args.direct = Some(text(&mut parser)?),
-            Short(c @ ('3' | 'A' | 'R' | 'J' | 'S' | 'X')) => {
+            Short('3') => args.through_local = true,
+            Short(c @ ('A' | 'R' | 'J' | 'S' | 'X')) => {
                 return Err(format!("-{c} is not supported by oxscp yet"));
             }
             Value(v) => args.operands.push(
@@ -100,6 +107,18 @@ fn parse(argv: Vec<OsString>) -> Result<Args, String> {
     }
     if args.operands.len() < 2 {
         return Err(String::new());
+    }
+    args.verbose = verbose > 0;
+    if args.legacy {
+        if args.limit_kbps.is_some() {
+            return Err("-l is not supported with -O by oxscp yet".into());
+        }
+        if args.direct.is_some() {
+            return Err("-D needs SFTP mode; it cannot be used with -O".into());
+        }
+        if args.through_local {
+            return Err("-3 is not supported with -O by oxscp yet".into());
+        }
     }
     if args.quiet {
         args.options.push("LogLevel=QUIET".into());
@@ -197,9 +216,12 @@ pub fn main() -> u8 {
     let target_remote = remote(target_operand);
     let source_remotes: Vec<Option<Remote>> = sources.iter().map(|s| remote(s)).collect();
     let (host, upload) = match (&target_remote, source_remotes.iter().any(Option::is_some)) {
-        (Some(_), true) => {
-            return fail(&["oxscp: remote-to-remote copies are not supported yet".into()])
+        (Some(_), true) if args.legacy => {
+            return fail(&["oxscp: remote-to-remote copies with -O are not supported yet".into()])
         }
+        // Through this host whether or not -3 is given: scp's default since OpenSSH 8.7
+        // (its -R, copying directly between the hosts, is refused above).
+        (Some(to), true) => return through_local(&args, &source_remotes, to),
         (Some(t), false) => (t.clone(), true),
         (None, true) => {
             let Some(Some(first)) = source_remotes.first() else {
@@ -228,6 +250,25 @@ pub fn main() -> u8 {
         config_file: args.config_file.clone(),
         subsystem: None,
     };
+    if args.legacy {
+        let flags = legacy::Flags {
+            recursive: args.recursive,
+            preserve: args.preserve,
+            verbose: args.verbose,
+            no_name_check: args.no_name_check,
+        };
+        let remote_paths: Vec<String> = source_remotes
+            .iter()
+            .map(|r| r.as_ref().map_or_else(String::new, |r| r.path.clone()))
+            .collect();
+        return crate::sftp::with_client(&target, |client, _| async move {
+            if upload {
+                legacy::upload(&client, flags, sources, &host.path).await
+            } else {
+                legacy::download(&client, flags, &remote_paths, target_operand).await
+            }
+        });
+    }
     let transfers = Transfers {
         preserve: args.preserve,
         recursive: args.recursive,
@@ -254,6 +295,115 @@ pub fn main() -> u8 {
         Some(command) => with_local_server(command, copy),
         None => with_session(&target, copy),
     }
+}
+
+/// The connection settings for `remote`'s host.
+fn target_for(args: &Args, remote: &Remote) -> Target {
+    Target {
+        host: remote.host.clone(),
+        user: remote.user.clone(),
+        port: args.port.or(remote.port),
+        identity_files: args.identity_files.clone(),
+        options: args.options.clone(),
+        config_file: args.config_file.clone(),
+        subsystem: None,
+    }
+}
+
+/// `-3`: the sources (all on one host) are downloaded into a private staging directory
+/// (mode 0700 under `$TMPDIR`), then uploaded from there to the target, then the
+/// directory is removed. The data passes through this host's disk, not only its
+/// memory: it needs room for the copied files (OpenSSH's scp streams instead).
+fn through_local(args: &Args, sources: &[Option<Remote>], to: &Remote) -> u8 {
+    let Some(Some(from)) = sources.first() else {
+        return fail(&["oxscp: -3 needs remote sources".into()]);
+    };
+    let same_host = sources.iter().all(|r| {
+        r.as_ref()
+            .is_some_and(|r| r.host == from.host && r.user == from.user && r.port == from.port)
+    });
+    if !same_host {
+        return fail(&[
+            "oxscp: -3 with local sources or sources on different hosts is not supported yet"
+                .into(),
+        ]);
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let staging = std::env::temp_dir().join(format!("oxscp-3.{}.{nanos}", std::process::id()));
+    if let Err(e) = std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+        .create(&staging)
+    {
+        return fail(&[format!("oxscp: {}: {e}", staging.display())]);
+    }
+    let code = stage_and_send(args, sources, from, to, &staging);
+    let _ = std::fs::remove_dir_all(&staging);
+    code
+}
+
+fn stage_and_send(
+    args: &Args,
+    sources: &[Option<Remote>],
+    from: &Remote,
+    to: &Remote,
+    staging: &std::path::Path,
+) -> u8 {
+    let transfers = Transfers {
+        preserve: args.preserve,
+        recursive: args.recursive,
+        resume: false,
+        fsync: false,
+    };
+    let progress = !args.quiet && nix::unistd::isatty(std::io::stdout()).unwrap_or(false);
+    let staging_text = staging.display().to_string();
+    let names: Vec<String> = sources.iter().map(|_| String::new()).collect();
+    let fetched = with_session(&target_for(args, from), |sftp, _| {
+        copy(
+            sftp,
+            Copy {
+                transfers,
+                progress,
+                limit_kbps: args.limit_kbps,
+                upload: false,
+                remote_target: String::new(),
+                sources: &names,
+                source_remotes: sources,
+                local_target: &staging_text,
+            },
+        )
+    });
+    if fetched == 255 {
+        return fetched;
+    }
+    let mut staged: Vec<String> = match std::fs::read_dir(staging) {
+        Ok(dir) => dir
+            .filter_map(Result::ok)
+            .map(|e| e.path().display().to_string())
+            .collect(),
+        Err(e) => return fail(&[format!("oxscp: {}: {e}", staging.display())]),
+    };
+    if staged.is_empty() {
+        return fetched;
+    }
+    staged.sort();
+    let locals: Vec<Option<Remote>> = staged.iter().map(|_| None).collect();
+    let sent = with_session(&target_for(args, to), |sftp, _| {
+        copy(
+            sftp,
+            Copy {
+                transfers,
+                progress,
+                limit_kbps: args.limit_kbps,
+                upload: true,
+                remote_target: to.path.clone(),
+                sources: &staged,
+                source_remotes: &locals,
+                local_target: "",
+            },
+        )
+    });
+    fetched.max(sent)
 }
 
 /// What one run copies.
@@ -329,10 +479,12 @@ mod tests {
     #[test]
     fn legacy_and_unsupported_flags_are_refused_by_name() {
         let argv = |l: &[&str]| l.iter().map(OsString::from).collect::<Vec<_>>();
-        assert!(parse(argv(&["-O", "a", "h:b"]))
+        assert!(parse(argv(&["-O", "a", "h:b"])).unwrap().legacy);
+        assert!(parse(argv(&["-O", "-l", "10", "a", "h:b"]))
             .unwrap_err()
-            .contains("legacy"));
-        assert!(parse(argv(&["-3", "h:a", "g:b"])).is_err());
+            .contains("-O"));
+        assert!(parse(argv(&["-3", "h:a", "g:b"])).unwrap().through_local);
+        assert!(parse(argv(&["-3", "-O", "h:a", "g:b"])).is_err());
         let a = parse(argv(&["-rpq", "-P", "2", "a", "h:b"])).unwrap();
         assert!(a.recursive && a.preserve && a.quiet);
         assert_eq!(a.port, Some(2));

@@ -54,6 +54,10 @@ pub(super) fn session_spec(
             return None;
         }
     };
+    let jail = match &config.chroot_directory {
+        Some(template) => Some(chroot_directory(template, user)?),
+        None => None,
+    };
     if let Some(command) = command {
         spec = match internal_sftp_args(&command) {
             Some(args) => {
@@ -66,7 +70,10 @@ pub(super) fn session_spec(
             None => spec.command(command),
         };
     }
-    if !password_change {
+    if let Some(root) = jail {
+        // No rc files in a jail: the launcher that runs them lives outside it.
+        spec = spec.chroot(root);
+    } else if !password_change {
         let policy = RcPolicy {
             permit_user_rc: config.permit_user_rc,
             key_allows: key_options.is_none_or(KeyOptions::user_rc_allowed),
@@ -143,6 +150,29 @@ fn subsystem_command(candidate: &Candidate, name: &str) -> Option<String> {
         return None;
     };
     Some(subsystem.command.clone())
+}
+
+/// The jail for `user` from `ChrootDirectory`'s `template`, checked as sshd's
+/// `safely_chroot` checks it (every component root-owned, not group- or
+/// other-writable). `None` after logging sshd's message: the session fails, as sshd's
+/// `fatal` in the session child ends it.
+fn chroot_directory(template: &str, user: &oxssh_os::SystemUser) -> Option<std::path::PathBuf> {
+    let home = user.home.to_string_lossy();
+    let checked =
+        oxssh_os::expand_chroot_tokens(template, &home, &user.name, user.uid).and_then(|path| {
+            oxssh_os::check_chroot_path(Path::new(&path))?;
+            Ok(path)
+        });
+    match checked {
+        Ok(path) => {
+            tracing::info!("Changed root directory to \"{path}\"");
+            Some(path.into())
+        }
+        Err(message) => {
+            tracing::error!("fatal: {message}");
+            None
+        }
+    }
 }
 
 /// The running binary, as the kernel knows it.

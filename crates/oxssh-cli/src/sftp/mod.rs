@@ -48,6 +48,23 @@ where
     F: FnOnce(Session, String) -> Fut,
     Fut: std::future::Future<Output = u8>,
 {
+    let subsystem = target.subsystem.clone();
+    with_client(target, |client, host| async move {
+        match open_sftp(&client, subsystem.as_deref()).await {
+            Ok(sftp) => body(sftp, host).await,
+            Err(code) => code,
+        }
+    })
+}
+
+/// Resolves the configuration, then runs `body` on a one-thread runtime with a
+/// connected, authenticated client (and the host name), disconnecting afterwards;
+/// returns the exit status (255 when the connection could not be made).
+pub(crate) fn with_client<F, Fut>(target: &Target, body: F) -> u8
+where
+    F: FnOnce(oxssh::Client, String) -> Fut,
+    Fut: std::future::Future<Output = u8>,
+{
     let provider = oxssh_crypto::default_provider();
     let env = OsEnv::new();
     let mut options = Options::new();
@@ -80,10 +97,7 @@ where
             Ok(client) => client,
             Err(code) => return code,
         };
-        let code = match open_sftp(&client, target.subsystem.as_deref()).await {
-            Ok(sftp) => body(sftp, config.hostname.clone()).await,
-            Err(code) => code,
-        };
+        let code = body(client.clone(), config.hostname.clone()).await;
         client.disconnect().await;
         code
     });

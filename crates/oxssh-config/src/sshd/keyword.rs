@@ -281,7 +281,7 @@ pub const SSHD_KEYWORDS: &[SshdKeywordInfo] = &[
     kw("PermitOpen", "permitopen", true, ValueKind::PermitOpen, S),
     kw("PermitListen", "permitlisten", true, ValueKind::PermitOpen, S),
     kw("ForceCommand", "forcecommand", true, ValueKind::RestOfLine, S),
-    kw("ChrootDirectory", "chrootdirectory", true, WORD, refused(NONE)),
+    kw("ChrootDirectory", "chrootdirectory", true, WORD, S),
     kw("HostCertificate", "hostcertificate", false, ValueKind::HostKey, S),
     kw("RevokedKeys", "revokedkeys", true, WORD, S),
     kw("TrustedUserCAKeys", "trustedusercakeys", true, WORD, S),

@@ -144,6 +144,9 @@ pub struct SshdConfig {
     pub permit_user_rc: bool,
     /// `ForceCommand` (`None` for `none`).
     pub force_command: Option<String>,
+    /// `ChrootDirectory` (`None` for `none`), tokens (`~`, `%h`, `%u`, `%U`, `%%`) not yet
+    /// expanded.
+    pub chroot_directory: Option<String>,
     /// `TrustedUserCAKeys`: the file of CA keys trusted to sign user certificates
     /// (`None` for `none`), tokens not yet expanded.
     pub trusted_user_ca_keys: Option<String>,

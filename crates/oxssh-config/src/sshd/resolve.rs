@@ -267,6 +267,7 @@ pub(crate) fn resolve(store: Store, source: Arc<Source>) -> Result<SshdConfig, S
         permit_tty: st.flag("permittty", true),
         permit_user_rc: st.flag("permituserrc", true),
         force_command: st.optional("forcecommand"),
+        chroot_directory: st.optional("chrootdirectory"),
         trusted_user_ca_keys: st.optional("trustedusercakeys"),
         host_certificates: st.words("hostcertificate"),
         authorized_principals_file: st.optional("authorizedprincipalsfile"),

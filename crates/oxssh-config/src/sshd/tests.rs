@@ -139,11 +139,11 @@ fn match_local_port_and_first_match_value_wins() {
 
 #[test]
 fn enabling_an_unsupported_feature_fails_with_file_and_line() {
-    let e = load_text("Port 22\nMatch User sftp\n  ChrootDirectory /srv/%u\n").unwrap_err();
+    let e = load_text("Port 22\nMatch User sftp\n  AuthorizedKeysCommand /bin/k\n").unwrap_err();
     assert_eq!(e.location(), Some((CFG, 3)));
     assert_eq!(
         e.to_string(),
-        "/etc/oxssh/sshd_config line 3: ChrootDirectory /srv/%u is not supported by oxsshd yet"
+        "/etc/oxssh/sshd_config line 3: AuthorizedKeysCommand /bin/k is not supported by oxsshd yet"
     );
     for bad in [
         "AuthorizedKeysCommand /bin/k",
@@ -157,6 +157,19 @@ fn enabling_an_unsupported_feature_fails_with_file_and_line() {
     }
     // Disabled or default values are fine.
     let c = load_text("ChrootDirectory none\nX11Forwarding no\nAllowTcpForwarding no\n").unwrap();
+    assert!(c.not_acted_on.is_empty());
+}
+
+#[test]
+fn chroot_directory_applies_per_match_block_with_tokens_kept() {
+    let c =
+        load_text("Match User jailed\n  ChrootDirectory /srv/%u\n  ForceCommand internal-sftp\n")
+            .unwrap();
+    assert_eq!(c.chroot_directory, None);
+    let jailed = c.for_connection(&user("jailed"));
+    assert_eq!(jailed.chroot_directory.as_deref(), Some("/srv/%u"));
+    assert_eq!(jailed.force_command.as_deref(), Some("internal-sftp"));
+    assert_eq!(c.for_connection(&user("free")).chroot_directory, None);
     assert!(c.not_acted_on.is_empty());
 }
 
