@@ -7,6 +7,8 @@
 //!   the master as tokio `AsyncRead + AsyncWrite`.
 //! - [`spawn`]: a session's shell as the user (pipes or pty), signals by RFC name.
 //! - [`pam`]: PAM transactions on a dedicated thread, driven from async code.
+//! - [`fdpass`]: one descriptor over a Unix socket (`SCM_RIGHTS`), for ProxyUseFdpass
+//!   and connection sharing.
 //! - [`login_records`]: utmp, wtmp and lastlog as OpenSSH writes them; the last-login line.
 //!
 //! These are the OS calls behind the server's `Privileged` interface; protocol code
@@ -49,6 +51,7 @@
 //! ```
 
 pub mod error;
+pub mod fdpass;
 pub mod login_records;
 pub mod modes;
 pub mod pam;

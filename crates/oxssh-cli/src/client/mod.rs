@@ -7,6 +7,7 @@ pub mod hostkey;
 pub mod identity;
 pub mod logging;
 pub mod prompt;
+pub mod proxy;
 pub mod run;
 pub mod session;
 pub mod stdio;

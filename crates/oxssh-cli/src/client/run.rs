@@ -263,8 +263,7 @@ pub fn main() -> u8 {
 /// not act on yet: refused by name rather than silently ignored.
 fn not_acted_on(config: &ClientConfig) -> Vec<String> {
     use oxssh_config::values::{CanonicalizeHostname, ControlMaster};
-    let checks: [(bool, &str, &str); 8] = [
-        (config.proxy_command.is_some(), "ProxyCommand", "issue 8"),
+    let checks: [(bool, &str, &str); 7] = [
         (config.proxy_jump.is_some(), "ProxyJump (-J)", "issue 8"),
         (
             !config.local_forwards.is_empty() || !config.remote_forwards.is_empty(),
