@@ -6,6 +6,7 @@ pub mod connect;
 pub mod hostkey;
 pub mod identity;
 pub mod logging;
+pub mod mux;
 pub mod prompt;
 pub mod proxy;
 pub mod run;

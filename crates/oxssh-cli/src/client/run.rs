@@ -13,6 +13,7 @@ use oxssh_proto::TransportConfig;
 
 use super::auth::{authenticate, AuthSettings};
 use super::connect::{self, ConnectError};
+use super::mux;
 use super::prompt::TerminalPrompter;
 use super::session::{self, Ended, Run, SessionSettings};
 use crate::background::{self, ReadySignal, CLIENT_READY_ENV};
@@ -133,6 +134,12 @@ fn options_from_args(args: &Args) -> Options {
     if args.compression {
         o.compression = Some(true);
     }
+    o.control_path = args.control_path.clone();
+    o.control_master = match args.control_master {
+        0 => None,
+        1 => Some(oxssh_config::values::ControlMaster::Yes),
+        _ => Some(oxssh_config::values::ControlMaster::Ask),
+    };
     o
 }
 
@@ -271,8 +278,11 @@ fn not_acted_on(config: &ClientConfig) -> Vec<String> {
             "issue 8",
         ),
         (
-            config.control_master != ControlMaster::No,
-            "ControlMaster (-M)",
+            matches!(
+                config.control_master,
+                ControlMaster::Ask | ControlMaster::AutoAsk
+            ),
+            "ControlMaster ask/autoask (-M -M)",
             "issue 8",
         ),
         (
@@ -413,14 +423,96 @@ async fn connect_and_run(
     provider: Arc<CryptoProvider>,
     ready: Option<ReadySignal>,
 ) -> u8 {
+    if let Some(command) = args.mux_command {
+        return mux::control(config, command).await;
+    }
+    let persist_copy = mux::persist_copy();
+    if persist_copy.is_none() {
+        if let Some(conn) = mux::existing_master(config).await {
+            return through_master(conn, args, config).await;
+        }
+        match mux::start_persistent_master(config) {
+            Ok(true) => {
+                // The background master listens now: this process is its first client.
+                if let Some(conn) = mux::existing_master(config).await {
+                    return through_master(conn, args, config).await;
+                }
+            }
+            Ok(false) => {}
+            Err(code) => return code,
+        }
+    }
     let client = match connect_authenticated(config, env, provider).await {
         Ok(client) => client,
         Err(code) => return code,
     };
+    let master = mux::start_master(config, &client);
+    if let Some(copy) = persist_copy {
+        let Some(master) = master else {
+            return 255;
+        };
+        copy.notify();
+        mux::persist(master, &client, config.control_persist).await;
+        client.disconnect().await;
+        return 0;
+    }
     if let Some(ready) = ready {
         ready.notify();
     }
-    let code = match session_settings(args, config) {
+    let code = match &master {
+        Some(m) => {
+            tokio::select! {
+                code = own_session(args, config, &client) => code,
+                () = m.terminated() => 255,
+            }
+        }
+        None => own_session(args, config, &client).await,
+    };
+    if let Some(master) = master {
+        mux::drain(master, &client).await;
+    }
+    client.disconnect().await;
+    code
+}
+
+/// Runs the session (or `-N`'s wait) through a master's connection.
+async fn through_master(conn: mux::client::Connection, args: &Args, config: &ClientConfig) -> u8 {
+    let Some(settings) = session_settings(args, config) else {
+        // -N: the master already holds the connection.
+        return 0;
+    };
+    let (command, subsystem) = match &settings.run {
+        Run::Shell => (Vec::new(), false),
+        Run::Exec(c) => (c.clone(), false),
+        Run::Subsystem(name) => (name.clone().into_bytes(), true),
+    };
+    let request = mux::codec::NewSession {
+        request_id: 0,
+        want_tty: settings.pty,
+        want_x11: false,
+        want_agent: false,
+        subsystem,
+        escape: settings.escape.map_or(mux::codec::NO_ESCAPE, u32::from),
+        term: settings.term.clone(),
+        command,
+        env: settings
+            .env
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect(),
+    };
+    conn.session(
+        request,
+        settings.stdin_null,
+        &config.hostname,
+        quiet(config),
+    )
+    .await
+}
+
+/// The session on our own connection; its exit status.
+async fn own_session(args: &Args, config: &ClientConfig, client: &oxssh::Client) -> u8 {
+    match session_settings(args, config) {
         None => {
             // -N: no session; keep the connection until the server ends it.
             let _ = client.wait_closed().await;
@@ -454,9 +546,7 @@ async fn connect_and_run(
                 Err(e) => fail(&[format!("oxssh: {e}")]),
             }
         }
-    };
-    client.disconnect().await;
-    code
+    }
 }
 
 /// `SendEnv` patterns matched against our environment, then `SetEnv`.

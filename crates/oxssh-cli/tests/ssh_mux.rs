@@ -1,0 +1,340 @@
+//! Connection sharing with OpenSSH's multiplexing protocol (PROTOCOL.mux), both ways:
+//! OpenSSH's `ssh -S` as the client of an `oxssh -M` master and `oxssh -S` as the
+//! client of an OpenSSH `ssh -M` master, with exit statuses, stdout, stderr and stdin
+//! intact; `-O check|exit|stop` answered as OpenSSH answers; Ansible's
+//! `ControlMaster=auto ControlPersist=60s` run twice over one connection (counted in
+//! the server's log); and a master or client of another user refused.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::client::{assert_exit, spawn_quiet, wait_until, Running, Ssh, CLIENT_TIMEOUT};
+use support::openssh::{sshd_opts, Fixture};
+use support::users::TEST_USER;
+use support::{require_peer, run, Output};
+
+const START_LIMIT: Duration = Duration::from_secs(20);
+
+/// Logins the server accepted so far.
+fn logins(f: &Fixture) -> usize {
+    f.peer.log().matches("Accepted publickey").count()
+}
+
+fn control_path(f: &Fixture) -> PathBuf {
+    f.client.path().join("cm")
+}
+
+/// Starts `master` (`-M -N -S path`) and waits for its socket.
+fn start_master(master: Ssh, path: &Path) -> Running {
+    let path_arg = path.to_str().unwrap().to_owned();
+    let mut cmd = master.args(["-M", "-N", "-S", &path_arg]).command(None);
+    let running = spawn_quiet(&mut cmd);
+    wait_until("the master's socket", START_LIMIT, || path.exists());
+    running
+}
+
+/// `client -S path -O command`.
+fn control(client: Ssh, path: &Path, command: &str) -> Output {
+    let path_arg = path.to_str().unwrap().to_owned();
+    client
+        .args(["-S", &path_arg, "-O", command])
+        .run_no_command(b"")
+}
+
+fn through(client: Ssh, path: &Path) -> Ssh {
+    let path_arg = path.to_str().unwrap().to_owned();
+    client.args(["-S", &path_arg])
+}
+
+/// Runs the stream checks through a master with `client`.
+fn check_session(f: &Fixture, client: Ssh, what: &str) {
+    let out = client.run("cat; echo to-stderr >&2; exit 3", b"line one\nline two\n");
+    assert_exit(&out, 3, &f.peer);
+    assert_eq!(out.stdout, "line one\nline two\n", "{what}");
+    assert!(out.stderr.contains("to-stderr"), "{what}: {}", out.stderr);
+}
+
+fn wait_exit(mut master: Running, what: &str) {
+    let deadline = Instant::now() + START_LIMIT;
+    loop {
+        if let Some(status) = master.0.try_wait().unwrap() {
+            assert!(status.code().is_some(), "{what}: {status:?}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: the master did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn openssh_clients_share_an_oxssh_master() {
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    let path = control_path(&f);
+    let master = start_master(f.oxssh(), &path);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    for _ in 0..2 {
+        check_session(&f, through(f.openssh(), &path), "ssh via oxssh master");
+    }
+    check_session(&f, through(f.oxssh(), &path), "oxssh via oxssh master");
+    // Several at once.
+    let outs = support::client::in_parallel(vec![1, 2, 3, 4], 4, |n| {
+        through(f.openssh(), &path).run(&format!("echo {n}; exit {n}"), b"")
+    });
+    for (n, out) in outs.iter().enumerate() {
+        assert_exit(out, i32::try_from(n + 1).unwrap(), &f.peer);
+    }
+    assert_eq!(logins(&f), 1, "{}", f.peer.log());
+    let out = control(f.openssh(), &path, "exit");
+    assert_exit(&out, 0, &f.peer);
+    assert_eq!(out.stderr, "Exit request sent.\r\n");
+    wait_exit(master, "oxssh master after ssh -O exit");
+    assert!(!path.exists());
+}
+
+#[test]
+fn oxssh_clients_share_an_openssh_master() {
+    if !require_peer("ssh") {
+        return;
+    }
+    for server in ["sshd", "oxsshd"] {
+        let f = if server == "sshd" {
+            Fixture::start(sshd_opts(&[]))
+        } else {
+            Fixture::start_oxsshd(sshd_opts(&[]))
+        };
+        let Some(f) = f else {
+            return;
+        };
+        let path = control_path(&f);
+        let master = start_master(f.openssh(), &path);
+        check_session(&f, through(f.oxssh(), &path), server);
+        let out = through(f.oxssh(), &path).run("echo no-input", b"");
+        assert_exit(&out, 0, &f.peer);
+        assert_eq!(out.stdout, "no-input\n");
+        let check = control(f.oxssh(), &path, "check");
+        assert_exit(&check, 0, &f.peer);
+        assert_eq!(
+            check.stderr,
+            format!("Master running (pid={})\r\n", master.0.id()),
+            "{server}"
+        );
+        let out = control(f.oxssh(), &path, "exit");
+        assert_exit(&out, 0, &f.peer);
+        assert_eq!(out.stderr, "Exit request sent.\r\n");
+        wait_exit(master, "ssh master after oxssh -O exit");
+    }
+}
+
+#[test]
+fn control_commands_answer_as_openssh_does() {
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    let path = control_path(&f);
+    // No master yet: the same message and status from both.
+    for client in [f.openssh(), f.oxssh()] {
+        let out = control(client, &path, "check");
+        assert_exit(&out, 255, &f.peer);
+        assert_eq!(
+            out.stderr.trim_end(),
+            format!(
+                "Control socket connect({}): No such file or directory",
+                path.display()
+            )
+        );
+    }
+    let master = start_master(f.oxssh(), &path);
+    let ours = control(f.oxssh(), &path, "check");
+    let theirs = control(f.openssh(), &path, "check");
+    assert_exit(&ours, 0, &f.peer);
+    assert_eq!(ours.stderr, theirs.stderr);
+    assert_eq!(
+        ours.stderr,
+        format!("Master running (pid={})\r\n", master.0.id())
+    );
+    // stop: no new clients, the socket goes, the master stays for its sessions.
+    let out = control(f.oxssh(), &path, "stop");
+    assert_exit(&out, 0, &f.peer);
+    assert_eq!(out.stderr, "Stop listening request sent.\r\n");
+    wait_until("the socket to go", START_LIMIT, || !path.exists());
+    let out = control(f.oxssh(), &path, "forward");
+    assert_exit(&out, 255, &f.peer);
+    drop(master);
+}
+
+#[test]
+fn ansible_style_persist_runs_twice_over_one_connection() {
+    for server in ["sshd", "oxsshd"] {
+        let f = if server == "sshd" {
+            Fixture::start(sshd_opts(&[]))
+        } else {
+            Fixture::start_oxsshd(sshd_opts(&[]))
+        };
+        let Some(f) = f else {
+            return;
+        };
+        let path = control_path(&f);
+        let ansible = || {
+            f.oxssh()
+                .option("ControlMaster=auto")
+                .option("ControlPersist=60s")
+                .option(&format!("ControlPath={}", path.display()))
+        };
+        let first = ansible().run("echo first; exit 2", b"");
+        assert_exit(&first, 2, &f.peer);
+        assert_eq!(first.stdout, "first\n", "{server}");
+        assert!(
+            path.exists(),
+            "{server}: the master stays in the background"
+        );
+        let second = ansible().run("cat", b"second\n");
+        assert_exit(&second, 0, &f.peer);
+        assert_eq!(second.stdout, "second\n", "{server}");
+        if server == "sshd" {
+            assert_eq!(logins(&f), 1, "{}", f.peer.log());
+        }
+        // OpenSSH's ssh, configured the same way, reuses it too.
+        let third = f
+            .openssh()
+            .option("ControlMaster=auto")
+            .option("ControlPersist=60s")
+            .option(&format!("ControlPath={}", path.display()))
+            .run("echo third", b"");
+        assert_exit(&third, 0, &f.peer);
+        if server == "sshd" {
+            assert_eq!(logins(&f), 1, "{}", f.peer.log());
+        }
+        let out = control(f.oxssh(), &path, "exit");
+        assert_exit(&out, 0, &f.peer);
+        wait_until("the persistent master to exit", START_LIMIT, || {
+            !path.exists()
+        });
+    }
+}
+
+#[test]
+fn control_persist_master_exits_after_its_idle_time() {
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    let path = control_path(&f);
+    let out = f
+        .oxssh()
+        .option("ControlMaster=auto")
+        .option("ControlPersist=1")
+        .option(&format!("ControlPath={}", path.display()))
+        .run("true", b"");
+    assert_exit(&out, 0, &f.peer);
+    assert!(path.exists());
+    wait_until("the idle master to exit", Duration::from_secs(10), || {
+        !path.exists()
+    });
+}
+
+/// Runs `program args` as the test user (`setpriv`), with a time limit.
+fn as_test_user(program: &str, args: &[&str]) -> Output {
+    let id = |flag: &str| {
+        let out = Command::new("id").args([flag, TEST_USER]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let (uid, gid) = (id("-u"), id("-g"));
+    let mut cmd = Command::new("setpriv");
+    cmd.args([
+        &format!("--reuid={uid}"),
+        &format!("--regid={gid}"),
+        "--clear-groups",
+        "--",
+        program,
+    ])
+    .args(args)
+    .env("HOME", "/tmp");
+    run(&mut cmd, b"", CLIENT_TIMEOUT)
+}
+
+#[test]
+fn a_master_refuses_clients_of_another_user() {
+    if !require_peer("setpriv") || !require_peer("ssh") {
+        return;
+    }
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = dir.path().join("cm");
+    let master = start_master(f.oxssh(), &path);
+    // Let the other user reach the socket, so only the master's own check stops it.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let p = path.to_str().unwrap();
+    for client in ["ssh", support::client::OXSSH] {
+        let out = as_test_user(client, &["-F", "/dev/null", "-S", p, "-O", "check", "x"]);
+        assert_eq!(out.code(), Some(255), "{client}: {out:?}");
+        assert!(!out.stderr.contains("Master running"), "{client}: {out:?}");
+    }
+    // Root's own check still works.
+    assert_exit(&control(f.oxssh(), &path, "check"), 0, &f.peer);
+    drop(master);
+}
+
+/// A "master" run by another user: oxssh will not hand it anything.
+const FAKE_MASTER: &str = r#"
+import os, socket, struct, sys, time
+path = sys.argv[1]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+os.chmod(path, 0o777)
+s.listen(1)
+s.settimeout(20)
+c, _ = s.accept()
+c.sendall(struct.pack(">III", 8, 1, 4))
+time.sleep(2)
+"#;
+
+#[test]
+fn a_socket_served_by_another_user_is_refused() {
+    if !require_peer("setpriv") || !require_peer("python3") {
+        return;
+    }
+    support::users::test_user();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let script = dir.path().join("fake.py");
+    std::fs::write(&script, FAKE_MASTER).unwrap();
+    let path = dir.path().join("cm");
+    let p = path.to_str().unwrap().to_owned();
+    let s = script.to_str().unwrap().to_owned();
+    // The system's python: one under root's home is out of the test user's reach.
+    let fake = std::thread::spawn(move || as_test_user("/usr/bin/python3", &[&s, &p]));
+    wait_until("the fake master", START_LIMIT, || path.exists());
+    let out = run(
+        Command::new(support::client::OXSSH).args([
+            "-F",
+            "/dev/null",
+            "-S",
+            path.to_str().unwrap(),
+            "-O",
+            "check",
+            "x",
+        ]),
+        b"",
+        CLIENT_TIMEOUT,
+    );
+    assert_eq!(out.code(), Some(255), "{out:?}");
+    assert!(out.stderr.contains("refusing it"), "{out:?}");
+    let _ = fake.join();
+}
