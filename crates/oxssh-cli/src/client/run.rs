@@ -520,7 +520,7 @@ async fn own_session(args: &Args, config: &ClientConfig, client: &oxssh::Client)
         }
         Some(settings) => {
             let pty = settings.pty;
-            match session::run(&client, settings).await {
+            match session::run(client, settings).await {
                 Ok(Ended::Status(status)) => {
                     if pty && !quiet(config) {
                         eprintln!("Connection to {} closed.", config.hostname);
