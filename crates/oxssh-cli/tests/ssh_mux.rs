@@ -338,3 +338,35 @@ fn a_socket_served_by_another_user_is_refused() {
     assert!(out.stderr.contains("refusing it"), "{out:?}");
     let _ = fake.join();
 }
+
+#[test]
+fn shared_sessions_get_a_pty_of_the_clients_terminal() {
+    if !require_peer("script") {
+        return;
+    }
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    let path = control_path(&f);
+    let master = start_master(f.oxssh(), &path);
+    for client in [f.openssh(), f.oxssh()] {
+        let line = support::client::shell_line(
+            &through(client, &path)
+                .args(["-tt"])
+                .command(Some("tty; stty size; echo TERM=$TERM; exit 5")),
+        );
+        let out =
+            support::client::under_script(&format!("stty rows 33 cols 111; exec {line}"), b"");
+        assert_exit(&out, 5, &f.peer);
+        assert!(out.stdout.contains("/dev/pts/"), "{}", out.stdout);
+        assert!(out.stdout.contains("33 111\r\n"), "{}", out.stdout);
+        assert!(out.stdout.contains("TERM=xterm\r\n"), "{}", out.stdout);
+        assert!(
+            out.stdout
+                .contains("Shared connection to 127.0.0.1 closed."),
+            "{}",
+            out.stdout
+        );
+    }
+    drop(master);
+}

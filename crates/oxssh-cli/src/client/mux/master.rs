@@ -290,6 +290,17 @@ async fn new_session(mut stream: UnixStream, message: &Message, state: Arc<State
         let _ = codec::write(&mut stream, &reply).await;
         return;
     };
+    // The terminal as the client left it: read before our answer, after which the
+    // client switches it to raw mode.
+    let terminal = if request.want_tty {
+        let modes = tty::terminal_attributes(&fds[0])
+            .map(|t| TtyModes::from_termios(&t).encode(false))
+            .unwrap_or_else(|_| vec![0]);
+        let size = tty::window_size_async(&fds[0]).await.unwrap_or_default();
+        Some((modes, size))
+    } else {
+        None
+    };
     let session_id = state.next_session.fetch_add(1, Ordering::SeqCst);
     let channel = match state.client.open_session().await {
         Ok(c) => c,
@@ -314,7 +325,7 @@ async fn new_session(mut stream: UnixStream, message: &Message, state: Arc<State
     state.changed.notify_waiters();
     let (reader, mut writer) = stream.into_split();
     let status = tokio::select! {
-        status = run_session(&state, channel, &request, fds, session_id, &mut writer) => status,
+        status = run_session(&state, channel, &request, fds, terminal, session_id, &mut writer) => status,
         () = client_gone(reader) => None,
     };
     if let Some(status) = status {
@@ -374,6 +385,7 @@ async fn run_session(
     mut channel: oxssh::Channel,
     request: &NewSession,
     fds: [OwnedFd; 3],
+    terminal: Option<(Vec<u8>, tty::WindowSize)>,
     session_id: u32,
     control: &mut OwnedWriteHalf,
 ) -> Option<ExitStatus> {
@@ -382,11 +394,7 @@ async fn run_session(
         let _ = channel.env(&name, &value);
     }
     let tty_fd = stdin_fd.try_clone().ok();
-    if request.want_tty {
-        let modes = tty::terminal_attributes(&stdin_fd)
-            .map(|t| TtyModes::from_termios(&t).encode(false))
-            .unwrap_or_else(|_| vec![0]);
-        let size = tty::window_size_async(&stdin_fd).await.unwrap_or_default();
+    if let Some((modes, size)) = terminal {
         if channel
             .request_pty(&request.term, to_wire(size), modes)
             .await
