@@ -370,3 +370,29 @@ fn shared_sessions_get_a_pty_of_the_clients_terminal() {
     }
     drop(master);
 }
+
+#[test]
+fn tilde_dot_ends_only_the_shared_session() {
+    if !require_peer("script") {
+        return;
+    }
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    let path = control_path(&f);
+    let master = start_master(f.oxssh(), &path);
+    let line = support::client::shell_line(
+        &through(f.openssh(), &path)
+            .args(["-tt"])
+            .command(Some("sleep 25")),
+    );
+    let started = Instant::now();
+    let out = support::client::under_script(&format!("exec {line}"), b"\n~.");
+    assert_eq!(out.code(), Some(255), "{out:?}");
+    assert!(started.elapsed() < Duration::from_secs(20), "{out:?}");
+    // The master lives on for the next client.
+    let out = through(f.openssh(), &path).run("echo still", b"");
+    assert_exit(&out, 0, &f.peer);
+    assert_eq!(out.stdout, "still\n");
+    drop(master);
+}

@@ -422,30 +422,17 @@ async fn run_session(
         let _ = err.write_all(format!("{e}\r\n").as_bytes()).await;
         return Some(ExitStatus::Code(255));
     }
-    let mut stdin = FdIo::new(stdin_fd);
+    let stdin = FdIo::new(stdin_fd);
     let mut stdout = FdIo::new(stdout_fd);
     let mut stderr_out = FdIo::new(stderr_fd);
-    let mut writer = channel.writer();
-    let stdin_task = tokio::spawn(async move {
-        use tokio::io::AsyncWriteExt;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            match stdin.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    if writer
-                        .write_all(buf.get(..n).unwrap_or_default())
-                        .await
-                        .is_err()
-                    {
-                        return stdin;
-                    }
-                }
-            }
-        }
-        let _ = writer.shutdown().await;
-        stdin
-    });
+    let writer = channel.writer();
+    // Escapes on a pty session, as for our own (OpenSSH's master filters its clients'
+    // input the same way); `~.` ends this client's session only.
+    let escape = u8::try_from(request.escape)
+        .ok()
+        .filter(|_| request.want_tty);
+    let (disconnect_tx, mut disconnect) = tokio::sync::oneshot::channel::<()>();
+    let stdin_task = tokio::spawn(pump_stdin(stdin, writer, escape, disconnect_tx));
     let mut stderr = channel.stderr();
     let stderr_task = tokio::spawn(async move {
         use tokio::io::AsyncReadExt;
@@ -479,6 +466,12 @@ async fn run_session(
                 }
                 Err(_) => break,
             },
+            Ok(()) = &mut disconnect => {
+                stderr_task.abort();
+                stdin_task.abort();
+                let _ = stdin_task.await;
+                return Some(ExitStatus::Code(255));
+            }
             Some(()) = async {
                 match winch.as_mut() {
                     Some(w) => w.recv().await,
@@ -500,4 +493,51 @@ async fn run_session(
     drop(stdout);
     let _ = stdin_task.await;
     status
+}
+
+/// Copies the client's stdin to the channel (through the escape filter on a pty), then
+/// sends EOF; returns the descriptor so its flags are restored where the caller decides.
+async fn pump_stdin(
+    mut stdin: FdIo,
+    mut writer: oxssh::ChannelWriter,
+    escape: Option<u8>,
+    disconnect: tokio::sync::oneshot::Sender<()>,
+) -> FdIo {
+    use crate::ssh::escape::{EscapeAction, EscapeConfig, EscapeFilter, EscapeOutput};
+    use tokio::io::AsyncWriteExt;
+    let mut filter = escape.map(|e| EscapeFilter::new(EscapeConfig::new(e)));
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match stdin.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let input = buf.get(..n).unwrap_or_default();
+        let Some(filter) = filter.as_mut() else {
+            if writer.write_all(input).await.is_err() {
+                return stdin;
+            }
+            continue;
+        };
+        for output in filter.process(input) {
+            match output {
+                EscapeOutput::Send(bytes) => {
+                    if writer.write_all(&bytes).await.is_err() {
+                        return stdin;
+                    }
+                }
+                EscapeOutput::Action(EscapeAction::Disconnect) => {
+                    let _ = disconnect.send(());
+                    return stdin;
+                }
+                // Help text, ~B, ~R and the like are not offered to shared sessions.
+                EscapeOutput::Print(_) | EscapeOutput::Action(_) => {}
+            }
+        }
+        if filter.is_stopped() {
+            return stdin;
+        }
+    }
+    let _ = writer.shutdown().await;
+    stdin
 }
