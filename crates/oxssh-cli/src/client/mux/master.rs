@@ -25,6 +25,9 @@ use crate::ssh::tty_modes::TtyModes;
 
 /// How long a new client may take to say hello or pass its descriptors.
 const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
+/// How long a client may sit idle between requests (a session's own wait is unbounded,
+/// as a shell's is).
+const REQUEST_LIMIT: Duration = Duration::from_secs(300);
 
 /// What a master needs besides the connection.
 #[derive(Debug, Clone)]
@@ -198,11 +201,15 @@ async fn serve_client(mut stream: UnixStream, state: Arc<State>) {
         return;
     }
     loop {
-        let message = match codec::read(&mut stream).await {
-            Ok(Some(m)) => m,
-            Ok(None) => return,
-            Err(e) => {
+        let message = match tokio::time::timeout(REQUEST_LIMIT, codec::read(&mut stream)).await {
+            Ok(Ok(Some(m))) => m,
+            Ok(Ok(None)) => return,
+            Ok(Err(e)) => {
                 tracing::debug!("mux client: {e}");
+                return;
+            }
+            Err(_) => {
+                tracing::debug!("mux client: no request in {}s", REQUEST_LIMIT.as_secs());
                 return;
             }
         };
