@@ -396,3 +396,71 @@ fn tilde_dot_ends_only_the_shared_session() {
     assert_eq!(out.stdout, "still\n");
     drop(master);
 }
+
+#[test]
+fn control_master_ask_confirms_each_session_through_askpass() {
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    let path = control_path(&f);
+    let answer = f.client.path().join("answer");
+    let prompts = f.client.path().join("prompts");
+    let askpass = f.client.path().join("askpass.sh");
+    std::fs::write(
+        &askpass,
+        format!(
+            "#!/bin/sh\necho \"$1\" >> {}\nexec cat {}\n",
+            prompts.display(),
+            answer.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&askpass, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let p = path.to_str().unwrap().to_owned();
+    let mut cmd = f
+        .oxssh()
+        .env("SSH_ASKPASS", &askpass)
+        .args(["-o", "ControlMaster=ask", "-N", "-S", &p])
+        .command(None);
+    let master = spawn_quiet(&mut cmd);
+    wait_until("the master's socket", START_LIMIT, || path.exists());
+    // Refused: the message, then the client connects by itself, as ssh does.
+    std::fs::write(&answer, "no\n").unwrap();
+    for client in [f.openssh(), f.oxssh()] {
+        let out = through(client, &path).run("echo direct", b"");
+        assert_exit(&out, 0, &f.peer);
+        assert_eq!(out.stdout, "direct\n");
+        assert!(
+            out.stderr
+                .contains("Master refused session request: Permission denied"),
+            "{}",
+            out.stderr
+        );
+    }
+    assert_eq!(logins(&f), 3, "the master's login and two direct ones");
+    std::fs::write(&answer, "yes\n").unwrap();
+    let out = through(f.openssh(), &path).run("echo allowed", b"");
+    assert_exit(&out, 0, &f.peer);
+    assert_eq!(out.stdout, "allowed\n");
+    assert_eq!(logins(&f), 3, "the allowed session is shared");
+    assert_eq!(
+        std::fs::read_to_string(&prompts).unwrap(),
+        "Allow shared connection to 127.0.0.1? \n".repeat(3)
+    );
+    drop(master);
+}
+
+/// Regression: the master once polled a finished one-shot when the client's stdin ended
+/// before the command's output, and the session's task died.
+#[test]
+fn output_after_the_clients_stdin_ended_still_arrives() {
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    let path = control_path(&f);
+    let master = start_master(f.oxssh(), &path);
+    let out = through(f.openssh(), &path).run("sleep 1; echo late; exit 6", b"");
+    assert_exit(&out, 6, &f.peer);
+    assert_eq!(out.stdout, "late\n");
+    drop(master);
+}

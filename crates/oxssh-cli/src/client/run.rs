@@ -269,20 +269,12 @@ pub fn main() -> u8 {
 /// Settings the configuration accepted (their syntax is checked) that this client does
 /// not act on yet: refused by name rather than silently ignored.
 fn not_acted_on(config: &ClientConfig) -> Vec<String> {
-    use oxssh_config::values::{CanonicalizeHostname, ControlMaster};
-    let checks: [(bool, &str, &str); 7] = [
+    use oxssh_config::values::CanonicalizeHostname;
+    let checks: [(bool, &str, &str); 6] = [
         (config.proxy_jump.is_some(), "ProxyJump (-J)", "issue 8"),
         (
             !config.local_forwards.is_empty() || !config.remote_forwards.is_empty(),
             "LocalForward/RemoteForward/DynamicForward (-L -R -D)",
-            "issue 8",
-        ),
-        (
-            matches!(
-                config.control_master,
-                ControlMaster::Ask | ControlMaster::AutoAsk
-            ),
-            "ControlMaster ask/autoask (-M -M)",
             "issue 8",
         ),
         (
@@ -428,18 +420,24 @@ async fn connect_and_run(
     }
     let persist_copy = mux::persist_copy();
     if persist_copy.is_none() {
+        // A master that refuses the session leaves us to connect by ourselves, as ssh.
         if let Some(conn) = mux::existing_master(config).await {
-            return through_master(conn, args, config).await;
-        }
-        match mux::start_persistent_master(config) {
-            Ok(true) => {
-                // The background master listens now: this process is its first client.
-                if let Some(conn) = mux::existing_master(config).await {
-                    return through_master(conn, args, config).await;
-                }
+            if let Some(code) = through_master(conn, args, config).await {
+                return code;
             }
-            Ok(false) => {}
-            Err(code) => return code,
+        } else {
+            match mux::start_persistent_master(config) {
+                Ok(true) => {
+                    // The background master listens now: this process is its first client.
+                    if let Some(conn) = mux::existing_master(config).await {
+                        if let Some(code) = through_master(conn, args, config).await {
+                            return code;
+                        }
+                    }
+                }
+                Ok(false) => {}
+                Err(code) => return code,
+            }
         }
     }
     let client = match connect_authenticated(config, env, provider).await {
@@ -476,10 +474,15 @@ async fn connect_and_run(
 }
 
 /// Runs the session (or `-N`'s wait) through a master's connection.
-async fn through_master(conn: mux::client::Connection, args: &Args, config: &ClientConfig) -> u8 {
+/// `None` when the master refused the session.
+async fn through_master(
+    conn: mux::client::Connection,
+    args: &Args,
+    config: &ClientConfig,
+) -> Option<u8> {
     let Some(settings) = session_settings(args, config) else {
         // -N: the master already holds the connection.
-        return 0;
+        return Some(0);
     };
     let (command, subsystem) = match &settings.run {
         Run::Shell => (Vec::new(), false),

@@ -168,14 +168,16 @@ impl Connection {
         }
     }
 
-    /// Runs a session through the master; returns our exit status.
+    /// Runs a session through the master; returns our exit status, or `None` when the
+    /// master refused the session before it started (the message is printed), in which
+    /// case ssh connects by itself instead.
     pub async fn session(
         mut self,
         mut request: NewSession,
         stdin_null: bool,
         host: &str,
         quiet: bool,
-    ) -> u8 {
+    ) -> Option<u8> {
         request.request_id = self.id();
         let stdin: io::Result<OwnedFd> = if stdin_null {
             std::fs::File::open("/dev/null").map(OwnedFd::from)
@@ -192,7 +194,7 @@ impl Connection {
             .is_err()
         {
             eprintln!("mux_client_request_session: write packet: Broken pipe");
-            return 255;
+            return Some(255);
         }
         for fd in fds {
             let sent = match fd {
@@ -207,14 +209,14 @@ impl Connection {
             };
             if let Err(e) = sent {
                 eprintln!("mux_client_request_session: send fds failed: {e}");
-                return 255;
+                return Some(255);
             }
         }
         let reply = match self.reply().await {
             Ok(m) => m,
             Err(e) => {
                 eprintln!("mux_client_request_session: read from master failed: {e}");
-                return 255;
+                return Some(255);
             }
         };
         let mut r = reply.reader();
@@ -224,12 +226,12 @@ impl Connection {
             codec::S_PERMISSION_DENIED => {
                 let reason = r.string().map(String::from_utf8_lossy).unwrap_or_default();
                 eprintln!("Master refused session request: {reason}");
-                return 255;
+                return None;
             }
             _ => {
                 let reason = r.string().map(String::from_utf8_lossy).unwrap_or_default();
                 eprintln!("Session open refused by peer: {reason}");
-                return 255;
+                return None;
             }
         }
         let session_id = r.u32().unwrap_or(0);
@@ -282,12 +284,12 @@ impl Connection {
         if request.want_tty && !quiet {
             eprint!("Shared connection to {host} closed.\r\n");
         }
-        match exit {
+        Some(match exit {
             Some(code) => (code & 0xff) as u8,
             None => {
                 tracing::info!("Control master terminated unexpectedly");
                 255
             }
-        }
+        })
     }
 }

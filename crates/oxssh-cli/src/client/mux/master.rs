@@ -28,6 +28,8 @@ const HANDSHAKE_LIMIT: Duration = Duration::from_secs(10);
 /// How long a client may sit idle between requests (a session's own wait is unbounded,
 /// as a shell's is).
 const REQUEST_LIMIT: Duration = Duration::from_secs(300);
+/// How long a confirmation prompt may wait for the user.
+const ASK_LIMIT: Duration = Duration::from_secs(120);
 
 /// What a master needs besides the connection.
 #[derive(Debug, Clone)]
@@ -36,6 +38,32 @@ pub struct MasterSettings {
     pub send_env: Vec<String>,
     /// `SetEnv` values added to every session.
     pub set_env: Vec<(String, String)>,
+    /// `ControlMaster ask|autoask`: confirm sessions and `-O exit` through askpass.
+    pub ask: bool,
+    /// The host name for the confirmation prompts.
+    pub host: String,
+}
+
+/// OpenSSH's `ask_permission`: `SSH_ASKPASS` (default `/usr/bin/ssh-askpass`) is run with
+/// `question`; an empty answer or `yes` allows. No askpass, or any failure, refuses.
+async fn confirmed(question: String) -> bool {
+    let program = std::env::var_os("SSH_ASKPASS")
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "/usr/bin/ssh-askpass".into());
+    let run = tokio::process::Command::new(program)
+        .arg(question)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(ASK_LIMIT, run).await {
+        Ok(Ok(out)) if out.status.success() => {
+            let answer = String::from_utf8_lossy(&out.stdout);
+            let answer = answer.trim_end_matches(['\r', '\n']);
+            answer.is_empty() || answer.eq_ignore_ascii_case("yes")
+        }
+        _ => false,
+    }
 }
 
 /// A listening socket at the ControlPath.
@@ -213,6 +241,19 @@ async fn serve_client(mut stream: UnixStream, state: Arc<State>) {
                 return;
             }
         };
+        let asked = match message.kind {
+            codec::C_NEW_SESSION => Some("Allow shared connection to"),
+            codec::C_TERMINATE => Some("Terminate shared connection to"),
+            _ => None,
+        };
+        if let (Some(question), true) = (asked, state.settings.ask) {
+            if !confirmed(format!("{question} {}? ", state.settings.host)).await {
+                let request_id = message.reader().u32().unwrap_or(0);
+                let denied = failure(codec::S_PERMISSION_DENIED, request_id, "Permission denied");
+                let _ = codec::write(&mut stream, &denied).await;
+                return;
+            }
+        }
         if message.kind == codec::C_NEW_SESSION {
             new_session(stream, &message, state).await;
             return;
@@ -288,7 +329,9 @@ async fn new_session(mut stream: UnixStream, message: &Message, state: Arc<State
             return;
         }
     };
+    tracing::debug!("mux: new session request {}", request.request_id);
     let Some(fds) = receive_fds(&stream).await else {
+        tracing::info!("mux: did not receive file descriptors");
         let reply = failure(
             codec::S_FAILURE,
             request.request_id,
@@ -312,6 +355,7 @@ async fn new_session(mut stream: UnixStream, message: &Message, state: Arc<State
     let channel = match state.client.open_session().await {
         Ok(c) => c,
         Err(e) => {
+            tracing::info!("mux: session open failed: {e}");
             let reply = failure(
                 codec::S_FAILURE,
                 request.request_id,
@@ -335,6 +379,7 @@ async fn new_session(mut stream: UnixStream, message: &Message, state: Arc<State
         status = run_session(&state, channel, &request, fds, terminal, session_id, &mut writer) => status,
         () = client_gone(reader) => None,
     };
+    tracing::debug!("mux: session {session_id} ended: {status:?}");
     if let Some(status) = status {
         let code = match status {
             ExitStatus::Code(c) => c,
@@ -461,6 +506,7 @@ async fn run_session(
         None
     };
     let mut buf = vec![0u8; 64 * 1024];
+    let mut stdin_done = false;
     loop {
         use tokio::io::AsyncReadExt;
         tokio::select! {
@@ -473,11 +519,15 @@ async fn run_session(
                 }
                 Err(_) => break,
             },
-            Ok(()) = &mut disconnect => {
-                stderr_task.abort();
-                stdin_task.abort();
-                let _ = stdin_task.await;
-                return Some(ExitStatus::Code(255));
+            said = &mut disconnect, if !stdin_done => {
+                // A oneshot must not be polled again once it has answered.
+                stdin_done = true;
+                if said.is_ok() {
+                    stderr_task.abort();
+                    stdin_task.abort();
+                    let _ = stdin_task.await;
+                    return Some(ExitStatus::Code(255));
+                }
             }
             Some(()) = async {
                 match winch.as_mut() {

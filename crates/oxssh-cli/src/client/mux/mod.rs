@@ -5,12 +5,14 @@
 //! The decisions follow OpenSSH's `ssh`:
 //! - With a ControlPath and `ControlMaster no` or `auto`, first try to run through an
 //!   existing master; a stale socket (connection refused) is removed under `auto`.
-//! - Otherwise connect; with `ControlMaster yes` or `auto`, listen at the ControlPath
+//! - Otherwise connect; with `ControlMaster yes`, `auto`, `ask` or `autoask`, listen at the ControlPath
 //!   once authenticated, and serve clients while our own session runs, then until the
 //!   last client's session ends.
 //! - With `ControlPersist`, the master runs in the background instead (a copy of this
 //!   program, as `-f` does) and this process becomes its first client; the master exits
 //!   after `ControlPersist` seconds without clients, on `-O exit`, or with the connection.
+//! - Under `ask`/`autoask` each client's session and `-O exit` is confirmed through
+//!   `SSH_ASKPASS` first ("Allow shared connection to HOST? "), as ssh does.
 
 pub mod client;
 pub mod codec;
@@ -60,11 +62,23 @@ fn os_reason(e: &std::io::Error) -> String {
 
 /// Whether the settings ask for listening as a master.
 pub fn wants_master(config: &ClientConfig) -> bool {
-    config.control_path.is_some()
-        && matches!(
-            config.control_master,
-            ControlMaster::Yes | ControlMaster::Auto
-        )
+    config.control_path.is_some() && config.control_master != ControlMaster::No
+}
+
+/// `ControlMaster ask|autoask`: each client's session (and `-O exit`) is confirmed first.
+fn asks(config: &ClientConfig) -> bool {
+    matches!(
+        config.control_master,
+        ControlMaster::Ask | ControlMaster::AutoAsk
+    )
+}
+
+/// `ControlMaster auto|autoask`.
+fn auto(config: &ClientConfig) -> bool {
+    matches!(
+        config.control_master,
+        ControlMaster::Auto | ControlMaster::AutoAsk
+    )
 }
 
 /// Tries an existing master first (`ControlMaster no|auto` with a ControlPath): `Some`
@@ -80,9 +94,7 @@ pub async fn existing_master(config: &ClientConfig) -> Option<client::Connection
     match client::connect(Path::new(path)).await {
         Ok(conn) => Some(conn),
         Err(client::NoMaster::Absent(e)) => {
-            if e.kind() == std::io::ErrorKind::ConnectionRefused
-                && config.control_master == ControlMaster::Auto
-            {
+            if e.kind() == std::io::ErrorKind::ConnectionRefused && auto(config) {
                 tracing::info!("Stale control socket {path}, unlinking");
                 let _ = std::fs::remove_file(path);
             } else {
@@ -143,6 +155,8 @@ pub fn start_master(config: &ClientConfig, client: &oxssh::Client) -> Option<Mas
     let settings = MasterSettings {
         send_env: config.send_env.clone(),
         set_env,
+        ask: asks(config),
+        host: config.hostname.clone(),
     };
     Some(Master::start(listener, client.clone(), settings))
 }
