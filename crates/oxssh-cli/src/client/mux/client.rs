@@ -46,7 +46,10 @@ fn bad(what: &str) -> NoMaster {
 /// # Errors
 /// [`NoMaster::Absent`] when nothing listens, [`NoMaster::Refused`] otherwise.
 pub async fn connect(path: &Path) -> Result<Connection, NoMaster> {
-    let mut stream = UnixStream::connect(path).await.map_err(NoMaster::Absent)?;
+    let mut stream = tokio::time::timeout(REPLY_LIMIT, UnixStream::connect(path))
+        .await
+        .map_err(|_| bad("mux master: connect timed out"))?
+        .map_err(NoMaster::Absent)?;
     let ours = nix::unistd::getuid().as_raw();
     match stream.peer_cred() {
         Ok(cred) if cred.uid() == 0 || cred.uid() == ours => {}
