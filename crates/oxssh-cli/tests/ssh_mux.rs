@@ -464,3 +464,56 @@ fn output_after_the_clients_stdin_ended_still_arrives() {
     assert_eq!(out.stdout, "late\n");
     drop(master);
 }
+
+#[test]
+fn control_path_tokens_name_the_same_socket_for_ssh_and_oxssh() {
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    let pattern = format!("ControlPath={}/%C-%r@%h:%p", f.client.path().display());
+    let mut cmd = f.oxssh().option(&pattern).args(["-M", "-N"]).command(None);
+    let master = spawn_quiet(&mut cmd);
+    wait_until("a socket", START_LIMIT, || {
+        std::fs::read_dir(f.client.path()).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("@127.0.0.1:")
+        })
+    });
+    let out = f
+        .openssh()
+        .option(&pattern)
+        .args(["-O", "check"])
+        .run_no_command(b"");
+    assert_exit(&out, 0, &f.peer);
+    assert_eq!(
+        out.stderr,
+        format!("Master running (pid={})\r\n", master.0.id())
+    );
+    drop(master);
+}
+
+#[test]
+fn forwarding_requests_through_an_oxssh_master_are_refused() {
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    let path = control_path(&f);
+    let master = start_master(f.oxssh(), &path);
+    let port = support::free_port().to_string();
+    let out = through(f.openssh(), &path)
+        .args(["-L", &format!("{port}:127.0.0.1:22")])
+        .run("echo ran", b"");
+    // OpenSSH's client reports the refusal, then connects by itself (with its forward).
+    assert!(
+        out.stderr
+            .contains("forwarding request failed: Port forwarding failed"),
+        "{}",
+        out.stderr
+    );
+    assert_exit(&out, 0, &f.peer);
+    assert_eq!(out.stdout, "ran\n");
+    assert_eq!(logins(&f), 2, "the master's and the direct one");
+    drop(master);
+}
