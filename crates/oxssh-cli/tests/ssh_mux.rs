@@ -517,3 +517,41 @@ fn forwarding_requests_through_an_oxssh_master_are_refused() {
     assert_eq!(logins(&f), 2, "the master's and the direct one");
     drop(master);
 }
+
+#[test]
+fn terminal_resize_reaches_a_shared_session() {
+    if !require_peer("script") {
+        return;
+    }
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    let path = control_path(&f);
+    let master = start_master(f.oxssh(), &path);
+    // As in ssh_openssh.rs: the remote side prints its size, waits for it to change,
+    // prints it again; the client's terminal is resized once the first size is out.
+    let remote = "stty size; for i in $(seq 100); do \
+                  [ \"$(stty size)\" = '10 20' ] || break; sleep 0.1; done; stty size";
+    for (name, client) in [("ssh", f.openssh()), ("oxssh", f.oxssh())] {
+        let line = support::client::shell_line(
+            &through(client, &path).args(["-tt"]).command(Some(remote)),
+        );
+        let out_file = f.client.path().join(format!("pty-output-{name}"));
+        let out = support::client::shell_line(&Command::new(&out_file));
+        let local = format!(
+            "stty rows 10 cols 20; {line} </dev/tty >{out} 2>&1 & \
+             for i in $(seq 200); do grep -q '10 20' {out} && break; sleep 0.05; done; \
+             stty rows 40 cols 100; wait $!"
+        );
+        let result = support::client::under_script(&local, b"");
+        let printed = std::fs::read_to_string(&out_file)
+            .unwrap_or_default()
+            .replace("^@", "");
+        assert_exit(&result, 0, &f.peer);
+        assert!(
+            printed.contains("10 20\r\n40 100\r\n"),
+            "{name}: {printed:?}"
+        );
+    }
+    drop(master);
+}
