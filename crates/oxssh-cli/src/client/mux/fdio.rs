@@ -41,11 +41,7 @@ impl FdIo {
         if fcntl(fd.as_fd(), FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).is_err() {
             return Self::File(tokio::fs::File::from_std(std::fs::File::from(fd)));
         }
-        // Deprecated because a `T` that merely borrows a descriptor could be closed
-        // while registered; an `OwnedFd` owns it for as long as the `AsyncFd` lives.
-        #[allow(deprecated)]
-        let registered = AsyncFd::try_new(fd);
-        match registered {
+        match oxssh_os::pty::register(fd) {
             Ok(polled) => Self::Polled(polled, flags),
             Err(e) => {
                 let (fd, e) = e.into_parts();

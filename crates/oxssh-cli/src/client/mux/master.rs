@@ -346,7 +346,7 @@ async fn new_session(mut stream: UnixStream, message: &Message, state: Arc<State
         let modes = tty::terminal_attributes(&fds[0])
             .map(|t| TtyModes::from_termios(&t).encode(false))
             .unwrap_or_else(|_| vec![0]);
-        let size = tty::window_size_async(&fds[0]).await.unwrap_or_default();
+        let size = terminal_size(&fds[0]);
         Some((modes, size))
     } else {
         None
@@ -420,6 +420,18 @@ fn environment(settings: &MasterSettings, strings: &[String]) -> Vec<(String, St
         .collect();
     env.extend(settings.set_env.iter().cloned());
     env
+}
+
+/// The size of the client's terminal (zeros when unknown, as ssh sends).
+fn terminal_size(fd: &OwnedFd) -> tty::WindowSize {
+    oxssh_os::pty::window_size(fd.as_fd())
+        .map(|s| tty::WindowSize {
+            cols: s.cols,
+            rows: s.rows,
+            width_px: s.width_px,
+            height_px: s.height_px,
+        })
+        .unwrap_or_default()
 }
 
 fn to_wire(size: tty::WindowSize) -> oxssh::WindowSize {
@@ -536,9 +548,9 @@ async fn run_session(
                 }
             } => {
                 if let Some(fd) = &tty_fd {
-                    if let Ok(size) = tty::window_size_async(fd).await {
-                        let _ = channel.window_change(to_wire(size));
-                    }
+                    let size = terminal_size(fd);
+                    tracing::debug!("mux: window change {}x{}", size.cols, size.rows);
+                    let _ = channel.window_change(to_wire(size));
                 }
             }
         }
