@@ -550,7 +550,9 @@ async fn run_session(
                 if let Some(fd) = &tty_fd {
                     let size = terminal_size(fd);
                     tracing::debug!("mux: window change {}x{}", size.cols, size.rows);
-                    let _ = channel.window_change(to_wire(size));
+                    if let Err(e) = channel.window_change(to_wire(size)) {
+                        tracing::debug!("mux: window change: {e}");
+                    }
                 }
             }
         }
