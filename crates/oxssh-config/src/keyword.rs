@@ -283,7 +283,7 @@ pub static KEYWORDS: &[KeywordInfo] = &[
     row("sessiontype", K::SessionType, Y),
     row("stdinnull", K::StdinNull, Y),
     row("forkafterauthentication", K::ForkAfterAuthentication, Y),
-    row("proxyusefdpass", K::ProxyUseFdpass, N),
+    row("proxyusefdpass", K::ProxyUseFdpass, Y),
     row("canonicaldomains", K::CanonicalDomains, Y),
     row("canonicalizefallbacklocal", K::CanonicalizeFallbackLocal, Y),
     row("canonicalizehostname", K::CanonicalizeHostname, Y),

@@ -9,6 +9,8 @@
 //! - [`jail`]: `ChrootDirectory`: sshd's path checks, and a program confining itself.
 //! - [`pam`]: PAM transactions on a dedicated thread, driven from async code.
 //! - [`agent_socket`]: the private socket a forwarded agent is reached through.
+//! - [`fdpass`]: one descriptor over a Unix socket (`SCM_RIGHTS`), for ProxyUseFdpass
+//!   and connection sharing.
 //! - [`login_records`]: utmp, wtmp and lastlog as OpenSSH writes them; the last-login line.
 //!
 //! These are the OS calls behind the server's `Privileged` interface; protocol code
@@ -52,6 +54,7 @@
 
 pub mod agent_socket;
 pub mod error;
+pub mod fdpass;
 pub mod jail;
 pub mod login_records;
 pub mod modes;

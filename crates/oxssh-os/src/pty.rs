@@ -65,9 +65,40 @@ fn set_window_size(fd: BorrowedFd<'_>, size: WindowSize) -> Result<()> {
     Ok(())
 }
 
-/// Registers an owned descriptor with tokio's reactor.
+nix::ioctl_read_bad!(tiocgwinsz, libc::TIOCGWINSZ, Winsize);
+
+/// The window size of the terminal on `fd` (`TIOCGWINSZ`), e.g. a terminal a mux
+/// client passed to its master.
+///
+/// # Errors
+/// When `fd` is not a terminal.
 #[allow(unsafe_code)]
-fn register(
+pub fn window_size(fd: BorrowedFd<'_>) -> Result<WindowSize> {
+    let mut ws = Winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one `struct winsize` through the pointer; `ws` is a live,
+    // properly aligned, writable `Winsize` (nix's alias of `libc::winsize`) for the whole
+    // call, and `fd` is a valid open descriptor borrowed for the call.
+    unsafe { tiocgwinsz(fd.as_raw_fd(), &mut ws) }.map_err(Error::sys("TIOCGWINSZ"))?;
+    Ok(WindowSize {
+        cols: u32::from(ws.ws_col),
+        rows: u32::from(ws.ws_row),
+        width_px: u32::from(ws.ws_xpixel),
+        height_px: u32::from(ws.ws_ypixel),
+    })
+}
+
+/// Registers an owned descriptor with tokio's reactor (the I/O-safe replacement for
+/// tokio's deprecated `AsyncFd::try_new`).
+///
+/// # Errors
+/// The descriptor back, with the error, when it cannot be polled (a regular file).
+#[allow(unsafe_code)]
+pub fn register(
     fd: OwnedFd,
 ) -> std::result::Result<AsyncFd<OwnedFd>, tokio::io::unix::AsyncFdRegisterError<OwnedFd>> {
     // SAFETY: `register` requires that `as_raw_fd()` names one valid open descriptor for

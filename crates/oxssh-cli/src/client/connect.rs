@@ -136,8 +136,8 @@ pub fn verifier(config: &oxssh_config::ClientConfig, quiet: bool) -> KnownHostsV
     }
 }
 
-/// Resolves the host and connects with OpenSSH's attempts and timeout, then runs the
-/// handshake and host-key verification.
+/// Resolves the host and connects with OpenSSH's attempts and timeout (or runs the
+/// `ProxyCommand`), then runs the handshake and host-key verification.
 pub async fn connect(
     config: &oxssh_config::ClientConfig,
     client_config: ClientConfig,
@@ -145,6 +145,32 @@ pub async fn connect(
 ) -> Result<Client, ConnectError> {
     let host = config.hostname.clone();
     let port = config.port;
+    let timeout = config
+        .connect_timeout
+        .filter(|&t| t > 0)
+        .map(|t| Duration::from_secs(u64::from(t)));
+    let proxy = config
+        .proxy_command_expanded()
+        .map_err(|e| ConnectError::Connect(e.messages().join("\n")))?;
+    if let Some(line) = proxy {
+        let name = config.host_key_alias.clone().unwrap_or(host.clone());
+        if config.proxy_use_fdpass {
+            let fd = super::proxy::fdpass(&line, timeout)
+                .await
+                .map_err(ConnectError::Connect)?;
+            let stream = std::net::TcpStream::from(fd);
+            stream
+                .set_nonblocking(true)
+                .map_err(|e| ConnectError::Connect(e.to_string()))?;
+            let stream = tokio::net::TcpStream::from_std(stream)
+                .map_err(|e| ConnectError::Connect(e.to_string()))?;
+            let _ = stream.set_nodelay(true);
+            let (reader, writer) = stream.into_split();
+            return handshake(reader, writer, &name, port, client_config, timeout).await;
+        }
+        let (reader, writer) = super::proxy::spawn(&line).map_err(ConnectError::Connect)?;
+        return handshake(reader, writer, &name, port, client_config, timeout).await;
+    }
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
         .await
         .map_err(|_| {
@@ -163,10 +189,6 @@ pub async fn connect(
             "Could not resolve hostname {host}: Address family for hostname not supported"
         )));
     }
-    let timeout = config
-        .connect_timeout
-        .filter(|&t| t > 0)
-        .map(|t| Duration::from_secs(u64::from(t)));
     let attempts = config.connection_attempts.max(1);
     let mut last_error = String::new();
     for attempt in 0..attempts {
@@ -195,17 +217,7 @@ pub async fn connect(
                     }
                     let (reader, writer) = stream.into_split();
                     let name = config.host_key_alias.clone().unwrap_or(host.clone());
-                    let handshake = Client::handshake(reader, writer, &name, port, client_config);
-                    let client = match timeout {
-                        Some(limit) => tokio::time::timeout(limit, handshake)
-                            .await
-                            .unwrap_or(Err(oxssh::Error::Timeout)),
-                        None => handshake.await,
-                    };
-                    if let Some(line) = client.as_ref().ok().and_then(Client::server_version) {
-                        log_remote_version(&line);
-                    }
-                    return client.map_err(ConnectError::Handshake);
+                    return handshake(reader, writer, &name, port, client_config, timeout).await;
                 }
                 Err(e) => {
                     let reason = match e.kind() {
@@ -219,6 +231,32 @@ pub async fn connect(
         }
     }
     Err(ConnectError::Connect(last_error))
+}
+
+/// The SSH handshake over an established byte stream, within `timeout`.
+async fn handshake<R, W>(
+    reader: R,
+    writer: W,
+    name: &str,
+    port: u16,
+    client_config: ClientConfig,
+    timeout: Option<Duration>,
+) -> Result<Client, ConnectError>
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let handshake = Client::handshake(reader, writer, name, port, client_config);
+    let client = match timeout {
+        Some(limit) => tokio::time::timeout(limit, handshake)
+            .await
+            .unwrap_or(Err(oxssh::Error::Timeout)),
+        None => handshake.await,
+    };
+    if let Some(line) = client.as_ref().ok().and_then(Client::server_version) {
+        log_remote_version(&line);
+    }
+    client.map_err(ConnectError::Handshake)
 }
 
 /// ssh's `debug1: Remote protocol version 2.0, remote software version X` (X is the rest

@@ -14,6 +14,7 @@ use oxssh_proto::TransportConfig;
 use super::auth::{authenticate, AuthSettings};
 use super::connect::{self, ConnectError};
 use super::forward;
+use super::mux;
 use super::prompt::TerminalPrompter;
 use super::session::{self, Ended, Run, SessionSettings};
 use crate::background::{self, ReadySignal, CLIENT_READY_ENV};
@@ -153,6 +154,12 @@ fn options_from_args(args: &Args, env: &OsEnv) -> Result<Options, String> {
     if args.compression {
         o.compression = Some(true);
     }
+    o.control_path = args.control_path.clone();
+    o.control_master = match args.control_master {
+        0 => None,
+        1 => Some(oxssh_config::values::ControlMaster::Yes),
+        _ => Some(oxssh_config::values::ControlMaster::Ask),
+    };
     Ok(o)
 }
 
@@ -290,15 +297,9 @@ pub fn main() -> u8 {
 /// Settings the configuration accepted (their syntax is checked) that this client does
 /// not act on yet: refused by name rather than silently ignored.
 fn not_acted_on(config: &ClientConfig) -> Vec<String> {
-    use oxssh_config::values::{CanonicalizeHostname, ControlMaster};
-    let checks: [(bool, &str, &str); 6] = [
-        (config.proxy_command.is_some(), "ProxyCommand", "issue 8"),
+    use oxssh_config::values::CanonicalizeHostname;
+    let checks: [(bool, &str, &str); 4] = [
         (config.proxy_jump.is_some(), "ProxyJump (-J)", "issue 8"),
-        (
-            config.control_master != ControlMaster::No,
-            "ControlMaster (-M)",
-            "issue 8",
-        ),
         (config.forward_x11, "ForwardX11 (-X/-Y)", "not planned yet"),
         (
             config.canonicalize_hostname != CanonicalizeHostname::No,
@@ -433,6 +434,33 @@ async fn connect_and_run(
     ready: Option<ReadySignal>,
     plan: &forward::Plan,
 ) -> u8 {
+    if let Some(command) = args.mux_command {
+        return mux::control(config, command).await;
+    }
+    let persist_copy = mux::persist_copy();
+    // Forwards cannot be asked of a master yet (MUX_C_OPEN_FWD): such a run connects itself.
+    let wants_forwards = !plan.local.is_empty() || !plan.remote.is_empty() || plan.agent_requested;
+    if persist_copy.is_none() && !wants_forwards {
+        // A master that refuses the session leaves us to connect by ourselves, as ssh.
+        if let Some(conn) = mux::existing_master(config).await {
+            if let Some(code) = through_master(conn, args, config).await {
+                return code;
+            }
+        } else {
+            match mux::start_persistent_master(config) {
+                Ok(true) => {
+                    // The background master listens now: this process is its first client.
+                    if let Some(conn) = mux::existing_master(config).await {
+                        if let Some(code) = through_master(conn, args, config).await {
+                            return code;
+                        }
+                    }
+                }
+                Ok(false) => {}
+                Err(code) => return code,
+            }
+        }
+    }
     let client = match connect_authenticated(config, env, provider).await {
         Ok(client) => client,
         Err(code) => return code,
@@ -444,10 +472,80 @@ async fn connect_and_run(
             return fail(&[message]);
         }
     };
+    let master = mux::start_master(config, &client);
+    if let Some(copy) = persist_copy {
+        let Some(master) = master else {
+            return 255;
+        };
+        copy.notify();
+        mux::persist(master, &client, config.control_persist).await;
+        forwarding.stop(&client).await;
+        client.disconnect().await;
+        return 0;
+    }
     if let Some(ready) = ready {
         ready.notify();
     }
-    let code = match session_settings(args, config) {
+    let code = match &master {
+        Some(m) => {
+            tokio::select! {
+                code = own_session(args, config, &client) => code,
+                () = m.terminated() => 255,
+            }
+        }
+        None => own_session(args, config, &client).await,
+    };
+    if let Some(master) = master {
+        mux::drain(master, &client).await;
+    }
+    forwarding.stop(&client).await;
+    client.disconnect().await;
+    code
+}
+
+/// Runs the session (or `-N`'s wait) through a master's connection.
+/// `None` when the master refused the session.
+async fn through_master(
+    conn: mux::client::Connection,
+    args: &Args,
+    config: &ClientConfig,
+) -> Option<u8> {
+    let Some(settings) = session_settings(args, config) else {
+        // -N: the master already holds the connection.
+        return Some(0);
+    };
+    let (command, subsystem) = match &settings.run {
+        Run::Shell => (Vec::new(), false),
+        Run::Exec(c) => (c.clone(), false),
+        Run::Subsystem(name) => (name.clone().into_bytes(), true),
+    };
+    let request = mux::codec::NewSession {
+        request_id: 0,
+        want_tty: settings.pty,
+        want_x11: false,
+        want_agent: false,
+        subsystem,
+        escape: settings.escape.map_or(mux::codec::NO_ESCAPE, u32::from),
+        term: settings.term.clone(),
+        command,
+        env: settings
+            .env
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect(),
+    };
+    conn.session(
+        request,
+        settings.stdin_null,
+        &config.hostname,
+        quiet(config),
+    )
+    .await
+}
+
+/// The session on our own connection; its exit status.
+async fn own_session(args: &Args, config: &ClientConfig, client: &oxssh::Client) -> u8 {
+    match session_settings(args, config) {
         None => {
             // -N: no session; keep the connection until the server ends it.
             let _ = client.wait_closed().await;
@@ -455,7 +553,7 @@ async fn connect_and_run(
         }
         Some(settings) => {
             let pty = settings.pty;
-            match session::run(&client, settings).await {
+            match session::run(client, settings).await {
                 Ok(Ended::Status(status)) => {
                     if pty && !quiet(config) {
                         eprintln!("Connection to {} closed.", config.hostname);
@@ -481,10 +579,7 @@ async fn connect_and_run(
                 Err(e) => fail(&[format!("oxssh: {e}")]),
             }
         }
-    };
-    forwarding.stop(&client).await;
-    client.disconnect().await;
-    code
+    }
 }
 
 /// `SendEnv` patterns matched against our environment, then `SetEnv`.

@@ -156,7 +156,7 @@ impl UnsupportedFlag {
     /// The issue that will implement the flag, when one is filed.
     pub fn issue(&self) -> Option<u32> {
         match self.flag {
-            'W' | 'J' | 'O' | 'S' | 'M' => Some(8),
+            'W' | 'J' => Some(8),
             _ => None,
         }
     }
@@ -235,7 +235,41 @@ pub struct Args {
     pub dynamic_forwards: Vec<String>,
     /// `-g`: let other hosts connect to local forwarded ports (`GatewayPorts`).
     pub gateway_ports: bool,
+    /// `-S` (the last one): the ControlPath, overriding `-o` and the files.
+    pub control_path: Option<String>,
+    /// How many `-M` were given: one means `ControlMaster yes`, two `ask`.
+    pub control_master: u8,
+    /// `-O ctl_cmd` (the last one).
+    pub mux_command: Option<MuxCommand>,
     unsupported: Vec<UnsupportedFlag>,
+}
+
+/// A `-O` control command for a running master.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MuxCommand {
+    /// `check`: is the master running (prints its pid)?
+    Check,
+    /// `exit`: ask the master to exit.
+    Exit,
+    /// `stop`: ask the master to stop accepting new clients.
+    Stop,
+    /// `forward`, `cancel`, `proxy`: known to OpenSSH, not implemented here yet.
+    Unsupported(&'static str),
+}
+
+impl MuxCommand {
+    /// OpenSSH's `-O` words.
+    pub fn parse(word: &str) -> Option<Self> {
+        Some(match word {
+            "check" => Self::Check,
+            "exit" => Self::Exit,
+            "stop" => Self::Stop,
+            "forward" => Self::Unsupported("forward"),
+            "cancel" => Self::Unsupported("cancel"),
+            "proxy" => Self::Unsupported("proxy"),
+            _ => return None,
+        })
+    }
 }
 
 impl Args {
@@ -526,11 +560,19 @@ impl State<'_> {
                 let spec = value(parser, flag)?;
                 self.args.dynamic_forwards.push(spec);
             }
-            'B' | 'b' | 'I' | 'J' | 'O' | 'P' | 'S' | 'w' => {
+            'S' => self.args.control_path = Some(value(parser, flag)?),
+            'M' => self.args.control_master = self.args.control_master.saturating_add(1),
+            'O' => {
+                let word = value(parser, flag)?;
+                let command =
+                    MuxCommand::parse(&word).ok_or_else(|| fatal("Invalid multiplex command."))?;
+                self.args.mux_command = Some(command);
+            }
+            'B' | 'b' | 'I' | 'J' | 'P' | 'w' => {
                 let arg = value(parser, flag)?;
                 self.unsupported(flag, Some(arg));
             }
-            'K' | 'k' | 'M' | 'X' | 'x' | 'Y' | 'y' => {
+            'K' | 'k' | 'X' | 'x' | 'Y' | 'y' => {
                 self.unsupported(flag, None);
             }
             other => return Err(ArgsError::Usage(Some(format!("unknown option -- {other}")))),

@@ -393,12 +393,28 @@ fn unsupported_flags_are_listed_with_their_issue() {
         "-A", "-a", "-g", "-K", "-k", "-M", "-X", "-x", "-Y", "-y", "-B", "i", "-b", "a", "-D",
         "1080", "-I", "p", "-O", "check", "-R", "1:h:2", "-S", "s", "-w", "0", "-W", "h:1", "h",
     ]);
-    assert_eq!(all.unsupported_flags().len(), 14);
+    assert_eq!(all.unsupported_flags().len(), 11);
     assert_eq!(all.forward_agent, Some(false));
     assert!(all.gateway_ports);
     assert_eq!(all.dynamic_forwards, ["1080"]);
     assert_eq!(all.remote_forwards, ["1:h:2"]);
+    assert_eq!(all.control_master, 1);
+    assert_eq!(all.control_path.as_deref(), Some("s"));
     assert_eq!(args(&["h"]).unsupported_flags(), []);
+}
+
+#[test]
+fn control_flags_are_parsed_as_openssh_does() {
+    let a = args(&[
+        "-M", "-M", "-S", "/a", "-S", "/b", "-O", "check", "-O", "exit", "h",
+    ]);
+    assert_eq!(a.control_master, 2);
+    assert_eq!(a.control_path.as_deref(), Some("/b"));
+    assert_eq!(a.mux_command, Some(MuxCommand::Exit));
+    assert_eq!(
+        fatal_text(&["-O", "bogus", "h"]),
+        "Invalid multiplex command."
+    );
 }
 
 #[test]
