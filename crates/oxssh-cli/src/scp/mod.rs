@@ -12,6 +12,7 @@ mod legacy;
 use std::ffi::OsString;
 
 use crate::client::run::fail;
+use crate::sftp::args::positive;
 use crate::sftp::{with_local_server, with_session, Session, Shell, Target, Transfers};
 
 /// scp 9.2's usage text, with our program name.
@@ -75,22 +76,10 @@ fn parse(argv: Vec<OsString>) -> Result<Args, String> {
             Short('i') => args.identity_files.push(text(&mut parser)?),
             Short('o') => args.options.push(text(&mut parser)?),
             Short('P') => {
-                let v = text(&mut parser)?;
-                args.port = Some(
-                    v.parse()
-                        .ok()
-                        .filter(|p| *p > 0)
-                        .ok_or_else(|| format!("Bad port \"{v}\""))?,
-                );
+                args.port = Some(positive(&text(&mut parser)?, "Bad port \"{}\"")?);
             }
             Short('l') => {
-                let v = text(&mut parser)?;
-                args.limit_kbps = Some(
-                    v.parse()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| format!("Invalid limit \"{v}\""))?,
-                );
+                args.limit_kbps = Some(positive(&text(&mut parser)?, "Invalid limit \"{}\"")?);
             }
             Short('O') => args.legacy = true,
             Short('D') => args.direct = Some(text(&mut parser)?),

@@ -72,31 +72,16 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
             Short('r') => args.recursive = true,
             Short('v') => args.verbose = args.verbose.saturating_add(1),
             Short('B') => {
-                let v = text(&mut parser)?;
-                args.buffer = Some(
-                    v.parse()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| format!("Invalid buffer size \"{v}\""))?,
-                );
+                args.buffer = Some(positive(&text(&mut parser)?, "Invalid buffer size \"{}\"")?);
             }
             Short('R') => {
-                let v = text(&mut parser)?;
-                args.requests = Some(
-                    v.parse()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| format!("Invalid number of requests \"{v}\""))?,
-                );
+                args.requests = Some(positive(
+                    &text(&mut parser)?,
+                    "Invalid number of requests \"{}\"",
+                )?);
             }
             Short('l') => {
-                let v = text(&mut parser)?;
-                args.limit_kbps = Some(
-                    v.parse()
-                        .ok()
-                        .filter(|n| *n > 0)
-                        .ok_or_else(|| format!("Invalid limit \"{v}\""))?,
-                );
+                args.limit_kbps = Some(positive(&text(&mut parser)?, "Invalid limit \"{}\"")?);
             }
             Short('b') => args.batch = Some(text(&mut parser)?),
             Short('c') => {
@@ -107,13 +92,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
             Short('i') => args.identity_files.push(text(&mut parser)?),
             Short('o') => args.options.push(text(&mut parser)?),
             Short('P') => {
-                let v = text(&mut parser)?;
-                args.port = Some(
-                    v.parse()
-                        .ok()
-                        .filter(|p| *p > 0)
-                        .ok_or_else(|| format!("Bad port \"{v}\""))?,
-                );
+                args.port = Some(positive(&text(&mut parser)?, "Bad port \"{}\"")?);
             }
             Short('s') => args.subsystem = Some(text(&mut parser)?),
             Short('D') => args.direct = Some(text(&mut parser)?),
@@ -153,6 +132,19 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
         args.options.push("BatchMode=yes".into());
     }
     Ok(args)
+}
+
+/// A positive number from a flag's value; `message` (with `{}` for the value) otherwise,
+/// as sftp and scp word it.
+pub(crate) fn positive<T: std::str::FromStr + PartialOrd + Default>(
+    value: &str,
+    message: &str,
+) -> Result<T, String> {
+    value
+        .parse()
+        .ok()
+        .filter(|n| *n > T::default())
+        .ok_or_else(|| message.replacen("{}", value, 1))
 }
 
 /// `[user@]host[:path]` or `sftp://[user@]host[:port][/path]`.
