@@ -2,6 +2,7 @@
 //! reads answers; the server side checks requests and asks the caller's policy.
 
 pub mod client;
+mod policy;
 pub mod server;
 
 pub use client::{AuthClient, AuthEvent};

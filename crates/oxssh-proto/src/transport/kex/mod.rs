@@ -18,6 +18,9 @@ use super::{Event, Role, Transport};
 use crate::crypto::{DhGroup, KexAlgorithm, KexClient, KexMethod, Opener, SharedSecret};
 use crate::error::{PeerMisbehaved, TransportError};
 
+mod client_side;
+mod server_side;
+
 /// Whether `number` belongs to the key exchange (KEXINIT, NEWKEYS, method messages).
 pub(super) fn is_kex_message(number: u8) -> bool {
     matches!(number, num::KEXINIT | num::NEWKEYS | 30..=49)
@@ -335,46 +338,6 @@ impl Transport {
         }
     }
 
-    fn send_client_public(
-        &mut self,
-        method: KexMethod,
-        gex: Option<&GexParams>,
-        public: &[u8],
-    ) -> Result<(), TransportError> {
-        match (method, gex) {
-            (KexMethod::Ecdh, _) => self.write_message(&msgs::KexEcdhInit {
-                client_public: public.to_vec(),
-            }),
-            (_, Some(_)) => self.write_message(&msgs::KexDhGexInit { e: public.to_vec() }),
-            (_, None) => self.write_message(&msgs::KexDhInit { e: public.to_vec() }),
-        }
-    }
-
-    fn client_gex_group(
-        &mut self,
-        request: msgs::KexDhGexRequest,
-        payload: &[u8],
-    ) -> Result<(), TransportError> {
-        let msg = msgs::KexDhGexGroup::decode(payload)?;
-        let bits = bit_len(&msg.p);
-        if bits < request.min as usize || bits > request.max as usize {
-            return Err(PeerMisbehaved::Kex(crate::crypto::CryptoError::BadGroup).into());
-        }
-        let group = DhGroup { p: msg.p, g: msg.g };
-        let base = self.negotiated_kex()?;
-        let alg = base.gex_with_group(&group).map_err(PeerMisbehaved::Kex)?;
-        let client = alg
-            .client_start(self.provider.random)
-            .map_err(TransportError::Crypto)?;
-        let gex = GexParams { request, group };
-        self.send_client_public(KexMethod::Dh, Some(&gex), client.public())?;
-        self.set_step(KexStep::ExpectReply {
-            alg: Box::new(alg),
-            client,
-            gex: Some(gex),
-        })
-    }
-
     fn negotiated(&mut self) -> Result<Negotiated, TransportError> {
         self.run()?
             .negotiated
@@ -389,81 +352,6 @@ impl Transport {
             .ok_or(PeerMisbehaved::NoCommonAlgorithm(crate::error::AlgorithmKind::Kex).into())
     }
 
-    /// Client: checks the server's reply, derives keys, verifies the host key signature.
-    fn client_reply(
-        &mut self,
-        alg: &dyn KexAlgorithm,
-        client: Box<dyn KexClient>,
-        gex: Option<GexParams>,
-        payload: &[u8],
-    ) -> Result<(), TransportError> {
-        let client_public = client.public().to_vec();
-        let (host_key_blob, server_public, signature) = match (alg.method(), &gex) {
-            (KexMethod::Ecdh, _) => {
-                let m = msgs::KexEcdhReply::decode(payload)?;
-                (m.host_key, m.server_public, m.signature)
-            }
-            (_, Some(_)) => {
-                let m = msgs::KexDhGexReply::decode(payload)?;
-                (m.host_key, m.f, m.signature)
-            }
-            (_, None) => {
-                let m = msgs::KexDhReply::decode(payload)?;
-                (m.host_key, m.f, m.signature)
-            }
-        };
-        let negotiated = self.negotiated()?;
-        let plain = crate::certificate::plain_algorithm(&negotiated.host_key);
-        let (host_key, certificate) = match plain {
-            None => (
-                PublicKey::from_blob(&host_key_blob)
-                    .map_err(|_| PeerMisbehaved::BadHostKey("malformed host key"))?,
-                None,
-            ),
-            Some(_) => {
-                let cert = Certificate::from_blob(&host_key_blob)
-                    .map_err(|_| PeerMisbehaved::BadHostKey("malformed host certificate"))?;
-                crate::certificate::verify_signature(&self.provider, &cert)
-                    .map_err(PeerMisbehaved::BadHostKey)?;
-                (cert.key.clone(), Some(Box::new(cert)))
-            }
-        };
-        let sig_alg_name = plain.unwrap_or(&negotiated.host_key);
-        let sig_alg = self
-            .provider
-            .signature(sig_alg_name)
-            .ok_or(PeerMisbehaved::BadHostKey("unsupported host key algorithm"))?;
-        if sig_alg.key_type() != host_key.key_type() {
-            return Err(
-                PeerMisbehaved::BadHostKey("host key type does not match negotiation").into(),
-            );
-        }
-        let secret = client.finish(&server_public).map_err(PeerMisbehaved::Kex)?;
-        let exchange = hash_exchange(alg.method(), gex.as_ref(), &client_public, &server_public);
-        let h = self.compute_hash(alg, &host_key_blob, &exchange, &secret)?;
-        let (sig_name, sig) = parse_signature_blob(&signature)?;
-        if sig_name != sig_alg_name {
-            return Err(PeerMisbehaved::BadHostKeySignature.into());
-        }
-        sig_alg
-            .verify(&host_key, &h, sig)
-            .map_err(|_| PeerMisbehaved::BadHostKeySignature)?;
-        let keys = self.finish_hash(alg, &negotiated, &secret, h)?;
-        match &self.server_host_key {
-            None => {
-                self.server_host_key = Some(host_key.clone());
-                self.server_host_certificate = certificate;
-                self.events.push_back(Event::HostKey {
-                    key: host_key,
-                    algorithm: negotiated.host_key,
-                });
-                self.set_step(KexStep::ExpectHostKeyDecision { keys })
-            }
-            Some(known) if *known == host_key => self.send_newkeys(keys),
-            Some(_) => Err(PeerMisbehaved::HostKeyChanged.into()),
-        }
-    }
-
     /// Client: the caller accepted the host key; finish with NEWKEYS.
     pub(super) fn host_key_accepted(&mut self) -> Result<(), TransportError> {
         let run = self.run()?;
@@ -475,108 +363,6 @@ impl Transport {
                 Err(TransportError::ApiMisuse("no host key awaiting a decision"))
             }
         }
-    }
-
-    /// Server: answers the client's public value with ours and a signature.
-    fn server_gex_request(&mut self, payload: &[u8]) -> Result<(), TransportError> {
-        let request = msgs::KexDhGexRequest::decode(payload)?;
-        if request.min > request.n || request.n > request.max {
-            return Err(PeerMisbehaved::Kex(crate::crypto::CryptoError::BadGroup).into());
-        }
-        let base = self.negotiated_kex()?;
-        let group = base
-            .gex_choose_group(request.min, request.n, request.max)
-            .map_err(PeerMisbehaved::Kex)?;
-        let alg = base
-            .gex_with_group(&group)
-            .map_err(TransportError::Crypto)?;
-        self.write_message(&msgs::KexDhGexGroup {
-            p: group.p.clone(),
-            g: group.g.clone(),
-        })?;
-        self.set_step(KexStep::ExpectGexInit {
-            alg,
-            gex: GexParams { request, group },
-        })
-    }
-
-    fn server_init(
-        &mut self,
-        gex: Option<(Box<dyn KexAlgorithm>, GexParams)>,
-        payload: &[u8],
-    ) -> Result<(), TransportError> {
-        let base = self.negotiated_kex()?;
-        let (alg, gex): (&dyn KexAlgorithm, Option<GexParams>) = match &gex {
-            Some((alg, params)) => (alg.as_ref(), Some(params.clone())),
-            None => (base, None),
-        };
-        let client_public = match (alg.method(), &gex) {
-            (KexMethod::Ecdh, _) => msgs::KexEcdhInit::decode(payload)?.client_public,
-            (_, Some(_)) => msgs::KexDhGexInit::decode(payload)?.e,
-            (_, None) => msgs::KexDhInit::decode(payload)?.e,
-        };
-        let response = alg
-            .server_respond(&client_public, self.provider.random)
-            .map_err(PeerMisbehaved::Kex)?;
-        let negotiated = self.negotiated()?;
-        let Role::Server { host_keys } = &self.role else {
-            return Err(TransportError::ApiMisuse("server step on a client"));
-        };
-        let host_key = host_keys
-            .iter()
-            .find(|k| can_sign_as(k.as_ref(), &negotiated.host_key))
-            .cloned()
-            .ok_or(PeerMisbehaved::NoCommonAlgorithm(
-                crate::error::AlgorithmKind::HostKey,
-            ))?;
-        // A certificate algorithm sends the certificate and signs with the plain one.
-        let (host_key_blob, sig_name) =
-            match crate::certificate::plain_algorithm(&negotiated.host_key) {
-                Some(plain) => (
-                    host_key
-                        .certificate()
-                        .map(|c| c.to_blob())
-                        .unwrap_or_default(),
-                    plain,
-                ),
-                None => (
-                    host_key.public_key().to_blob(),
-                    negotiated.host_key.as_str(),
-                ),
-            };
-        let exchange = hash_exchange(
-            alg.method(),
-            gex.as_ref(),
-            &client_public,
-            &response.server_public,
-        );
-        let h = self.compute_hash(alg, &host_key_blob, &exchange, &response.secret)?;
-        let raw_sig = host_key
-            .sign(sig_name, &h)
-            .map_err(TransportError::Crypto)?;
-        let mut signature = Vec::with_capacity(raw_sig.len() + 32);
-        Writer::new(&mut signature)
-            .string(sig_name.as_bytes())
-            .string(&raw_sig);
-        let keys = self.finish_hash(alg, &negotiated, &response.secret, h)?;
-        match (alg.method(), gex.is_some()) {
-            (KexMethod::Ecdh, _) => self.write_message(&msgs::KexEcdhReply {
-                host_key: host_key_blob,
-                server_public: response.server_public,
-                signature,
-            })?,
-            (_, true) => self.write_message(&msgs::KexDhGexReply {
-                host_key: host_key_blob,
-                f: response.server_public,
-                signature,
-            })?,
-            (_, false) => self.write_message(&msgs::KexDhReply {
-                host_key: host_key_blob,
-                f: response.server_public,
-                signature,
-            })?,
-        }
-        self.send_newkeys(keys)
     }
 
     fn compute_hash(
