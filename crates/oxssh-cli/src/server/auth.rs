@@ -156,29 +156,7 @@ pub(crate) fn find_authorized_key(
     key: &PublicKey,
     ends: Endpoints,
 ) -> Option<KeyOptions> {
-    let user = &candidate.user;
-    let home = user.home.to_string_lossy();
-    for path in candidate
-        .config
-        .authorized_keys_paths(&user.name, user.uid, &home)
-    {
-        let path = PathBuf::from(path);
-        let Some(text) = read_authorized_keys(&path, candidate) else {
-            continue;
-        };
-        for (line, entry) in parse_file(&text) {
-            match entry {
-                Ok(entry) if entry.authorizes(key) => {
-                    if let Some(options) = line_acceptable(&entry, ends, &path, line, false) {
-                        return Some(options);
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => tracing::debug!("{}:{line}: {e}", path.display()),
-            }
-        }
-    }
-    None
+    first_acceptable_line(candidate, ends, false, |entry| entry.authorizes(key))
 }
 
 /// The options of the first `cert-authority` line in the user's authorized_keys files
@@ -188,6 +166,17 @@ pub(crate) fn find_cert_authority(
     candidate: &Candidate,
     ca: &PublicKey,
     ends: Endpoints,
+) -> Option<KeyOptions> {
+    first_acceptable_line(candidate, ends, true, |entry| entry.trusts_ca(ca))
+}
+
+/// Walks the user's authorized_keys files in order and returns the options of the first
+/// line that `wanted` picks and whose options accept this connection.
+fn first_acceptable_line(
+    candidate: &Candidate,
+    ends: Endpoints,
+    as_ca: bool,
+    wanted: impl Fn(&AuthorizedKey) -> bool,
 ) -> Option<KeyOptions> {
     let user = &candidate.user;
     let home = user.home.to_string_lossy();
@@ -201,8 +190,8 @@ pub(crate) fn find_cert_authority(
         };
         for (line, entry) in parse_file(&text) {
             match entry {
-                Ok(entry) if entry.trusts_ca(ca) => {
-                    if let Some(options) = line_acceptable(&entry, ends, &path, line, true) {
+                Ok(entry) if wanted(&entry) => {
+                    if let Some(options) = line_acceptable(&entry, ends, &path, line, as_ca) {
                         return Some(options);
                     }
                 }
