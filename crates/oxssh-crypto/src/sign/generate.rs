@@ -8,11 +8,12 @@
 //! exports, RFC 8017 §A.1.2). Every intermediate copy is wiped on drop (aws-lc's own
 //! export buffers zeroize themselves; ours are [`Zeroizing`]).
 
-use super::keys::{signing_alg, Der, KeyKind};
+use super::keys::{signing_alg, KeyKind};
 use super::trim_zeros;
 use aws_lc_rs::encoding::{AsBigEndian as _, AsDer as _};
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaKeyPair};
+use oxssh_keys::pkix::Der;
 use oxssh_keys::{KeyMaterial, PrivateKey};
 use oxssh_proto::crypto::{CryptoError, SigningKey};
 use zeroize::Zeroizing;

@@ -13,6 +13,7 @@ use aws_lc_rs::signature::{
     RsaPublicKeyComponents,
 };
 use crypto_bigint::{BoxedUint, NonZero};
+use oxssh_keys::pkix::Der;
 use oxssh_keys::{EcdsaCurve, KeyMaterial, PrivateKey, PrivateKeyError, PublicKey};
 use oxssh_proto::crypto::{CryptoError, SigningKey};
 use oxssh_wire::names::key as names;
@@ -289,33 +290,4 @@ fn rsa_public_from_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
     let e = trim_zeros(sequence.element(0x02)?).to_vec();
     (outer.0.is_empty() && sequence.0.is_empty() && !n.is_empty() && !e.is_empty())
         .then_some((e, n))
-}
-
-/// A minimal DER cursor: tag, definite length (short or long form), contents.
-pub(super) struct Der<'a>(pub(super) &'a [u8]);
-
-impl<'a> Der<'a> {
-    pub(super) fn element(&mut self, tag: u8) -> Option<&'a [u8]> {
-        let (&found, rest) = self.0.split_first()?;
-        if found != tag {
-            return None;
-        }
-        let (&first, mut rest) = rest.split_first()?;
-        let len = if first < 0x80 {
-            usize::from(first)
-        } else {
-            let count = usize::from(first & 0x7f);
-            if count == 0 || count > 4 {
-                return None;
-            }
-            let (bytes, tail) = rest.split_at_checked(count)?;
-            rest = tail;
-            bytes
-                .iter()
-                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
-        };
-        let (contents, tail) = rest.split_at_checked(len)?;
-        self.0 = tail;
-        Some(contents)
-    }
 }
