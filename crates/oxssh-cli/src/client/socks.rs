@@ -89,11 +89,9 @@ pub(super) async fn serve_channel(mut channel: oxssh::Channel) {
             }
         }
         Err(e) => {
-            let why = crate::forwarding::strerror(&e);
-            eprintln!(
-                "connect_to {} port {}: failed: {why}",
-                request.host, request.port
-            );
+            // ssh's words for a remote forward's target that cannot be reached.
+            tracing::debug!("connect_to {} port {}: {e}", request.host, request.port);
+            eprintln!("connect_to {} port {}: failed.", request.host, request.port);
             let _ = channel.write_all(&answer(request.version, false)).await;
         }
     }
