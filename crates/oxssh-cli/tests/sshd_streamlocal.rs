@@ -372,3 +372,58 @@ fn stream_local_bind_unlink_and_mask_behave_as_sshd() {
         assert_eq!(ours, theirs, "{extra:?}");
     }
 }
+
+/// On one server, through an OpenSSH mux master: whether a remote-forwarded socket
+/// accepts after `-O forward`, then after `-O cancel`, and whether its file stays.
+fn cancel(which: Server) -> Option<(bool, bool, bool)> {
+    let f = server(which, &[], None)?;
+    let dir = dir_with_mode(0o777);
+    let control = dir.path().join("ctl");
+    let master = Background::spawn(
+        &mut f
+            .openssh()
+            .args(["-N", "-M", "-S", &control.display().to_string()])
+            .command(None),
+    );
+    wait_until("the control socket", SETTLE, || {
+        UnixStream::connect(&control).is_ok()
+    });
+    let listen = dir.path().join("s.sock");
+    let spec = format!("{}:127.0.0.1:{}", listen.display(), echo_server());
+    let mux = |op: &str| {
+        let out = support::run(
+            f.openssh()
+                .args(["-S", &control.display().to_string(), "-O", op, "-R", &spec])
+                .command(None)
+                .stdin(std::process::Stdio::null()),
+            b"",
+            support::RUN_TIMEOUT,
+        );
+        assert!(
+            out.status.success(),
+            "-O {op}: {}\n{}",
+            out.stderr,
+            master.stderr()
+        );
+    };
+    mux("forward");
+    let forwarded = UnixStream::connect(&listen).is_ok();
+    mux("cancel");
+    wait_until("the cancel to land", SETTLE, || {
+        UnixStream::connect(&listen).is_err()
+    });
+    let stays = listen.exists();
+    Some((forwarded, UnixStream::connect(&listen).is_ok(), stays))
+}
+
+#[test]
+fn cancel_stops_the_listener_and_leaves_the_file_as_sshd() {
+    let Some(ours) = cancel(Server::Oxsshd) else {
+        return;
+    };
+    assert_eq!(ours, (true, false, true));
+    let Some(theirs) = cancel(Server::Sshd) else {
+        return;
+    };
+    assert_eq!(ours, theirs);
+}
