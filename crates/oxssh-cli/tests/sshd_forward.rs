@@ -564,7 +564,7 @@ fn gateway_ports_clientspecified_binds_the_address_the_client_names() {
 }
 
 #[test]
-fn unix_socket_forwarding_is_refused_by_oxsshd_for_now() {
+fn forward_to_a_missing_socket_fails_as_sshd_and_logs_why() {
     let Some(f) = oxsshd(&[]) else { return };
     let port = free_port();
     let client = Background::spawn(
@@ -575,9 +575,14 @@ fn unix_socket_forwarding_is_refused_by_oxsshd_for_now() {
     );
     wait_for_port(port);
     client.wait_for_line(
-        "open failed: administratively prohibited: open failed",
+        "open failed: connect failed: open failed",
         Duration::from_secs(20),
     );
+    wait_until("the log line", Duration::from_secs(20), || {
+        f.peer.log().contains(
+            "connect to /tmp/oxssh-test-nowhere.sock port -2 failed: No such file or directory",
+        )
+    });
 }
 
 #[test]

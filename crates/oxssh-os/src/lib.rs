@@ -11,6 +11,8 @@
 //! - [`agent_socket`]: the private socket a forwarded agent is reached through.
 //! - [`fdpass`]: one descriptor over a Unix socket (`SCM_RIGHTS`), for ProxyUseFdpass
 //!   and connection sharing.
+//! - [`user_socket`]: Unix-domain sockets connected or bound with a user's rights, by a
+//!   short-lived helper child (stream-local forwarding).
 //! - [`login_records`]: utmp, wtmp and lastlog as OpenSSH writes them; the last-login line.
 //!
 //! These are the OS calls behind the server's `Privileged` interface; protocol code
@@ -62,6 +64,7 @@ pub mod pam;
 pub mod pty;
 pub mod spawn;
 pub mod user;
+pub mod user_socket;
 
 pub use agent_socket::AgentSocket;
 pub use error::{Error, Result};
@@ -74,3 +77,4 @@ pub use spawn::{
     login_env, signal_by_name, signal_name, Launcher, Session, SessionSpec, SessionStdio,
 };
 pub use user::{group_id, group_name, SystemUser};
+pub use user_socket::UserSockets;

@@ -170,6 +170,14 @@ pub fn encode_streamlocal_forward(path: &str) -> Vec<u8> {
     buf
 }
 
+/// Decodes [`encode_streamlocal_forward`]: the socket path; trailing data is an error.
+pub fn decode_streamlocal_forward(data: &[u8]) -> Result<String, DecodeError> {
+    let mut r = Reader::new(data);
+    let path = r.utf8()?.to_owned();
+    r.finish()?;
+    Ok(path)
+}
+
 /// The reply data to a `tcpip-forward` for port 0: the port the server chose.
 pub fn encode_allocated_port(port: u32) -> Vec<u8> {
     port.to_be_bytes().to_vec()
@@ -227,5 +235,17 @@ mod tests {
         };
         assert_eq!(ForwardedStreamlocal::decode(&f.encode()), Ok(f));
         assert!(ForwardedStreamlocal::decode(&[0, 0, 0, 1, b'a']).is_err());
+    }
+
+    #[test]
+    fn streamlocal_forward_round_trips_and_refuses_trailing_bytes() {
+        let mut data = encode_streamlocal_forward("/run/x.sock");
+        assert_eq!(
+            decode_streamlocal_forward(&data).as_deref(),
+            Ok("/run/x.sock")
+        );
+        data.push(0);
+        assert!(decode_streamlocal_forward(&data).is_err());
+        assert!(decode_streamlocal_forward(&[0, 0, 0, 9, b'/']).is_err());
     }
 }

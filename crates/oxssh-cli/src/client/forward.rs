@@ -41,15 +41,26 @@ async fn ask(client: &Client, name: &'static str, data: &[u8]) -> Result<Vec<u8>
 pub(super) trait Socket: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Socket for T {}
 
-/// Where a forward connects (or listens): a TCP host and port, or a socket path.
+/// Where a forward connects (or listens): a TCP host and port, a socket path, or for a
+/// remote dynamic forward wherever its SOCKS client asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Endpoint {
     Tcp { host: String, port: u16 },
     Unix(String),
+    Socks,
+}
+
+/// `-R [bind:]port` without a target (OpenSSH 7.6+): as ssh, a remote forward is
+/// dynamic when it has no port (nor path) to connect to.
+fn remote_dynamic(f: &Forward) -> bool {
+    f.connect_port == 0 && f.connect_path.is_none()
 }
 
 impl Endpoint {
     fn connect_side(f: &Forward) -> Self {
+        if remote_dynamic(f) {
+            return Self::Socks;
+        }
         match (&f.connect_path, f.connect_port) {
             (Some(path), PORT_STREAMLOCAL) => Self::Unix(path.clone()),
             _ => Self::Tcp {
@@ -64,6 +75,8 @@ impl Endpoint {
         match self {
             Self::Tcp { host, port } => format!("{host}:{port}"),
             Self::Unix(path) => path.clone(),
+            // ssh's parse_forward names a dynamic target "socks", port 0.
+            Self::Socks => "socks:0".to_owned(),
         }
     }
 
@@ -78,6 +91,7 @@ impl Endpoint {
                     .map_err(|_| std::io::Error::from(std::io::ErrorKind::TimedOut))??;
                 Ok(Box::new(stream))
             }
+            Self::Socks => Err(std::io::Error::from(std::io::ErrorKind::Unsupported)),
         }
     }
 }
@@ -104,11 +118,6 @@ pub struct Plan {
 impl Plan {
     /// The plan for `config`; what is not implemented yet is refused by name.
     pub fn from_config(config: &ClientConfig, quiet: bool) -> Result<Self, String> {
-        if config.remote_forwards.iter().any(Forward::is_dynamic) {
-            return Err(
-                "oxssh: dynamic remote forwarding (-R port) is not supported yet (issue 8)".into(),
-            );
-        }
         let agent = match &config.forward_agent {
             ForwardAgent::No => None,
             ForwardAgent::Yes => std::env::var_os("SSH_AUTH_SOCK").map(PathBuf::from),
@@ -431,6 +440,10 @@ async fn serve_local(
         return;
     }
     let (kind, data) = match Endpoint::connect_side(&f) {
+        Endpoint::Socks => {
+            socks::serve(&client, stream, origin).await;
+            return;
+        }
         Endpoint::Unix(path) => (
             channel_type::DIRECT_STREAMLOCAL,
             DirectStreamlocal { path }.encode(),
@@ -550,6 +563,12 @@ async fn forwarded(offer: IncomingChannel, remotes: SharedRemotes) {
         return;
     };
     let target = find_target(&remotes, &listen).await;
+    if target == Some(Endpoint::Socks) {
+        if let Ok(channel) = offer.accept() {
+            socks::serve_channel(channel).await;
+        }
+        return;
+    }
     let Some(target) = target else {
         match listen {
             RemoteListen::Tcp { port, .. } => {
@@ -573,6 +592,7 @@ async fn forwarded(offer: IncomingChannel, remotes: SharedRemotes) {
             match &target {
                 Endpoint::Tcp { host, port } => eprintln!("connect_to {host} port {port}: failed."),
                 Endpoint::Unix(path) => eprintln!("connect_to {path}: {text}"),
+                Endpoint::Socks => {}
             }
             offer.reject(open_failure::CONNECT_FAILED, &text);
         }

@@ -88,7 +88,10 @@ fn options_from_args(args: &Args, env: &OsEnv) -> Result<Options, String> {
     ];
     for (specs, dynamic, remote, what) in kinds {
         for spec in specs {
-            match oxssh_config::parse_forward(spec, dynamic, remote, env) {
+            // As ssh's parse_remote_forward: a `-R` without a target is dynamic.
+            let parsed = oxssh_config::parse_forward(spec, dynamic, remote, env)
+                .or_else(|| remote.then(|| oxssh_config::parse_forward(spec, true, true, env))?);
+            match parsed {
                 Some(f) if remote => o.add_remote_forward(f),
                 Some(f) => o.add_local_forward(f),
                 None => return Err(format!("Bad {what} forwarding specification '{spec}'")),

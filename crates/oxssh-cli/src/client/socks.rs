@@ -1,7 +1,10 @@
-//! The SOCKS side of a dynamic forward (`-D`): SOCKS4, SOCKS4a and SOCKS5 `CONNECT`
-//! without authentication, as OpenSSH's channel_decode_socks4/5 accept them. Names are
-//! passed to the server unresolved (it resolves them). A client that sends anything
-//! else, too much, or too slowly is dropped; only its own connection is affected.
+//! The SOCKS side of a dynamic forward: SOCKS4, SOCKS4a and SOCKS5 `CONNECT` without
+//! authentication, as OpenSSH's channel_decode_socks4/5 accept them. For `-D` the names
+//! are passed to the server unresolved (it resolves them); for a remote dynamic forward
+//! (`-R [bind:]port`, OpenSSH 7.6+) the SOCKS client is at the far end of a
+//! `forwarded-tcpip` channel and we resolve and connect here. A client that sends
+//! anything else, too much, or too slowly is dropped; only its own connection is
+//! affected.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
@@ -57,6 +60,40 @@ pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     }
     if let Some(channel) = channel {
         relay(channel, &mut *stream).await;
+    }
+}
+
+/// Serves a SOCKS client at the far end of a `forwarded-tcpip` channel of a remote
+/// dynamic forward: handshake on the channel, connect from here, answer, relay.
+pub(super) async fn serve_channel(mut channel: oxssh::Channel) {
+    let request = match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake(&mut channel)).await {
+        Ok(Ok(request)) => request,
+        Ok(Err(e)) => {
+            tracing::debug!("remote dynamic forward: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("remote dynamic forward: handshake timed out");
+            return;
+        }
+    };
+    match crate::forwarding::connect(&request.host, request.port).await {
+        Ok(mut stream) => {
+            let _ = stream.set_nodelay(true);
+            if channel
+                .write_all(&answer(request.version, true))
+                .await
+                .is_ok()
+            {
+                relay(channel, &mut stream).await;
+            }
+        }
+        Err(e) => {
+            // ssh's words for a remote forward's target that cannot be reached.
+            tracing::debug!("connect_to {} port {}: {e}", request.host, request.port);
+            eprintln!("connect_to {} port {}: failed.", request.host, request.port);
+            let _ = channel.write_all(&answer(request.version, false)).await;
+        }
     }
 }
 

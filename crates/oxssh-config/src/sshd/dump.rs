@@ -8,7 +8,6 @@ use super::{PermitRootLogin, PermitUserEnvironment, SshdConfig};
 const GENERIC_DEFAULTS: &[(&str, &str)] = &[
     ("x11displayoffset", "10"),
     ("requiredrsasize", "1024"),
-    ("streamlocalbindmask", "0177"),
     ("unusedconnectiontimeout", "none"),
     ("ignorerhosts", "yes"),
     ("ignoreuserknownhosts", "no"),
@@ -116,13 +115,15 @@ impl SshdConfig {
             "clientalivecountmax",
             &self.client_alive_count_max.to_string(),
         );
-        for k in [
-            "requiredrsasize",
+        line("requiredrsasize", &g(self, "requiredrsasize"));
+        line(
             "streamlocalbindmask",
+            &format!("0{:o}", self.stream_local_bind_mask),
+        );
+        line(
             "unusedconnectiontimeout",
-        ] {
-            line(k, &g(self, k));
-        }
+            &g(self, "unusedconnectiontimeout"),
+        );
         let prl = match self.permit_root_login {
             PermitRootLogin::Yes => "yes",
             PermitRootLogin::ProhibitPassword => "without-password",

@@ -168,6 +168,13 @@ pub struct SshdConfig {
     pub permit_open: Vec<String>,
     /// `PermitListen` entries as written (`any` when not set; `none` forbids all).
     pub permit_listen: Vec<String>,
+    /// `AllowStreamLocalForwarding`.
+    pub allow_stream_local_forwarding: AllowForwarding,
+    /// `StreamLocalBindUnlink`: remove an existing socket file before binding a
+    /// remote-forwarded socket.
+    pub stream_local_bind_unlink: bool,
+    /// `StreamLocalBindMask`: the umask a remote-forwarded socket is created with.
+    pub stream_local_bind_mask: u32,
     /// `DisableForwarding`: no forwarding of any kind, whatever else says.
     pub disable_forwarding: bool,
     /// `AllowUsers` patterns (`user` or `user@host`).

@@ -223,6 +223,20 @@ fn auth_methods(ctx: &LineCtx<'_>, args: Vec<String>) -> Result<Value, LineError
     Ok(Value::Words(args))
 }
 
+/// `strtol(s, &end, 8)` as sshd reads `StreamLocalBindMask`: leading blanks, an optional
+/// sign, the octal digits up to the first other character; `None` without a digit or
+/// for a negative value.
+fn octal_prefix(s: &str) -> Option<u32> {
+    let t = s.trim_start();
+    let (negative, t) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let n = t.bytes().take_while(|b| (b'0'..=b'7').contains(b)).count();
+    let value = u32::from_str_radix(t.get(..n)?, 8).ok()?;
+    (!negative || value == 0).then_some(value)
+}
+
 /// Parses the arguments of one keyword. `rest` is the raw text after the keyword (for
 /// `ForceCommand` and friends, which take it as written).
 pub(crate) fn parse_value(
@@ -251,6 +265,13 @@ pub(crate) fn parse_value(
             Some(a) if !a.is_empty() => {
                 if info.option == "rdomain" {
                     return Err(ctx.fatal("setting RDomain not supported on this platform."));
+                }
+                if info.option == "streamlocalbindmask" {
+                    let mask = octal_prefix(&a).filter(|m| *m <= 0o777);
+                    return match mask {
+                        Some(m) => Ok(Value::Int(m)),
+                        None => Err(ctx.fatal(format!("Invalid {kw}."))),
+                    };
                 }
                 Value::Word(a)
             }

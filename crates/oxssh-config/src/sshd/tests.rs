@@ -256,3 +256,40 @@ fn forwarding_settings_have_sshds_defaults_and_values() {
     assert!(c.disable_forwarding);
     assert!(c.not_acted_on.is_empty());
 }
+
+#[test]
+fn stream_local_settings_have_sshds_defaults_values_and_errors() {
+    use super::AllowForwarding;
+    let c = load_text("").unwrap();
+    assert_eq!(c.allow_stream_local_forwarding, AllowForwarding::Yes);
+    assert!(!c.stream_local_bind_unlink);
+    assert_eq!(c.stream_local_bind_mask, 0o177);
+    assert!(c.dump().contains("\nstreamlocalbindmask 0177\n"));
+    let c = load_text(
+        "AllowStreamLocalForwarding remote\nStreamLocalBindUnlink yes\nStreamLocalBindMask 12x\n",
+    )
+    .unwrap();
+    assert_eq!(c.allow_stream_local_forwarding, AllowForwarding::Remote);
+    assert!(c.stream_local_bind_unlink);
+    assert_eq!(c.stream_local_bind_mask, 0o12);
+    assert!(c.not_acted_on.is_empty());
+    let dump = c.dump();
+    assert!(dump.contains("\nstreamlocalbindmask 012\n"), "{dump}");
+    assert!(
+        dump.contains("\nallowstreamlocalforwarding remote\n"),
+        "{dump}"
+    );
+    assert!(dump.contains("\nstreamlocalbindunlink yes\n"), "{dump}");
+    assert!(load_text("StreamLocalBindMask 0\n")
+        .unwrap()
+        .dump()
+        .contains("\nstreamlocalbindmask 00\n"));
+    for bad in ["abc", "7777", "-1"] {
+        let err = load_text(&format!("StreamLocalBindMask {bad}\n")).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("line 1: Invalid StreamLocalBindMask."),
+            "{err}"
+        );
+    }
+}
