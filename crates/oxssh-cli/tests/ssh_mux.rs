@@ -14,34 +14,15 @@
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use support::client::{assert_exit, spawn_quiet, wait_until, Running, Ssh, CLIENT_TIMEOUT};
+use support::mux::{control_path, logins, start_master, START_LIMIT};
 use support::openssh::{sshd_opts, Fixture};
 use support::users::TEST_USER;
 use support::{require_peer, run, Output};
-
-const START_LIMIT: Duration = Duration::from_secs(20);
-
-/// Logins the server accepted so far.
-fn logins(f: &Fixture) -> usize {
-    f.peer.log().matches("Accepted publickey").count()
-}
-
-fn control_path(f: &Fixture) -> PathBuf {
-    f.client.path().join("cm")
-}
-
-/// Starts `master` (`-M -N -S path`) and waits for its socket.
-fn start_master(master: Ssh, path: &Path) -> Running {
-    let path_arg = path.to_str().unwrap().to_owned();
-    let mut cmd = master.args(["-M", "-N", "-S", &path_arg]).command(None);
-    let running = spawn_quiet(&mut cmd);
-    wait_until("the master's socket", START_LIMIT, || path.exists());
-    running
-}
 
 /// `client -S path -O command`.
 fn control(client: Ssh, path: &Path, command: &str) -> Output {

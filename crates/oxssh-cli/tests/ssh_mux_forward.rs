@@ -14,34 +14,19 @@
 mod support;
 
 use std::net::{Ipv4Addr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use support::client::{assert_exit, spawn_quiet, wait_until, Running, Ssh};
+use support::client::{assert_exit, wait_until, Ssh};
 use support::forward::{connect, echo_server, echo_through, socks5_connect, wait_for_port};
 use support::free_port;
+use support::mux::{control_path, logins, start_master};
 use support::openssh::{sshd_opts, Fixture};
 use support::{require_peer, Output};
 
 /// Bytes moved through each forward.
 const BULK: u64 = 8 * 1024 * 1024;
 const LIMIT: Duration = Duration::from_secs(20);
-
-fn logins(f: &Fixture) -> usize {
-    f.peer.log().matches("Accepted publickey").count()
-}
-
-fn control_path(f: &Fixture) -> PathBuf {
-    f.client.path().join("cm")
-}
-
-/// Starts `master` (`-M -N -S path`) and waits for its socket.
-fn start_master(master: Ssh, path: &Path) -> Running {
-    let path_arg = path.to_str().unwrap().to_owned();
-    let running = spawn_quiet(&mut master.args(["-M", "-N", "-S", &path_arg]).command(None));
-    wait_until("the master's socket", LIMIT, || path.exists());
-    running
-}
 
 /// `client -S path -O command forward-flags...`.
 fn control(client: Ssh, path: &Path, command: &str, flags: &[&str]) -> Output {

@@ -18,22 +18,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use support::client::{assert_exit, shell_quote, OXSSH};
-use support::openssh::{sshd_opts, Fixture};
+use support::openssh::{both_servers, Fixture};
 use support::users::TEST_USER;
 use support::{require_peer, run, Output};
 
 const LIMIT: Duration = Duration::from_secs(120);
-
-fn servers() -> Vec<(&'static str, Fixture)> {
-    let mut all = Vec::new();
-    if let Some(f) = Fixture::start(sshd_opts(&[])) {
-        all.push(("sshd", f));
-    }
-    if let Some(f) = Fixture::start_oxsshd(sshd_opts(&[])) {
-        all.push(("oxsshd", f));
-    }
-    all
-}
 
 /// The server's connections and logins so far (the harness's own readiness probe
 /// counts as a connection: compare with a count taken before the run).
@@ -199,7 +188,7 @@ fn git_clone_and_push_over_oxssh_with_a_shared_connection() {
     if !require_peer("git") {
         return;
     }
-    for (server, f) in servers() {
+    for (server, f) in both_servers() {
         f.trust_host();
         let shared = Shared::new(&f, "60");
         let remote_dir = shared_dir();
@@ -259,7 +248,7 @@ fn rsync_over_oxssh_with_a_shared_connection() {
     if !require_peer("rsync") {
         return;
     }
-    for (server, f) in servers() {
+    for (server, f) in both_servers() {
         f.trust_host();
         let shared = Shared::new(&f, "60");
         let remote_dir = shared_dir();
@@ -312,7 +301,7 @@ fn rsync_over_oxssh_with_a_shared_connection() {
 
 #[test]
 fn ansible_default_options_run_sequential_commands_over_one_connection() {
-    for (server, f) in servers() {
+    for (server, f) in both_servers() {
         f.trust_host();
         // Ansible's ssh connection plugin: ControlMaster=auto ControlPersist=60s, then
         // one ssh run per step (a temporary directory, a module piped in, clean-up).
