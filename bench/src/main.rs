@@ -1,6 +1,7 @@
 //! oxssh-bench: OpenSSH and oxssh side by side on loopback, in one run, interleaved.
 //! See the README's "Benchmarks" section.
 
+mod forward;
 mod holder;
 mod measure;
 mod procfs;
@@ -70,7 +71,7 @@ pub struct Opts {
 
 const USAGE: &str = "usage: oxssh-bench [--quick] [--size MiB] [--rounds N] [--logins N] \
 [--cps-secs S] [--sessions N,N] [--sftp-size MiB] [--sftp-files N] \
-[--only throughput,latency,cps,sftp,memory] [--bin-dir DIR] [--sshd PATH] [--ssh PATH] [--out DIR]";
+[--only throughput,latency,cps,sftp,forward,memory] [--bin-dir DIR] [--sshd PATH] [--ssh PATH] [--out DIR]";
 
 fn parse_opts() -> Res<Opts> {
     use lexopt::prelude::*;
@@ -172,6 +173,7 @@ pub struct Results {
     pub cps: BTreeMap<(usize, usize), (f64, u64)>,
     pub memory: Vec<MemResult>,
     pub sftp: Option<sftp::SftpResults>,
+    pub forward: Option<forward::ForwardResults>,
     pub notes: Vec<String>,
 }
 
@@ -366,6 +368,13 @@ fn run() -> Res<()> {
             opts.sftp_files,
             opts.rounds,
         )?);
+    }
+
+    if opts.wants("forward") {
+        let (clients, servers) = ([&ssh_client, &ox_client], [&sshd, &oxd]);
+        let dir = setup.dir.path();
+        let (size, rounds) = (opts.size_mib, opts.rounds);
+        results.forward = Some(forward::run(clients, servers, dir, size, rounds, 30)?);
     }
 
     // Memory is measured on freshly started servers: a server whose heap already grew

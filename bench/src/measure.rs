@@ -30,6 +30,13 @@ impl ClientProg {
 
     /// `CLIENT [options] [extra] -p PORT oxssh-test@127.0.0.1 REMOTE`.
     pub fn command(&self, port: u16, extra: &[&str], remote: &str) -> Command {
+        let mut cmd = self.no_command(port, extra);
+        cmd.arg(remote);
+        cmd
+    }
+
+    /// `CLIENT [options] [extra] -p PORT oxssh-test@127.0.0.1`, no remote command.
+    pub fn no_command(&self, port: u16, extra: &[&str]) -> Command {
         let mut cmd = Command::new(&self.path);
         cmd.args(["-F", "/dev/null", "-i"])
             .arg(&self.key)
@@ -48,8 +55,7 @@ impl ClientProg {
             .args(extra)
             .arg("-p")
             .arg(port.to_string())
-            .arg(format!("{USER}@127.0.0.1"))
-            .arg(remote);
+            .arg(format!("{USER}@127.0.0.1"));
         cmd
     }
 }

@@ -393,6 +393,9 @@ pub fn markdown(info: &RunInfo, r: &Results) -> String {
     if let Some(sftp) = &r.sftp {
         out.push_str(&crate::sftp::markdown(sftp));
     }
+    if let Some(forward) = &r.forward {
+        out.push_str(&crate::forward::markdown(forward));
+    }
 
     if !r.notes.is_empty() {
         let _ = writeln!(out, "## Notes\n");

@@ -14,13 +14,14 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use support::client::{wait_until, Running};
+use support::client::wait_until;
 use support::forward::{
-    connect, echo_server, echo_through, socks4a_connect, socks5_connect, wait_for_port, Background,
+    assert_closed_without_data, connect, echo_server, echo_through, local_forwards,
+    many_connections_finish_past_a_stalled_one, socks4a_connect, socks5_connect, wait_for_port,
+    Agent, Background,
 };
 use support::free_port;
 use support::openssh::{sshd_opts, Fixture};
@@ -161,10 +162,7 @@ fn forward_to_a_closed_port_reports_open_failure_and_the_session_continues() {
             .command(Some("sleep 3; echo still here")),
     );
     wait_for_port(port);
-    let mut s = connect(port);
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut sink = Vec::new();
-    assert_eq!(s.read_to_end(&mut sink).unwrap_or(0), 0);
+    assert_closed_without_data(port, "refused");
     client.wait_for_line(
         "open failed: connect failed: Connection refused",
         Duration::from_secs(20),
@@ -212,46 +210,6 @@ fn bad_forward_specifications_are_refused_as_openssh_does() {
     }
 }
 
-/// A foreground agent (`-D -a socket`) holding the fixture's key; killed on drop.
-struct Agent {
-    _process: Running,
-    socket: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Agent {
-    fn start(program: &str, key: &std::path::Path) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("agent.sock");
-        let process = Running(
-            Command::new(program)
-                .args(["-D", "-a"])
-                .arg(&socket)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        wait_until("the agent socket", Duration::from_secs(10), || {
-            UnixStream::connect(&socket).is_ok()
-        });
-        let out = support::run(
-            Command::new("ssh-add")
-                .arg(key)
-                .env("SSH_AUTH_SOCK", &socket),
-            b"",
-            Duration::from_secs(20),
-        );
-        assert!(out.status.success(), "ssh-add: {}", out.stderr);
-        Self {
-            _process: process,
-            socket,
-            _dir: dir,
-        }
-    }
-}
-
 #[test]
 fn agent_forwarding_through_openssh_sshd_lists_the_agents_key() {
     let Some(f) = fixture() else { return };
@@ -277,35 +235,14 @@ fn agent_forwarding_through_openssh_sshd_lists_the_agents_key() {
     }
 }
 
+/// Issue 8: 100 forwarded connections at once through one `-L`, past one whose reader
+/// stalled; each is its own channel with its own window, so all finish.
 #[test]
-fn a_stalled_local_forward_slows_only_itself() {
+fn a_hundred_forwarded_connections_finish_while_one_reader_stalls() {
     let Some(f) = fixture() else { return };
-    let echo = echo_server();
-    let port = free_port();
-    let client = Background::spawn(
-        &mut f
-            .oxssh()
-            .args(["-N", "-L", &format!("{port}:127.0.0.1:{echo}")])
-            .command(None),
-    );
-    wait_for_port(port);
-    // Sends and never reads: its echo backs up until every window and buffer is full.
-    let mut stalled = connect(port);
-    stalled
-        .set_write_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let chunk = vec![0xa5u8; 64 * 1024];
-    let mut pushed = 0usize;
-    while stalled.write_all(&chunk).is_ok() && pushed < 256 * 1024 * 1024 {
-        pushed += chunk.len();
-    }
-    assert!(
-        pushed < 256 * 1024 * 1024,
-        "the stalled forward never filled up"
-    );
-    let (sent, received) = echo_through(connect(port), 16 * 1024 * 1024);
-    assert_eq!(sent, received, "stderr: {}", client.stderr());
-    drop(stalled);
+    let (client, ports) = local_forwards(f.oxssh(), &[echo_server()]);
+    let context = || format!("oxssh: {}", client.stderr());
+    many_connections_finish_past_a_stalled_one(ports[0], 100, 1024 * 1024, &context);
 }
 
 #[test]

@@ -14,7 +14,7 @@ mod support;
 use std::path::{Path, PathBuf};
 
 use support::client::assert_exit;
-use support::openssh::{sshd_opts, Fixture};
+use support::openssh::{both_servers, sshd_opts, Fixture};
 use support::require_peer;
 
 /// A tiny relay: records its arguments (after the target port) in the file named by
@@ -79,23 +79,12 @@ impl Relay {
     }
 }
 
-fn fixtures() -> Vec<(&'static str, Fixture)> {
-    let mut all = Vec::new();
-    if let Some(f) = Fixture::start(sshd_opts(&[])) {
-        all.push(("sshd", f));
-    }
-    if let Some(f) = Fixture::start_oxsshd(sshd_opts(&[])) {
-        all.push(("oxsshd", f));
-    }
-    all
-}
-
 #[test]
 fn proxy_command_relay_carries_the_session_to_sshd_and_oxsshd() {
     if !require_peer("python3") {
         return;
     }
-    for (name, f) in fixtures() {
+    for (name, f) in both_servers() {
         let relay = Relay::new(f.client.path());
         let out = f
             .oxssh()
@@ -113,7 +102,7 @@ fn proxy_use_fdpass_runs_over_the_passed_socket() {
     if !require_peer("python3") {
         return;
     }
-    for (name, f) in fixtures() {
+    for (name, f) in both_servers() {
         let relay = Relay::new(f.client.path());
         let out = f
             .oxssh()
@@ -184,7 +173,7 @@ fn a_proxy_command_that_fails_is_a_connection_failure() {
 
 #[test]
 fn proxy_command_runs_an_inetd_mode_server_as_openssh_regress_does() {
-    for (name, f) in fixtures() {
+    for (name, f) in both_servers() {
         let server = if name == "sshd" {
             support::find_program("sshd").unwrap()
         } else {

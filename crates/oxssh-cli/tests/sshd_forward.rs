@@ -12,15 +12,13 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::client::{wait_until, ClientDir, Running};
+use support::client::{wait_until, ClientDir};
 use support::forward::{
-    connect, echo_server, echo_through, socks5_connect, wait_for_port, Background,
+    assert_closed_without_data, connect, echo_server, echo_through, local_forwards,
+    many_connections_finish_past_a_stalled_one, socks5_connect, wait_for_port, Agent, Background,
 };
 use support::openssh::{sshd_opts, Fixture};
 use support::users::test_user;
@@ -158,10 +156,7 @@ fn forward_to_a_closed_port_fails_with_connect_failed_and_the_session_continues(
             .command(Some("sleep 3; echo still here")),
     );
     wait_for_port(port);
-    let mut s = connect(port);
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut sink = Vec::new();
-    assert_eq!(s.read_to_end(&mut sink).unwrap_or(0), 0);
+    assert_closed_without_data(port, "refused");
     client.wait_for_line(
         "open failed: connect failed: Connection refused",
         Duration::from_secs(20),
@@ -172,42 +167,14 @@ fn forward_to_a_closed_port_fails_with_connect_failed_and_the_session_continues(
     assert_eq!(client.process.0.wait().unwrap().code(), Some(0));
 }
 
+/// Issue 8: 100 forwarded connections at once through one `-L` of OpenSSH's ssh, past
+/// one whose reader stalled; oxsshd gives each channel its own window, so all finish.
 #[test]
-fn a_stalled_forward_slows_only_itself() {
+fn a_hundred_forwarded_connections_finish_while_one_reader_stalls() {
     let Some(f) = oxsshd(&[]) else { return };
-    let echo = echo_server();
-    let port = free_port();
-    let client = Background::spawn(
-        &mut f
-            .openssh()
-            .args(["-N", "-L", &format!("{port}:127.0.0.1:{echo}")])
-            .command(None),
-    );
-    wait_for_port(port);
-    // This one sends and never reads: its echo backs up until every window is full.
-    let mut stalled = connect(port);
-    stalled
-        .set_write_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let chunk = vec![0x5au8; 64 * 1024];
-    let mut pushed = 0usize;
-    while stalled.write_all(&chunk).is_ok() && pushed < 256 * 1024 * 1024 {
-        pushed += chunk.len();
-    }
-    assert!(
-        pushed < 256 * 1024 * 1024,
-        "the stalled forward never filled up"
-    );
-    // The other forward still moves data at full speed.
-    let (sent, received) = echo_through(connect(port), 16 * 1024 * 1024);
-    assert_eq!(
-        sent,
-        received,
-        "ssh: {}\nlog: {}",
-        client.stderr(),
-        f.peer.log()
-    );
-    drop(stalled);
+    let (client, ports) = local_forwards(f.openssh(), &[echo_server()]);
+    let context = || format!("ssh: {}\nlog: {}", client.stderr(), f.peer.log());
+    many_connections_finish_past_a_stalled_one(ports[0], 100, 1024 * 1024, &context);
 }
 
 #[test]
@@ -216,18 +183,8 @@ fn allow_tcp_forwarding_no_refuses_with_openssh_messages() {
         return;
     };
     let echo = echo_server();
-    let port = free_port();
-    let client = Background::spawn(
-        &mut f
-            .openssh()
-            .args(["-N", "-L", &format!("{port}:127.0.0.1:{echo}")])
-            .command(None),
-    );
-    wait_for_port(port);
-    let mut s = connect(port);
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut sink = Vec::new();
-    assert_eq!(s.read_to_end(&mut sink).unwrap_or(0), 0);
+    let (client, ports) = local_forwards(f.openssh(), &[echo]);
+    assert_closed_without_data(ports[0], "refused");
     client.wait_for_line(
         "open failed: administratively prohibited: open failed",
         Duration::from_secs(20),
@@ -289,28 +246,10 @@ fn permit_open_and_permit_listen_limit_targets() {
     ]) else {
         return;
     };
-    let port = free_port();
-    let second = free_port();
-    let client = Background::spawn(
-        &mut f
-            .openssh()
-            .args([
-                "-N",
-                "-L",
-                &format!("{port}:127.0.0.1:{echo}"),
-                "-L",
-                &format!("{second}:127.0.0.1:{other}"),
-            ])
-            .command(None),
-    );
-    wait_for_port(port);
-    wait_for_port(second);
-    let (sent, received) = echo_through(connect(port), 1024 * 1024);
+    let (client, ports) = local_forwards(f.openssh(), &[echo, other]);
+    let (sent, received) = echo_through(connect(ports[0]), 1024 * 1024);
     assert_eq!(sent, received);
-    let mut s = connect(second);
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut sink = Vec::new();
-    assert_eq!(s.read_to_end(&mut sink).unwrap_or(0), 0);
+    assert_closed_without_data(ports[1], "the other target");
     client.wait_for_line(
         "open failed: administratively prohibited: open failed",
         Duration::from_secs(20),
@@ -339,19 +278,8 @@ fn authorized_keys_restrict_and_no_port_forwarding_refuse_forwarding() {
         let Some(f) = oxsshd_with_key_options(options) else {
             return;
         };
-        let echo = echo_server();
-        let port = free_port();
-        let client = Background::spawn(
-            &mut f
-                .openssh()
-                .args(["-N", "-L", &format!("{port}:127.0.0.1:{echo}")])
-                .command(None),
-        );
-        wait_for_port(port);
-        let mut s = connect(port);
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut sink = Vec::new();
-        assert_eq!(s.read_to_end(&mut sink).unwrap_or(0), 0, "{options}");
+        let (client, ports) = local_forwards(f.openssh(), &[echo_server()]);
+        assert_closed_without_data(ports[0], options);
         client.wait_for_line(
             "open failed: administratively prohibited: open failed",
             Duration::from_secs(20),
@@ -366,69 +294,11 @@ fn authorized_keys_permitopen_allows_only_its_target() {
     let Some(f) = oxsshd_with_key_options(&format!("permitopen=\"127.0.0.1:{echo}\"")) else {
         return;
     };
-    let port = free_port();
-    let second = free_port();
-    let client = Background::spawn(
-        &mut f
-            .openssh()
-            .args([
-                "-N",
-                "-L",
-                &format!("{port}:127.0.0.1:{echo}"),
-                "-L",
-                &format!("{second}:127.0.0.1:{other}"),
-            ])
-            .command(None),
-    );
-    wait_for_port(port);
-    wait_for_port(second);
-    let (sent, received) = echo_through(connect(port), 1024 * 1024);
+    let (client, ports) = local_forwards(f.openssh(), &[echo, other]);
+    let (sent, received) = echo_through(connect(ports[0]), 1024 * 1024);
     assert_eq!(sent, received);
-    let mut s = connect(second);
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let mut sink = Vec::new();
-    assert_eq!(s.read_to_end(&mut sink).unwrap_or(0), 0);
+    assert_closed_without_data(ports[1], "the other target");
     client.wait_for_line("administratively prohibited", Duration::from_secs(20));
-}
-
-/// A foreground agent holding `key`, killed on drop.
-struct Agent {
-    _process: Running,
-    socket: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Agent {
-    fn start(program: &str, key: &Path) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("agent.sock");
-        let process = Running(
-            Command::new(program)
-                .args(["-D", "-a"])
-                .arg(&socket)
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        wait_until("the agent socket", Duration::from_secs(10), || {
-            UnixStream::connect(&socket).is_ok()
-        });
-        let out = support::run(
-            Command::new("ssh-add")
-                .arg(key)
-                .env("SSH_AUTH_SOCK", &socket),
-            b"",
-            Duration::from_secs(20),
-        );
-        assert!(out.status.success(), "ssh-add: {}", out.stderr);
-        Self {
-            _process: process,
-            socket,
-            _dir: dir,
-        }
-    }
 }
 
 #[test]

@@ -2,25 +2,29 @@
 //! listeners that open `direct-tcpip` (or, to a socket path, `direct-streamlocal@
 //! openssh.com`) channels, remote forwards (`-R`) requested with `tcpip-forward` (or
 //! `streamlocal-forward@openssh.com`) whose channels are connected to their local target,
-//! and the agent (`-A`) for `auth-agent@openssh.com` channels. Each forwarded connection
-//! is its own task over its own channel, so one stalled peer slows only itself.
+//! and the agent (`-A`) for `auth-agent@openssh.com` channels (both in `remote.rs`). Each
+//! forwarded connection is its own task over its own channel, so one stalled peer slows
+//! only itself. Forwards can be added and cancelled while the connection runs: a
+//! ControlMaster does so for its clients (PROTOCOL.mux `MUX_C_OPEN_FWD`/`CLOSE_FWD`).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use oxssh::{Channel, Client, IncomingChannel, IncomingChannels};
+use oxssh::{Channel, Client};
 use oxssh_config::{ClientConfig, Forward, ForwardAgent, PORT_STREAMLOCAL};
-use oxssh_wire::connection::open_failure;
-use oxssh_wire::forward::{
-    self, channel_type, request, DirectStreamlocal, ForwardedStreamlocal, TcpipForward, TcpipOpen,
-};
+use oxssh_wire::forward::{channel_type, DirectStreamlocal, TcpipOpen};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::task::JoinHandle;
 
 use super::socks;
 use crate::forwarding::{self, Gateway};
+
+mod remote;
+
+pub use remote::Granted;
+use remote::SharedRemotes;
 
 /// Bytes buffered per direction of one forwarded connection.
 const RELAY_BUFFER: usize = 64 * 1024;
@@ -138,76 +142,109 @@ impl Plan {
     }
 }
 
-/// How the server listens for one remote forward.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum RemoteListen {
-    /// `tcpip-forward`: the address as sent, and the port listened on (the allocated
-    /// one for port 0).
-    Tcp { address: String, port: u32 },
-    /// `streamlocal-forward@openssh.com`.
-    Unix(String),
-}
-
-/// A remote forward the server accepted.
-#[derive(Debug, Clone)]
-struct Remote {
-    listen: RemoteListen,
-    target: Endpoint,
-}
-
-/// The remote forwards: those the server accepted (or that are being requested with
-/// a known listener, so a connection racing the reply is recognised), and how many
-/// port-0 requests still wait for their port.
-#[derive(Debug, Default)]
-struct Remotes {
-    list: Vec<Remote>,
-    allocating: usize,
-}
-
-type SharedRemotes = Arc<Mutex<Remotes>>;
-
-/// Longest wait for a port-0 reply when a connection to an unknown port arrives.
-const ALLOCATION_WAIT: Duration = Duration::from_secs(5);
-
-/// The running forwardings; [`Forwarding::stop`] ends them.
+/// A local or dynamic forward's listener tasks.
 #[derive(Debug)]
-pub struct Forwarding {
+struct Local {
+    spec: Forward,
     tasks: Vec<JoinHandle<()>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: Client,
+    gateway_ports: bool,
+    locals: Mutex<Vec<Local>>,
     remotes: SharedRemotes,
+    incoming: JoinHandle<()>,
+}
+
+/// The running forwardings of one connection. Forwards can be added and cancelled
+/// while it runs (a master does so for its mux clients); [`Forwarding::stop`] ends them.
+#[derive(Debug, Clone)]
+pub struct Forwarding {
+    inner: Arc<Inner>,
 }
 
 impl Forwarding {
     /// Cancels the remote forwards (briefly waiting for the server) and stops every
     /// listener and relay.
     pub async fn stop(self, client: &Client) {
-        let remotes = self
-            .remotes
-            .lock()
-            .map(|r| r.list.clone())
-            .unwrap_or_default();
+        let cancels = remote::take_all(&self.inner.remotes);
         let cancel = async {
-            for r in remotes {
-                let (name, data) = match &r.listen {
-                    RemoteListen::Tcp { address, port } => (
-                        request::CANCEL_TCPIP_FORWARD,
-                        TcpipForward {
-                            address: address.clone(),
-                            port: *port,
-                        }
-                        .encode(),
-                    ),
-                    RemoteListen::Unix(path) => (
-                        request::CANCEL_STREAMLOCAL_FORWARD,
-                        forward::encode_streamlocal_forward(path),
-                    ),
-                };
+            for (name, data) in cancels {
                 let _ = client.global_request(name, &data).await;
             }
         };
         let _ = tokio::time::timeout(CANCEL_TIMEOUT, cancel).await;
-        for task in self.tasks {
-            task.abort();
+        let locals = self
+            .inner
+            .locals
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default();
+        for local in locals {
+            local.tasks.iter().for_each(JoinHandle::abort);
         }
+        self.inner.incoming.abort();
+    }
+
+    /// Adds a local (`-L`) or dynamic (`-D`) forward; one already in place succeeds
+    /// again. The reasons a listener cannot be set up are printed.
+    pub async fn open_local(&self, f: &Forward) -> Result<(), ()> {
+        let exists = |locals: &Vec<Local>| locals.iter().any(|l| &l.spec == f);
+        if self
+            .inner
+            .locals
+            .lock()
+            .map(|l| exists(&l))
+            .unwrap_or(false)
+        {
+            return Ok(());
+        }
+        let tasks = start_local(&self.inner.client, self.inner.gateway_ports, f).await?;
+        if let Ok(mut locals) = self.inner.locals.lock() {
+            locals.push(Local {
+                spec: f.clone(),
+                tasks,
+            });
+        }
+        Ok(())
+    }
+
+    /// Stops the local or dynamic forward `f`; `false` when there is none.
+    pub fn close_local(&self, f: &Forward) -> bool {
+        let Ok(mut locals) = self.inner.locals.lock() else {
+            return false;
+        };
+        let Some(at) = locals.iter().position(|l| &l.spec == f) else {
+            return false;
+        };
+        let local = locals.remove(at);
+        local.tasks.iter().for_each(JoinHandle::abort);
+        if let (Some(path), PORT_STREAMLOCAL) = (&f.listen_path, f.listen_port) {
+            let _ = std::fs::remove_file(path);
+        }
+        true
+    }
+
+    /// Asks the server for the remote forward `f` (one already in place is granted
+    /// again). The error is OpenSSH's message.
+    pub async fn open_remote(&self, f: &Forward) -> Result<Granted, String> {
+        remote::request(&self.inner.client, f, &self.inner.remotes).await
+    }
+
+    /// Cancels the remote forward `f`; `false` when there is none. The server's answer
+    /// is awaited briefly; the forward is forgotten either way.
+    pub async fn close_remote(&self, f: &Forward) -> bool {
+        let Some((name, data)) = remote::take(&self.inner.remotes, f) else {
+            return false;
+        };
+        let _ = tokio::time::timeout(
+            CANCEL_TIMEOUT,
+            self.inner.client.global_request(name, &data),
+        )
+        .await;
+        true
     }
 }
 
@@ -217,24 +254,32 @@ fn say(plan: &Plan, line: &str) {
     }
 }
 
+/// `host:port` (or the path) a forward connects to, as messages print it.
+pub fn connect_text(f: &Forward) -> String {
+    Endpoint::connect_side(f).text()
+}
+
 /// Starts every forwarding of `plan`. With `ExitOnForwardFailure`, the first failure
 /// is returned (OpenSSH's fatal message); otherwise failures are reported and skipped.
 pub async fn start(client: &Client, plan: &Plan) -> Result<Forwarding, String> {
     let remotes = SharedRemotes::default();
-    let mut tasks = Vec::new();
-    if plan.agent_requested || !plan.remote.is_empty() {
-        tasks.push(tokio::spawn(serve_incoming(
-            client.incoming_channels(),
-            remotes.clone(),
-            plan.agent_requested.then(|| plan.agent.clone()),
-        )));
-    }
-    let mut forwarding = Forwarding { tasks, remotes };
+    // Always answered: a master may add remote forwards for its clients later.
+    let incoming = tokio::spawn(remote::serve_incoming(
+        client.incoming_channels(),
+        remotes.clone(),
+        plan.agent_requested.then(|| plan.agent.clone()),
+    ));
+    let forwarding = Forwarding {
+        inner: Arc::new(Inner {
+            client: client.clone(),
+            gateway_ports: plan.gateway_ports,
+            locals: Mutex::new(Vec::new()),
+            remotes,
+            incoming,
+        }),
+    };
     for f in &plan.local {
-        if start_local(client, plan, f, &mut forwarding.tasks)
-            .await
-            .is_err()
-        {
+        if forwarding.open_local(f).await.is_err() {
             // OpenSSH says "local" for dynamic forwards too: they are local ones.
             let message = "Could not request local forwarding.".to_owned();
             if plan.exit_on_failure {
@@ -245,12 +290,22 @@ pub async fn start(client: &Client, plan: &Plan) -> Result<Forwarding, String> {
         }
     }
     for f in &plan.remote {
-        if let Err(message) = request_remote(client, plan, f, &forwarding.remotes).await {
-            if plan.exit_on_failure {
-                forwarding.stop(client).await;
-                return Err(format!("Error: {message}"));
+        match forwarding.open_remote(f).await {
+            Ok(Granted::AsAsked) => {}
+            Ok(Granted::Allocated(port)) => say(
+                plan,
+                &format!(
+                    "Allocated port {port} for remote forward to {}",
+                    connect_text(f)
+                ),
+            ),
+            Err(message) => {
+                if plan.exit_on_failure {
+                    forwarding.stop(client).await;
+                    return Err(format!("Error: {message}"));
+                }
+                say(plan, &format!("Warning: {message}"));
             }
-            say(plan, &format!("Warning: {message}"));
         }
     }
     Ok(forwarding)
@@ -259,10 +314,10 @@ pub async fn start(client: &Client, plan: &Plan) -> Result<Forwarding, String> {
 /// Binds one `-L`/`-D` listener and starts accepting; the reasons it cannot are printed.
 async fn start_local(
     client: &Client,
-    plan: &Plan,
+    gateway_ports: bool,
     f: &Forward,
-    tasks: &mut Vec<JoinHandle<()>>,
-) -> Result<(), ()> {
+) -> Result<Vec<JoinHandle<()>>, ()> {
+    let mut tasks = Vec::new();
     if let (Some(path), PORT_STREAMLOCAL) = (&f.listen_path, f.listen_port) {
         let listener = UnixListener::bind(path).map_err(|e| {
             eprintln!(
@@ -275,9 +330,9 @@ async fn start_local(
             listener,
             f.clone(),
         )));
-        return Ok(());
+        return Ok(tasks);
     }
-    let gateway = if plan.gateway_ports {
+    let gateway = if gateway_ports {
         Gateway::Yes
     } else {
         Gateway::No
@@ -293,101 +348,13 @@ async fn start_local(
                     f.clone(),
                 )));
             }
-            Ok(())
+            Ok(tasks)
         }
         Err((addr, e)) => {
             eprintln!("bind {addr}: {}", forwarding::strerror(&e));
             eprintln!("channel_setup_fwd_listener_tcpip: cannot listen to port: {port}");
             Err(())
         }
-    }
-}
-
-/// `tcpip-forward` (or `streamlocal-forward@openssh.com`) for one `-R`; on port 0,
-/// prints the port the server chose.
-async fn request_remote(
-    client: &Client,
-    plan: &Plan,
-    f: &Forward,
-    remotes: &Mutex<Remotes>,
-) -> Result<(), String> {
-    let target = Endpoint::connect_side(f);
-    // Known before the reply, so a connection that overtakes the reply is recognised.
-    let announce = |listen: &RemoteListen| {
-        if let Ok(mut r) = remotes.lock() {
-            r.list.push(Remote {
-                listen: listen.clone(),
-                target: target.clone(),
-            });
-        }
-    };
-    let forget = |listen: &RemoteListen| {
-        if let Ok(mut r) = remotes.lock() {
-            r.list.retain(|x| &x.listen != listen);
-        }
-    };
-    if let (Some(path), PORT_STREAMLOCAL) = (&f.listen_path, f.listen_port) {
-        let listen = RemoteListen::Unix(path.clone());
-        announce(&listen);
-        let data = forward::encode_streamlocal_forward(path);
-        if ask(client, request::STREAMLOCAL_FORWARD, &data)
-            .await
-            .is_err()
-        {
-            forget(&listen);
-            return Err(format!(
-                "remote port forwarding failed for listen path {path}"
-            ));
-        }
-        Ok(())
-    } else {
-        // OpenSSH's channel_rfwd_bind_host: no host is `localhost`, `*` every address.
-        let address = match f.listen_host.as_deref() {
-            None => "localhost".to_owned(),
-            Some("*") => String::new(),
-            Some(h) => h.to_owned(),
-        };
-        let listen_port = u32::try_from(f.listen_port).unwrap_or(0);
-        let req = TcpipForward {
-            address: address.clone(),
-            port: listen_port,
-        };
-        let failed = || format!("remote port forwarding failed for listen port {listen_port}");
-        if listen_port != 0 {
-            let listen = RemoteListen::Tcp {
-                address,
-                port: listen_port,
-            };
-            announce(&listen);
-            let reply = ask(client, request::TCPIP_FORWARD, &req.encode()).await;
-            if reply.is_err() {
-                forget(&listen);
-                return Err(failed());
-            }
-            return Ok(());
-        }
-        if let Ok(mut r) = remotes.lock() {
-            r.allocating += 1;
-        }
-        let reply = ask(client, request::TCPIP_FORWARD, &req.encode()).await;
-        let port = reply
-            .ok()
-            .and_then(|data| forward::decode_allocated_port(&data).ok());
-        if let Some(port) = port {
-            announce(&RemoteListen::Tcp { address, port });
-        }
-        if let Ok(mut r) = remotes.lock() {
-            r.allocating = r.allocating.saturating_sub(1);
-        }
-        let port = port.ok_or_else(failed)?;
-        say(
-            plan,
-            &format!(
-                "Allocated port {port} for remote forward to {}",
-                target.text()
-            ),
-        );
-        Ok(())
     }
 }
 
@@ -492,137 +459,4 @@ pub(super) async fn relay<S: AsyncRead + AsyncWrite + Unpin + ?Sized>(
     let _ =
         tokio::io::copy_bidirectional_with_sizes(&mut channel, stream, RELAY_BUFFER, RELAY_BUFFER)
             .await;
-}
-
-/// Answers the channels the server opens.
-async fn serve_incoming(
-    mut incoming: IncomingChannels,
-    remotes: SharedRemotes,
-    agent: Option<Option<PathBuf>>,
-) {
-    while let Some(offer) = incoming.next().await {
-        match offer.channel_type() {
-            channel_type::FORWARDED_TCPIP | channel_type::FORWARDED_STREAMLOCAL => {
-                tokio::spawn(forwarded(offer, remotes.clone()));
-            }
-            channel_type::AUTH_AGENT => {
-                tokio::spawn(agent_channel(offer, agent.clone()));
-            }
-            _ => offer.reject(open_failure::ADMINISTRATIVELY_PROHIBITED, "open failed"),
-        }
-    }
-}
-
-/// Which remote forward a `forwarded-tcpip` or `forwarded-streamlocal` channel is for.
-fn forwarded_listen(offer: &IncomingChannel) -> Option<RemoteListen> {
-    if offer.channel_type() == channel_type::FORWARDED_STREAMLOCAL {
-        let open = ForwardedStreamlocal::decode(offer.data()).ok()?;
-        return Some(RemoteListen::Unix(open.path));
-    }
-    let open = TcpipOpen::decode(offer.data()).ok()?;
-    Some(RemoteListen::Tcp {
-        address: open.host,
-        port: open.port,
-    })
-}
-
-/// The target of the remote forward `listen` belongs to; waits a little while a port-0
-/// request is still unanswered, since its connections may overtake the reply.
-async fn find_target(remotes: &SharedRemotes, listen: &RemoteListen) -> Option<Endpoint> {
-    let deadline = tokio::time::Instant::now() + ALLOCATION_WAIT;
-    loop {
-        let (found, allocating) = {
-            let r = remotes.lock().ok()?;
-            // The exact listener first; else a TCP forward on the same port (the server
-            // may write the address its own way).
-            let same_port = |x: &&Remote| match (&x.listen, listen) {
-                (RemoteListen::Tcp { port: a, .. }, RemoteListen::Tcp { port: b, .. }) => a == b,
-                _ => false,
-            };
-            let found = r
-                .list
-                .iter()
-                .find(|x| &x.listen == listen)
-                .or_else(|| r.list.iter().find(same_port))
-                .map(|x| x.target.clone());
-            (found, r.allocating)
-        };
-        if found.is_some() || allocating == 0 || tokio::time::Instant::now() >= deadline {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
-async fn forwarded(offer: IncomingChannel, remotes: SharedRemotes) {
-    let Some(listen) = forwarded_listen(&offer) else {
-        offer.reject(
-            open_failure::CONNECT_FAILED,
-            "bad forwarded channel request",
-        );
-        return;
-    };
-    let target = find_target(&remotes, &listen).await;
-    if target == Some(Endpoint::Socks) {
-        if let Ok(channel) = offer.accept() {
-            socks::serve_channel(channel).await;
-        }
-        return;
-    }
-    let Some(target) = target else {
-        match listen {
-            RemoteListen::Tcp { port, .. } => {
-                eprintln!("WARNING: Server requests forwarding for unknown listen_port {port}")
-            }
-            RemoteListen::Unix(path) => {
-                eprintln!("WARNING: Server requests forwarding for unknown path {path}")
-            }
-        }
-        offer.reject(open_failure::ADMINISTRATIVELY_PROHIBITED, "open failed");
-        return;
-    };
-    match target.connect().await {
-        Ok(mut stream) => {
-            if let Ok(channel) = offer.accept() {
-                relay(channel, &mut stream).await;
-            }
-        }
-        Err(e) => {
-            let text = forwarding::strerror(&e);
-            match &target {
-                Endpoint::Tcp { host, port } => eprintln!("connect_to {host} port {port}: failed."),
-                Endpoint::Unix(path) => eprintln!("connect_to {path}: {text}"),
-                Endpoint::Socks => {}
-            }
-            offer.reject(open_failure::CONNECT_FAILED, &text);
-        }
-    }
-}
-
-/// `agent`: `None` when forwarding was not asked for, `Some(None)` when it was but no
-/// agent is reachable.
-async fn agent_channel(offer: IncomingChannel, agent: Option<Option<PathBuf>>) {
-    let Some(agent) = agent else {
-        // OpenSSH's words: we never asked for this channel.
-        eprintln!("Warning: ssh server tried agent forwarding.");
-        eprintln!("Warning: this is probably a break-in attempt by a malicious server.");
-        offer.reject(open_failure::ADMINISTRATIVELY_PROHIBITED, "open failed");
-        return;
-    };
-    let Some(path) = agent else {
-        offer.reject(open_failure::ADMINISTRATIVELY_PROHIBITED, "open failed");
-        return;
-    };
-    let connect = tokio::time::timeout(forwarding::CONNECT_TIMEOUT, UnixStream::connect(&path));
-    match connect.await {
-        Ok(Ok(mut stream)) => {
-            if let Ok(channel) = offer.accept() {
-                relay(channel, &mut stream).await;
-            }
-        }
-        _ => {
-            tracing::debug!("failed to connect to the agent at {}", path.display());
-            offer.reject(open_failure::ADMINISTRATIVELY_PROHIBITED, "open failed");
-        }
-    }
 }

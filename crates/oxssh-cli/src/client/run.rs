@@ -441,9 +441,9 @@ async fn connect_and_run(
         return mux::control(config, command).await;
     }
     let persist_copy = mux::persist_copy();
-    // Forwards cannot be asked of a master yet (MUX_C_OPEN_FWD): such a run connects itself.
-    let wants_forwards = !plan.local.is_empty() || !plan.remote.is_empty() || plan.agent_requested;
-    if persist_copy.is_none() && !wants_forwards {
+    // Forwards are asked of a master (MUX_C_OPEN_FWD); the agent cannot be yet: such a
+    // run connects by itself.
+    if persist_copy.is_none() && !plan.agent_requested {
         // A master that refuses the session leaves us to connect by ourselves, as ssh.
         if let Some(conn) = mux::existing_master(config).await {
             if let Some(code) = through_master(conn, args, config).await {
@@ -475,7 +475,7 @@ async fn connect_and_run(
             return fail(&[message]);
         }
     };
-    let master = mux::start_master(config, &client);
+    let master = mux::start_master(config, &client, &forwarding);
     if let Some(copy) = persist_copy {
         let Some(master) = master else {
             return 255;
@@ -509,10 +509,15 @@ async fn connect_and_run(
 /// Runs the session (or `-N`'s wait) through a master's connection.
 /// `None` when the master refused the session.
 async fn through_master(
-    conn: mux::client::Connection,
+    mut conn: mux::client::Connection,
     args: &Args,
     config: &ClientConfig,
 ) -> Option<u8> {
+    let (local, remote) = (&config.local_forwards, &config.remote_forwards);
+    if conn.forwards(local, remote, false, false).await.is_err() {
+        eprintln!("muxclient: master forward request failed");
+        return None;
+    }
     let Some(settings) = session_settings(args, config) else {
         // -N: the master already holds the connection.
         return Some(0);

@@ -253,7 +253,11 @@ pub enum MuxCommand {
     Exit,
     /// `stop`: ask the master to stop accepting new clients.
     Stop,
-    /// `forward`, `cancel`, `proxy`: known to OpenSSH, not implemented here yet.
+    /// `forward`: ask the master for the command line's forwards.
+    Forward,
+    /// `cancel`: ask the master to cancel them.
+    Cancel,
+    /// `proxy`: known to OpenSSH, not implemented here yet.
     Unsupported(&'static str),
 }
 
@@ -264,8 +268,8 @@ impl MuxCommand {
             "check" => Self::Check,
             "exit" => Self::Exit,
             "stop" => Self::Stop,
-            "forward" => Self::Unsupported("forward"),
-            "cancel" => Self::Unsupported("cancel"),
+            "forward" => Self::Forward,
+            "cancel" => Self::Cancel,
             "proxy" => Self::Unsupported("proxy"),
             _ => return None,
         })

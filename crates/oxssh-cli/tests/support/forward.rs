@@ -1,5 +1,7 @@
 //! Forwarding test plumbing: an echo service, bulk transfers through a forwarded port
 //! with SHA-256 on both sides, a client process whose stderr is watched while it runs,
+//! `-L` forwards started and waited for, the scenarios the client and server suites
+//! share (a refused channel, many connections past a stalled one), a foreground agent,
 //! and SOCKS requests written by hand.
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -9,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::client::{wait_until, Running};
+use super::client::{wait_until, Running, Ssh};
 use super::relay::fake_server;
 
 /// A loopback service that sends back everything it receives, then half-closes.
@@ -252,4 +254,109 @@ pub fn unix_echo_through(stream: std::os::unix::net::UnixStream, n: u64) -> (Sum
             sha256: hex(ctx.finish()),
         },
     )
+}
+
+/// `client -N -L PORT:127.0.0.1:TARGET` for each of `targets` (ports chosen here), once
+/// every forward accepts connections; the client and the forwards' ports.
+pub fn local_forwards(client: Ssh, targets: &[u16]) -> (Background, Vec<u16>) {
+    let ports: Vec<u16> = targets.iter().map(|_| super::free_port()).collect();
+    let mut args = vec!["-N".to_owned()];
+    for (port, target) in ports.iter().zip(targets) {
+        args.push("-L".into());
+        args.push(format!("{port}:127.0.0.1:{target}"));
+    }
+    let client = Background::spawn(&mut client.args(args).command(None));
+    for port in &ports {
+        wait_for_port(*port);
+    }
+    (client, ports)
+}
+
+/// A connection to a forward whose channel the server refuses: closed with no data.
+pub fn assert_closed_without_data(port: u16, what: &str) {
+    let mut s = connect(port);
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut sink = Vec::new();
+    assert_eq!(s.read_to_end(&mut sink).unwrap_or(0), 0, "{what}");
+}
+
+/// Issue 8's flow test through the `-L` forward at `port`: one connection sends and
+/// never reads (its echo backs up until every window and buffer is full), then
+/// `count` connections at once each echo `each` bytes; all must finish, intact.
+/// `context` is shown on failure (the client's stderr, the server's log).
+pub fn many_connections_finish_past_a_stalled_one(
+    port: u16,
+    count: usize,
+    each: u64,
+    context: &dyn Fn() -> String,
+) {
+    let mut stalled = connect(port);
+    stalled
+        .set_write_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let chunk = vec![0xa5u8; 64 * 1024];
+    let mut pushed = 0usize;
+    while stalled.write_all(&chunk).is_ok() && pushed < 256 * 1024 * 1024 {
+        pushed += chunk.len();
+    }
+    assert!(
+        pushed < 256 * 1024 * 1024,
+        "the stalled forward never filled up"
+    );
+    let started = Instant::now();
+    let workers: Vec<_> = (0..count)
+        .map(|_| thread::spawn(move || echo_through(connect(port), each)))
+        .collect();
+    for (i, worker) in workers.into_iter().enumerate() {
+        let (sent, received) = worker.join().unwrap();
+        assert_eq!(sent.len, each, "connection {i}: {}", context());
+        assert_eq!(sent, received, "connection {i}: {}", context());
+    }
+    eprintln!(
+        "{count} connections of {each} bytes past a stalled one: {:?}",
+        started.elapsed()
+    );
+    // Still stalled, not lost: it was only waiting for its reader.
+    drop(stalled);
+}
+
+/// A foreground agent (`-D -a socket`) holding `key`; killed on drop.
+pub struct Agent {
+    _process: Running,
+    pub socket: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Agent {
+    /// Starts `program` (`ssh-agent`, `oxssh-agent`) and adds `key` with `ssh-add`.
+    pub fn start(program: &str, key: &std::path::Path) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("agent.sock");
+        let process = Running(
+            Command::new(program)
+                .args(["-D", "-a"])
+                .arg(&socket)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        wait_until("the agent socket", Duration::from_secs(10), || {
+            std::os::unix::net::UnixStream::connect(&socket).is_ok()
+        });
+        let out = super::run(
+            Command::new("ssh-add")
+                .arg(key)
+                .env("SSH_AUTH_SOCK", &socket),
+            b"",
+            Duration::from_secs(20),
+        );
+        assert!(out.status.success(), "ssh-add: {}", out.stderr);
+        Self {
+            _process: process,
+            socket,
+            _dir: dir,
+        }
+    }
 }

@@ -27,6 +27,7 @@ pub mod algorithms;
 pub mod client;
 pub mod forward;
 pub mod keygen;
+pub mod mux;
 pub mod openssh;
 pub mod relay;
 pub mod sftp;

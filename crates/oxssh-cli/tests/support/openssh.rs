@@ -92,3 +92,16 @@ pub fn logged(log: &str, what: &str, value: &str) -> bool {
 pub fn host_name(peer: &Peer) -> String {
     format!("[127.0.0.1]:{}", peer.port())
 }
+
+/// OpenSSH's sshd and oxsshd, each with [`sshd_opts`]`(&[])`, named; those that cannot
+/// start here are left out (after a loud SKIP).
+pub fn both_servers() -> Vec<(&'static str, Fixture)> {
+    let mut all = Vec::new();
+    if let Some(f) = Fixture::start(sshd_opts(&[])) {
+        all.push(("sshd", f));
+    }
+    if let Some(f) = Fixture::start_oxsshd(sshd_opts(&[])) {
+        all.push(("oxsshd", f));
+    }
+    all
+}

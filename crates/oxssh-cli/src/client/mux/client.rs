@@ -13,7 +13,10 @@ use std::time::Duration;
 use tokio::io::Interest;
 use tokio::net::UnixStream;
 
+use oxssh_config::Forward;
+
 use super::codec::{self, Message, NewSession, Writer};
+use super::forward::{self as mux_forward, Kind};
 use crate::ssh::args::MuxCommand;
 use crate::ssh::tty::RawModeGuard;
 
@@ -137,6 +140,10 @@ impl Connection {
                 "Stop listening request sent.",
                 "Master refused stop listening request",
             ),
+            MuxCommand::Forward | MuxCommand::Cancel => {
+                eprintln!("oxssh: -O forward and -O cancel need forwards");
+                return 255;
+            }
             MuxCommand::Unsupported(word) => {
                 eprintln!("oxssh: -O {word} is not supported yet (issue 8)");
                 return 255;
@@ -171,6 +178,77 @@ impl Connection {
         }
     }
 
+    /// Asks the master for each forward, or to cancel it, as OpenSSH's client does:
+    /// local and dynamic ones first, then remote ones. `print_ports` (`-O forward`)
+    /// prints each port the server allocated on stdout. `Err` when any failed (the
+    /// messages are printed).
+    pub async fn forwards(
+        &mut self,
+        local: &[Forward],
+        remote: &[Forward],
+        cancel: bool,
+        print_ports: bool,
+    ) -> Result<(), ()> {
+        let all = local
+            .iter()
+            .map(|f| (Kind::of_local(f), f))
+            .chain(remote.iter().map(|f| (Kind::Remote, f)));
+        let mut result = Ok(());
+        for (kind, f) in all {
+            let id = self.id();
+            let reply = match self
+                .request(&mux_forward::encode(cancel, id, kind, f))
+                .await
+            {
+                Ok(m) => m,
+                Err(e) => {
+                    eprintln!("mux_client_forward: read from master failed: {e}");
+                    return Err(());
+                }
+            };
+            let mut r = reply.reader();
+            if r.u32().ok() != Some(id) {
+                eprintln!("mux_client_forward: out of sequence reply");
+                return Err(());
+            }
+            let reason = |r: &mut codec::Reader<'_>| {
+                r.string()
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .unwrap_or_default()
+            };
+            match reply.kind {
+                codec::S_OK => {}
+                codec::S_REMOTE_PORT if !cancel => {
+                    let port = r.u32().unwrap_or(0);
+                    tracing::info!(
+                        "Allocated port {port} for remote forward to {}:{}",
+                        f.connect_host.as_deref().unwrap_or(""),
+                        f.connect_port
+                    );
+                    if print_ports {
+                        println!("{port}");
+                    }
+                }
+                codec::S_PERMISSION_DENIED => {
+                    eprintln!("Master refused forwarding request: {}", reason(&mut r));
+                    result = Err(());
+                }
+                codec::S_FAILURE => {
+                    eprintln!(
+                        "mux_client_forward: forwarding request failed: {}",
+                        reason(&mut r)
+                    );
+                    result = Err(());
+                }
+                other => {
+                    eprintln!("mux_client_forward: unexpected response type {other}");
+                    return Err(());
+                }
+            }
+        }
+        result
+    }
+
     /// Runs a session through the master; returns our exit status, or `None` when the
     /// master refused the session before it started (the message is printed), in which
     /// case ssh connects by itself instead.
@@ -182,6 +260,14 @@ impl Connection {
         quiet: bool,
     ) -> Option<u8> {
         request.request_id = self.id();
+        // Listening for window changes before the session exists: the remote side may
+        // print (and the user resize) before the master's answer is read here, and a
+        // SIGWINCH arriving with no handler yet would be lost.
+        let mut winch = if request.want_tty {
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok()
+        } else {
+            None
+        };
         let stdin: io::Result<OwnedFd> = if stdin_null {
             std::fs::File::open("/dev/null").map(OwnedFd::from)
         } else {
@@ -240,11 +326,6 @@ impl Connection {
         let session_id = r.u32().unwrap_or(0);
         let raw = if request.want_tty {
             RawModeGuard::enter(std::io::stdin()).ok()
-        } else {
-            None
-        };
-        let mut winch = if request.want_tty {
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok()
         } else {
             None
         };

@@ -40,8 +40,17 @@ pub const S_EXIT_MESSAGE: u32 = 0x8000_0004;
 pub const S_ALIVE: u32 = 0x8000_0005;
 /// `MUX_S_SESSION_OPENED`.
 pub const S_SESSION_OPENED: u32 = 0x8000_0006;
+/// `MUX_S_REMOTE_PORT`.
+pub const S_REMOTE_PORT: u32 = 0x8000_0007;
 /// `MUX_S_TTY_ALLOC_FAIL`.
 pub const S_TTY_ALLOC_FAIL: u32 = 0x8000_0008;
+
+/// `MUX_FWD_LOCAL`: forwarding type of a `-L` forward.
+pub const FWD_LOCAL: u32 = 1;
+/// `MUX_FWD_REMOTE`: forwarding type of a `-R` forward.
+pub const FWD_REMOTE: u32 = 2;
+/// `MUX_FWD_DYNAMIC`: forwarding type of a `-D` forward.
+pub const FWD_DYNAMIC: u32 = 3;
 
 /// `escape char` value meaning "no escape character".
 pub const NO_ESCAPE: u32 = 0xffff_ffff;

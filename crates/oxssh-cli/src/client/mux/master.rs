@@ -4,7 +4,8 @@
 //! `SO_PEERCRED` as OpenSSH checks with `getpeereid`. Sessions run on the shared
 //! connection with the client's own stdin, stdout and stderr (passed by `SCM_RIGHTS`);
 //! the client gets the exit status. Alive checks, terminate and stop-listening are
-//! answered; forwarding and stdio-forwarding requests are refused (not implemented yet).
+//! answered; forwarding requests are served on the connection's [`Forwarding`]
+//! (`forward.rs`); stdio-forwarding requests are refused (not implemented yet).
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -20,6 +21,8 @@ use tokio::sync::{watch, Notify};
 
 use super::codec::{self, Message, NewSession, Writer};
 use super::fdio::FdIo;
+use super::forward::MasterPolicy;
+use crate::client::forward::Forwarding;
 use crate::ssh::tty;
 use crate::ssh::tty_modes::TtyModes;
 
@@ -42,11 +45,15 @@ pub struct MasterSettings {
     pub ask: bool,
     /// The host name for the confirmation prompts.
     pub host: String,
+    /// `GatewayPorts`, for the forwarding prompts' wording.
+    pub gateway_ports: bool,
+    /// Say nothing but errors (`-q`, `LogLevel QUIET`).
+    pub quiet: bool,
 }
 
 /// OpenSSH's `ask_permission`: `SSH_ASKPASS` (default `/usr/bin/ssh-askpass`) is run with
 /// `question`; an empty answer or `yes` allows. No askpass, or any failure, refuses.
-async fn confirmed(question: String) -> bool {
+pub(super) async fn confirmed(question: String) -> bool {
     let program = std::env::var_os("SSH_ASKPASS")
         .filter(|p| !p.is_empty())
         .unwrap_or_else(|| "/usr/bin/ssh-askpass".into());
@@ -123,6 +130,7 @@ pub struct Master {
 #[derive(Debug)]
 struct State {
     client: Client,
+    forwarding: Option<Forwarding>,
     settings: MasterSettings,
     path: PathBuf,
     active: AtomicUsize,
@@ -133,10 +141,17 @@ struct State {
 }
 
 impl Master {
-    /// Starts accepting clients on `listener` for `client`'s connection.
-    pub fn start(listener: Listener, client: Client, settings: MasterSettings) -> Self {
+    /// Starts accepting clients on `listener` for `client`'s connection; their
+    /// forwarding requests go to `forwarding`.
+    pub fn start(
+        listener: Listener,
+        client: Client,
+        forwarding: Option<Forwarding>,
+        settings: MasterSettings,
+    ) -> Self {
         let state = Arc::new(State {
             client,
+            forwarding,
             settings,
             path: listener.path.clone(),
             active: AtomicUsize::new(0),
@@ -258,7 +273,20 @@ async fn serve_client(mut stream: UnixStream, state: Arc<State>) {
             new_session(stream, &message, state).await;
             return;
         }
-        let reply = answer(&message, &state);
+        let reply = if matches!(message.kind, codec::C_OPEN_FWD | codec::C_CLOSE_FWD) {
+            let policy = MasterPolicy {
+                ask: state.settings.ask,
+                host: state.settings.host.clone(),
+                quiet: state.settings.quiet,
+                gateway_ports: state.settings.gateway_ports,
+            };
+            match super::forward::answer(&message, state.forwarding.as_ref(), &policy).await {
+                Some(reply) => reply,
+                None => return,
+            }
+        } else {
+            answer(&message, &state)
+        };
         if codec::write(&mut stream, &reply).await.is_err() {
             return;
         }
@@ -289,12 +317,6 @@ fn answer(message: &Message, state: &State) -> Vec<u8> {
             let _ = std::fs::remove_file(&state.path);
             Writer::new(codec::S_OK).u32(request_id).finish()
         }
-        codec::C_OPEN_FWD => {
-            // Forwarding is not implemented in oxssh yet (issue 8): refused as OpenSSH
-            // refuses a forward it cannot set up.
-            failure(codec::S_FAILURE, request_id, "Port forwarding failed")
-        }
-        codec::C_CLOSE_FWD => failure(codec::S_FAILURE, request_id, "port not found"),
         kind => {
             tracing::error!("unsupported mux message 0x{kind:08x}");
             failure(codec::S_FAILURE, request_id, "unsupported request")
@@ -341,13 +363,17 @@ async fn new_session(mut stream: UnixStream, message: &Message, state: Arc<State
         return;
     };
     // The terminal as the client left it: read before our answer, after which the
-    // client switches it to raw mode.
+    // client switches it to raw mode. Window changes are listened for before the size
+    // is read: one between the two would otherwise be lost (the client relays
+    // SIGWINCH to us by pid).
     let terminal = if request.want_tty {
+        let winch =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
         let modes = tty::terminal_attributes(&fds[0])
             .map(|t| TtyModes::from_termios(&t).encode(false))
             .unwrap_or_else(|_| vec![0]);
         let size = terminal_size(&fds[0]);
-        Some((modes, size))
+        Some(Terminal { modes, size, winch })
     } else {
         None
     };
@@ -443,13 +469,20 @@ fn to_wire(size: tty::WindowSize) -> oxssh::WindowSize {
     }
 }
 
+/// A client's terminal when it asked for the session, and its window changes since.
+struct Terminal {
+    modes: Vec<u8>,
+    size: tty::WindowSize,
+    winch: Option<tokio::signal::unix::Signal>,
+}
+
 /// Runs one client's session to its end; `None` when the connection failed.
 async fn run_session(
     state: &State,
     mut channel: oxssh::Channel,
     request: &NewSession,
     fds: [OwnedFd; 3],
-    terminal: Option<(Vec<u8>, tty::WindowSize)>,
+    terminal: Option<Terminal>,
     session_id: u32,
     control: &mut OwnedWriteHalf,
 ) -> Option<ExitStatus> {
@@ -458,7 +491,14 @@ async fn run_session(
         let _ = channel.env(&name, &value);
     }
     let tty_fd = stdin_fd.try_clone().ok();
-    if let Some((modes, size)) = terminal {
+    let mut winch = None;
+    if let Some(Terminal {
+        modes,
+        size,
+        winch: w,
+    }) = terminal
+    {
+        winch = w;
         if channel
             .request_pty(&request.term, to_wire(size), modes)
             .await
@@ -512,11 +552,6 @@ async fn run_session(
             }
         }
     });
-    let mut winch = if request.want_tty {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok()
-    } else {
-        None
-    };
     let mut buf = vec![0u8; 64 * 1024];
     let mut stdin_done = false;
     loop {

@@ -17,6 +17,7 @@
 pub mod client;
 pub mod codec;
 pub mod fdio;
+pub mod forward;
 pub mod master;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ use oxssh_config::values::{ControlMaster, ControlPersist};
 use oxssh_config::ClientConfig;
 
 use crate::background::{self, Outcome, ReadySignal};
+use crate::client::forward::Forwarding;
 use crate::ssh::args::MuxCommand;
 
 pub use master::{Master, MasterSettings};
@@ -40,7 +42,25 @@ pub async fn control(config: &ClientConfig, command: MuxCommand) -> u8 {
         return 255;
     };
     match client::connect(Path::new(path)).await {
-        Ok(conn) => conn.control(command).await,
+        Ok(mut conn) => match command {
+            // OpenSSH: a failed forward is fatal, a failed cancel only said.
+            MuxCommand::Forward => {
+                let (local, remote) = (&config.local_forwards, &config.remote_forwards);
+                if conn.forwards(local, remote, false, true).await.is_err() {
+                    eprintln!("muxclient: master forward request failed");
+                    return 255;
+                }
+                0
+            }
+            MuxCommand::Cancel => {
+                let (local, remote) = (&config.local_forwards, &config.remote_forwards);
+                if conn.forwards(local, remote, true, false).await.is_err() {
+                    eprintln!("muxclient: master cancel forward request failed");
+                }
+                0
+            }
+            _ => conn.control(command).await,
+        },
         Err(client::NoMaster::Absent(e)) => {
             eprintln!("Control socket connect({path}): {}", os_reason(&e));
             255
@@ -131,9 +151,14 @@ pub fn persist_copy() -> Option<ReadySignal> {
     ReadySignal::from_env(PERSIST_READY_ENV)
 }
 
-/// Listens at the ControlPath and starts serving clients on `client`'s connection.
-/// `None` when multiplexing is off or the socket exists (OpenSSH's message printed).
-pub fn start_master(config: &ClientConfig, client: &oxssh::Client) -> Option<Master> {
+/// Listens at the ControlPath and starts serving clients on `client`'s connection
+/// (their forwards on `forwarding`). `None` when multiplexing is off or the socket
+/// exists (OpenSSH's message printed).
+pub fn start_master(
+    config: &ClientConfig,
+    client: &oxssh::Client,
+    forwarding: &Forwarding,
+) -> Option<Master> {
     if !wants_master(config) {
         return None;
     }
@@ -157,8 +182,15 @@ pub fn start_master(config: &ClientConfig, client: &oxssh::Client) -> Option<Mas
         set_env,
         ask: asks(config),
         host: config.hostname.clone(),
+        gateway_ports: config.gateway_ports,
+        quiet: crate::client::run::quiet(config),
     };
-    Some(Master::start(listener, client.clone(), settings))
+    Some(Master::start(
+        listener,
+        client.clone(),
+        Some(forwarding.clone()),
+        settings,
+    ))
 }
 
 /// The background master's life: until `-O exit`, the connection's end, or

@@ -1,0 +1,169 @@
+//! Forwarding through a shared connection (PROTOCOL.mux `MUX_C_OPEN_FWD` and
+//! `MUX_C_CLOSE_FWD`), both ways: OpenSSH's `ssh -S` asking an `oxssh` master and
+//! `oxssh -S` asking an OpenSSH master for `-L`, `-R` (port 0 answered with
+//! `MUX_S_REMOTE_PORT`, printed by `-O forward`) and `-D` forwards with `-O forward`,
+//! cancelling them with `-O cancel`, and a client run with `-L` leaving its forward in
+//! the master, all over the master's one login. Bytes moved are compared by SHA-256.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::net::{Ipv4Addr, TcpStream};
+use std::path::Path;
+use std::time::Duration;
+
+use support::client::{assert_exit, wait_until, Ssh};
+use support::forward::{connect, echo_server, echo_through, socks5_connect, wait_for_port};
+use support::free_port;
+use support::mux::{control_path, logins, start_master};
+use support::openssh::{sshd_opts, Fixture};
+use support::{require_peer, Output};
+
+/// Bytes moved through each forward.
+const BULK: u64 = 8 * 1024 * 1024;
+const LIMIT: Duration = Duration::from_secs(20);
+
+/// `client -S path -O command forward-flags...`.
+fn control(client: Ssh, path: &Path, command: &str, flags: &[&str]) -> Output {
+    let path_arg = path.to_str().unwrap().to_owned();
+    client
+        .args(["-S", &path_arg, "-O", command])
+        .args(flags)
+        .run_no_command(b"")
+}
+
+fn moves_bytes(stream: TcpStream, what: &str) {
+    let (sent, received) = echo_through(stream, BULK);
+    assert_eq!(sent.len, BULK, "{what}");
+    assert_eq!(sent, received, "{what}");
+}
+
+fn wait_closed(port: u16) {
+    wait_until(&format!("port {port} to close"), LIMIT, || {
+        TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err()
+    });
+}
+
+/// `-O forward` and `-O cancel` of each kind, then a client run that brings its own
+/// `-L`, all through the master at `path`; `client` makes the clients.
+fn forwards_through_a_master(f: &Fixture, path: &Path, client: &dyn Fn() -> Ssh) {
+    let echo = echo_server();
+    let (local, remote, dynamic) = (free_port(), free_port(), free_port());
+    let l_spec = format!("{local}:127.0.0.1:{echo}");
+    let r_spec = format!("{remote}:127.0.0.1:{echo}");
+    let flags = ["-L", &l_spec, "-R", &r_spec, "-D", &dynamic.to_string()];
+    let out = control(client(), path, "forward", &flags);
+    assert_exit(&out, 0, &f.peer);
+    wait_for_port(local);
+    moves_bytes(connect(local), "-L through the master");
+    wait_for_port(remote);
+    moves_bytes(connect(remote), "-R through the master");
+    let socks = socks5_connect(dynamic, "127.0.0.1", echo).expect("SOCKS5 CONNECT");
+    moves_bytes(socks, "-D through the master");
+
+    // Port 0: the server's choice comes back as MUX_S_REMOTE_PORT, printed on stdout.
+    let zero = format!("0:127.0.0.1:{echo}");
+    let out = control(client(), path, "forward", &["-R", &zero]);
+    assert_exit(&out, 0, &f.peer);
+    let allocated: u16 = out
+        .stdout
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("no port on stdout: {out:?}"));
+    moves_bytes(connect(allocated), "-R 0 through the master");
+
+    let out = control(client(), path, "cancel", &flags);
+    assert_exit(&out, 0, &f.peer);
+    wait_closed(local);
+    wait_closed(remote);
+    wait_closed(dynamic);
+    // Cancelling what is not there: said, but not an error (OpenSSH exits 0).
+    let out = control(client(), path, "cancel", &["-L", &l_spec]);
+    assert_exit(&out, 0, &f.peer);
+    assert!(
+        out.stderr
+            .contains("forwarding request failed: port not forwarded"),
+        "{out:?}"
+    );
+
+    // A client run asking for a forward: the master sets it up and keeps it.
+    let later = free_port();
+    let spec = format!("{later}:127.0.0.1:{echo}");
+    let path_arg = path.to_str().unwrap().to_owned();
+    let out = client()
+        .args(["-S", &path_arg, "-L", &spec])
+        .run("echo through-master", b"");
+    assert_exit(&out, 0, &f.peer);
+    assert_eq!(out.stdout, "through-master\n");
+    wait_for_port(later);
+    moves_bytes(connect(later), "-L of a client run, kept by the master");
+    assert_eq!(logins(f), 1, "{}", f.peer.log());
+}
+
+#[test]
+fn openssh_clients_forward_and_cancel_through_an_oxssh_master() {
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    f.trust_host();
+    let path = control_path(&f);
+    let _master = start_master(f.oxssh(), &path);
+    forwards_through_a_master(&f, &path, &|| f.openssh());
+}
+
+#[test]
+fn oxssh_clients_forward_and_cancel_through_an_openssh_master() {
+    if !require_peer("ssh") {
+        return;
+    }
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    f.trust_host();
+    let path = control_path(&f);
+    let _master = start_master(f.openssh(), &path);
+    forwards_through_a_master(&f, &path, &|| f.oxssh());
+}
+
+#[test]
+fn oxssh_clients_forward_and_cancel_through_an_oxssh_master_on_oxsshd() {
+    let Some(f) = Fixture::start_oxsshd(sshd_opts(&[])) else {
+        return;
+    };
+    f.trust_host();
+    let path = control_path(&f);
+    let _master = start_master(f.oxssh(), &path);
+    forwards_through_a_master(&f, &path, &|| f.oxssh());
+}
+
+#[test]
+fn a_refused_forward_is_reported_as_openssh_reports_it() {
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    f.trust_host();
+    let path = control_path(&f);
+    let _master = start_master(f.oxssh(), &path);
+    // The port is taken: the master cannot listen.
+    let taken = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let spec = format!("127.0.0.1:{port}:127.0.0.1:9");
+    for client in [f.openssh(), f.oxssh()] {
+        let out = control(client, &path, "forward", &["-L", &spec]);
+        assert_exit(&out, 255, &f.peer);
+        assert!(
+            out.stderr
+                .contains("forwarding request failed: Port forwarding failed"),
+            "{out:?}"
+        );
+        assert!(
+            out.stderr.contains("master forward request failed"),
+            "{out:?}"
+        );
+    }
+}
