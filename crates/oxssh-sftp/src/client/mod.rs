@@ -19,10 +19,16 @@
 //! # Ok(()) }
 //! ```
 
+mod many;
+
+pub use many::{Download, Event, Step, Upload, MAX_OPEN_FILES};
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
@@ -48,6 +54,9 @@ pub enum Error {
     /// The server does not offer an extension the operation needs.
     #[error("server does not support {0}")]
     Unsupported(&'static str),
+    /// The transfer was stopped through [`Sftp::interrupter`].
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl Error {
@@ -93,6 +102,9 @@ pub struct Sftp<R, W> {
     limits: Option<Limits>,
     buffer: u32,
     requests: usize,
+    interrupt: Arc<AtomicBool>,
+    /// The last packet received (see `read_packet_in`).
+    inbuf: Vec<u8>,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
@@ -107,6 +119,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
             limits: None,
             buffer: DEFAULT_BUFFER,
             requests: DEFAULT_REQUESTS,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            inbuf: Vec::new(),
         };
         Init {
             version: codec::VERSION,
@@ -145,6 +159,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
         self.extensions.iter().any(|(n, _)| n == name)
     }
 
+    /// A flag that, once set (from a signal handler, another task), stops the
+    /// transfers in progress: no new requests go out, those in flight are answered,
+    /// and the transfer fails with [`Error::Interrupted`]. The caller clears it.
+    pub fn interrupter(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.interrupt)
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupt.load(Ordering::Relaxed)
+    }
+
     /// The server's `limits@openssh.com` answer, if it gave one.
     pub fn limits(&self) -> Option<Limits> {
         self.limits
@@ -177,13 +202,23 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
     }
 
     async fn read_packet(&mut self) -> Result<Vec<u8>> {
+        let len = self.read_packet_in().await?;
+        Ok(self.inbuf.get(..len).unwrap_or_default().to_vec())
+    }
+
+    /// Reads the next packet's body into `inbuf` (reused: no allocation, no zeroing
+    /// per packet); its length.
+    async fn read_packet_in(&mut self) -> Result<usize> {
         let len = self.reader.read_u32().await? as usize;
         if len == 0 || len > MAX_PACKET {
             return Err(Error::Protocol(format!("bad packet length {len}")));
         }
-        let mut body = vec![0; len];
-        self.reader.read_exact(&mut body).await?;
-        Ok(body)
+        if self.inbuf.len() < len {
+            self.inbuf.resize(len, 0);
+        }
+        let body = self.inbuf.get_mut(..len).unwrap_or_default();
+        self.reader.read_exact(body).await?;
+        Ok(len)
     }
 
     /// Queues `request`; it goes out at the next receive.
@@ -196,8 +231,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
 
     async fn recv(&mut self) -> Result<(u32, Response)> {
         self.flush().await?;
-        let body = self.read_packet().await?;
-        codec::decode_response(&body).map_err(|e| Error::Protocol(format!("bad response: {e}")))
+        let len = self.read_packet_in().await?;
+        let body = self.inbuf.get(..len).unwrap_or_default();
+        codec::decode_response(body).map_err(|e| Error::Protocol(format!("bad response: {e}")))
+    }
+
+    /// Flushes, then reads the next packet into `inbuf`; its length.
+    async fn recv_raw(&mut self) -> Result<usize> {
+        self.flush().await?;
+        self.read_packet_in().await
     }
 
     /// Sends one request and waits for its answer.
@@ -516,6 +558,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
         let mut done = 0u64;
         let mut failure: Option<Error> = None;
         loop {
+            if failure.is_none() && self.interrupted() {
+                failure = Some(Error::Interrupted);
+            }
             while failure.is_none() && eof_at.is_none() && in_flight.len() < self.requests {
                 let id = self.send(&Request::Read {
                     handle: handle.0.clone(),
@@ -528,12 +573,19 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
             if in_flight.is_empty() {
                 break;
             }
-            let (id, response) = self.recv().await?;
-            let Some((at, len)) = in_flight.remove(&id) else {
-                return Err(Error::Protocol(format!("answer to unknown request {id}")));
-            };
-            match response {
-                Response::Data(data) if data.len() <= len as usize => {
+            let size = self.recv_raw().await?;
+            let body = self.inbuf.get(..size).unwrap_or_default();
+            let response = match codec::decode_data(body) {
+                Ok(Some((id, data))) => {
+                    let Some((at, len)) = in_flight.remove(&id) else {
+                        return Err(Error::Protocol(format!("answer to unknown request {id}")));
+                    };
+                    if data.len() > len as usize {
+                        failure.get_or_insert(Error::Protocol(
+                            "READ answered with too much data".into(),
+                        ));
+                        continue;
+                    }
                     if failure.is_some() {
                         continue;
                     }
@@ -541,13 +593,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
                         eof_at = Some(eof_at.map_or(at, |e| e.min(at)));
                         continue;
                     }
-                    if let Err(e) = local.write_all_at(&data, at) {
+                    if let Err(e) = local.write_all_at(data, at) {
                         failure = Some(e.into());
                         continue;
                     }
-                    done += data.len() as u64;
-                    progress(done);
                     let got = data.len() as u32;
+                    done += u64::from(got);
+                    progress(done);
                     if got < len {
                         // A short read: ask for the rest (EOF answers it if the file ended).
                         let rest_at = at + u64::from(got);
@@ -558,7 +610,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
                         });
                         in_flight.insert(id, (rest_at, len - got));
                     }
+                    continue;
                 }
+                Ok(None) => codec::decode_response(body)
+                    .map_err(|e| Error::Protocol(format!("bad response: {e}")))?,
+                Err(e) => return Err(Error::Protocol(format!("bad response: {e}"))),
+            };
+            let (id, response) = response;
+            let Some((at, _)) = in_flight.remove(&id) else {
+                return Err(Error::Protocol(format!("answer to unknown request {id}")));
+            };
+            match response {
                 Response::Status { code, .. } if code == status::EOF => {
                     eof_at = Some(eof_at.map_or(at, |e| e.min(at)));
                 }
@@ -590,6 +652,9 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
         let mut failure: Option<Error> = None;
         let mut buf = vec![0; chunk];
         loop {
+            if failure.is_none() && self.interrupted() {
+                failure = Some(Error::Interrupted);
+            }
             while failure.is_none() && !at_end && in_flight.len() < self.requests {
                 let n = read_full_at(local, &mut buf, next)?;
                 if n == 0 {
