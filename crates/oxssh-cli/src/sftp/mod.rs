@@ -11,6 +11,7 @@ mod commands;
 pub mod progress;
 pub(crate) mod shell;
 mod transfer;
+mod tree;
 
 use std::io::BufRead;
 use std::sync::Arc;
