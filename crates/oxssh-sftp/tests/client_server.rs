@@ -300,3 +300,40 @@ async fn many_files_move_at_once_both_ways_and_failures_stay_per_file() {
         .store(false, std::sync::atomic::Ordering::SeqCst);
     assert!(sftp.stat(&b(dir.path())).await.unwrap().is_dir());
 }
+
+#[tokio::test]
+async fn directories_are_listed_together_and_failures_stay_per_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sftp, _server) = connect(ServerOptions::default()).await;
+    sftp.set_transfer(None, Some(3));
+    let mut paths = Vec::new();
+    for d in 0..5 {
+        let path = dir.path().join(format!("d{d}"));
+        std::fs::create_dir(&path).unwrap();
+        // More entries than one READDIR answer holds in the last one.
+        for f in 0..(if d == 4 { 250 } else { d }) {
+            std::fs::write(path.join(format!("f{f}")), b"x").unwrap();
+        }
+        paths.push(b(&path));
+    }
+    paths.insert(2, b(&dir.path().join("missing")));
+    let listed = sftp.read_dirs(&paths).await.unwrap();
+    let counts: Vec<Option<usize>> = listed
+        .iter()
+        .map(|l| {
+            l.as_ref()
+                .ok()
+                .map(|e| e.iter().filter(|n| !n.filename.starts_with(b".")).count())
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        vec![Some(0), Some(1), None, Some(2), Some(3), Some(250)]
+    );
+    assert_eq!(
+        listed[2].as_ref().unwrap_err().status(),
+        Some(status::NO_SUCH_FILE)
+    );
+    // Every handle was closed.
+    assert!(sftp.read_dir(&b(dir.path())).await.is_ok());
+}

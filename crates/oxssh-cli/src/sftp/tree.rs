@@ -1,6 +1,7 @@
-//! `get -r` and `put -r`: the tree is walked first (directories made parents first,
-//! one listing per directory, no per-file round trip), then its files go through
-//! [`oxssh_sftp::Sftp::download_many`] / `upload_many`, many files in flight at once.
+//! `get -r` and `put -r`: the tree is walked first (directories made parents first;
+//! remote directories listed a level at a time, all of a level at once), then its files
+//! go through [`oxssh_sftp::Sftp::download_many`] / `upload_many`, many files in flight
+//! at once.
 //! Resuming (`-a`) and rate limits (`-l`) move files one at a time, as before.
 //! Symbolic links inside trees are skipped, as OpenSSH's sftp does.
 
@@ -28,34 +29,47 @@ impl Shell {
             .stat(remote)
             .await
             .map_err(|e| self.error(&format!("stat remote \"{}\"", show(remote)), &e))?;
-        let mut stack = vec![(remote.to_vec(), local.to_path_buf(), top)];
+        // Level by level: the directories of one level are listed together.
+        let mut level = vec![(remote.to_vec(), local.to_path_buf(), top)];
         let mut dirs_done: Vec<(PathBuf, Attrs)> = Vec::new();
         let mut files: Vec<(Vec<u8>, PathBuf, Attrs)> = Vec::new();
-        while let Some((rdir, ldir, attrs)) = stack.pop() {
-            if !ldir.is_dir() {
-                fs::DirBuilder::new()
-                    .mode(attrs.permissions.map_or(0o777, |p| p & 0o777) | 0o700)
-                    .create(&ldir)
-                    .map_err(|e| format!("mkdir {}: {e}", ldir.display()))?;
-            }
-            let entries = self.sftp.read_dir(&rdir).await.map_err(|e| {
-                self.error(&format!("Unable to open directory \"{}\"", show(&rdir)), &e)
-            })?;
-            for entry in entries {
-                if entry.filename == b"." || entry.filename == b".." {
-                    continue;
-                }
-                let rpath = join(&rdir, &entry.filename);
-                let lpath = ldir.join(base_name(&entry.filename));
-                if entry.attrs.is_dir() {
-                    stack.push((rpath, lpath, entry.attrs));
-                } else if entry.attrs.is_file() {
-                    files.push((rpath, lpath, entry.attrs));
-                } else if !self.quiet {
-                    println!("download \"{}\": not a regular file", show(&rpath));
+        while !level.is_empty() {
+            for (_, ldir, attrs) in &level {
+                if !ldir.is_dir() {
+                    fs::DirBuilder::new()
+                        .mode(attrs.permissions.map_or(0o777, |p| p & 0o777) | 0o700)
+                        .create(ldir)
+                        .map_err(|e| format!("mkdir {}: {e}", ldir.display()))?;
                 }
             }
-            dirs_done.push((ldir, attrs));
+            let paths: Vec<Vec<u8>> = level.iter().map(|(r, _, _)| r.clone()).collect();
+            let listings = self
+                .sftp
+                .read_dirs(&paths)
+                .await
+                .map_err(|e| self.error("readdir", &e))?;
+            let mut next = Vec::new();
+            for ((rdir, ldir, attrs), listing) in level.into_iter().zip(listings) {
+                let entries = listing.map_err(|e| {
+                    self.error(&format!("Unable to open directory \"{}\"", show(&rdir)), &e)
+                })?;
+                for entry in entries {
+                    if entry.filename == b"." || entry.filename == b".." {
+                        continue;
+                    }
+                    let rpath = join(&rdir, &entry.filename);
+                    let lpath = ldir.join(base_name(&entry.filename));
+                    if entry.attrs.is_dir() {
+                        next.push((rpath, lpath, entry.attrs));
+                    } else if entry.attrs.is_file() {
+                        files.push((rpath, lpath, entry.attrs));
+                    } else if !self.quiet {
+                        println!("download \"{}\": not a regular file", show(&rpath));
+                    }
+                }
+                dirs_done.push((ldir, attrs));
+            }
+            level = next;
         }
         if t.resume || self.limit_kbps.is_some() {
             for (rpath, lpath, attrs) in &files {

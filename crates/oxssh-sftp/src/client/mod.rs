@@ -19,6 +19,7 @@
 //! # Ok(()) }
 //! ```
 
+mod listing;
 mod many;
 
 pub use many::{Download, Event, Step, Upload, MAX_OPEN_FILES};
