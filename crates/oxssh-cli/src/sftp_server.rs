@@ -6,9 +6,13 @@
 //! client closes.
 //!
 //! Flags as OpenSSH's `sftp-server`: `-d start_directory` (`%d` home, `%u` user, `%%`),
-//! `-e` (log to stderr), `-l level`, `-f facility` (accepted; there is no syslog output,
-//! so logs go to stderr with `-e` and nowhere otherwise), `-R` (read-only), `-u umask`,
-//! `-h`, `-p`/`-P` (requests allowed or denied, by OpenSSH's names) and `-Q requests`.
+//! `-e` (log to stderr), `-l level` (default ERROR; INFO shows sftp-server's `open`,
+//! `close`, `rename` ... lines, VERBOSE adds `opendir`, `mkdir`, `remove` ...), `-f
+//! facility` (accepted), `-R` (read-only), `-u umask`, `-h`, `-p`/`-P` (requests allowed
+//! or denied, by OpenSSH's names) and `-Q requests`. As `internal-sftp` the log lines
+//! go to stderr as plain messages, which oxsshd reads into its own log (as sshd's
+//! internal-sftp logs through sshd); `oxssh-sftp-server` logs to stderr with `-e` and
+//! nowhere otherwise (there is no syslog output).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -97,7 +101,8 @@ fn level_filter(level: &str) -> Option<&'static str> {
     Some(match level.to_ascii_uppercase().as_str() {
         "QUIET" | "FATAL" => "off",
         "ERROR" => "error",
-        "INFO" | "VERBOSE" => "info",
+        "INFO" => "info,verbose=off",
+        "VERBOSE" => "info",
         "DEBUG" | "DEBUG1" => "debug",
         "DEBUG2" | "DEBUG3" => "trace",
         _ => return None,
@@ -123,8 +128,17 @@ fn expand_start_dir(template: &str, home: &str, user: &str) -> String {
     out
 }
 
-/// The program: serves one session on stdin/stdout and returns the exit status.
+/// `oxssh-sftp-server`: serves one session on stdin/stdout and returns the exit status.
 pub fn main(args: Vec<OsString>) -> i32 {
+    run(args, false)
+}
+
+/// oxsshd's `internal-sftp`: as [`main`], its log lines on stderr for oxsshd's log.
+pub fn internal_main(args: Vec<OsString>) -> i32 {
+    run(args, true)
+}
+
+fn run(args: Vec<OsString>, internal: bool) -> i32 {
     // oxsshd's ChrootDirectory: started as root outside the jail (see
     // `oxssh_os::jail`); look the user up while /etc/passwd is still in reach, then
     // enter the jail before anything else.
@@ -161,17 +175,24 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
         return 0;
     }
-    if flags.stderr_log {
-        let filter = flags
-            .level
-            .as_deref()
-            .and_then(level_filter)
-            .unwrap_or("error");
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-            .with_ansi(false)
-            .with_writer(std::io::stderr)
+    let filter = flags
+        .level
+        .as_deref()
+        .and_then(level_filter)
+        .unwrap_or("error");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_ansi(false)
+        .with_writer(std::io::stderr);
+    if internal {
+        // Plain messages: oxsshd adds its own time and level.
+        let _ = builder
+            .without_time()
+            .with_level(false)
+            .with_target(false)
             .try_init();
+    } else if flags.stderr_log {
+        let _ = builder.try_init();
     }
     if let Some(mask) = flags.umask {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
@@ -187,10 +208,14 @@ pub fn main(args: Vec<OsString>) -> i32 {
             tracing::error!("chdir to \"{}\" failed: {e}", dir.display());
         }
     }
-    tracing::info!(
-        "session opened for local user {}",
-        me.map(|u| u.name).unwrap_or_default()
-    );
+    // sftp-server's words; the client's address when the environment has it (not
+    // in a chroot jail, where the environment is cleared).
+    let from = std::env::var("SSH_CONNECTION")
+        .ok()
+        .and_then(|c| c.split(' ').next().map(|a| format!(" from [{a}]")))
+        .unwrap_or_default();
+    let who = me.map(|u| u.name).unwrap_or_default();
+    tracing::info!("session opened for local user {who}{from}");
     let mut server = Server::new(
         LocalFs::new(),
         ServerOptions {
@@ -206,7 +231,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         std::io::stdout().lock(),
     ) {
         Ok(()) => {
-            tracing::info!("session closed");
+            tracing::info!("session closed for local user {who}{from}");
             0
         }
         Err(e) => {

@@ -163,24 +163,44 @@ fn openssh_sftp_resumes_with_reget_and_reput() {
     );
 }
 
+/// Runs OpenSSH's `sftp -b` with `commands` (`{r}` stands for the remote directory)
+/// against internal-sftp configured by `subsystem`, after writing `remote_files` and
+/// `local_files`; the run must stop with status 1 and "Permission denied". The two
+/// directories are returned for the caller's checks.
+fn refused_run(
+    subsystem: &str,
+    tag: &str,
+    remote_files: &[(&str, &[u8])],
+    local_files: &[(&str, &[u8])],
+    commands: &str,
+) -> Option<(tempfile::TempDir, RemoteDir)> {
+    let f = oxsshd(&[subsystem])?;
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new(tag);
+    for (name, data) in remote_files {
+        std::fs::write(remote.path().join(name), data).unwrap();
+    }
+    for (name, data) in local_files {
+        std::fs::write(local.path().join(name), data).unwrap();
+    }
+    let r = remote.path().display().to_string();
+    let out = batch("sftp", &f, local.path(), &commands.replace("{r}", &r));
+    assert_eq!(out.code(), Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
+    Some((local, remote))
+}
+
 #[test]
 fn read_only_internal_sftp_refuses_writes_with_permission_denied() {
-    let Some(f) = oxsshd(&["Subsystem sftp internal-sftp -R"]) else {
+    let Some((local, remote)) = refused_run(
+        "Subsystem sftp internal-sftp -R",
+        "ro",
+        &[("present", b"here")],
+        &[("a", b"x")],
+        "get {r}/present\n-mkdir {r}/d\nput a {r}/a\n",
+    ) else {
         return;
     };
-    let local = tempfile::tempdir().unwrap();
-    let remote = RemoteDir::new("ro");
-    std::fs::write(local.path().join("a"), b"x").unwrap();
-    std::fs::write(remote.path().join("present"), b"here").unwrap();
-    let r = remote.path().display();
-    let out = batch(
-        "sftp",
-        &f,
-        local.path(),
-        &format!("get {r}/present\n-mkdir {r}/d\nput a {r}/a\n"),
-    );
-    assert_eq!(out.code(), Some(1));
-    assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
     assert_eq!(
         std::fs::read(local.path().join("present")).unwrap(),
         b"here"
@@ -323,21 +343,15 @@ fn an_external_sftp_server_subsystem_keeps_working() {
 
 #[test]
 fn internal_sftp_deny_list_refuses_the_named_requests() {
-    let Some(f) = oxsshd(&["Subsystem sftp internal-sftp -P remove,rmdir"]) else {
+    let Some((local, remote)) = refused_run(
+        "Subsystem sftp internal-sftp -P remove,rmdir",
+        "deny",
+        &[("keep", b"x")],
+        &[],
+        "get {r}/keep\nrm {r}/keep\n",
+    ) else {
         return;
     };
-    let local = tempfile::tempdir().unwrap();
-    let remote = RemoteDir::new("deny");
-    std::fs::write(remote.path().join("keep"), b"x").unwrap();
-    let r = remote.path().display();
-    let out = batch(
-        "sftp",
-        &f,
-        local.path(),
-        &format!("get {r}/keep\nrm {r}/keep\n"),
-    );
-    assert_eq!(out.code(), Some(1));
-    assert!(out.stderr.contains("Permission denied"), "{}", out.stderr);
     assert!(remote.path().join("keep").exists());
     assert!(local.path().join("keep").exists());
 }

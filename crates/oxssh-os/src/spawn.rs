@@ -247,6 +247,11 @@ impl SessionSpec {
         self
     }
 
+    /// The name a [`Self::program`] runs under, if the session runs one.
+    pub fn program_name(&self) -> Option<&std::ffi::OsStr> {
+        self.program.as_ref().map(|p| p.arg0.as_os_str())
+    }
+
     /// The user the session runs as.
     pub fn user(&self) -> &SystemUser {
         &self.user

@@ -907,6 +907,20 @@ pub fn encode_names_reply(users: &[Vec<u8>], groups: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
+/// An SSH_FXP_DATA body as (request id, data borrowed from `body`), so a download
+/// need not copy it; `None` for any other response (decode it with
+/// [`decode_response`]).
+pub fn decode_data(body: &[u8]) -> Result<Option<(u32, &[u8])>, DecodeError> {
+    let mut r = Reader::new(body);
+    if r.u8()? != fxp::DATA {
+        return Ok(None);
+    }
+    let id = r.u32()?;
+    let data = r.string()?;
+    r.finish()?;
+    Ok(Some((id, data)))
+}
+
 /// Decodes `users-groups-by-id@openssh.com`'s reply.
 pub fn decode_names_reply(data: &[u8]) -> Result<(Vec<String>, Vec<String>), DecodeError> {
     let mut r = Reader::new(data);

@@ -197,3 +197,143 @@ async fn a_hostile_server_gets_errors_not_panics() {
     let mut sftp = against(vec![0, 0, 0, 5, 2, 0, 0, 0, 3]).await.unwrap();
     assert!(sftp.stat(b"/").await.is_err());
 }
+
+#[tokio::test]
+async fn many_files_move_at_once_both_ways_and_failures_stay_per_file() {
+    use client::{Download, Event, Step, Upload};
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sftp, _server) = connect(ServerOptions::default()).await;
+    // Small requests and few of them: files need several READs/WRITEs and wait for
+    // room in the pipeline.
+    sftp.set_transfer(Some(3000), Some(5));
+    std::fs::create_dir(dir.path().join("up")).unwrap();
+    std::fs::create_dir(dir.path().join("down")).unwrap();
+    let sizes: Vec<usize> = (0..70).map(|i| (i * 997) % 9000).collect();
+    let mut uploads = Vec::new();
+    for (i, size) in sizes.iter().enumerate() {
+        let local = dir.path().join(format!("src{i}"));
+        std::fs::write(&local, pattern(*size + i)).unwrap();
+        uploads.push(Upload {
+            local,
+            remote: b(&dir.path().join(format!("up/f{i}"))),
+            attrs: Attrs {
+                permissions: Some(0o640),
+                ..Attrs::default()
+            },
+            preserve: None,
+            fsync: i % 10 == 0,
+        });
+    }
+    uploads.push(Upload {
+        local: dir.path().join("no-such-file"),
+        remote: b(&dir.path().join("up/never")),
+        attrs: Attrs::default(),
+        preserve: None,
+        fsync: false,
+    });
+    let mut done = vec![None; uploads.len()];
+    sftp.upload_many(&uploads, &mut |e| {
+        if let Event::Finished(i, r) = e {
+            done[i] = Some(r.map_err(|(step, _)| step));
+        }
+        true
+    })
+    .await
+    .unwrap();
+    assert_eq!(done.last().unwrap(), &Some(Err(Step::Local)));
+    for (i, size) in sizes.iter().enumerate() {
+        assert_eq!(done[i], Some(Ok((*size + i) as u64)));
+        let got = std::fs::read(dir.path().join(format!("up/f{i}"))).unwrap();
+        assert_eq!(got, pattern(*size + i), "file {i}");
+    }
+
+    // Down again; some size hints are wrong (too small, too large), one file is missing.
+    let mut downloads: Vec<Download> = (0..sizes.len())
+        .map(|i| Download {
+            remote: b(&dir.path().join(format!("up/f{i}"))),
+            local: dir.path().join(format!("down/f{i}")),
+            mode: 0o600,
+            size_hint: match i % 3 {
+                0 => (sizes[i] + i) as u64,
+                1 => 1,
+                _ => 100_000,
+            },
+        })
+        .collect();
+    downloads.insert(
+        3,
+        Download {
+            remote: b(&dir.path().join("up/missing")),
+            local: dir.path().join("down/missing"),
+            mode: 0o600,
+            size_hint: 0,
+        },
+    );
+    let mut failed = Vec::new();
+    sftp.download_many(&downloads, &mut |e| {
+        if let Event::Finished(i, Err((step, _))) = e {
+            failed.push((i, step));
+        }
+        true
+    })
+    .await
+    .unwrap();
+    assert_eq!(failed, vec![(3, Step::Open)]);
+    assert!(!dir.path().join("down/missing").exists());
+    for (i, size) in sizes.iter().enumerate() {
+        let got = std::fs::read(dir.path().join(format!("down/f{i}"))).unwrap();
+        assert_eq!(got, pattern(*size + i), "file {i}");
+    }
+
+    // Interrupted: nothing more starts, the session stays usable.
+    sftp.interrupter()
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut started = 0;
+    sftp.download_many(&downloads, &mut |e| {
+        started += usize::from(matches!(e, Event::Started(_)));
+        true
+    })
+    .await
+    .unwrap();
+    assert_eq!(started, 0);
+    sftp.interrupter()
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert!(sftp.stat(&b(dir.path())).await.unwrap().is_dir());
+}
+
+#[tokio::test]
+async fn directories_are_listed_together_and_failures_stay_per_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sftp, _server) = connect(ServerOptions::default()).await;
+    sftp.set_transfer(None, Some(3));
+    let mut paths = Vec::new();
+    for d in 0..5 {
+        let path = dir.path().join(format!("d{d}"));
+        std::fs::create_dir(&path).unwrap();
+        // More entries than one READDIR answer holds in the last one.
+        for f in 0..(if d == 4 { 250 } else { d }) {
+            std::fs::write(path.join(format!("f{f}")), b"x").unwrap();
+        }
+        paths.push(b(&path));
+    }
+    paths.insert(2, b(&dir.path().join("missing")));
+    let listed = sftp.read_dirs(&paths).await.unwrap();
+    let counts: Vec<Option<usize>> = listed
+        .iter()
+        .map(|l| {
+            l.as_ref()
+                .ok()
+                .map(|e| e.iter().filter(|n| !n.filename.starts_with(b".")).count())
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        vec![Some(0), Some(1), None, Some(2), Some(3), Some(250)]
+    );
+    assert_eq!(
+        listed[2].as_ref().unwrap_err().status(),
+        Some(status::NO_SUCH_FILE)
+    );
+    // Every handle was closed.
+    assert!(sftp.read_dir(&b(dir.path())).await.is_ok());
+}

@@ -7,7 +7,7 @@ fn main() {
     let mut args = std::env::args_os();
     let name = args.next().unwrap_or_default();
     let code = if name == oxssh_cli::server::INTERNAL_SFTP {
-        oxssh_cli::sftp_server::main(args.collect())
+        oxssh_cli::sftp_server::internal_main(args.collect())
     } else {
         oxssh_cli::server::main(args.collect())
     };

@@ -107,6 +107,9 @@ impl Session {
             }
             None => SessionStdio::Pipes,
         };
+        // internal-sftp's stderr is its log (see `crate::sftp_server`): it goes to ours,
+        // as sshd's internal-sftp logs through sshd, not to the client.
+        let log_stderr = spec.program_name() == Some(std::ffi::OsStr::new(super::INTERNAL_SFTP));
         let mut running = spec.spawn(stdio).map_err(|e| e.to_string())?;
         self.started = true;
         self.pid = running.pid().and_then(|p| i32::try_from(p).ok());
@@ -138,7 +141,11 @@ impl Session {
                     outputs.push((Box::new(out), false));
                 }
                 if let Some(err) = running.child.stderr.take() {
-                    outputs.push((Box::new(err), true));
+                    if log_stderr {
+                        tokio::spawn(log_lines(err));
+                    } else {
+                        outputs.push((Box::new(err), true));
+                    }
                 }
                 input = running
                     .child
@@ -236,6 +243,27 @@ impl AsyncWrite for PtyEnd {
         Poll::Ready(Ok(()))
     }
 }
+
+/// Logs each line `reader` produces (at most [`LOG_LINE`] bytes each), until EOF.
+async fn log_lines(reader: impl AsyncRead + Unpin) {
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(reader);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let mut limited = (&mut lines).take(LOG_LINE as u64);
+        match limited.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line);
+                tracing::info!("{}", text.trim_end());
+            }
+        }
+    }
+}
+
+/// The longest internal-sftp log line taken (a longer one is split).
+const LOG_LINE: usize = 4096;
 
 async fn read_output(
     mut reader: Box<dyn AsyncRead + Send + Unpin>,

@@ -8,9 +8,13 @@
 
 pub mod args;
 mod commands;
+mod complete;
+mod editor;
 pub mod progress;
+mod prompt;
 pub(crate) mod shell;
 mod transfer;
+mod tree;
 
 use std::io::BufRead;
 use std::sync::Arc;
@@ -263,7 +267,7 @@ async fn session(
     }
     match &args.batch {
         Some(file) => run_batch(&mut shell, file).await,
-        None => run_interactive(&mut shell).await,
+        None => prompt::run_interactive(&mut shell).await,
     }
 }
 
@@ -318,39 +322,4 @@ async fn run_batch(shell: &mut Shell, file: &str) -> u8 {
         }
     }
     0
-}
-
-/// Reads commands from the terminal (or a pipe) after an `sftp> ` prompt.
-async fn run_interactive(shell: &mut Shell) -> u8 {
-    let stdin = std::io::stdin();
-    let tty = nix::unistd::isatty(std::io::stdin()).unwrap_or(false);
-    loop {
-        {
-            use std::io::Write;
-            print!("sftp> ");
-            let _ = std::io::stdout().flush();
-        }
-        let mut line = String::new();
-        match stdin.lock().read_line(&mut line) {
-            Ok(0) | Err(_) => {
-                println!();
-                return 0;
-            }
-            Ok(_) => {}
-        }
-        let cmd = line.trim();
-        if !tty {
-            println!("{cmd}");
-        }
-        if cmd.is_empty() {
-            continue;
-        }
-        match shell.run(cmd).await {
-            Outcome::Quit => return 0,
-            Outcome::Lost => return 255,
-            Outcome::Done(Ok(())) => {}
-            Outcome::Done(Err(message)) if !message.is_empty() => eprintln!("{message}"),
-            Outcome::Done(Err(_)) => {}
-        }
-    }
 }

@@ -1,10 +1,9 @@
 //! `get`, `put`, `reget`, `reput`: single files and (`-r`) trees, resumption (`-a`),
-//! modes and times (`-p`), fsync (`-f`), with the progress meter. Directory trees are
-//! walked with an explicit stack; symbolic links inside trees are skipped, as OpenSSH's
-//! sftp does.
+//! modes and times (`-p`), fsync (`-f`), with the progress meter. Trees (`-r`) are in
+//! [`super::tree`].
 
 use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -74,49 +73,7 @@ impl Shell {
         failed.map_or(Ok(()), |_| Err(String::new()))
     }
 
-    async fn get_tree(&mut self, remote: &[u8], local: &Path, t: Transfers) -> Result<(), String> {
-        let mut stack = vec![(remote.to_vec(), local.to_path_buf())];
-        let mut dirs_done: Vec<(PathBuf, Attrs)> = Vec::new();
-        while let Some((rdir, ldir)) = stack.pop() {
-            let attrs = self
-                .sftp
-                .stat(&rdir)
-                .await
-                .map_err(|e| self.error(&format!("stat remote \"{}\"", show(&rdir)), &e))?;
-            if !ldir.is_dir() {
-                fs::DirBuilder::new()
-                    .mode(attrs.permissions.map_or(0o777, |p| p & 0o777) | 0o700)
-                    .create(&ldir)
-                    .map_err(|e| format!("mkdir {}: {e}", ldir.display()))?;
-            }
-            let entries = self.sftp.read_dir(&rdir).await.map_err(|e| {
-                self.error(&format!("Unable to open directory \"{}\"", show(&rdir)), &e)
-            })?;
-            for entry in entries {
-                if entry.filename == b"." || entry.filename == b".." {
-                    continue;
-                }
-                let rpath = join(&rdir, &entry.filename);
-                let lpath = ldir.join(base_name(&entry.filename));
-                if entry.attrs.is_dir() {
-                    stack.push((rpath, lpath));
-                } else if entry.attrs.is_file() {
-                    self.get_file(&rpath, &lpath, &entry.attrs, t).await?;
-                } else if !self.quiet {
-                    println!("download \"{}\": not a regular file", show(&rpath));
-                }
-            }
-            dirs_done.push((ldir, attrs));
-        }
-        if t.preserve {
-            for (dir, attrs) in dirs_done.iter().rev() {
-                apply_local(dir, attrs)?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn get_file(
+    pub(super) async fn get_file(
         &mut self,
         remote: &[u8],
         local: &Path,
@@ -267,55 +224,7 @@ impl Shell {
         failed.map_or(Ok(()), |()| Err(String::new()))
     }
 
-    async fn put_tree(&mut self, local: &Path, remote: &[u8], t: Transfers) -> Result<(), String> {
-        let mut stack = vec![(local.to_path_buf(), remote.to_vec())];
-        let mut dirs_done: Vec<(Vec<u8>, fs::Metadata)> = Vec::new();
-        while let Some((ldir, rdir)) = stack.pop() {
-            let meta = fs::metadata(&ldir).map_err(|e| format!("stat {}: {e}", ldir.display()))?;
-            let exists = self.sftp.stat(&rdir).await.is_ok_and(|a| a.is_dir());
-            if !exists {
-                let attrs = Attrs {
-                    permissions: Some(meta.mode() & 0o777 | 0o700),
-                    ..Attrs::default()
-                };
-                self.sftp
-                    .mkdir(&rdir, attrs)
-                    .await
-                    .map_err(|e| self.error(&format!("mkdir \"{}\"", show(&rdir)), &e))?;
-            }
-            let mut entries: Vec<_> = fs::read_dir(&ldir)
-                .map_err(|e| format!("opendir \"{}\": {e}", ldir.display()))?
-                .filter_map(Result::ok)
-                .collect();
-            entries.sort_by_key(|e| e.file_name());
-            for entry in entries {
-                let lpath = entry.path();
-                let rpath = join(&rdir, &local_bytes(Path::new(&entry.file_name())));
-                let Ok(lmeta) = fs::symlink_metadata(&lpath) else {
-                    continue;
-                };
-                if lmeta.is_dir() {
-                    stack.push((lpath, rpath));
-                } else if lmeta.is_file() {
-                    self.put_file(&lpath, &rpath, &lmeta, t).await?;
-                } else if !self.quiet {
-                    println!("Skipping non-regular file {}", lpath.display());
-                }
-            }
-            dirs_done.push((rdir, meta));
-        }
-        if t.preserve {
-            for (dir, meta) in dirs_done.iter().rev() {
-                self.sftp
-                    .setstat(dir, preserved(meta))
-                    .await
-                    .map_err(|e| self.error(&format!("setstat \"{}\"", show(dir)), &e))?;
-            }
-        }
-        Ok(())
-    }
-
-    async fn put_file(
+    pub(super) async fn put_file(
         &mut self,
         local: &Path,
         remote: &[u8],
@@ -392,7 +301,7 @@ impl Shell {
 }
 
 /// The attributes `-p` sends: mode and times.
-fn preserved(meta: &fs::Metadata) -> Attrs {
+pub(super) fn preserved(meta: &fs::Metadata) -> Attrs {
     Attrs {
         permissions: Some(meta.mode() & 0o7777),
         times: Some((clamp(meta.atime()), clamp(meta.mtime()))),
@@ -405,7 +314,7 @@ fn clamp(t: i64) -> u32 {
 }
 
 /// Applies a remote file's mode and times locally (`-p`).
-fn apply_local(path: &Path, attrs: &Attrs) -> Result<(), String> {
+pub(super) fn apply_local(path: &Path, attrs: &Attrs) -> Result<(), String> {
     if let Some(mode) = attrs.permissions {
         fs::set_permissions(path, fs::Permissions::from_mode(mode & 0o7777))
             .map_err(|e| format!("chmod {}: {e}", path.display()))?;

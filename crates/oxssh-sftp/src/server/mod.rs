@@ -9,6 +9,7 @@
 //! that user's would. The read-only mode (`sftp-server -R`) refuses every change itself.
 
 mod fs;
+mod journal;
 pub mod listing;
 mod local;
 
@@ -18,6 +19,7 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 
 pub use fs::Filesystem;
+pub use journal::VERBOSE;
 pub use listing::long_name;
 pub use local::LocalFs;
 
@@ -81,6 +83,7 @@ pub struct Server<F: Filesystem> {
     handles: HashMap<u32, Handle<F>>,
     next_handle: u32,
     initialized: bool,
+    journal: journal::Journal,
 }
 
 impl<F: Filesystem> std::fmt::Debug for Server<F> {
@@ -121,6 +124,7 @@ impl<F: Filesystem> Server<F> {
             handles: HashMap::new(),
             next_handle: 0,
             initialized: false,
+            journal: journal::Journal::default(),
         }
     }
 
@@ -180,10 +184,13 @@ impl<F: Filesystem> Server<F> {
             tracing::info!("refused {name} request");
             return Response::status(status::PERMISSION_DENIED);
         }
-        match self.dispatch(request) {
+        let note = self.journal.request(&request);
+        let response = match self.dispatch(request) {
             Ok(response) => response,
             Err(e) => Response::status(status_of(&e)),
-        }
+        };
+        self.journal.answered(note, &response);
+        response
     }
 
     fn dispatch(&mut self, request: Request) -> Answer {

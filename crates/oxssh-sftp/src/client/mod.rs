@@ -19,10 +19,17 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::HashMap;
+mod listing;
+mod many;
+mod transfer;
+
+pub use many::{Download, Event, Step, Upload, MAX_OPEN_FILES};
+
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
@@ -48,6 +55,9 @@ pub enum Error {
     /// The server does not offer an extension the operation needs.
     #[error("server does not support {0}")]
     Unsupported(&'static str),
+    /// The transfer was stopped through [`Sftp::interrupter`].
+    #[error("interrupted")]
+    Interrupted,
 }
 
 impl Error {
@@ -93,6 +103,9 @@ pub struct Sftp<R, W> {
     limits: Option<Limits>,
     buffer: u32,
     requests: usize,
+    interrupt: Arc<AtomicBool>,
+    /// The last packet received (see `read_packet_in`).
+    inbuf: Vec<u8>,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
@@ -107,6 +120,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
             limits: None,
             buffer: DEFAULT_BUFFER,
             requests: DEFAULT_REQUESTS,
+            interrupt: Arc::new(AtomicBool::new(false)),
+            inbuf: Vec::new(),
         };
         Init {
             version: codec::VERSION,
@@ -145,6 +160,17 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
         self.extensions.iter().any(|(n, _)| n == name)
     }
 
+    /// A flag that, once set (from a signal handler, another task), stops the
+    /// transfers in progress: no new requests go out, those in flight are answered,
+    /// and the transfer fails with [`Error::Interrupted`]. The caller clears it.
+    pub fn interrupter(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.interrupt)
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupt.load(Ordering::Relaxed)
+    }
+
     /// The server's `limits@openssh.com` answer, if it gave one.
     pub fn limits(&self) -> Option<Limits> {
         self.limits
@@ -177,13 +203,23 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
     }
 
     async fn read_packet(&mut self) -> Result<Vec<u8>> {
+        let len = self.read_packet_in().await?;
+        Ok(self.inbuf.get(..len).unwrap_or_default().to_vec())
+    }
+
+    /// Reads the next packet's body into `inbuf` (reused: no allocation, no zeroing
+    /// per packet); its length.
+    async fn read_packet_in(&mut self) -> Result<usize> {
         let len = self.reader.read_u32().await? as usize;
         if len == 0 || len > MAX_PACKET {
             return Err(Error::Protocol(format!("bad packet length {len}")));
         }
-        let mut body = vec![0; len];
-        self.reader.read_exact(&mut body).await?;
-        Ok(body)
+        if self.inbuf.len() < len {
+            self.inbuf.resize(len, 0);
+        }
+        let body = self.inbuf.get_mut(..len).unwrap_or_default();
+        self.reader.read_exact(body).await?;
+        Ok(len)
     }
 
     /// Queues `request`; it goes out at the next receive.
@@ -196,8 +232,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
 
     async fn recv(&mut self) -> Result<(u32, Response)> {
         self.flush().await?;
-        let body = self.read_packet().await?;
-        codec::decode_response(&body).map_err(|e| Error::Protocol(format!("bad response: {e}")))
+        let len = self.read_packet_in().await?;
+        let body = self.inbuf.get(..len).unwrap_or_default();
+        codec::decode_response(body).map_err(|e| Error::Protocol(format!("bad response: {e}")))
+    }
+
+    /// Flushes, then reads the next packet into `inbuf`; its length.
+    async fn recv_raw(&mut self) -> Result<usize> {
+        self.flush().await?;
+        self.read_packet_in().await
     }
 
     /// Sends one request and waits for its answer.
@@ -497,184 +540,6 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
                 .map_err(|e| Error::Protocol(format!("bad names reply: {e}"))),
             other => Err(unexpected(other)),
         }
-    }
-
-    /// Copies remote `path` from `offset` into `local` at the same offset, many READs
-    /// in flight; `progress` gets the bytes done so far (counting from `offset`).
-    /// Returns the file's final length.
-    pub async fn download(
-        &mut self,
-        handle: &Handle,
-        local: &File,
-        offset: u64,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<u64> {
-        let chunk = self.buffer;
-        let mut in_flight: HashMap<u32, (u64, u32)> = HashMap::new();
-        let mut next = offset;
-        let mut eof_at: Option<u64> = None;
-        let mut done = 0u64;
-        let mut failure: Option<Error> = None;
-        loop {
-            while failure.is_none() && eof_at.is_none() && in_flight.len() < self.requests {
-                let id = self.send(&Request::Read {
-                    handle: handle.0.clone(),
-                    offset: next,
-                    len: chunk,
-                });
-                in_flight.insert(id, (next, chunk));
-                next += u64::from(chunk);
-            }
-            if in_flight.is_empty() {
-                break;
-            }
-            let (id, response) = self.recv().await?;
-            let Some((at, len)) = in_flight.remove(&id) else {
-                return Err(Error::Protocol(format!("answer to unknown request {id}")));
-            };
-            match response {
-                Response::Data(data) if data.len() <= len as usize => {
-                    if failure.is_some() {
-                        continue;
-                    }
-                    if data.is_empty() {
-                        eof_at = Some(eof_at.map_or(at, |e| e.min(at)));
-                        continue;
-                    }
-                    if let Err(e) = local.write_all_at(&data, at) {
-                        failure = Some(e.into());
-                        continue;
-                    }
-                    done += data.len() as u64;
-                    progress(done);
-                    let got = data.len() as u32;
-                    if got < len {
-                        // A short read: ask for the rest (EOF answers it if the file ended).
-                        let rest_at = at + u64::from(got);
-                        let id = self.send(&Request::Read {
-                            handle: handle.0.clone(),
-                            offset: rest_at,
-                            len: len - got,
-                        });
-                        in_flight.insert(id, (rest_at, len - got));
-                    }
-                }
-                Response::Status { code, .. } if code == status::EOF => {
-                    eof_at = Some(eof_at.map_or(at, |e| e.min(at)));
-                }
-                other => {
-                    failure.get_or_insert(unexpected(other));
-                }
-            }
-        }
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        Ok(eof_at.unwrap_or(next))
-    }
-
-    /// Copies `local` from `offset` to its end into the remote file at the same offset,
-    /// many WRITEs in flight; `progress` as for [`Sftp::download`].
-    pub async fn upload(
-        &mut self,
-        local: &File,
-        handle: &Handle,
-        offset: u64,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<u64> {
-        let chunk = self.buffer as usize;
-        let mut in_flight: HashMap<u32, usize> = HashMap::new();
-        let mut next = offset;
-        let mut at_end = false;
-        let mut done = 0u64;
-        let mut failure: Option<Error> = None;
-        let mut buf = vec![0; chunk];
-        loop {
-            while failure.is_none() && !at_end && in_flight.len() < self.requests {
-                let n = read_full_at(local, &mut buf, next)?;
-                if n == 0 {
-                    at_end = true;
-                    break;
-                }
-                let data = buf.get(..n).unwrap_or_default().to_vec();
-                let id = self.send(&Request::Write {
-                    handle: handle.0.clone(),
-                    offset: next,
-                    data,
-                });
-                in_flight.insert(id, n);
-                next += n as u64;
-                // Stream the writes out rather than queueing all of them in memory.
-                if self.out.len() >= FLUSH_AT {
-                    self.flush().await?;
-                }
-            }
-            if in_flight.is_empty() {
-                break;
-            }
-            let (id, response) = self.recv().await?;
-            let Some(n) = in_flight.remove(&id) else {
-                return Err(Error::Protocol(format!("answer to unknown request {id}")));
-            };
-            match expect_ok(response) {
-                Ok(()) => {
-                    done += n as u64;
-                    progress(done);
-                }
-                Err(e) => {
-                    failure.get_or_insert(e);
-                }
-            }
-        }
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(next),
-        }
-    }
-
-    /// Downloads remote `path` into a new (or truncated) local file `local`; returns
-    /// the bytes copied.
-    pub async fn download_file(
-        &mut self,
-        path: &[u8],
-        local: &std::path::Path,
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<u64> {
-        let handle = self.open(path, READ, Attrs::default()).await?;
-        let result = match File::create(local) {
-            Ok(file) => self
-                .download(&handle, &file, 0, progress)
-                .await
-                .and_then(|end| file.set_len(end).map(|()| end).map_err(Error::Io)),
-            Err(e) => Err(Error::Io(e)),
-        };
-        let closed = self.close(handle).await;
-        let end = result?;
-        closed?;
-        Ok(end)
-    }
-
-    /// Uploads local file `local` to remote `path` (created or truncated, with the
-    /// local file's permission bits); returns the bytes copied.
-    pub async fn upload_file(
-        &mut self,
-        local: &std::path::Path,
-        path: &[u8],
-        progress: &mut dyn FnMut(u64),
-    ) -> Result<u64> {
-        use std::os::unix::fs::PermissionsExt;
-        let file = File::open(local)?;
-        let mode = file.metadata()?.permissions().mode() & 0o777;
-        let attrs = Attrs {
-            permissions: Some(mode),
-            ..Attrs::default()
-        };
-        let handle = self.open(path, WRITE_TRUNCATE, attrs).await?;
-        let result = self.upload(&file, &handle, 0, progress).await;
-        let closed = self.close(handle).await;
-        let end = result?;
-        closed?;
-        Ok(end)
     }
 }
 

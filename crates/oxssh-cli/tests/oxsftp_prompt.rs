@@ -1,0 +1,145 @@
+//! `oxsftp`'s interactive prompt on a real terminal (under `script`): line editing
+//! (cursor keys, Delete, history), Tab completion of command names, remote and local
+//! paths, and Ctrl-C, which drops the line at the prompt and stops a transfer without
+//! ending oxsftp, as OpenSSH's sftp does.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use support::client::{shell_line, Terminal};
+use support::openssh::{sshd_opts, Fixture};
+use support::sftp::{oxsftp, random_file, sha256, RemoteDir};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn oxsshd() -> Option<Fixture> {
+    Fixture::start_oxsshd(sshd_opts(&["Subsystem sftp internal-sftp"]))
+}
+
+/// oxsftp on a terminal, started in `local`, its remote directory `remote`.
+fn prompt(f: &Fixture, local: &Path, remote: &Path, flags: &[&str]) -> Terminal {
+    let mut cmd = support::sftp::client(&oxsftp(), f);
+    cmd.args(flags).arg(format!(
+        "{}@127.0.0.1:{}",
+        support::users::TEST_USER,
+        remote.display()
+    ));
+    // `exec`: the terminal's Ctrl-C reaches oxsftp, not a shell waiting for it.
+    let term = Terminal::start(&format!(
+        "cd {} && exec {}",
+        local.display(),
+        shell_line(&cmd)
+    ));
+    term.wait_for("sftp> ", WAIT);
+    term
+}
+
+/// How many times `text` is on the screen.
+fn count(term: &Terminal, text: &str) -> usize {
+    term.screen().matches(text).count()
+}
+
+fn wait_count(term: &Terminal, text: &str, n: usize) {
+    support::client::wait_until(&format!("{n} x {text:?}"), WAIT, || count(term, text) >= n);
+}
+
+#[test]
+fn tab_completes_remote_and_local_names_and_commands() {
+    let Some(f) = oxsshd() else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-complete");
+    random_file(&remote.path().join("unique name.bin"), 100_000, 61);
+    random_file(&remote.path().join("other.bin"), 10, 62);
+    random_file(&local.path().join("local-only.txt"), 5_000, 63);
+    let mut term = prompt(&f, local.path(), remote.path(), &[]);
+    // A unique remote name (with a space, escaped) is completed; the file arrives.
+    term.type_text("get uni\t\n");
+    wait_count(&term, "sftp> ", 2);
+    support::client::wait_until("the download", WAIT, || {
+        local.path().join("unique name.bin").exists()
+    });
+    // A local name for put.
+    term.type_text("put loc\t\n");
+    wait_count(&term, "sftp> ", 3);
+    // A command name, then several matches are listed.
+    term.type_text("pw\t\n");
+    term.wait_for("Remote working directory:", WAIT);
+    term.type_text("ls \t");
+    term.wait_for("other.bin", WAIT);
+    term.type_text("\x15bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    assert!(screen.contains("get unique\\ name.bin"), "{screen}");
+    assert_eq!(
+        sha256(&remote.path().join("unique name.bin")),
+        sha256(&local.path().join("unique name.bin"))
+    );
+    assert_eq!(
+        sha256(&local.path().join("local-only.txt")),
+        sha256(&remote.path().join("local-only.txt"))
+    );
+}
+
+#[test]
+fn cursor_keys_delete_and_history_edit_the_line() {
+    let Some(f) = oxsshd() else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-edit");
+    let mut term = prompt(&f, local.path(), remote.path(), &[]);
+    // "lpwX", Left, Delete, "d": lpwd.
+    term.type_text("lpwX\x1b[D\x1b[3~d\n");
+    term.wait_for("Local working directory:", WAIT);
+    // Ctrl-A, Ctrl-K, then Backspace over a typo and Ctrl-E.
+    term.type_text("xyz\x01\x0bpwdd\x7f\x05\n");
+    term.wait_for("Remote working directory:", WAIT);
+    // Up twice: lpwd again.
+    term.type_text("\x1b[A\x1b[A\n");
+    wait_count(&term, "Local working directory:", 2);
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    assert!(!screen.contains("Invalid command"), "{screen}");
+}
+
+#[test]
+fn ctrl_c_drops_the_line_and_stops_a_transfer_not_oxsftp() {
+    let Some(f) = oxsshd() else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-intr");
+    let size = 40 << 20;
+    random_file(&remote.path().join("big.bin"), size, 64);
+    // 8 Mbit/s: the 40 MiB file would take 40 s.
+    let mut term = prompt(&f, local.path(), remote.path(), &["-l", "8000"]);
+    term.type_text("garbage\x03");
+    term.wait_for("^C", WAIT);
+    wait_count(&term, "sftp> ", 2);
+    term.type_text("get big.bin\n");
+    term.wait_for("big.bin", WAIT);
+    term.wait_for("ETA", WAIT);
+    term.type_text("\x03");
+    wait_count(&term, "sftp> ", 3);
+    term.type_text("pwd\n");
+    term.wait_for("Remote working directory:", WAIT);
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    assert!(!screen.contains("Invalid command"), "{screen}");
+    let got = std::fs::metadata(local.path().join("big.bin"))
+        .unwrap()
+        .len();
+    assert!(got < size as u64, "the transfer ran to the end: {screen}");
+}
