@@ -14,5 +14,6 @@ pub mod run;
 pub mod session;
 pub mod socks;
 pub mod stdio;
+pub mod stdio_forward;
 
 pub use run::main;

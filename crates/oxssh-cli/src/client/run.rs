@@ -17,6 +17,7 @@ use super::forward;
 use super::mux;
 use super::prompt::TerminalPrompter;
 use super::session::{self, Ended, Run, SessionSettings};
+use super::stdio_forward::Target as StdioTarget;
 use crate::background::{self, ReadySignal, CLIENT_READY_ENV};
 use crate::ssh::args::{self, Args, Invocation};
 
@@ -154,6 +155,20 @@ fn options_from_args(args: &Args, env: &OsEnv) -> Result<Options, String> {
     if args.compression {
         o.compression = Some(true);
     }
+    if args.stdio_forward.is_some() {
+        o.stdio_forward = true;
+    }
+    if let Some(hops) = &args.jump {
+        // `-J` takes the ProxyJump slot and shadows any ProxyCommand, as OpenSSH's.
+        match oxssh_config::parse_jump(hops, env) {
+            Ok(jump) => o.proxy_jump = Some(jump),
+            Err(mut lines) => {
+                lines.push("Invalid -J argument".into());
+                return Err(lines.join("\n"));
+            }
+        }
+        o.proxy_command = Some("none".into());
+    }
     o.control_path = args.control_path.clone();
     o.control_master = match args.control_master {
         0 => None,
@@ -252,6 +267,22 @@ pub fn main() -> u8 {
     if !not_yet.is_empty() {
         return fail(&not_yet);
     }
+    let mut config = config;
+    apply_proxy_jump(
+        &mut config,
+        &own_program(),
+        args.config_file.as_deref(),
+        args.debug,
+    );
+    let stdio = match args
+        .stdio_forward
+        .as_deref()
+        .map(|s| StdioTarget::parse(s, &env))
+    {
+        Some(Ok(target)) => target,
+        Some(Err(message)) => return fail(&[message]),
+        None => None,
+    };
     let plan = match forward::Plan::from_config(&config, quiet(&config)) {
         Ok(plan) => plan,
         Err(message) => return fail(&[message]),
@@ -288,6 +319,7 @@ pub fn main() -> u8 {
         Arc::new(provider),
         ready,
         &plan,
+        stdio.as_ref(),
     ));
     // Blocking stdin readers may still wait for input: do not wait for them.
     runtime.shutdown_background();
@@ -298,8 +330,7 @@ pub fn main() -> u8 {
 /// not act on yet: refused by name rather than silently ignored.
 fn not_acted_on(config: &ClientConfig) -> Vec<String> {
     use oxssh_config::values::CanonicalizeHostname;
-    let checks: [(bool, &str, &str); 4] = [
-        (config.proxy_jump.is_some(), "ProxyJump (-J)", "issue 8"),
+    let checks: [(bool, &str, &str); 3] = [
         (config.forward_x11, "ForwardX11 (-X/-Y)", "not planned yet"),
         (
             config.canonicalize_hostname != CanonicalizeHostname::No,
@@ -317,6 +348,45 @@ fn not_acted_on(config: &ClientConfig) -> Vec<String> {
         .filter(|(used, _, _)| *used)
         .map(|(_, what, when)| format!("oxssh: {what} is not supported yet ({when})"))
         .collect()
+}
+
+/// `ProxyJump` as OpenSSH runs it: a `ProxyCommand` of `program` itself with `-W` to the
+/// next hop (`-J` passes any earlier hops on, `-F` and `-v` are passed too), never with
+/// descriptor passing. Each hop is then a connection of its own, verified against
+/// known_hosts as any other.
+pub fn apply_proxy_jump(
+    config: &mut ClientConfig,
+    program: &str,
+    config_file: Option<&str>,
+    debug: u8,
+) {
+    if let Some(command) = config.proxy_jump_command(program, config_file, debug) {
+        tracing::debug!("Setting implicit ProxyCommand from ProxyJump: {command}");
+        config.proxy_command = Some(command);
+        config.proxy_use_fdpass = false;
+    }
+}
+
+/// The program a `ProxyJump` hop runs: our `argv[0]` (found in `PATH` when it has no
+/// `/`), or `oxssh` when that path is not executable, as ssh falls back to `ssh`.
+fn own_program() -> String {
+    let argv0 = std::env::args().next().unwrap_or_default();
+    let runnable = !argv0.contains('/')
+        || nix::unistd::access(argv0.as_str(), nix::unistd::AccessFlags::X_OK).is_ok();
+    if argv0.is_empty() || !runnable {
+        "oxssh".into()
+    } else {
+        argv0
+    }
+}
+
+/// The `oxssh` next to this program (for oxsftp and oxscp, whose hops run `oxssh`).
+fn sibling_oxssh() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("oxssh")))
+        .filter(|path| path.exists())
+        .map_or_else(|| "oxssh".into(), |path| path.display().to_string())
 }
 
 pub(crate) fn quiet(config: &ClientConfig) -> bool {
@@ -358,6 +428,8 @@ pub fn resolve_config(
     if !not_yet.is_empty() {
         return Err(not_yet);
     }
+    let mut config = config;
+    apply_proxy_jump(&mut config, &sibling_oxssh(), config_file, 0);
     Ok(config)
 }
 
@@ -433,13 +505,18 @@ async fn connect_and_run(
     provider: Arc<CryptoProvider>,
     ready: Option<ReadySignal>,
     plan: &forward::Plan,
+    stdio: Option<&StdioTarget>,
 ) -> u8 {
     if let Some(command) = args.mux_command {
         return mux::control(config, command).await;
     }
     let persist_copy = mux::persist_copy();
-    // Forwards cannot be asked of a master yet (MUX_C_OPEN_FWD): such a run connects itself.
-    let wants_forwards = !plan.local.is_empty() || !plan.remote.is_empty() || plan.agent_requested;
+    // Forwards cannot be asked of a master yet (MUX_C_OPEN_FWD, MUX_C_NEW_STDIO_FWD):
+    // such a run connects itself.
+    let wants_forwards = !plan.local.is_empty()
+        || !plan.remote.is_empty()
+        || plan.agent_requested
+        || stdio.is_some();
     if persist_copy.is_none() && !wants_forwards {
         // A master that refuses the session leaves us to connect by ourselves, as ssh.
         if let Some(conn) = mux::existing_master(config).await {
@@ -465,6 +542,9 @@ async fn connect_and_run(
         Ok(client) => client,
         Err(code) => return code,
     };
+    if let Some(target) = stdio {
+        return stdio_only(&client, target, plan, ready).await;
+    }
     let forwarding = match forward::start(&client, plan).await {
         Ok(forwarding) => forwarding,
         Err(message) => {
@@ -499,6 +579,40 @@ async fn connect_and_run(
         mux::drain(master, &client).await;
     }
     forwarding.stop(&client).await;
+    client.disconnect().await;
+    code
+}
+
+/// `-W`: the stdio channel first, then any forwards the configuration kept (OpenSSH's
+/// order), and no session; ends with the channel.
+async fn stdio_only(
+    client: &oxssh::Client,
+    target: &StdioTarget,
+    plan: &forward::Plan,
+    ready: Option<ReadySignal>,
+) -> u8 {
+    let relay = super::stdio_forward::run(client, target);
+    tokio::pin!(relay);
+    // The channel is asked for before the forwards start, as OpenSSH does.
+    let forwarding = tokio::select! {
+        code = &mut relay => {
+            client.disconnect().await;
+            return code;
+        }
+        started = forward::start(client, plan) => started,
+    };
+    let forwarding = match forwarding {
+        Ok(forwarding) => forwarding,
+        Err(message) => {
+            client.disconnect().await;
+            return fail(&[message]);
+        }
+    };
+    if let Some(ready) = ready {
+        ready.notify();
+    }
+    let code = relay.await;
+    forwarding.stop(client).await;
     client.disconnect().await;
     code
 }
