@@ -139,6 +139,26 @@ enum RemoteListen {
     Unix(String),
 }
 
+impl RemoteListen {
+    /// The global request that cancels this forward.
+    fn cancel_request(&self) -> (&'static str, Vec<u8>) {
+        match self {
+            Self::Tcp { address, port } => (
+                request::CANCEL_TCPIP_FORWARD,
+                TcpipForward {
+                    address: address.clone(),
+                    port: *port,
+                }
+                .encode(),
+            ),
+            Self::Unix(path) => (
+                request::CANCEL_STREAMLOCAL_FORWARD,
+                forward::encode_streamlocal_forward(path),
+            ),
+        }
+    }
+}
+
 /// A remote forward the server accepted.
 #[derive(Debug, Clone)]
 struct Remote {
@@ -165,6 +185,10 @@ const ALLOCATION_WAIT: Duration = Duration::from_secs(5);
 pub struct Forwarding {
     tasks: Vec<JoinHandle<()>>,
     remotes: SharedRemotes,
+    /// Each `-L`/`-D` listener's accept tasks, so `~C -KL`/`-KD` can stop one.
+    listeners: Vec<(Forward, Vec<JoinHandle<()>>)>,
+    /// Channels the server opens are being answered.
+    incoming: bool,
 }
 
 impl Forwarding {
@@ -178,27 +202,94 @@ impl Forwarding {
             .unwrap_or_default();
         let cancel = async {
             for r in remotes {
-                let (name, data) = match &r.listen {
-                    RemoteListen::Tcp { address, port } => (
-                        request::CANCEL_TCPIP_FORWARD,
-                        TcpipForward {
-                            address: address.clone(),
-                            port: *port,
-                        }
-                        .encode(),
-                    ),
-                    RemoteListen::Unix(path) => (
-                        request::CANCEL_STREAMLOCAL_FORWARD,
-                        forward::encode_streamlocal_forward(path),
-                    ),
-                };
+                let (name, data) = r.listen.cancel_request();
                 let _ = client.global_request(name, &data).await;
             }
         };
         let _ = tokio::time::timeout(CANCEL_TIMEOUT, cancel).await;
-        for task in self.tasks {
+        let listeners = self.listeners.into_iter().flat_map(|(_, tasks)| tasks);
+        for task in self.tasks.into_iter().chain(listeners) {
             task.abort();
         }
+    }
+}
+
+impl Forwarding {
+    /// Answers the channels the server opens (once).
+    fn serve_incoming(&mut self, client: &Client, plan: &Plan) {
+        if !self.incoming {
+            self.incoming = true;
+            self.tasks.push(tokio::spawn(serve_incoming(
+                client.incoming_channels(),
+                self.remotes.clone(),
+                plan.agent_requested.then(|| plan.agent.clone()),
+            )));
+        }
+    }
+
+    /// Starts one `-L`/`-D` listener (also for `~C`); false when it cannot listen (the
+    /// reason is printed).
+    pub async fn add_local(&mut self, client: &Client, plan: &Plan, f: &Forward) -> bool {
+        let mut tasks = Vec::new();
+        let started = start_local(client, plan, f, &mut tasks).await.is_ok();
+        if started {
+            self.listeners.push((f.clone(), tasks));
+        }
+        started
+    }
+
+    /// `~C -KL`/`-KD`: stops the listeners on `listen` (`f`'s listen side; its host, when
+    /// given, must match too) of that kind. Connections already made carry on, as in
+    /// OpenSSH. False when there is none.
+    pub fn cancel_local(&mut self, listen: &Forward, dynamic: bool) -> bool {
+        let before = self.listeners.len();
+        self.listeners.retain(|(f, tasks)| {
+            let same = f.is_dynamic() == dynamic
+                && f.listen_port == listen.listen_port
+                && f.listen_path == listen.listen_path
+                && (listen.listen_host.is_none() || f.listen_host == listen.listen_host);
+            if same {
+                tasks.iter().for_each(JoinHandle::abort);
+            }
+            !same
+        });
+        self.listeners.len() != before
+    }
+
+    /// `~C -R`: requests one more remote forward; the error is the reason to print.
+    pub async fn add_remote(
+        &mut self,
+        client: &Client,
+        plan: &Plan,
+        f: &Forward,
+    ) -> Result<(), String> {
+        self.serve_incoming(client, plan);
+        request_remote(client, plan, f, &self.remotes).await
+    }
+
+    /// `~C -KR`: cancels the remote forward listening on `listen`'s port (or path);
+    /// false when there is none or the server refuses.
+    pub async fn cancel_remote(&mut self, client: &Client, listen: &Forward) -> bool {
+        let found = self.remotes.lock().ok().and_then(|r| {
+            r.list
+                .iter()
+                .map(|x| x.listen.clone())
+                .find(|l| match (l, &listen.listen_path) {
+                    (RemoteListen::Unix(path), Some(want)) => path == want,
+                    (RemoteListen::Tcp { port, .. }, None) => {
+                        i64::from(*port) == i64::from(listen.listen_port)
+                    }
+                    _ => false,
+                })
+        });
+        let Some(found) = found else {
+            return false;
+        };
+        let (name, data) = found.cancel_request();
+        if let Ok(mut r) = self.remotes.lock() {
+            r.list.retain(|x| x.listen != found);
+        }
+        ask(client, name, &data).await.is_ok()
     }
 }
 
@@ -211,21 +302,17 @@ fn say(plan: &Plan, line: &str) {
 /// Starts every forwarding of `plan`. With `ExitOnForwardFailure`, the first failure
 /// is returned (OpenSSH's fatal message); otherwise failures are reported and skipped.
 pub async fn start(client: &Client, plan: &Plan) -> Result<Forwarding, String> {
-    let remotes = SharedRemotes::default();
-    let mut tasks = Vec::new();
+    let mut forwarding = Forwarding {
+        tasks: Vec::new(),
+        remotes: SharedRemotes::default(),
+        listeners: Vec::new(),
+        incoming: false,
+    };
     if plan.agent_requested || !plan.remote.is_empty() {
-        tasks.push(tokio::spawn(serve_incoming(
-            client.incoming_channels(),
-            remotes.clone(),
-            plan.agent_requested.then(|| plan.agent.clone()),
-        )));
+        forwarding.serve_incoming(client, plan);
     }
-    let mut forwarding = Forwarding { tasks, remotes };
     for f in &plan.local {
-        if start_local(client, plan, f, &mut forwarding.tasks)
-            .await
-            .is_err()
-        {
+        if !forwarding.add_local(client, plan, f).await {
             // OpenSSH says "local" for dynamic forwards too: they are local ones.
             let message = "Could not request local forwarding.".to_owned();
             if plan.exit_on_failure {

@@ -2,6 +2,7 @@
 //! verification against known_hosts, user authentication, and the session.
 
 pub mod auth;
+pub mod cmdline;
 pub mod connect;
 pub mod forward;
 pub mod hostkey;

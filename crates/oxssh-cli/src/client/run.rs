@@ -12,6 +12,7 @@ use oxssh_proto::crypto::{CryptoProvider, HashAlg};
 use oxssh_proto::TransportConfig;
 
 use super::auth::{authenticate, AuthSettings};
+use super::cmdline::Commands;
 use super::connect::{self, ConnectError};
 use super::forward;
 use super::mux;
@@ -545,7 +546,7 @@ async fn connect_and_run(
     if let Some(target) = stdio {
         return stdio_only(&client, target, plan, ready).await;
     }
-    let forwarding = match forward::start(&client, plan).await {
+    let mut forwarding = match forward::start(&client, plan).await {
         Ok(forwarding) => forwarding,
         Err(message) => {
             client.disconnect().await;
@@ -566,14 +567,19 @@ async fn connect_and_run(
     if let Some(ready) = ready {
         ready.notify();
     }
+    let mut commands = Commands {
+        forwarding: &mut forwarding,
+        plan,
+        permit_local_command: config.permit_local_command,
+    };
     let code = match &master {
         Some(m) => {
             tokio::select! {
-                code = own_session(args, config, &client) => code,
+                code = own_session(args, config, &client, &mut commands) => code,
                 () = m.terminated() => 255,
             }
         }
-        None => own_session(args, config, &client).await,
+        None => own_session(args, config, &client, &mut commands).await,
     };
     if let Some(master) = master {
         mux::drain(master, &client).await;
@@ -658,7 +664,12 @@ async fn through_master(
 }
 
 /// The session on our own connection; its exit status.
-async fn own_session(args: &Args, config: &ClientConfig, client: &oxssh::Client) -> u8 {
+async fn own_session(
+    args: &Args,
+    config: &ClientConfig,
+    client: &oxssh::Client,
+    commands: &mut Commands<'_>,
+) -> u8 {
     match session_settings(args, config) {
         None => {
             // -N: no session; keep the connection until the server ends it.
@@ -667,7 +678,7 @@ async fn own_session(args: &Args, config: &ClientConfig, client: &oxssh::Client)
         }
         Some(settings) => {
             let pty = settings.pty;
-            match session::run(client, settings).await {
+            match session::run(client, settings, Some(commands)).await {
                 Ok(Ended::Status(status)) => {
                     if pty && !quiet(config) {
                         eprintln!("Connection to {} closed.", config.hostname);
@@ -754,6 +765,7 @@ fn session_settings(args: &Args, config: &ClientConfig) -> Option<SessionSetting
         stdin_null: config.stdin_null,
         env: environment(config),
         forward_agent: config.forward_agent != oxssh_config::ForwardAgent::No,
+        command_line: config.enable_escape_commandline,
         term: std::env::var("TERM").unwrap_or_else(|_| "dumb".into()),
     })
 }
