@@ -53,7 +53,7 @@ impl Net {
         test_user();
         let client = ClientDir::new();
         let key = client.key("id_ed25519", HostKey::Ed25519, None);
-        let mut opts = sshd_opts(&[]);
+        let mut opts = sshd_opts(&["Subsystem sftp internal-sftp"]);
         opts.authorized_keys.push(key.public.clone());
         let peers = servers
             .iter()
@@ -363,4 +363,29 @@ fn minus_g_shows_what_minus_w_and_minus_j_imply_as_openssh() {
     for args in cases {
         assert_eq!(lines(OXSSH, args), lines("ssh", args), "{args:?}");
     }
+}
+
+#[test]
+fn oxsftp_follows_a_configured_proxy_jump() {
+    let Some(net) = Net::start(&[Server::OpenSsh, Server::Ox]) else {
+        return;
+    };
+    let batch = net.client.path().join("batch");
+    std::fs::write(&batch, "pwd\n").unwrap();
+    let mut cmd = Command::new(support::sftp::oxsftp());
+    cmd.env("HOME", net.client.home())
+        .arg("-F")
+        .arg(&net.config)
+        .arg("-o")
+        .arg(format!("ProxyJump=127.0.0.1:{}", net.peers[1].port()))
+        .args(["-P", &net.peers[0].port().to_string(), "-b"])
+        .arg(&batch)
+        .arg("127.0.0.1");
+    let out = run(&mut cmd, b"", LIMIT);
+    assert_eq!(out.code(), Some(0), "stderr: {}", out.stderr);
+    assert!(
+        out.stdout.contains("Remote working directory: /"),
+        "{}",
+        out.stdout
+    );
 }
