@@ -389,3 +389,47 @@ fn oxsftp_follows_a_configured_proxy_jump() {
         out.stdout
     );
 }
+
+/// Whether `program -W` to a target that writes a line and closes exits (within 10 s)
+/// while its stdin stays open; its status and output.
+fn far_end_closes(net: &Net, program: &str, server: usize) -> Option<(Option<i32>, String)> {
+    let target = support::relay::fake_server(|mut stream| {
+        use std::io::Write;
+        let _ = stream.write_all(b"bye\n");
+    });
+    let mut child = support::client::Running(
+        net.command(program, &["-W", &format!("127.0.0.1:{target}")], server)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Our end of stdin stays open: only the far end's close may end the relay.
+    let _stdin = child.stdin.take();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    Some((status.code(), out))
+}
+
+#[test]
+fn stdio_forward_ends_with_the_far_end_as_openssh_does() {
+    let Some(net) = Net::start(&[Server::OpenSsh, Server::Ox]) else {
+        return;
+    };
+    for server in 0..2 {
+        let ours = far_end_closes(&net, OXSSH, server);
+        let theirs = far_end_closes(&net, "ssh", server);
+        assert_eq!(ours, theirs, "server {server}: ours, then OpenSSH's");
+    }
+}

@@ -2,7 +2,7 @@
 //! (or `direct-streamlocal@openssh.com`) channel, with no session, as OpenSSH's
 //! `ssh_init_stdio_forwarding()`. This is what a `ProxyJump` hop runs. As in OpenSSH,
 //! a refused open prints the channel's failure and "stdio forwarding failed" (exit 255),
-//! and the program ends (status 0) when the channel closes.
+//! and the program ends (status 0) once the far end's EOF is written out.
 
 use oxssh::Client;
 use oxssh_config::{OsEnv, PORT_STREAMLOCAL};
@@ -114,17 +114,16 @@ pub async fn run(client: &Client, target: &Target) -> u8 {
         }
     };
     let _ = stdout.flush().await;
-    let code = if failed {
+    // OpenSSH's stdio channel is force-drained: once the far end's output is written out,
+    // our input stops too (EOF, then CLOSE, as dropping the channel sends it), even if
+    // stdin is still open.
+    stdin_task.abort();
+    let _ = channel.send_eof();
+    drop(channel);
+    tracing::debug!("stdio forwarding: done");
+    if failed {
         255
     } else {
-        // The far end finished sending: the channel ends when the server closes it
-        // (our input may still be flowing until then), or with the connection.
-        tokio::select! {
-            _ = channel.wait() => 0,
-            e = client.wait_closed() => u8::from(!matches!(e, oxssh::Error::Closed)) * 255,
-        }
-    };
-    stdin_task.abort();
-    tracing::debug!("stdio forwarding: done");
-    code
+        0
+    }
 }
