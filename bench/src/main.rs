@@ -2,6 +2,7 @@
 //! See the README's "Benchmarks" section.
 
 mod holder;
+mod jump;
 mod measure;
 mod procfs;
 mod report;
@@ -70,7 +71,7 @@ pub struct Opts {
 
 const USAGE: &str = "usage: oxssh-bench [--quick] [--size MiB] [--rounds N] [--logins N] \
 [--cps-secs S] [--sessions N,N] [--sftp-size MiB] [--sftp-files N] \
-[--only throughput,latency,cps,sftp,memory] [--bin-dir DIR] [--sshd PATH] [--ssh PATH] [--out DIR]";
+[--only throughput,latency,cps,sftp,jump,memory] [--bin-dir DIR] [--sshd PATH] [--ssh PATH] [--out DIR]";
 
 fn parse_opts() -> Res<Opts> {
     use lexopt::prelude::*;
@@ -172,6 +173,7 @@ pub struct Results {
     pub cps: BTreeMap<(usize, usize), (f64, u64)>,
     pub memory: Vec<MemResult>,
     pub sftp: Option<sftp::SftpResults>,
+    pub jump: Option<jump::JumpResults>,
     pub notes: Vec<String>,
 }
 
@@ -368,6 +370,15 @@ fn run() -> Res<()> {
         )?);
     }
 
+    if opts.wants("jump") {
+        results.jump = Some(jump::run(
+            [&ssh_client, &ox_client],
+            [&sshd, &oxd],
+            setup.dir.path(),
+            opts.logins,
+        )?);
+    }
+
     // Memory is measured on freshly started servers: a server whose heap already grew
     // during the transfers would hand the sessions memory it holds anyway.
     drop(oxd);
@@ -390,7 +401,10 @@ fn run() -> Res<()> {
         openssh: measure::version(&opts.ssh),
         oxssh: measure::version(&oxssh),
     };
-    let markdown = report::markdown(&info, &results);
+    let mut markdown = report::markdown(&info, &results);
+    if let Some(j) = &results.jump {
+        markdown.push_str(&jump::markdown(j));
+    }
     println!("{markdown}");
     std::fs::create_dir_all(&opts.out)?;
     let stem = format!(
