@@ -17,6 +17,7 @@ use super::connect::{self, ConnectError};
 use super::forward;
 use super::mux;
 use super::prompt::TerminalPrompter;
+use super::proxy;
 use super::session::{self, Ended, Run, SessionSettings};
 use super::stdio_forward::Target as StdioTarget;
 use crate::background::{self, ReadySignal, CLIENT_READY_ENV};
@@ -269,9 +270,9 @@ pub fn main() -> u8 {
         return fail(&not_yet);
     }
     let mut config = config;
-    apply_proxy_jump(
+    proxy::apply_proxy_jump(
         &mut config,
-        &own_program(),
+        &proxy::own_program(),
         args.config_file.as_deref(),
         args.debug,
     );
@@ -351,45 +352,6 @@ fn not_acted_on(config: &ClientConfig) -> Vec<String> {
         .collect()
 }
 
-/// `ProxyJump` as OpenSSH runs it: a `ProxyCommand` of `program` itself with `-W` to the
-/// next hop (`-J` passes any earlier hops on, `-F` and `-v` are passed too), never with
-/// descriptor passing. Each hop is then a connection of its own, verified against
-/// known_hosts as any other.
-pub fn apply_proxy_jump(
-    config: &mut ClientConfig,
-    program: &str,
-    config_file: Option<&str>,
-    debug: u8,
-) {
-    if let Some(command) = config.proxy_jump_command(program, config_file, debug) {
-        tracing::debug!("Setting implicit ProxyCommand from ProxyJump: {command}");
-        config.proxy_command = Some(command);
-        config.proxy_use_fdpass = false;
-    }
-}
-
-/// The program a `ProxyJump` hop runs: our `argv[0]` (found in `PATH` when it has no
-/// `/`), or `oxssh` when that path is not executable, as ssh falls back to `ssh`.
-fn own_program() -> String {
-    let argv0 = std::env::args().next().unwrap_or_default();
-    let runnable = !argv0.contains('/')
-        || nix::unistd::access(argv0.as_str(), nix::unistd::AccessFlags::X_OK).is_ok();
-    if argv0.is_empty() || !runnable {
-        "oxssh".into()
-    } else {
-        argv0
-    }
-}
-
-/// The `oxssh` next to this program (for oxsftp and oxscp, whose hops run `oxssh`).
-fn sibling_oxssh() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("oxssh")))
-        .filter(|path| path.exists())
-        .map_or_else(|| "oxssh".into(), |path| path.display().to_string())
-}
-
 pub(crate) fn quiet(config: &ClientConfig) -> bool {
     matches!(
         config.log_level,
@@ -430,7 +392,7 @@ pub fn resolve_config(
         return Err(not_yet);
     }
     let mut config = config;
-    apply_proxy_jump(&mut config, &sibling_oxssh(), config_file, 0);
+    proxy::apply_proxy_jump(&mut config, &proxy::sibling_oxssh(), config_file, 0);
     Ok(config)
 }
 
@@ -544,7 +506,7 @@ async fn connect_and_run(
         Err(code) => return code,
     };
     if let Some(target) = stdio {
-        return stdio_only(&client, target, plan, ready).await;
+        return super::stdio_forward::run_alone(&client, target, plan, ready).await;
     }
     let mut forwarding = match forward::start(&client, plan).await {
         Ok(forwarding) => forwarding,
@@ -585,40 +547,6 @@ async fn connect_and_run(
         mux::drain(master, &client).await;
     }
     forwarding.stop(&client).await;
-    client.disconnect().await;
-    code
-}
-
-/// `-W`: the stdio channel first, then any forwards the configuration kept (OpenSSH's
-/// order), and no session; ends with the channel.
-async fn stdio_only(
-    client: &oxssh::Client,
-    target: &StdioTarget,
-    plan: &forward::Plan,
-    ready: Option<ReadySignal>,
-) -> u8 {
-    let relay = super::stdio_forward::run(client, target);
-    tokio::pin!(relay);
-    // The channel is asked for before the forwards start, as OpenSSH does.
-    let forwarding = tokio::select! {
-        code = &mut relay => {
-            client.disconnect().await;
-            return code;
-        }
-        started = forward::start(client, plan) => started,
-    };
-    let forwarding = match forwarding {
-        Ok(forwarding) => forwarding,
-        Err(message) => {
-            client.disconnect().await;
-            return fail(&[message]);
-        }
-    };
-    if let Some(ready) = ready {
-        ready.notify();
-    }
-    let code = relay.await;
-    forwarding.stop(client).await;
     client.disconnect().await;
     code
 }

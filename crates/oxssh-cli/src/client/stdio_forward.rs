@@ -127,3 +127,37 @@ pub async fn run(client: &Client, target: &Target) -> u8 {
         0
     }
 }
+
+/// `-W`: the stdio channel first, then any forwards the configuration kept (OpenSSH's
+/// order), and no session; ends with the channel.
+pub async fn run_alone(
+    client: &oxssh::Client,
+    target: &Target,
+    plan: &forward::Plan,
+    ready: Option<crate::background::ReadySignal>,
+) -> u8 {
+    let relay = run(client, target);
+    tokio::pin!(relay);
+    // The channel is asked for before the forwards start, as OpenSSH does.
+    let forwarding = tokio::select! {
+        code = &mut relay => {
+            client.disconnect().await;
+            return code;
+        }
+        started = forward::start(client, plan) => started,
+    };
+    let forwarding = match forwarding {
+        Ok(forwarding) => forwarding,
+        Err(message) => {
+            client.disconnect().await;
+            return super::run::fail(&[message]);
+        }
+    };
+    if let Some(ready) = ready {
+        ready.notify();
+    }
+    let code = relay.await;
+    forwarding.stop(client).await;
+    client.disconnect().await;
+    code
+}
