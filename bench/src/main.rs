@@ -3,6 +3,7 @@
 
 mod forward;
 mod holder;
+mod jump;
 mod measure;
 mod procfs;
 mod report;
@@ -71,7 +72,7 @@ pub struct Opts {
 
 const USAGE: &str = "usage: oxssh-bench [--quick] [--size MiB] [--rounds N] [--logins N] \
 [--cps-secs S] [--sessions N,N] [--sftp-size MiB] [--sftp-files N] \
-[--only throughput,latency,cps,sftp,forward,memory] [--bin-dir DIR] [--sshd PATH] [--ssh PATH] [--out DIR]";
+[--only throughput,latency,cps,sftp,forward,jump,memory] [--bin-dir DIR] [--sshd PATH] [--ssh PATH] [--out DIR]";
 
 fn parse_opts() -> Res<Opts> {
     use lexopt::prelude::*;
@@ -174,6 +175,7 @@ pub struct Results {
     pub memory: Vec<MemResult>,
     pub sftp: Option<sftp::SftpResults>,
     pub forward: Option<forward::ForwardResults>,
+    pub jump: Option<jump::JumpResults>,
     pub notes: Vec<String>,
 }
 
@@ -377,6 +379,15 @@ fn run() -> Res<()> {
         results.forward = Some(forward::run(clients, servers, dir, size, rounds, 30)?);
     }
 
+    if opts.wants("jump") {
+        results.jump = Some(jump::run(
+            [&ssh_client, &ox_client],
+            [&sshd, &oxd],
+            setup.dir.path(),
+            opts.logins,
+        )?);
+    }
+
     // Memory is measured on freshly started servers: a server whose heap already grew
     // during the transfers would hand the sessions memory it holds anyway.
     drop(oxd);
@@ -399,7 +410,10 @@ fn run() -> Res<()> {
         openssh: measure::version(&opts.ssh),
         oxssh: measure::version(&oxssh),
     };
-    let markdown = report::markdown(&info, &results);
+    let mut markdown = report::markdown(&info, &results);
+    if let Some(j) = &results.jump {
+        markdown.push_str(&jump::markdown(j));
+    }
     println!("{markdown}");
     std::fs::create_dir_all(&opts.out)?;
     let stem = format!(

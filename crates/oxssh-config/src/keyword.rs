@@ -274,7 +274,7 @@ pub static KEYWORDS: &[KeywordInfo] = &[
     row("tunnel", K::Tunnel, N),
     row("tunneldevice", K::TunnelDevice, N),
     row("localcommand", K::LocalCommand, N),
-    row("permitlocalcommand", K::PermitLocalCommand, N),
+    row("permitlocalcommand", K::PermitLocalCommand, Y),
     row("remotecommand", K::RemoteCommand, Y),
     row("visualhostkey", K::VisualHostKey, Y),
     row("kexalgorithms", K::KexAlgorithms, Y),
@@ -311,7 +311,7 @@ pub static KEYWORDS: &[KeywordInfo] = &[
     row("securitykeyprovider", K::SecurityKeyProvider, N),
     row("knownhostscommand", K::KnownHostsCommand, N),
     row("requiredrsasize", K::RequiredRsaSize, N),
-    row("enableescapecommandline", K::EnableEscapeCommandline, N),
+    row("enableescapecommandline", K::EnableEscapeCommandline, Y),
 ];
 
 /// Looks up a lower-case keyword (OpenSSH compares after lower-casing, with `strcmp`).

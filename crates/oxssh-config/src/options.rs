@@ -97,6 +97,9 @@ pub struct Options {
     pub gateway_ports: Option<bool>,
     pub exit_on_forward_failure: Option<bool>,
     pub clear_all_forwardings: Option<bool>,
+    /// `ssh -W` was given: `ExitOnForwardFailure` and `ClearAllForwardings` then default
+    /// to yes (OpenSSH's `fill_default_options`), though the files and `-o` may say no.
+    pub stdio_forward: bool,
     pub xauth_location: Option<String>,
     pub password_authentication: Option<bool>,
     pub kbd_interactive_authentication: Option<bool>,

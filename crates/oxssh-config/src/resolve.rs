@@ -334,7 +334,7 @@ impl<'a> Loader<'a> {
             .transpose()?;
         let identity_agent = o.identity_agent.as_deref().map(expand_path).transpose()?;
         let mut warnings = o.warnings.clone();
-        let exit_on_forward_failure = o.exit_on_forward_failure.unwrap_or(false);
+        let exit_on_forward_failure = o.exit_on_forward_failure.unwrap_or(o.stdio_forward);
         let forward_agent = match (o.forward_agent.unwrap_or(false), &o.forward_agent_sock_path) {
             (_, Some(p)) => {
                 let path = expand_path(p)?;
@@ -364,7 +364,7 @@ impl<'a> Loader<'a> {
             }
             Ok(f)
         };
-        let clear_all_forwardings = o.clear_all_forwardings.unwrap_or(false);
+        let clear_all_forwardings = o.clear_all_forwardings.unwrap_or(o.stdio_forward);
         let (local_forwards, remote_forwards) = if clear_all_forwardings {
             (Vec::new(), Vec::new())
         } else {

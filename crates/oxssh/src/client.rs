@@ -452,6 +452,28 @@ impl Client {
         }
     }
 
+    /// A snapshot of the channels not yet released, by our number (what `~#` lists).
+    pub fn channels(&self) -> Vec<ChannelInfo> {
+        let inner = self.shared.lock();
+        inner
+            .conn
+            .connection()
+            .channels()
+            .map(|c| ChannelInfo {
+                id: c.id.0,
+                remote_id: c.remote_id,
+                channel_type: c.channel_type.clone(),
+                lifecycle: c.lifecycle,
+                eof_sent: c.eof_sent,
+                eof_received: c.eof_received,
+                close_sent: c.close_sent,
+                close_received: c.close_received,
+                unread: c.stdout.len(),
+                unread_stderr: c.stderr.len(),
+            })
+            .collect()
+    }
+
     /// Starts a key re-exchange (`~R`).
     pub fn rekey(&self) -> Result<(), Error> {
         self.with(|inner| Ok(inner.conn.rekey()?))
@@ -558,4 +580,29 @@ impl Drop for IncomingChannel {
             );
         }
     }
+}
+
+/// One channel's state, as [`Client::channels`] reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelInfo {
+    /// Our number.
+    pub id: u32,
+    /// The peer's number (0 until it answered the open).
+    pub remote_id: u32,
+    /// `session`, `direct-tcpip`, ...
+    pub channel_type: String,
+    /// Opening, open or closed.
+    pub lifecycle: oxssh_proto::connection::Lifecycle,
+    /// We sent EOF.
+    pub eof_sent: bool,
+    /// The peer sent EOF.
+    pub eof_received: bool,
+    /// We sent CLOSE.
+    pub close_sent: bool,
+    /// The peer sent CLOSE.
+    pub close_received: bool,
+    /// Received bytes not read yet.
+    pub unread: usize,
+    /// Received extended (stderr) bytes not read yet.
+    pub unread_stderr: usize,
 }

@@ -11,8 +11,8 @@ mod shared;
 
 pub use channel::{Channel, ChannelStderr, ChannelWriter};
 pub use client::{
-    AcceptAnyHostKey, AuthResult, Client, ClientConfig, HostKeyVerifier, IncomingChannel,
-    IncomingChannels,
+    AcceptAnyHostKey, AuthResult, ChannelInfo, Client, ClientConfig, HostKeyVerifier,
+    IncomingChannel, IncomingChannels,
 };
 pub use error::Error;
 pub use oxssh_proto::connection::WindowSize;

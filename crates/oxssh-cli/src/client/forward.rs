@@ -227,6 +227,37 @@ impl Forwarding {
         true
     }
 
+    /// `~C -KL`/`-KD`: stops the local (or dynamic) listeners on `listen`'s port or path
+    /// (its host, when given, must match too). Connections already made carry on, as in
+    /// OpenSSH. `false` when there is none.
+    pub fn close_local_listening(&self, listen: &Forward, dynamic: bool) -> bool {
+        let Ok(mut locals) = self.inner.locals.lock() else {
+            return false;
+        };
+        let before = locals.len();
+        locals.retain(|l| {
+            let f = &l.spec;
+            let same = f.is_dynamic() == dynamic
+                && f.listen_port == listen.listen_port
+                && f.listen_path == listen.listen_path
+                && (listen.listen_host.is_none() || f.listen_host == listen.listen_host);
+            if same {
+                l.tasks.iter().for_each(JoinHandle::abort);
+            }
+            !same
+        });
+        locals.len() != before
+    }
+
+    /// `~C -KR`: cancels the remote forward listening on `listen`'s port (or path);
+    /// `false` when there is none or the server refuses.
+    pub async fn close_remote_listening(&self, listen: &Forward) -> bool {
+        let Some((name, data)) = remote::take_listening(&self.inner.remotes, listen) else {
+            return false;
+        };
+        ask(&self.inner.client, name, &data).await.is_ok()
+    }
+
     /// Asks the server for the remote forward `f` (one already in place is granted
     /// again). The error is OpenSSH's message.
     pub async fn open_remote(&self, f: &Forward) -> Result<Granted, String> {

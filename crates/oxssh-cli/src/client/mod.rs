@@ -2,6 +2,7 @@
 //! verification against known_hosts, user authentication, and the session.
 
 pub mod auth;
+pub mod cmdline;
 pub mod connect;
 pub mod forward;
 pub mod hostkey;
@@ -14,5 +15,6 @@ pub mod run;
 pub mod session;
 pub mod socks;
 pub mod stdio;
+pub mod stdio_forward;
 
 pub use run::main;

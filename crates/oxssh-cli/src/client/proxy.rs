@@ -93,6 +93,45 @@ pub async fn fdpass(line: &str, limit: Option<Duration>) -> Result<OwnedFd, Stri
     })
 }
 
+/// `ProxyJump` as OpenSSH runs it: a `ProxyCommand` of `program` itself with `-W` to the
+/// next hop (`-J` passes any earlier hops on, `-F` and `-v` are passed too), never with
+/// descriptor passing. Each hop is then a connection of its own, verified against
+/// known_hosts as any other.
+pub fn apply_proxy_jump(
+    config: &mut oxssh_config::ClientConfig,
+    program: &str,
+    config_file: Option<&str>,
+    debug: u8,
+) {
+    if let Some(command) = config.proxy_jump_command(program, config_file, debug) {
+        tracing::debug!("Setting implicit ProxyCommand from ProxyJump: {command}");
+        config.proxy_command = Some(command);
+        config.proxy_use_fdpass = false;
+    }
+}
+
+/// The program a `ProxyJump` hop runs: our `argv[0]` (found in `PATH` when it has no
+/// `/`), or `oxssh` when that path is not executable, as ssh falls back to `ssh`.
+pub fn own_program() -> String {
+    let argv0 = std::env::args().next().unwrap_or_default();
+    let runnable = !argv0.contains('/')
+        || nix::unistd::access(argv0.as_str(), nix::unistd::AccessFlags::X_OK).is_ok();
+    if argv0.is_empty() || !runnable {
+        "oxssh".into()
+    } else {
+        argv0
+    }
+}
+
+/// The `oxssh` next to this program (for oxsftp and oxscp, whose hops run `oxssh`).
+pub fn sibling_oxssh() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("oxssh")))
+        .filter(|path| path.exists())
+        .map_or_else(|| "oxssh".into(), |path| path.display().to_string())
+}
+
 /// A reader that keeps the proxy command alive as long as the connection reads.
 struct WithChild<R> {
     inner: R,

@@ -12,11 +12,14 @@ use oxssh_proto::crypto::{CryptoProvider, HashAlg};
 use oxssh_proto::TransportConfig;
 
 use super::auth::{authenticate, AuthSettings};
+use super::cmdline::Commands;
 use super::connect::{self, ConnectError};
 use super::forward;
 use super::mux;
 use super::prompt::TerminalPrompter;
+use super::proxy;
 use super::session::{self, Ended, Run, SessionSettings};
+use super::stdio_forward::Target as StdioTarget;
 use crate::background::{self, ReadySignal, CLIENT_READY_ENV};
 use crate::ssh::args::{self, Args, Invocation};
 
@@ -157,6 +160,20 @@ fn options_from_args(args: &Args, env: &OsEnv) -> Result<Options, String> {
     if args.compression {
         o.compression = Some(true);
     }
+    if args.stdio_forward.is_some() {
+        o.stdio_forward = true;
+    }
+    if let Some(hops) = &args.jump {
+        // `-J` takes the ProxyJump slot and shadows any ProxyCommand, as OpenSSH's.
+        match oxssh_config::parse_jump(hops, env) {
+            Ok(jump) => o.proxy_jump = Some(jump),
+            Err(mut lines) => {
+                lines.push("Invalid -J argument".into());
+                return Err(lines.join("\n"));
+            }
+        }
+        o.proxy_command = Some("none".into());
+    }
     o.control_path = args.control_path.clone();
     o.control_master = match args.control_master {
         0 => None,
@@ -255,6 +272,22 @@ pub fn main() -> u8 {
     if !not_yet.is_empty() {
         return fail(&not_yet);
     }
+    let mut config = config;
+    proxy::apply_proxy_jump(
+        &mut config,
+        &proxy::own_program(),
+        args.config_file.as_deref(),
+        args.debug,
+    );
+    let stdio = match args
+        .stdio_forward
+        .as_deref()
+        .map(|s| StdioTarget::parse(s, &env))
+    {
+        Some(Ok(target)) => target,
+        Some(Err(message)) => return fail(&[message]),
+        None => None,
+    };
     let plan = match forward::Plan::from_config(&config, quiet(&config)) {
         Ok(plan) => plan,
         Err(message) => return fail(&[message]),
@@ -291,6 +324,7 @@ pub fn main() -> u8 {
         Arc::new(provider),
         ready,
         &plan,
+        stdio.as_ref(),
     ));
     // Blocking stdin readers may still wait for input: do not wait for them.
     runtime.shutdown_background();
@@ -301,8 +335,7 @@ pub fn main() -> u8 {
 /// not act on yet: refused by name rather than silently ignored.
 fn not_acted_on(config: &ClientConfig) -> Vec<String> {
     use oxssh_config::values::CanonicalizeHostname;
-    let checks: [(bool, &str, &str); 4] = [
-        (config.proxy_jump.is_some(), "ProxyJump (-J)", "issue 8"),
+    let checks: [(bool, &str, &str); 3] = [
         (config.forward_x11, "ForwardX11 (-X/-Y)", "not planned yet"),
         (
             config.canonicalize_hostname != CanonicalizeHostname::No,
@@ -361,6 +394,8 @@ pub fn resolve_config(
     if !not_yet.is_empty() {
         return Err(not_yet);
     }
+    let mut config = config;
+    proxy::apply_proxy_jump(&mut config, &proxy::sibling_oxssh(), config_file, 0);
     Ok(config)
 }
 
@@ -436,14 +471,15 @@ async fn connect_and_run(
     provider: Arc<CryptoProvider>,
     ready: Option<ReadySignal>,
     plan: &forward::Plan,
+    stdio: Option<&StdioTarget>,
 ) -> u8 {
     if let Some(command) = args.mux_command {
         return mux::control(config, command).await;
     }
     let persist_copy = mux::persist_copy();
-    // Forwards are asked of a master (MUX_C_OPEN_FWD); the agent cannot be yet: such a
-    // run connects by itself.
-    if persist_copy.is_none() && !plan.agent_requested {
+    // Forwards are asked of a master (MUX_C_OPEN_FWD); the agent and a stdio forward
+    // cannot be yet: such a run connects by itself.
+    if persist_copy.is_none() && !plan.agent_requested && stdio.is_none() {
         // A master that refuses the session leaves us to connect by ourselves, as ssh.
         if let Some(conn) = mux::existing_master(config).await {
             if let Some(code) = through_master(conn, args, config).await {
@@ -468,6 +504,9 @@ async fn connect_and_run(
         Ok(client) => client,
         Err(code) => return code,
     };
+    if let Some(target) = stdio {
+        return super::stdio_forward::run_alone(&client, target, plan, ready).await;
+    }
     let forwarding = match forward::start(&client, plan).await {
         Ok(forwarding) => forwarding,
         Err(message) => {
@@ -489,14 +528,18 @@ async fn connect_and_run(
     if let Some(ready) = ready {
         ready.notify();
     }
+    let mut commands = Commands {
+        forwarding: &forwarding,
+        permit_local_command: config.permit_local_command,
+    };
     let code = match &master {
         Some(m) => {
             tokio::select! {
-                code = own_session(args, config, &client) => code,
+                code = own_session(args, config, &client, &mut commands) => code,
                 () = m.terminated() => 255,
             }
         }
-        None => own_session(args, config, &client).await,
+        None => own_session(args, config, &client, &mut commands).await,
     };
     if let Some(master) = master {
         mux::drain(master, &client).await;
@@ -552,7 +595,12 @@ async fn through_master(
 }
 
 /// The session on our own connection; its exit status.
-async fn own_session(args: &Args, config: &ClientConfig, client: &oxssh::Client) -> u8 {
+async fn own_session(
+    args: &Args,
+    config: &ClientConfig,
+    client: &oxssh::Client,
+    commands: &mut Commands<'_>,
+) -> u8 {
     match session_settings(args, config) {
         None => {
             // -N: no session; keep the connection until the server ends it.
@@ -561,7 +609,7 @@ async fn own_session(args: &Args, config: &ClientConfig, client: &oxssh::Client)
         }
         Some(settings) => {
             let pty = settings.pty;
-            match session::run(client, settings).await {
+            match session::run(client, settings, Some(commands)).await {
                 Ok(Ended::Status(status)) => {
                     if pty && !quiet(config) {
                         eprintln!("Connection to {} closed.", config.hostname);
@@ -648,6 +696,7 @@ fn session_settings(args: &Args, config: &ClientConfig) -> Option<SessionSetting
         stdin_null: config.stdin_null,
         env: environment(config),
         forward_agent: config.forward_agent != oxssh_config::ForwardAgent::No,
+        command_line: config.enable_escape_commandline,
         term: std::env::var("TERM").unwrap_or_else(|_| "dumb".into()),
     })
 }

@@ -6,6 +6,7 @@ use oxssh::{Channel, Client, ExitStatus, WindowSize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use super::cmdline::{self, Commands};
 use super::stdio::{StdinReader, StdoutWriter};
 
 use crate::ssh::escape::{EscapeAction, EscapeConfig, EscapeFilter, EscapeOutput};
@@ -39,6 +40,17 @@ pub struct SessionSettings {
     pub term: String,
     /// Ask the server to forward agent connections (`ForwardAgent`).
     pub forward_agent: bool,
+    /// `EnableEscapeCommandline`: `~C` opens the `ssh>` command line.
+    pub command_line: bool,
+}
+
+/// What the stdin pump hands the session loop besides data.
+#[derive(Debug)]
+enum Input {
+    /// An escape's action.
+    Action(EscapeAction),
+    /// A line typed after `~C`.
+    Command(String),
 }
 
 fn to_wire(size: tty::WindowSize) -> WindowSize {
@@ -61,8 +73,13 @@ pub enum Ended {
     OutputClosed,
 }
 
-/// Opens the channel, starts the command and runs it to the end.
-pub async fn run(client: &Client, settings: SessionSettings) -> Result<Ended, oxssh::Error> {
+/// Opens the channel, starts the command and runs it to the end. `commands` is what
+/// `~C` command lines act on.
+pub async fn run(
+    client: &Client,
+    settings: SessionSettings,
+    mut commands: Option<&mut Commands<'_>>,
+) -> Result<Ended, oxssh::Error> {
     let mut channel = client.open_session().await?;
     for (name, value) in &settings.env {
         channel.env(name, value)?;
@@ -90,10 +107,15 @@ pub async fn run(client: &Client, settings: SessionSettings) -> Result<Ended, ox
         Run::Subsystem(name) => channel.subsystem(name).await?,
     }
     let (actions_tx, mut actions) = mpsc::unbounded_channel();
+    let escape = settings.escape.filter(|_| settings.pty).map(|e| {
+        let mut config = EscapeConfig::new(e);
+        config.command_line = settings.command_line;
+        config
+    });
     let stdin_task = tokio::spawn(pump_stdin(
         channel.writer(),
         settings.stdin_null,
-        settings.escape.filter(|_| settings.pty),
+        escape,
         actions_tx,
     ));
     let mut stderr = channel.stderr();
@@ -142,11 +164,26 @@ pub async fn run(client: &Client, settings: SessionSettings) -> Result<Ended, ox
             } => {
                 channel.window_change(to_wire(size))?;
             }
-            Some(action) = actions.recv() => {
-                if let Some(end) = act(client, &channel, guard.as_ref(), action) {
-                    break Some(end);
+            Some(input) = actions.recv() => match input {
+                Input::Action(action) => {
+                    if let Some(end) = act(client, &channel, guard.as_ref(), action) {
+                        break Some(end);
+                    }
                 }
-            }
+                Input::Command(line) => {
+                    // OpenSSH reads and runs the command line out of raw mode.
+                    if let Some(g) = guard.as_ref() {
+                        let _ = g.leave();
+                    }
+                    match commands.as_deref_mut() {
+                        Some(cmds) => cmdline::run(&line, cmds).await,
+                        None => eprint!("Invalid command.\r\n"),
+                    }
+                    if let Some(g) = guard.as_ref() {
+                        let _ = g.reenter();
+                    }
+                }
+            },
         }
     };
     // Everything written must reach stdout before we report the end.
@@ -195,10 +232,7 @@ fn act(
             let _ = client.rekey();
         }
         EscapeAction::ListConnections => {
-            eprint!(
-                "The following connections are open:\r\n  #{} client-session\r\n",
-                channel.id().0
-            );
+            eprint!("{}", cmdline::open_message(&client.channels()));
         }
         EscapeAction::SetLogLevel(_) | EscapeAction::Background | EscapeAction::CommandLine => {}
     }
@@ -209,14 +243,14 @@ fn act(
 async fn pump_stdin(
     mut writer: oxssh::ChannelWriter,
     stdin_null: bool,
-    escape: Option<u8>,
-    actions: mpsc::UnboundedSender<EscapeAction>,
+    escape: Option<EscapeConfig>,
+    actions: mpsc::UnboundedSender<Input>,
 ) {
     if stdin_null {
         let _ = writer.shutdown().await;
         return;
     }
-    let mut filter = escape.map(|e| EscapeFilter::new(EscapeConfig::new(e)));
+    let mut filter = escape.map(EscapeFilter::new);
     let mut stdin = StdinReader::open();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -243,8 +277,13 @@ async fn pump_stdin(
                     let _ = err.write_all(&bytes).await;
                     let _ = err.flush().await;
                 }
+                EscapeOutput::Action(EscapeAction::CommandLine) => {
+                    if let Some(line) = filter.take_command_line() {
+                        let _ = actions.send(Input::Command(line));
+                    }
+                }
                 EscapeOutput::Action(action) => {
-                    let _ = actions.send(action);
+                    let _ = actions.send(Input::Action(action));
                 }
             }
         }

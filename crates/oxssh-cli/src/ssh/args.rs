@@ -27,6 +27,8 @@ use oxssh_proto::crypto::CryptoProvider;
 
 use super::destination::{self, DestinationError};
 use super::escape::EscapeChar;
+pub use super::getopt::UnsupportedFlag;
+use super::getopt::{fatal, names_valid, split_option, utf8, value, Slot};
 use super::query::Query;
 
 /// What `oxssh -V` prints on stderr (OpenSSH prints `OpenSSH_9.2p1 ..., OpenSSL ...`).
@@ -142,41 +144,6 @@ pub enum AddressFamily {
     Inet6,
 }
 
-/// A flag OpenSSH has and oxssh does not implement yet; `main` refuses it with
-/// [`UnsupportedFlag::message`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnsupportedFlag {
-    /// The option letter.
-    pub flag: char,
-    /// Its argument, for flags that take one.
-    pub value: Option<String>,
-}
-
-impl UnsupportedFlag {
-    /// The issue that will implement the flag, when one is filed.
-    pub fn issue(&self) -> Option<u32> {
-        match self.flag {
-            'W' | 'J' => Some(8),
-            _ => None,
-        }
-    }
-
-    /// True for flags that only turn off something oxssh never does (`-x` X11
-    /// forwarding, `-k` GSSAPI credential delegation): `main` may accept these rather
-    /// than refuse them, since ignoring them changes nothing.
-    pub fn is_harmless(&self) -> bool {
-        matches!(self.flag, 'x' | 'k')
-    }
-
-    /// `oxssh: -L is not supported yet (issue 8)`.
-    pub fn message(&self) -> String {
-        match self.issue() {
-            Some(issue) => format!("oxssh: -{} is not supported yet (issue {issue})", self.flag),
-            None => format!("oxssh: -{} is not supported yet", self.flag),
-        }
-    }
-}
-
 /// A parsed command line that connects somewhere.
 ///
 /// Fields that mirror a config keyword are `None`/empty when the command line does not set
@@ -241,6 +208,10 @@ pub struct Args {
     pub control_master: u8,
     /// `-O ctl_cmd` (the last one).
     pub mux_command: Option<MuxCommand>,
+    /// `-W host:port` or `-W path`, as written (parsed with the configuration).
+    pub stdio_forward: Option<String>,
+    /// `-J [user@]host[:port][,...]`, as written.
+    pub jump: Option<String>,
     unsupported: Vec<UnsupportedFlag>,
 }
 
@@ -355,28 +326,6 @@ impl fmt::Display for ArgsError {
 
 impl std::error::Error for ArgsError {}
 
-/// Who holds a first-come slot shared by a flag and a config keyword.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Slot<T> {
-    Free,
-    Flag(T),
-    /// An earlier `-o` set the keyword; the flag loses, the value is kept for checks.
-    Option(T),
-}
-
-impl<T> Slot<T> {
-    fn is_free(&self) -> bool {
-        matches!(self, Self::Free)
-    }
-
-    fn value(&self) -> Option<&T> {
-        match self {
-            Self::Free => None,
-            Self::Flag(v) | Self::Option(v) => Some(v),
-        }
-    }
-}
-
 /// Parser state: [`Args`] plus the slots shared with `-o`.
 struct State<'p> {
     args: Args,
@@ -386,6 +335,8 @@ struct State<'p> {
     request_tty: Option<(RequestTty, bool)>,
     session_type: Option<(SessionType, bool)>,
     destination_seen: bool,
+    /// An `-o ProxyCommand` came before (`-J` is then refused, as by OpenSSH).
+    proxy_command_seen: bool,
     provider: &'p CryptoProvider,
 }
 
@@ -408,6 +359,7 @@ where
         request_tty: None,
         session_type: None,
         destination_seen: false,
+        proxy_command_seen: false,
         provider,
     };
     loop {
@@ -545,9 +497,28 @@ impl State<'_> {
             }
             'W' => {
                 let target = value(parser, flag)?;
+                if self.args.stdio_forward.is_some() {
+                    return Err(fatal("stdio forward already specified"));
+                }
+                if self.args.mux_command.is_some() {
+                    return Err(fatal("Cannot specify stdio forward with -O"));
+                }
+                self.args.stdio_forward = Some(target);
                 self.set_request_tty(RequestTty::No);
                 self.session_type = Some((SessionType::None, true));
-                self.unsupported(flag, Some(target));
+            }
+            'J' => {
+                let hops = value(parser, flag)?;
+                if self.args.jump.is_some() {
+                    return Err(fatal(
+                        "Only a single -J option is permitted \
+                         (use commas to separate multiple jump hops)",
+                    ));
+                }
+                if self.proxy_command_seen {
+                    return Err(fatal("Cannot specify -J with ProxyCommand"));
+                }
+                self.args.jump = Some(hops);
             }
             'A' => a.forward_agent = Some(true),
             'a' => a.forward_agent = Some(false),
@@ -568,11 +539,14 @@ impl State<'_> {
             'M' => self.args.control_master = self.args.control_master.saturating_add(1),
             'O' => {
                 let word = value(parser, flag)?;
+                if self.args.stdio_forward.is_some() {
+                    return Err(fatal("Cannot specify multiplexing command with -W"));
+                }
                 let command =
                     MuxCommand::parse(&word).ok_or_else(|| fatal("Invalid multiplex command."))?;
                 self.args.mux_command = Some(command);
             }
-            'B' | 'b' | 'I' | 'J' | 'P' | 'w' => {
+            'B' | 'b' | 'I' | 'P' | 'w' => {
                 let arg = value(parser, flag)?;
                 self.unsupported(flag, Some(arg));
             }
@@ -627,6 +601,7 @@ impl State<'_> {
                 };
                 self.request_tty = Some((value, false));
             }
+            "proxycommand" => self.proxy_command_seen = true,
             "sessiontype" if self.session_type.is_none() => {
                 let value = match arg.to_ascii_lowercase().as_str() {
                     "none" => SessionType::None,
@@ -691,56 +666,6 @@ impl State<'_> {
         self.args.session_type = self.session_type.filter(|&(_, flag)| flag).map(|(v, _)| v);
         Ok(self.args)
     }
-}
-
-/// Splits an `-o` line into its keyword and first argument the way OpenSSH's `strdelim()`
-/// does: white space or one `=` separates them, and the argument may be double-quoted.
-fn split_option(line: &str) -> Option<(String, String)> {
-    const WS: [char; 4] = [' ', '\t', '\r', '\n'];
-    let line = line.trim_start_matches(WS);
-    let end = line.find(|c| WS.contains(&c) || c == '=' || c == '"')?;
-    let (keyword, rest) = line.split_at(end);
-    if keyword.is_empty() {
-        return None;
-    }
-    let rest = rest.trim_start_matches(WS);
-    let rest = rest
-        .strip_prefix('=')
-        .unwrap_or(rest)
-        .trim_start_matches(WS);
-    let arg = match rest.strip_prefix('"') {
-        Some(quoted) => quoted.split('"').next().unwrap_or_default(),
-        None => rest.split(WS).next().unwrap_or_default(),
-    };
-    Some((keyword.to_owned(), arg.to_owned()))
-}
-
-/// OpenSSH's `ciphers_valid()` / `mac_valid()`: a non-empty comma list of known names.
-/// Like the C loop, checking stops at the first empty item (`-c ,` passes).
-fn names_valid<'n>(list: &str, known: impl Iterator<Item = &'n str> + Clone) -> bool {
-    if list.is_empty() {
-        return false;
-    }
-    list.split(',')
-        .take_while(|name| !name.is_empty())
-        .all(|name| known.clone().any(|k| k == name))
-}
-
-fn fatal(message: &str) -> ArgsError {
-    ArgsError::Fatal(message.to_owned())
-}
-
-fn value(parser: &mut lexopt::Parser, flag: char) -> Result<String, ArgsError> {
-    let value = parser
-        .value()
-        .map_err(|_| ArgsError::Usage(Some(format!("option requires an argument -- {flag}"))))?;
-    utf8(value)
-}
-
-fn utf8(value: OsString) -> Result<String, ArgsError> {
-    value
-        .into_string()
-        .map_err(|raw| fatal(&format!("argument is not UTF-8: {raw:?}")))
 }
 
 #[cfg(test)]

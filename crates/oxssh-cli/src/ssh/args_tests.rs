@@ -368,10 +368,10 @@ fn names_are_checked_after_parsing() {
 }
 
 #[test]
-fn unsupported_flags_are_listed_with_their_issue() {
+fn unsupported_flags_are_listed_by_name() {
     let a = args(&["-W", "h:1", "-A", "-x", "-J", "jump", "-P", "tag", "h"]);
     let flags: Vec<char> = a.unsupported_flags().iter().map(|f| f.flag).collect();
-    assert_eq!(flags, ['W', 'x', 'J', 'P']);
+    assert_eq!(flags, ['x', 'P']);
     let messages: Vec<String> = a
         .unsupported_flags()
         .iter()
@@ -380,20 +380,20 @@ fn unsupported_flags_are_listed_with_their_issue() {
     assert_eq!(
         messages,
         [
-            "oxssh: -W is not supported yet (issue 8)",
             "oxssh: -x is not supported yet",
-            "oxssh: -J is not supported yet (issue 8)",
             "oxssh: -P is not supported yet",
         ]
     );
-    assert_eq!(a.unsupported_flags()[0].value.as_deref(), Some("h:1"));
-    assert!(a.unsupported_flags()[1].is_harmless());
-    assert!(!a.unsupported_flags()[0].is_harmless());
+    assert_eq!(a.unsupported_flags()[1].value.as_deref(), Some("tag"));
+    assert!(a.unsupported_flags()[0].is_harmless());
+    assert!(!a.unsupported_flags()[1].is_harmless());
+    assert_eq!(a.stdio_forward.as_deref(), Some("h:1"));
+    assert_eq!(a.jump.as_deref(), Some("jump"));
     let all = args(&[
         "-A", "-a", "-g", "-K", "-k", "-M", "-X", "-x", "-Y", "-y", "-B", "i", "-b", "a", "-D",
-        "1080", "-I", "p", "-O", "check", "-R", "1:h:2", "-S", "s", "-w", "0", "-W", "h:1", "h",
+        "1080", "-I", "p", "-O", "check", "-R", "1:h:2", "-S", "s", "-w", "0", "h",
     ]);
-    assert_eq!(all.unsupported_flags().len(), 11);
+    assert_eq!(all.unsupported_flags().len(), 10);
     assert_eq!(all.forward_agent, Some(false));
     assert!(all.gateway_ports);
     assert_eq!(all.dynamic_forwards, ["1080"]);
@@ -401,6 +401,39 @@ fn unsupported_flags_are_listed_with_their_issue() {
     assert_eq!(all.control_master, 1);
     assert_eq!(all.control_path.as_deref(), Some("s"));
     assert_eq!(args(&["h"]).unsupported_flags(), []);
+}
+
+#[test]
+fn stdio_forward_and_jump_follow_opensshs_rules() {
+    let w = args(&["-W", "h:1", "h"]);
+    assert_eq!(w.request_tty, Some(RequestTty::No));
+    assert_eq!(w.session_type, Some(SessionType::None));
+    assert_eq!(
+        fatal_text(&["-W", "a:1", "-W", "b:2", "h"]),
+        "stdio forward already specified"
+    );
+    assert_eq!(
+        fatal_text(&["-O", "check", "-W", "a:1", "h"]),
+        "Cannot specify stdio forward with -O"
+    );
+    assert_eq!(
+        fatal_text(&["-W", "a:1", "-O", "check", "h"]),
+        "Cannot specify multiplexing command with -W"
+    );
+    assert_eq!(
+        fatal_text(&["-J", "a", "-J", "b", "h"]),
+        "Only a single -J option is permitted (use commas to separate multiple jump hops)"
+    );
+    assert_eq!(
+        fatal_text(&["-o", "ProxyCommand=nc %h %p", "-J", "a", "h"]),
+        "Cannot specify -J with ProxyCommand"
+    );
+    assert_eq!(
+        args(&["-J", "a", "-o", "ProxyCommand=nc", "h"])
+            .jump
+            .as_deref(),
+        Some("a")
+    );
 }
 
 #[test]

@@ -67,7 +67,8 @@ pub enum EscapeAction {
     Background,
     /// `~#`: print the list of open connections (OpenSSH's `channel_open_message()`).
     ListConnections,
-    /// `~C`: open the `ssh>` command line (only when enabled).
+    /// `~C` then a line ended by Enter: a command line was typed (only when enabled);
+    /// [`EscapeFilter::take_command_line`] hands it out.
     CommandLine,
 }
 
@@ -118,7 +119,14 @@ pub struct EscapeFilter {
     at_line_start: bool,
     /// `~.` or `~&` was seen: OpenSSH stops reading input.
     stopped: bool,
+    /// The `ssh>` line being typed after `~C`.
+    line: Option<Vec<u8>>,
+    /// Command lines finished and not taken yet.
+    commands: std::collections::VecDeque<String>,
 }
+
+/// The longest command line kept (OpenSSH reads it into a 1024-byte buffer).
+const MAX_COMMAND_LINE: usize = 1023;
 
 impl EscapeFilter {
     /// A filter at session start (which counts as the start of a line).
@@ -128,7 +136,14 @@ impl EscapeFilter {
             pending: false,
             at_line_start: true,
             stopped: false,
+            line: None,
+            commands: std::collections::VecDeque::new(),
         }
+    }
+
+    /// The next command line typed after `~C` (one per [`EscapeAction::CommandLine`]).
+    pub fn take_command_line(&mut self) -> Option<String> {
+        self.commands.pop_front()
     }
 
     /// The current log level, after any `~v`/`~V`.
@@ -148,6 +163,10 @@ impl EscapeFilter {
             if self.stopped {
                 break;
             }
+            if self.line.is_some() {
+                self.command_line_byte(byte, &mut out);
+                continue;
+            }
             if self.pending {
                 self.pending = false;
                 if self.escaped(byte, &mut out) {
@@ -162,6 +181,47 @@ impl EscapeFilter {
             out.send(&[byte]);
         }
         out.events
+    }
+
+    /// One byte typed at the `ssh>` prompt. OpenSSH reads the line in cooked mode with
+    /// echo; this is that line discipline on a raw terminal: echo, erase (DEL or ^H),
+    /// kill (^U), Enter ends the line, ^C or ^D on an empty line abandon it.
+    fn command_line_byte(&mut self, byte: u8, out: &mut Output) {
+        let Some(line) = self.line.as_mut() else {
+            return;
+        };
+        match byte {
+            b'\r' | b'\n' => {
+                out.print(b"\r\n");
+                let text = String::from_utf8_lossy(line).into_owned();
+                self.line = None;
+                self.commands.push_back(text);
+                out.action(EscapeAction::CommandLine);
+            }
+            0x7f | 0x08 if !line.is_empty() => {
+                line.pop();
+                out.print(b"\x08 \x08");
+            }
+            0x7f | 0x08 => {}
+            0x15 => {
+                for _ in line.drain(..) {
+                    out.print(b"\x08 \x08");
+                }
+            }
+            0x03 => {
+                out.print(b"\r\n");
+                self.line = None;
+            }
+            0x04 if line.is_empty() => {
+                out.print(b"\r\n");
+                self.line = None;
+            }
+            _ if line.len() < MAX_COMMAND_LINE => {
+                line.push(byte);
+                out.print(&[byte]);
+            }
+            _ => {}
+        }
     }
 
     /// Handles the byte after an escape; false when it is to be passed on as data.
@@ -214,7 +274,10 @@ impl EscapeFilter {
                 out.print(&[esc, b'#', b'\r', b'\n']);
                 out.action(EscapeAction::ListConnections);
             }
-            b'C' if self.config.command_line => out.action(EscapeAction::CommandLine),
+            b'C' if self.config.command_line => {
+                out.print(b"\r\nssh> ");
+                self.line = Some(Vec::new());
+            }
             b'C' => out.print(b"commandline disabled\r\n"),
             _ => {
                 if byte != esc {

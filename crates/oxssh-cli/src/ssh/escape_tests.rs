@@ -217,7 +217,34 @@ fn command_line_is_disabled_by_default() {
     let mut config = EscapeConfig::new(b'~');
     config.command_line = true;
     let mut f = EscapeFilter::new(config);
-    assert_eq!(run(&mut f, &[b"~C"]), [action(EscapeAction::CommandLine)]);
+    assert_eq!(
+        run(&mut f, &[b"~C", b"-L 1:h:2\r"]),
+        [
+            print(b"\r\nssh> -L 1:h:2\r\n"),
+            action(EscapeAction::CommandLine)
+        ]
+    );
+    assert_eq!(f.take_command_line().as_deref(), Some("-L 1:h:2"));
+    assert_eq!(f.take_command_line(), None);
+}
+
+#[test]
+fn command_line_edits_like_a_cooked_terminal_then_data_flows_again() {
+    let mut config = EscapeConfig::new(b'~');
+    config.command_line = true;
+    let mut f = EscapeFilter::new(config);
+    // Erase, kill, then a line; the bytes after Enter are data at a line start.
+    assert_eq!(
+        run(&mut f, &[b"~C-Kx\x7fL 5\x15?\rls\r~C\x03~."]),
+        [
+            print(b"\r\nssh> -Kx\x08 \x08L 5\x08 \x08\x08 \x08\x08 \x08\x08 \x08\x08 \x08?\r\n"),
+            action(EscapeAction::CommandLine),
+            send(b"ls\r"),
+            print(b"\r\nssh> \r\n"),
+            action(EscapeAction::Disconnect),
+        ]
+    );
+    assert_eq!(f.take_command_line().as_deref(), Some("?"));
 }
 
 #[test]

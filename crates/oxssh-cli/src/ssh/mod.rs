@@ -15,6 +15,7 @@ pub mod args;
 pub mod destination;
 pub mod escape;
 pub mod exit;
+mod getopt;
 pub mod query;
 pub mod tty;
 pub mod tty_modes;

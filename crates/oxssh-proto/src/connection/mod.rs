@@ -152,6 +152,11 @@ impl Connection {
         self.channels.get(&id)
     }
 
+    /// Every channel not yet released, by our number (for `~#`-style listings).
+    pub fn channels(&self) -> impl Iterator<Item = &Channel> {
+        self.channels.values()
+    }
+
     /// Number of channels not yet released.
     pub fn channel_count(&self) -> usize {
         self.channels.len()

@@ -101,6 +101,26 @@ pub(super) fn take(remotes: &SharedRemotes, spec: &Forward) -> Option<(&'static 
     Some(r.list.remove(at).listen.cancel_request())
 }
 
+/// Forgets the remote forward listening on `listen`'s port (or path) and returns the
+/// request that cancels it, if there is one.
+pub(super) fn take_listening(
+    remotes: &SharedRemotes,
+    listen: &Forward,
+) -> Option<(&'static str, Vec<u8>)> {
+    let mut r = remotes.lock().ok()?;
+    let at = r
+        .list
+        .iter()
+        .position(|x| match (&x.listen, &listen.listen_path) {
+            (RemoteListen::Unix(path), Some(want)) => path == want,
+            (RemoteListen::Tcp { port, .. }, None) => {
+                i64::from(*port) == i64::from(listen.listen_port)
+            }
+            _ => false,
+        })?;
+    Some(r.list.remove(at).listen.cancel_request())
+}
+
 /// `tcpip-forward` (or `streamlocal-forward@openssh.com`) for one remote forward. A
 /// forward already in place is granted again without asking the server (as OpenSSH's
 /// master does for its clients). The error is OpenSSH's message.
