@@ -47,7 +47,7 @@ impl Target {
 
     /// The channel type and its open data. OpenSSH names `127.0.0.1` port 65535 as the
     /// originator of a stdio forward.
-    fn open_request(&self) -> (&'static str, Vec<u8>) {
+    pub(crate) fn open_request(&self) -> (&'static str, Vec<u8>) {
         match self {
             Self::Tcp { host, port } => (
                 channel_type::DIRECT_TCPIP,

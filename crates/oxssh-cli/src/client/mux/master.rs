@@ -5,7 +5,7 @@
 //! connection with the client's own stdin, stdout and stderr (passed by `SCM_RIGHTS`);
 //! the client gets the exit status. Alive checks, terminate and stop-listening are
 //! answered; forwarding requests are served on the connection's [`Forwarding`]
-//! (`forward.rs`); stdio-forwarding requests are refused (not implemented yet).
+//! (`forward.rs`); stdio forwards (`ssh -W` through the master) in `stdio.rs`.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -258,6 +258,7 @@ async fn serve_client(mut stream: UnixStream, state: Arc<State>) {
         };
         let asked = match message.kind {
             codec::C_NEW_SESSION => Some("Allow shared connection to"),
+            codec::C_NEW_STDIO_FWD => None,
             codec::C_TERMINATE => Some("Terminate shared connection to"),
             _ => None,
         };
@@ -271,6 +272,15 @@ async fn serve_client(mut stream: UnixStream, state: Arc<State>) {
         }
         if message.kind == codec::C_NEW_SESSION {
             new_session(stream, &message, state).await;
+            return;
+        }
+        if message.kind == codec::C_NEW_STDIO_FWD {
+            let ask = state.settings.ask;
+            state.active.fetch_add(1, Ordering::SeqCst);
+            state.changed.notify_waiters();
+            super::stdio::serve(stream, &message, &state.client, ask).await;
+            state.active.fetch_sub(1, Ordering::SeqCst);
+            state.changed.notify_waiters();
             return;
         }
         let reply = if matches!(message.kind, codec::C_OPEN_FWD | codec::C_CLOSE_FWD) {
@@ -296,7 +306,7 @@ async fn serve_client(mut stream: UnixStream, state: Arc<State>) {
     }
 }
 
-fn failure(kind: u32, request_id: u32, reason: &str) -> Vec<u8> {
+pub(super) fn failure(kind: u32, request_id: u32, reason: &str) -> Vec<u8> {
     Writer::new(kind)
         .u32(request_id)
         .string(reason.as_bytes())
@@ -324,10 +334,11 @@ fn answer(message: &Message, state: &State) -> Vec<u8> {
     }
 }
 
-/// Receives the client's three descriptors.
-async fn receive_fds(stream: &UnixStream) -> Option<[OwnedFd; 3]> {
-    let mut fds = Vec::with_capacity(3);
-    for _ in 0..3 {
+/// Receives the `N` descriptors a client passes after its request (stdin, stdout and,
+/// for a session, stderr).
+pub(super) async fn receive_fds<const N: usize>(stream: &UnixStream) -> Option<[OwnedFd; N]> {
+    let mut fds = Vec::with_capacity(N);
+    for _ in 0..N {
         let received = tokio::time::timeout(
             HANDSHAKE_LIMIT,
             stream.async_io(Interest::READABLE, || {
@@ -423,7 +434,7 @@ async fn new_session(mut stream: UnixStream, message: &Message, state: Arc<State
 
 /// Resolves when the client closes its end (it was killed, or its user hit ^C): its
 /// session is then closed too, as OpenSSH's master does.
-async fn client_gone(mut reader: OwnedReadHalf) {
+pub(super) async fn client_gone(mut reader: OwnedReadHalf) {
     loop {
         match codec::read(&mut reader).await {
             Ok(Some(_)) => continue,

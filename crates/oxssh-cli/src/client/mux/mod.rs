@@ -19,6 +19,7 @@ pub mod codec;
 pub mod fdio;
 pub mod forward;
 pub mod master;
+mod stdio;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
