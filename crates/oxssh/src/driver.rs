@@ -2,7 +2,9 @@
 //! to the sans-IO core, routes events to the handles, flushes output when a handle
 //! asks, and fires the core's timers. Nothing protocol-related happens here.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Poll};
 use std::time::Instant;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -19,22 +21,21 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let mut out = Vec::new();
-    let error = drive(&shared, &mut reader, &mut writer, &mut out).await;
+    let error = drive(&shared, &mut reader, &mut writer).await;
     // Best effort: a DISCONNECT may be waiting in the output.
-    let _ = flush(&shared, &mut writer, &mut out).await;
+    let _ = flush(&shared, &mut writer).await;
     let _ = writer.shutdown().await;
     shared.fail(error);
 }
 
-async fn drive<R, W>(shared: &Shared, reader: &mut R, writer: &mut W, out: &mut Vec<u8>) -> Error
+async fn drive<R, W>(shared: &Shared, reader: &mut R, writer: &mut W) -> Error
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
     let mut buf = vec![0u8; READ_CHUNK];
     loop {
-        if let Err(e) = flush(shared, writer, out).await {
+        if let Err(e) = flush(shared, writer).await {
             return e;
         }
         let deadline = shared.lock().conn.poll_timeout();
@@ -62,14 +63,14 @@ where
                 };
                 shared.changed.notify_waiters();
                 if let Err(e) = result {
-                    let _ = flush(shared, writer, out).await;
+                    let _ = flush(shared, writer).await;
                     return e;
                 }
             }
             () = sleep => {
                 let result = shared.lock().conn.handle_timeout(Instant::now());
                 if let Err(e) = result {
-                    let _ = flush(shared, writer, out).await;
+                    let _ = flush(shared, writer).await;
                     return e.into();
                 }
             }
@@ -85,20 +86,27 @@ where
     }
 }
 
-/// Writes everything the core has queued. Copies through a reusable buffer so the
-/// lock is never held across an await.
-async fn flush<W: AsyncWrite + Unpin>(
-    shared: &Shared,
-    writer: &mut W,
-    out: &mut Vec<u8>,
-) -> Result<(), Error> {
+/// Writes everything the core has queued, straight from the core's buffer: each
+/// write is one poll under the lock, which is never held across an await.
+async fn flush<W: AsyncWrite + Unpin>(shared: &Shared, writer: &mut W) -> Result<(), Error> {
     loop {
-        out.clear();
-        out.extend_from_slice(shared.lock().conn.transmit());
-        if out.is_empty() {
-            return writer.flush().await.map_err(Error::from);
+        let written = std::future::poll_fn(|cx| {
+            let mut inner = shared.lock();
+            let pending = inner.conn.transmit();
+            if pending.is_empty() {
+                return Poll::Ready(Ok(None));
+            }
+            let result = ready!(Pin::new(&mut *writer).poll_write(cx, pending));
+            Poll::Ready(result.map(|n| {
+                inner.conn.advance_transmit(n);
+                Some(n)
+            }))
+        })
+        .await?;
+        match written {
+            None => return writer.flush().await.map_err(Error::from),
+            Some(0) => return Err(std::io::Error::from(std::io::ErrorKind::WriteZero).into()),
+            Some(_) => {}
         }
-        writer.write_all(out).await?;
-        shared.lock().conn.advance_transmit(out.len());
     }
 }

@@ -16,13 +16,13 @@ use super::auth::{Candidate, Endpoints};
 use super::daemon::StartupSlot;
 use super::forward::{Forwards, FwdMsg};
 use super::log;
-use super::session::{signal_name, Chunk, PtyRequest, Session, SessionMsg};
+use super::session::{signal_name, PtyRequest, Session, SessionMsg};
 use super::settings::Settings;
 use super::stream::Stream;
 
 /// Bytes per socket read.
 const READ_CHUNK: usize = 256 * 1024;
-/// Bytes moved from a channel to the child's stdin per step.
+/// Bytes moved from a channel to a forwarded socket per step.
 pub(super) const STDIN_CHUNK: usize = 32 * 1024;
 
 thread_local! {
@@ -181,6 +181,10 @@ impl Conn {
                     None => std::future::pending().await,
                 }
             };
+            // Last: it borrows the sessions and the core until a branch wins.
+            let (sessions, core) = (&mut self.sessions, &mut self.core);
+            let children =
+                std::future::poll_fn(|cx| super::childio::poll_children(sessions, core, cx));
             tokio::select! {
                 ready = stream.readable() => {
                     if let Err(e) = ready {
@@ -213,6 +217,11 @@ impl Conn {
                         Ok(n) => self.core.advance_transmit(n),
                         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                         Err(e) => return e.to_string(),
+                    }
+                }
+                moved = children => {
+                    if let Err(e) = moved {
+                        return e.to_string();
                     }
                 }
                 Some(msg) = rx.recv() => self.on_session_msg(msg),
@@ -568,27 +577,6 @@ impl Conn {
 
     fn on_session_msg(&mut self, msg: SessionMsg) {
         match msg {
-            SessionMsg::Output {
-                id,
-                stderr,
-                data,
-                permit,
-            } => {
-                if let Some(s) = self.sessions.get_mut(&id) {
-                    s.pending.push_back(Chunk {
-                        stderr,
-                        data,
-                        sent: 0,
-                        _permit: permit,
-                    });
-                }
-            }
-            SessionMsg::OutputEof { id } => {
-                if let Some(s) = self.sessions.get_mut(&id) {
-                    s.open_streams = s.open_streams.saturating_sub(1);
-                }
-            }
-            SessionMsg::StdinReady => {}
             SessionMsg::Exited { id, status } => {
                 if let Some(s) = self.sessions.get_mut(&id) {
                     s.exit = Some(status);
@@ -597,9 +585,10 @@ impl Conn {
         }
     }
 
-    /// Moves data: child output into the channels as far as their windows allow,
-    /// channel input into the children as far as their stdin queues allow; finishes
-    /// sessions whose child exited and whose output went out.
+    /// Moves data: queued output (a greeting) into the channels as far as their windows
+    /// allow, channel input towards the children as far as their stdin takes it (the
+    /// child's own output moves in `childio`); finishes sessions whose child exited
+    /// and whose output went out.
     fn pump(&mut self) -> Result<(), TransportError> {
         if !self.core.is_authenticated() {
             return Ok(());
@@ -623,26 +612,24 @@ impl Conn {
                 }
                 s.pending.pop_front();
             }
-            // Input towards the child, once it runs.
+            // Input towards the child, once it runs: one chunk at a time, the next
+            // only once the child took the last (the rest waits in the channel, under
+            // its window).
             let mut input_done = false;
             while s.started && !input_done {
-                let permit = match s.stdin.as_ref().map(|tx| tx.try_reserve()) {
-                    Some(Ok(permit)) => Some(permit),
-                    Some(Err(mpsc::error::TrySendError::Full(()))) => break,
-                    // The child closed its stdin: discard, keep the window open.
-                    _ => None,
-                };
-                let data = self.core.read_owned(id, STDIN_CHUNK)?;
-                if data.is_empty() {
-                    input_done = true;
+                if s.stdin.as_ref().is_some_and(|input| !input.is_idle()) {
                     break;
                 }
-                if let Some(permit) = permit {
-                    permit.send(data);
+                let data = self.core.read_owned(id, super::childio::INPUT_CHUNK)?;
+                input_done = data.is_empty();
+                match s.stdin.as_mut() {
+                    Some(input) if !input_done => input.queue(data),
+                    // No stdin (or it was closed): discard, keep the window open.
+                    _ => {}
                 }
             }
             if s.client_eof && input_done && s.pty.is_none() {
-                // Everything the client sent is queued: the child sees EOF after it.
+                // Everything the client sent reached the child: it sees EOF now.
                 s.stdin = None;
             }
             if s.ready_to_finish() {

@@ -10,6 +10,7 @@
 mod args;
 mod auth;
 mod certauth;
+mod childio;
 mod conn;
 mod daemon;
 mod environment;

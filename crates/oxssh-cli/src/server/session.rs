@@ -1,7 +1,7 @@
 //! One session channel's child process, run as the logged-in user on pipes or a pty.
-//! Its output is read by tasks behind a small budget of chunks, so the child is read only
-//! as fast as the channel window lets its output out; its input goes through a bounded
-//! queue, so the channel is drained only as fast as the child consumes it.
+//! Its streams are driven by the connection task (`childio.rs`): output is read only as
+//! fast as the channel window lets it out, and the channel is drained only as fast as
+//! the child consumes its input.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -11,42 +11,25 @@ use std::task::{Context as TaskContext, Poll};
 
 use oxssh_os::{PtyMaster, SessionSpec, SessionStdio};
 use oxssh_proto::connection::ChannelId;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::mpsc;
 
-/// Bytes per read from the child: large reads mean fewer hand-offs to the connection
-/// task per byte (128 KiB beat 32 KiB by ~10% on downloads through `ssh`).
-const CHUNK: usize = 128 * 1024;
-/// Chunks read ahead per output stream, waiting for window.
-const READ_AHEAD: usize = 4;
-/// Chunks queued towards the child's stdin.
-const STDIN_QUEUE: usize = 4;
+use super::childio::{ChildInput, ChildOutput};
 
-/// What the child's I/O tasks report to the connection task.
+/// What a session's exit watcher reports to the connection task.
 #[derive(Debug)]
 pub(crate) enum SessionMsg {
-    /// Output read from the child; the permit returns when it has been sent.
-    Output {
-        id: ChannelId,
-        stderr: bool,
-        data: Vec<u8>,
-        permit: Option<OwnedSemaphorePermit>,
-    },
-    /// stdout or stderr reached EOF.
-    OutputEof { id: ChannelId },
-    /// The stdin queue has room again.
-    StdinReady,
     /// The child exited.
     Exited { id: ChannelId, status: ExitStatus },
 }
 
-/// Output waiting for channel window.
+/// Output waiting for channel window (the greeting; the child's output goes straight
+/// into the channel).
 #[derive(Debug)]
 pub(crate) struct Chunk {
     pub stderr: bool,
     pub data: Vec<u8>,
     pub sent: usize,
-    pub _permit: Option<OwnedSemaphorePermit>,
 }
 
 /// A `pty-req` accepted before the command starts.
@@ -66,14 +49,14 @@ pub(crate) struct Session {
     pub pty_request: Option<PtyRequest>,
     /// A command, shell or subsystem was started.
     pub started: bool,
-    /// Towards the child's stdin (or the pty); dropped at the client's EOF.
-    pub stdin: Option<mpsc::Sender<Vec<u8>>>,
+    /// The child's stdin (or the pty); dropped at the client's EOF.
+    pub stdin: Option<ChildInput>,
     /// The client sent EOF.
     pub client_eof: bool,
     /// Output not yet sent.
     pub pending: VecDeque<Chunk>,
-    /// Output streams still open.
-    pub open_streams: u8,
+    /// The child's output streams (stdout and stderr, or the pty).
+    pub outputs: Vec<ChildOutput>,
     /// The exit status, once the child exited.
     pub exit: Option<ExitStatus>,
     /// exit-status, EOF and CLOSE went out.
@@ -111,6 +94,8 @@ impl Session {
         // as sshd's internal-sftp logs through sshd, not to the client.
         let log_stderr = spec.program_name() == Some(std::ffi::OsStr::new(super::INTERNAL_SFTP));
         let mut running = spec.spawn(stdio).map_err(|e| e.to_string())?;
+        widen_pipe(running.child.stdin.as_ref());
+        widen_pipe(running.child.stdout.as_ref());
         self.started = true;
         self.pid = running.pid().and_then(|p| i32::try_from(p).ok());
         // On a pty the terminal driver turns `\n` into `\r\n`; the greeting does not
@@ -120,11 +105,10 @@ impl Session {
             (_, greeting) => greeting,
         };
         if let Some(greeting) = greeting.filter(|g| !g.is_empty()) {
-            let _ = events.send(SessionMsg::Output {
-                id,
+            self.pending.push_back(Chunk {
                 stderr: false,
                 data: greeting,
-                permit: None,
+                sent: 0,
             });
         }
         let mut outputs: Vec<(Box<dyn AsyncRead + Send + Unpin>, bool)> = Vec::new();
@@ -154,16 +138,11 @@ impl Session {
                     .map(|s| Box::new(s) as Box<dyn AsyncWrite + Send + Unpin>);
             }
         }
-        self.open_streams = 0;
-        for (reader, is_err) in outputs {
-            self.open_streams += 1;
-            tokio::spawn(read_output(reader, id, is_err, events.clone()));
-        }
-        if let Some(input) = input {
-            let (tx, rx) = mpsc::channel(STDIN_QUEUE);
-            self.stdin = Some(tx);
-            tokio::spawn(write_input(input, rx, events.clone()));
-        }
+        self.outputs = outputs
+            .into_iter()
+            .map(|(reader, is_err)| ChildOutput::new(reader, is_err))
+            .collect();
+        self.stdin = input.map(ChildInput::new);
         let mut child = running.child;
         tokio::spawn(async move {
             if let Ok(status) = child.wait().await {
@@ -188,7 +167,7 @@ impl Session {
         self.started
             && !self.finished
             && self.exit.is_some()
-            && self.open_streams == 0
+            && !self.outputs.iter().any(ChildOutput::is_open)
             && self.pending.is_empty()
     }
 }
@@ -246,7 +225,7 @@ impl AsyncWrite for PtyEnd {
 
 /// Logs each line `reader` produces (at most [`LOG_LINE`] bytes each), until EOF.
 async fn log_lines(reader: impl AsyncRead + Unpin) {
-    use tokio::io::AsyncBufReadExt;
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
     let mut lines = tokio::io::BufReader::new(reader);
     let mut line = Vec::new();
     loop {
@@ -265,51 +244,18 @@ async fn log_lines(reader: impl AsyncRead + Unpin) {
 /// The longest internal-sftp log line taken (a longer one is split).
 const LOG_LINE: usize = 4096;
 
-async fn read_output(
-    mut reader: Box<dyn AsyncRead + Send + Unpin>,
-    id: ChannelId,
-    stderr: bool,
-    events: mpsc::UnboundedSender<SessionMsg>,
-) {
-    let budget = Arc::new(Semaphore::new(READ_AHEAD));
-    loop {
-        let Ok(permit) = budget.clone().acquire_owned().await else {
-            break;
-        };
-        let mut data = vec![0u8; CHUNK];
-        match reader.read(&mut data).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                data.truncate(n);
-                let msg = SessionMsg::Output {
-                    id,
-                    stderr,
-                    data,
-                    permit: Some(permit),
-                };
-                if events.send(msg).is_err() {
-                    return;
-                }
-            }
-        }
-    }
-    let _ = events.send(SessionMsg::OutputEof { id });
-}
+/// Bytes a session's stdin and stdout pipes hold (Linux's default is 64 KiB).
+const PIPE_SIZE: i32 = 256 * 1024;
 
-async fn write_input(
-    mut input: Box<dyn AsyncWrite + Send + Unpin>,
-    mut queue: mpsc::Receiver<Vec<u8>>,
-    events: mpsc::UnboundedSender<SessionMsg>,
-) {
-    while let Some(data) = queue.recv().await {
-        let ok = input.write_all(&data).await.is_ok();
-        let _ = events.send(SessionMsg::StdinReady);
-        if !ok {
-            break;
-        }
+/// Gives a pipe to the child room for [`PIPE_SIZE`] bytes, so a bulk transfer moves in
+/// larger reads and writes with fewer wake-ups on both sides. Only as root, which the
+/// kernel's per-user pipe quota (`pipe-user-pages-soft`) does not limit: a personal
+/// server's many sessions would otherwise use up its user's quota, and the user's other
+/// pipes would shrink to two pages. Best effort: the default size works too.
+fn widen_pipe(pipe: Option<&impl std::os::fd::AsFd>) {
+    if let Some(pipe) = pipe.filter(|_| nix::unistd::geteuid().is_root()) {
+        let _ = nix::fcntl::fcntl(pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
     }
-    let _ = input.shutdown().await;
-    // Dropping `input` closes the child's stdin (pipes).
 }
 
 /// `text` with each bare `\n` turned into `\r\n` (a terminal's ONLCR).
