@@ -167,3 +167,40 @@ fn a_refused_forward_is_reported_as_openssh_reports_it() {
         );
     }
 }
+
+/// `client -S path -W echo` moves `data` through the master at `path` and back.
+fn stdio_forward_through(f: &Fixture, path: &Path, client: Ssh) {
+    let echo = echo_server();
+    let data: String = (0..40_000).map(|i| format!("line {i}\n")).collect();
+    let target = format!("127.0.0.1:{echo}");
+    let path_arg = path.to_str().unwrap().to_owned();
+    let out = client
+        .args(["-S", &path_arg, "-W", &target])
+        .run_no_command(data.as_bytes());
+    assert_exit(&out, 0, &f.peer);
+    assert_eq!(out.stdout.len(), data.len(), "{}", out.stderr);
+    assert!(out.stdout == data, "echoed bytes differ");
+}
+
+#[test]
+fn stdio_forwards_run_through_a_master_both_ways() {
+    if !require_peer("ssh") {
+        return;
+    }
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    f.trust_host();
+    // MUX_C_NEW_STDIO_FWD from both clients to an oxssh master, then from oxssh to an
+    // OpenSSH master; each master's one login carries them all.
+    let path = control_path(&f);
+    let master = start_master(f.oxssh(), &path);
+    stdio_forward_through(&f, &path, f.openssh());
+    stdio_forward_through(&f, &path, f.oxssh());
+    assert_eq!(logins(&f), 1, "{}", f.peer.log());
+    drop(master);
+    let _ = std::fs::remove_file(&path);
+    let _master = start_master(f.openssh(), &path);
+    stdio_forward_through(&f, &path, f.oxssh());
+    assert_eq!(logins(&f), 2, "{}", f.peer.log());
+}

@@ -477,8 +477,14 @@ async fn connect_and_run(
         return mux::control(config, command).await;
     }
     let persist_copy = mux::persist_copy();
-    // Forwards are asked of a master (MUX_C_OPEN_FWD); the agent and a stdio forward
-    // cannot be yet: such a run connects by itself.
+    // Forwards are asked of a master (MUX_C_OPEN_FWD), a stdio forward too
+    // (MUX_C_NEW_STDIO_FWD); the agent cannot be yet: such a run connects by itself.
+    if let (None, false, Some(target)) = (&persist_copy, plan.agent_requested, stdio) {
+        if let Some(conn) = mux::existing_master(config).await {
+            let (host, port) = target.mux_request();
+            return conn.stdio_forward(&host, port).await;
+        }
+    }
     if persist_copy.is_none() && !plan.agent_requested && stdio.is_none() {
         // A master that refuses the session leaves us to connect by ourselves, as ssh.
         if let Some(conn) = mux::existing_master(config).await {

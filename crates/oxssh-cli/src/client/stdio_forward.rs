@@ -45,6 +45,15 @@ impl Target {
         Ok(f.listen_host.map(|host| Self::Tcp { host, port }))
     }
 
+    /// The host and port of a `MUX_C_NEW_STDIO_FWD` (a path with OpenSSH's stream-local
+    /// port marker).
+    pub(crate) fn mux_request(&self) -> (String, u32) {
+        match self {
+            Self::Tcp { host, port } => (host.clone(), u32::from(*port)),
+            Self::Unix(path) => (path.clone(), PORT_STREAMLOCAL as u32),
+        }
+    }
+
     /// The channel type and its open data. OpenSSH names `127.0.0.1` port 65535 as the
     /// originator of a stdio forward.
     pub(crate) fn open_request(&self) -> (&'static str, Vec<u8>) {

@@ -249,6 +249,82 @@ impl Connection {
         result
     }
 
+    /// Passes our descriptors to the master, in order; the failure is printed.
+    async fn send_fds<const N: usize>(
+        &mut self,
+        fds: [io::Result<OwnedFd>; N],
+        what: &str,
+    ) -> Result<(), ()> {
+        for fd in fds {
+            let sent = match fd {
+                Ok(fd) => {
+                    self.stream
+                        .async_io(Interest::WRITABLE, || {
+                            oxssh_os::fdpass::send_fd(self.stream.as_fd(), fd.as_fd())
+                        })
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
+                eprintln!("{what}: send fds failed: {e}");
+                return Err(());
+            }
+        }
+        Ok(())
+    }
+
+    /// `-W` through the master (`MUX_C_NEW_STDIO_FWD`): our stdin and stdout go to the
+    /// master, which relays them and closes the control connection when the channel
+    /// ends. The exit status, as OpenSSH's client: 0, or 255 with its message.
+    pub async fn stdio_forward(mut self, host: &str, port: u32) -> u8 {
+        let request = codec::Writer::new(codec::C_NEW_STDIO_FWD)
+            .u32(self.id())
+            .string(b"")
+            .string(host.as_bytes())
+            .u32(port)
+            .finish();
+        if codec::write(&mut self.stream, &request).await.is_err() {
+            eprintln!("mux_client_request_stdio_fwd: write packet: Broken pipe");
+            return 255;
+        }
+        let fds = [
+            std::io::stdin().as_fd().try_clone_to_owned(),
+            std::io::stdout().as_fd().try_clone_to_owned(),
+        ];
+        if self
+            .send_fds(fds, "mux_client_request_stdio_fwd")
+            .await
+            .is_err()
+        {
+            return 255;
+        }
+        let reply = match self.reply().await {
+            Ok(m) => m,
+            Err(e) => {
+                eprintln!("mux_client_request_stdio_fwd: read from master failed: {e}");
+                return 255;
+            }
+        };
+        let mut r = reply.reader();
+        let _ = r.u32();
+        let mut reason = || r.string().map(String::from_utf8_lossy).unwrap_or_default();
+        match reply.kind {
+            codec::S_SESSION_OPENED => {}
+            codec::S_PERMISSION_DENIED => {
+                eprintln!("Master refused stdio forwarding request: {}", reason());
+                return 255;
+            }
+            _ => {
+                eprintln!("Stdio forwarding request failed: {}", reason());
+                return 255;
+            }
+        }
+        // The master closes the connection once the forward is done.
+        while let Ok(Some(_)) = codec::read(&mut self.stream).await {}
+        0
+    }
+
     /// Runs a session through the master; returns our exit status, or `None` when the
     /// master refused the session before it started (the message is printed), in which
     /// case ssh connects by itself instead.
@@ -285,21 +361,12 @@ impl Connection {
             eprintln!("mux_client_request_session: write packet: Broken pipe");
             return Some(255);
         }
-        for fd in fds {
-            let sent = match fd {
-                Ok(fd) => {
-                    self.stream
-                        .async_io(Interest::WRITABLE, || {
-                            oxssh_os::fdpass::send_fd(self.stream.as_fd(), fd.as_fd())
-                        })
-                        .await
-                }
-                Err(e) => Err(e),
-            };
-            if let Err(e) = sent {
-                eprintln!("mux_client_request_session: send fds failed: {e}");
-                return Some(255);
-            }
+        if self
+            .send_fds(fds, "mux_client_request_session")
+            .await
+            .is_err()
+        {
+            return Some(255);
         }
         let reply = match self.reply().await {
             Ok(m) => m,
