@@ -13,6 +13,7 @@ pub mod prompt;
 pub mod proxy;
 pub mod run;
 pub mod session;
+mod shared_session;
 pub mod socks;
 pub mod stdio;
 pub mod stdio_forward;

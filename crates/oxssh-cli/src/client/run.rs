@@ -19,6 +19,7 @@ use super::mux;
 use super::prompt::TerminalPrompter;
 use super::proxy;
 use super::session::{self, Ended, Run, SessionSettings};
+use super::shared_session::through_master;
 use super::stdio_forward::Target as StdioTarget;
 use crate::background::{self, ReadySignal, CLIENT_READY_ENV};
 use crate::ssh::args::{self, Args, Invocation};
@@ -555,51 +556,6 @@ async fn connect_and_run(
     code
 }
 
-/// Runs the session (or `-N`'s wait) through a master's connection.
-/// `None` when the master refused the session.
-async fn through_master(
-    mut conn: mux::client::Connection,
-    args: &Args,
-    config: &ClientConfig,
-) -> Option<u8> {
-    let (local, remote) = (&config.local_forwards, &config.remote_forwards);
-    if conn.forwards(local, remote, false, false).await.is_err() {
-        eprintln!("muxclient: master forward request failed");
-        return None;
-    }
-    let Some(settings) = session_settings(args, config) else {
-        // -N: the master already holds the connection.
-        return Some(0);
-    };
-    let (command, subsystem) = match &settings.run {
-        Run::Shell => (Vec::new(), false),
-        Run::Exec(c) => (c.clone(), false),
-        Run::Subsystem(name) => (name.clone().into_bytes(), true),
-    };
-    let request = mux::codec::NewSession {
-        request_id: 0,
-        want_tty: settings.pty,
-        want_x11: false,
-        want_agent: false,
-        subsystem,
-        escape: settings.escape.map_or(mux::codec::NO_ESCAPE, u32::from),
-        term: settings.term.clone(),
-        command,
-        env: settings
-            .env
-            .iter()
-            .map(|(n, v)| format!("{n}={v}"))
-            .collect(),
-    };
-    conn.session(
-        request,
-        settings.stdin_null,
-        &config.hostname,
-        quiet(config),
-    )
-    .await
-}
-
 /// The session on our own connection; its exit status.
 async fn own_session(
     args: &Args,
@@ -664,7 +620,7 @@ fn environment(config: &ClientConfig) -> Vec<(String, String)> {
 }
 
 /// Decides what to run and whether to allocate a pty (OpenSSH's RequestTTY rules).
-fn session_settings(args: &Args, config: &ClientConfig) -> Option<SessionSettings> {
+pub(super) fn session_settings(args: &Args, config: &ClientConfig) -> Option<SessionSettings> {
     let command = args
         .command_line()
         .or_else(|| config.remote_command.clone().map(String::into_bytes));
