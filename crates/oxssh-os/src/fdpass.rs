@@ -46,7 +46,26 @@ pub fn send_fd(socket: BorrowedFd<'_>, fd: BorrowedFd<'_>) -> io::Result<()> {
 /// message carried no descriptor.
 pub fn recv_fd(socket: BorrowedFd<'_>) -> io::Result<OwnedFd> {
     let mut data = [0u8; 1];
-    let mut iov = [IoSliceMut::new(&mut data)];
+    let (bytes, fd) = recv_with_fd(socket, &mut data)?;
+    if bytes == 0 && fd.is_none() {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "peer closed before passing a descriptor",
+        ));
+    }
+    fd.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "message carried no descriptor"))
+}
+
+/// Receives one message into `data` and the first descriptor it carries, if any
+/// (close-on-exec set; extra descriptors are closed). Returns the bytes read.
+///
+/// # Errors
+/// The socket's error.
+pub fn recv_with_fd(
+    socket: BorrowedFd<'_>,
+    data: &mut [u8],
+) -> io::Result<(usize, Option<OwnedFd>)> {
+    let mut iov = [IoSliceMut::new(data)];
     let mut space = nix::cmsg_space!([RawFd; 4]);
     let msg = recvmsg::<()>(
         socket.as_raw_fd(),
@@ -61,17 +80,8 @@ pub fn recv_fd(socket: BorrowedFd<'_>) -> io::Result<OwnedFd> {
             received.extend(fds.into_iter().map(owned));
         }
     }
-    if msg.bytes == 0 && received.is_empty() {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "peer closed before passing a descriptor",
-        ));
-    }
     // Any extra descriptors are closed when `received` drops.
-    received
-        .into_iter()
-        .next()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "message carried no descriptor"))
+    Ok((msg.bytes, received.into_iter().next()))
 }
 
 #[allow(unsafe_code)]

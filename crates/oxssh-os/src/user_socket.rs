@@ -16,16 +16,13 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
 
 use nix::libc;
-use nix::sys::socket::{
-    recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType,
-    SockaddrLike,
-};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType, SockaddrLike};
 use nix::unistd::{ForkResult, Pid};
 
 use crate::{Error, Result, SystemUser};
@@ -288,27 +285,11 @@ fn receive(chan: &OwnedFd) -> io::Result<OwnedFd> {
         return Err(io::Error::from_raw_os_error(libc::ETIMEDOUT));
     }
     let mut data = [0u8; 8];
-    let mut iov = [io::IoSliceMut::new(&mut data)];
-    let mut space = nix::cmsg_space!([RawFd; 2]);
-    let msg = recvmsg::<()>(
-        chan.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .map_err(io::Error::from)?;
-    let mut received: Vec<OwnedFd> = Vec::new();
-    for cmsg in msg.cmsgs().map_err(io::Error::from)? {
-        if let ControlMessageOwned::ScmRights(fds) = cmsg {
-            received.extend(fds.into_iter().map(owned));
-        }
-    }
-    let n = msg.bytes;
+    let (n, fd) = crate::fdpass::recv_with_fd(chan.as_fd(), &mut data)?;
     match (data.first(), data.get(1..5)) {
-        (Some(&TAG_FD), _) if n == 1 => received
-            .into_iter()
-            .next()
-            .ok_or_else(|| io::Error::other("socket helper sent no descriptor")),
+        (Some(&TAG_FD), _) if n == 1 => {
+            fd.ok_or_else(|| io::Error::other("socket helper sent no descriptor"))
+        }
         (Some(&TAG_ERRNO), Some(&[a, b, c, d])) if n == 5 => {
             Err(io::Error::from_raw_os_error(i32::from_be_bytes([
                 a, b, c, d,
@@ -340,13 +321,6 @@ fn readable(chan: &OwnedFd, limit: Duration) -> io::Result<bool> {
             return Err(e);
         }
     }
-}
-
-#[allow(unsafe_code)]
-fn owned(fd: RawFd) -> OwnedFd {
-    // SAFETY: `fd` was just installed in this process by the kernel for an SCM_RIGHTS
-    // message we received; nothing else knows of it, so taking sole ownership is sound.
-    unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 #[cfg(test)]
