@@ -25,6 +25,7 @@ use tempfile::TempDir;
 
 pub mod algorithms;
 pub mod client;
+pub mod daemon_clients;
 pub mod forward;
 pub mod keygen;
 pub mod mux;
@@ -162,7 +163,7 @@ fn drain(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
 }
 
 /// Runs a setup program that must succeed (key generation).
-fn run_ok(cmd: &mut Command) {
+pub fn run_ok(cmd: &mut Command) {
     let out = run(cmd, b"", RUN_TIMEOUT);
     assert!(out.status.success(), "{cmd:?} failed: {}", out.stderr);
 }
