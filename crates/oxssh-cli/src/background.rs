@@ -65,12 +65,13 @@ impl ReadySignal {
 
 /// The foreground side: runs this program again in the background with the same
 /// arguments (the copy finds its socket in `variable`) and waits until it is ready
-/// (exit 0) or ends (its status). The copy never reads the terminal's stdin (`-f`
-/// implies `-n`; a daemon has no input). With `daemon` the copy's stdout goes to
+/// (exit 0) or ends (its status). The copy reads no stdin (`-f` implies `-n`; a daemon
+/// has no input) unless `keep_stdin`: `-f -W` relays the caller's stdin and stdout
+/// from the background, as ssh's does. With `daemon` the copy's stdout goes to
 /// /dev/null and its stderr comes through us until it is ready, so start-up errors
 /// are seen but nothing holds the terminal (or a caller's pipe) open afterwards.
-pub fn run_in_background(program: &str, variable: &str, daemon: bool) -> u8 {
-    match spawn_and_wait(variable, daemon) {
+pub fn run_in_background(program: &str, variable: &str, daemon: bool, keep_stdin: bool) -> u8 {
+    match spawn_and_wait(variable, daemon, keep_stdin) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{program}: cannot go to the background: {e}");
@@ -79,8 +80,8 @@ pub fn run_in_background(program: &str, variable: &str, daemon: bool) -> u8 {
     }
 }
 
-fn spawn_and_wait(variable: &str, daemon: bool) -> std::io::Result<u8> {
-    Ok(match spawn_daemon(variable, daemon, &[])? {
+fn spawn_and_wait(variable: &str, daemon: bool, keep_stdin: bool) -> std::io::Result<u8> {
+    Ok(match spawn_copy(variable, daemon, &[], keep_stdin)? {
         Outcome::Ready(_) => 0,
         Outcome::Exited(code) => code,
     })
@@ -106,8 +107,17 @@ pub fn spawn_daemon(
     daemon: bool,
     env: &[(&str, &std::ffi::OsStr)],
 ) -> std::io::Result<Outcome> {
+    spawn_copy(variable, daemon, env, false)
+}
+
+fn spawn_copy(
+    variable: &str,
+    daemon: bool,
+    env: &[(&str, &std::ffi::OsStr)],
+    keep_stdin: bool,
+) -> std::io::Result<Outcome> {
     let dir = private_dir()?;
-    let result = rendezvous(&dir, variable, daemon, env);
+    let result = rendezvous(&dir, variable, daemon, env, keep_stdin);
     let _ = std::fs::remove_dir_all(&dir);
     result
 }
@@ -117,6 +127,7 @@ fn rendezvous(
     variable: &str,
     daemon: bool,
     env: &[(&str, &std::ffi::OsStr)],
+    keep_stdin: bool,
 ) -> std::io::Result<Outcome> {
     let socket = dir.join("ready");
     let listener = UnixListener::bind(&socket)?;
@@ -125,8 +136,10 @@ fn rendezvous(
     command
         .args(std::env::args_os().skip(1))
         .env(variable, &socket)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null());
+        .envs(env.iter().copied());
+    if !keep_stdin {
+        command.stdin(Stdio::null());
+    }
     if daemon {
         command.stdout(Stdio::null()).stderr(Stdio::piped());
     }

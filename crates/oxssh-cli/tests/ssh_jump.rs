@@ -159,6 +159,26 @@ fn stdio_forward_moves_8_mib_through_oxsshd() {
     stdio_forward_moves_data(Server::Ox);
 }
 
+/// `-f -W`: the foreground process exits 0 once logged in and the background copy goes
+/// on relaying the caller's stdin and stdout, as ssh's does.
+#[test]
+fn stdio_forward_in_the_background_relays_the_callers_stdin_and_stdout() {
+    let Some(net) = Net::start(&[Server::Ox]) else {
+        return;
+    };
+    let data = payload(1024 * 1024);
+    for program in ["ssh", OXSSH] {
+        let echo = echo_server();
+        let target = format!("127.0.0.1:{echo}");
+        let out = run(
+            &mut net.command(program, &["-f", "-W", &target], 0),
+            &data,
+            LIMIT,
+        );
+        assert_echoed(&out, &data);
+    }
+}
+
 #[test]
 fn stdio_forward_to_a_socket_path_uses_direct_streamlocal() {
     // oxsshd does not serve direct-streamlocal@openssh.com yet: OpenSSH's sshd does.

@@ -304,7 +304,9 @@ pub fn main() -> u8 {
         config.fork_after_authentication,
         ReadySignal::from_env(CLIENT_READY_ENV),
     ) {
-        (true, None) => return background::run_in_background("oxssh", CLIENT_READY_ENV, false),
+        (true, None) => {
+            return background::run_in_background("oxssh", CLIENT_READY_ENV, false, stdio.is_some())
+        }
         (true, ready) => ready,
         (false, _) => None,
     };

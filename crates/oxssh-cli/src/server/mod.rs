@@ -92,6 +92,7 @@ pub fn main(argv: Vec<std::ffi::OsString>) -> i32 {
             "oxsshd",
             SERVER_READY_ENV,
             true,
+            false,
         ));
     }
     let log_config = system
