@@ -18,7 +18,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use support::client::{assert_exit, wait_until, Ssh};
-use support::forward::{connect, echo_server, echo_through, socks5_connect, wait_for_port};
+use support::forward::{connect, echo_server, echo_through, socks5_connect, wait_for_port, Agent};
 use support::free_port;
 use support::mux::{control_path, logins, start_master};
 use support::openssh::{sshd_opts, Fixture};
@@ -203,4 +203,72 @@ fn stdio_forwards_run_through_a_master_both_ways() {
     let _master = start_master(f.openssh(), &path);
     stdio_forward_through(&f, &path, f.oxssh());
     assert_eq!(logins(&f), 2, "{}", f.peer.log());
+}
+
+/// What a session through the master at `path` sees of the agent: `ssh-add -l`'s status
+/// and whether it listed the key with `-A`, and whether `$SSH_AUTH_SOCK` is set without.
+fn agent_seen_through(client: Ssh, path: &Path, agent: &Agent) -> (Option<i32>, bool, bool) {
+    let path_arg = path.to_str().unwrap().to_owned();
+    let with = client
+        .clone()
+        .env("SSH_AUTH_SOCK", &agent.socket)
+        .args(["-A", "-S", &path_arg])
+        .run("ssh-add -l", b"");
+    let without = client
+        .env("SSH_AUTH_SOCK", &agent.socket)
+        .args(["-S", &path_arg])
+        .run("echo \"[$SSH_AUTH_SOCK]\"", b"");
+    (
+        with.code(),
+        with.stdout.contains("(ED25519)"),
+        without.stdout != "[]\n",
+    )
+}
+
+/// Agent forwarding through a shared connection: the client's `-A` rides in
+/// `MUX_C_NEW_SESSION` and the master's own ForwardAgent decides, for OpenSSH's master
+/// and ours alike; either way the session goes through the master (one login each).
+#[test]
+fn agent_forwarding_through_a_master_follows_the_masters_forward_agent() {
+    if !require_peer("ssh") || !require_peer("ssh-agent") {
+        return;
+    }
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    f.trust_host();
+    let agent = Agent::start("ssh-agent", &f.key.path);
+    let path = control_path(&f);
+    let mut masters = 0;
+    for master_forwards in [true, false] {
+        let mut seen = Vec::new();
+        for master_is_ours in [true, false] {
+            let program = if master_is_ours {
+                f.oxssh()
+            } else {
+                f.openssh()
+            };
+            let mut program = program.env("SSH_AUTH_SOCK", &agent.socket);
+            if master_forwards {
+                program = program.args(["-A"]);
+            }
+            let master = start_master(program, &path);
+            masters += 1;
+            for client in [f.openssh(), f.oxssh()] {
+                seen.push(agent_seen_through(client, &path, &agent));
+            }
+            assert_eq!(logins(&f), masters, "{}", f.peer.log());
+            drop(master);
+            let _ = std::fs::remove_file(&path);
+        }
+        // The same answers through both masters, both clients; the key listed exactly
+        // when the master forwards. (sshd keeps a connection's agent socket once one
+        // session asked for it, so later sessions without -A see it too, either way.)
+        let (ours, theirs) = seen.split_at(2);
+        assert_eq!(ours, theirs, "oxssh master, then OpenSSH's");
+        for (i, (code, listed, _)) in seen.iter().enumerate() {
+            assert_eq!(*listed, master_forwards, "run {i}: {seen:?}");
+            assert_eq!(*code, Some(if master_forwards { 0 } else { 2 }), "run {i}");
+        }
+    }
 }

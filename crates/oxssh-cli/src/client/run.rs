@@ -481,14 +481,15 @@ async fn connect_and_run(
     }
     let persist_copy = mux::persist_copy();
     // Forwards are asked of a master (MUX_C_OPEN_FWD), a stdio forward too
-    // (MUX_C_NEW_STDIO_FWD); the agent cannot be yet: such a run connects by itself.
-    if let (None, false, Some(target)) = (&persist_copy, plan.agent_requested, stdio) {
+    // (MUX_C_NEW_STDIO_FWD), agent forwarding in the session request (the master's own
+    // ForwardAgent decides, as OpenSSH's).
+    if let (None, Some(target)) = (&persist_copy, stdio) {
         if let Some(conn) = mux::existing_master(config).await {
             let (host, port) = target.mux_request();
             return conn.stdio_forward(&host, port).await;
         }
     }
-    if persist_copy.is_none() && !plan.agent_requested && stdio.is_none() {
+    if persist_copy.is_none() && stdio.is_none() {
         // A master that refuses the session leaves us to connect by ourselves, as ssh.
         if let Some(conn) = mux::existing_master(config).await {
             if let Some(code) = through_master(conn, args, config).await {

@@ -33,7 +33,7 @@ pub(super) async fn through_master(
         request_id: 0,
         want_tty: settings.pty,
         want_x11: false,
-        want_agent: false,
+        want_agent: settings.forward_agent,
         subsystem,
         escape: settings.escape.map_or(mux::codec::NO_ESCAPE, u32::from),
         term: settings.term.clone(),

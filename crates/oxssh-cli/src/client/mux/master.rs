@@ -49,6 +49,9 @@ pub struct MasterSettings {
     pub gateway_ports: bool,
     /// Say nothing but errors (`-q`, `LogLevel QUIET`).
     pub quiet: bool,
+    /// The master's own `ForwardAgent`: a client's `-A` is honoured only with it, as
+    /// OpenSSH's master does (the agent channels reach the master's agent).
+    pub forward_agent: bool,
 }
 
 /// OpenSSH's `ask_permission`: `SSH_ASKPASS` (default `/usr/bin/ssh-askpass`) is run with
@@ -500,6 +503,9 @@ async fn run_session(
     let [stdin_fd, stdout_fd, stderr_fd] = fds;
     for (name, value) in environment(&state.settings, &request.env) {
         let _ = channel.env(&name, &value);
+    }
+    if request.want_agent && state.settings.forward_agent {
+        let _ = channel.request_agent_forwarding();
     }
     let tty_fd = stdin_fd.try_clone().ok();
     let mut winch = None;

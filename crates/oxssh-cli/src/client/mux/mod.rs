@@ -185,6 +185,7 @@ pub fn start_master(
         host: config.hostname.clone(),
         gateway_ports: config.gateway_ports,
         quiet: crate::client::run::quiet(config),
+        forward_agent: config.forward_agent != oxssh_config::ForwardAgent::No,
     };
     Some(Master::start(
         listener,
