@@ -18,6 +18,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use support::agent::Agent;
 use support::client::{public_path, CLIENT_TIMEOUT, OXSSH};
 use support::openssh::{host_name, sshd_opts};
 use support::users::{own_password_user, PASSWORD};
@@ -311,52 +312,6 @@ fn copy_id_installs_missing_keys_on_oxsshd_as_ssh_copy_id_does() {
     copy_id_workflow(Server::Oxsshd, "oxssh-cid-oxsshd");
 }
 
-/// OpenSSH's `ssh-agent -D` on a socket in `dir`, killed (by its PID) on drop.
-struct Agent {
-    child: std::process::Child,
-    socket: PathBuf,
-}
-
-impl Agent {
-    fn start(dir: &Path) -> Self {
-        let socket = dir.join("agent.sock");
-        let child = Command::new("ssh-agent")
-            .arg("-D")
-            .arg("-a")
-            .arg(&socket)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + CLIENT_TIMEOUT;
-        while !socket.exists() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "ssh-agent did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        Self { child, socket }
-    }
-
-    fn add(&self, key: &Path) {
-        let out = run(
-            Command::new("ssh-add")
-                .arg(key)
-                .env("SSH_AUTH_SOCK", &self.socket),
-            b"",
-            CLIENT_TIMEOUT,
-        );
-        assert!(out.status.success(), "ssh-add: {out:?}");
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn keys_come_from_the_agent_else_the_newest_id_file_as_ssh_copy_id_picks_them() {
     if !require_peer("ssh-agent") || !require_peer("ssh-add") {
@@ -379,7 +334,7 @@ fn keys_come_from_the_agent_else_the_newest_id_file_as_ssh_copy_id_picks_them() 
     assert_eq!(s.installed(), format!("{}\n", public_line(&s.k1)));
 
     // An agent with keys wins over the files: its keys are filtered through it.
-    let agent = Agent::start(s.client.path());
+    let agent = Agent::empty("ssh-agent");
     agent.add(&s.k2);
     let real = find_program("ssh-copy-id").unwrap();
     let real = real.to_str().unwrap();

@@ -17,11 +17,12 @@ use std::os::unix::net::UnixStream;
 use std::process::Command;
 use std::time::Duration;
 
+use support::agent::Agent;
 use support::client::wait_until;
 use support::forward::{
     assert_closed_without_data, connect, echo_server, echo_through, local_forwards,
     many_connections_finish_past_a_stalled_one, socks4a_connect, socks5_connect, wait_for_port,
-    Agent, Background,
+    Background,
 };
 use support::free_port;
 use support::openssh::{sshd_opts, Fixture};

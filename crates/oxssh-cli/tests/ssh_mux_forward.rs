@@ -17,8 +17,9 @@ use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
+use support::agent::Agent;
 use support::client::{assert_exit, wait_until, Ssh};
-use support::forward::{connect, echo_server, echo_through, socks5_connect, wait_for_port, Agent};
+use support::forward::{connect, echo_server, echo_through, socks5_connect, wait_for_port};
 use support::free_port;
 use support::mux::{control_path, logins, start_master};
 use support::openssh::{sshd_opts, Fixture};

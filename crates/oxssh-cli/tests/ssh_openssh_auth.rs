@@ -15,13 +15,12 @@
 mod support;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
+use support::agent::Agent;
 use support::client::{
-    assert_exit, in_parallel, public_path, shell_line, spawn_quiet, text, wait_until, ClientDir,
-    Running, Ssh, Terminal, UserKey, CLIENT_TIMEOUT, OXSSH,
+    assert_exit, in_parallel, public_path, shell_line, text, ClientDir, Ssh, Terminal, UserKey,
+    CLIENT_TIMEOUT, OXSSH,
 };
 use support::openssh::{host_name, sshd_opts, Fixture};
 use support::users::{password_user, test_user, PASSWORD, TEST_USER};
@@ -151,37 +150,6 @@ fn wrong_passphrase_is_asked_for_as_openssh_asks_then_other_methods_follow() {
     assert_eq!(ours.stderr, text(&theirs.stderr));
 }
 
-/// OpenSSH's `ssh-agent` on a socket in `dir`, killed on drop.
-struct Agent {
-    _process: Running,
-    socket: PathBuf,
-}
-
-impl Agent {
-    fn start(dir: &Path) -> Self {
-        let socket = dir.join("agent.sock");
-        let process = spawn_quiet(Command::new("ssh-agent").arg("-D").arg("-a").arg(&socket));
-        wait_until("ssh-agent's socket", Duration::from_secs(10), || {
-            socket.exists()
-        });
-        Self {
-            _process: process,
-            socket,
-        }
-    }
-
-    fn add(&self, key: &UserKey) {
-        let out = run(
-            Command::new("ssh-add")
-                .arg(&key.path)
-                .env("SSH_AUTH_SOCK", &self.socket),
-            b"",
-            RUN_TIMEOUT,
-        );
-        assert!(out.status.success(), "ssh-add: {}", out.stderr);
-    }
-}
-
 #[test]
 fn agent_keys_authenticate_and_identities_only_restricts_them() {
     if !require_peer("sshd") || !require_peer("ssh-agent") || !require_peer("ssh-add") {
@@ -207,8 +175,8 @@ fn agent_keys_authenticate_and_identities_only_restricts_them() {
         authorized_keys: vec![authorised.public.clone()],
         ..sshd_opts(&[])
     });
-    let agent = Agent::start(client.path());
-    agent.add(&authorised);
+    let agent = Agent::empty("ssh-agent");
+    agent.add(&authorised.path);
     // Only the public half on disk, named by `-i`: IdentitiesOnly then allows the
     // agent's copy of that key.
     let public_only = client.path().join("id_public_only.pub");

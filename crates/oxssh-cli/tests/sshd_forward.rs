@@ -15,10 +15,11 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use support::agent::Agent;
 use support::client::{wait_until, ClientDir};
 use support::forward::{
     assert_closed_without_data, connect, echo_server, echo_through, local_forwards,
-    many_connections_finish_past_a_stalled_one, socks5_connect, wait_for_port, Agent, Background,
+    many_connections_finish_past_a_stalled_one, socks5_connect, wait_for_port, Background,
 };
 use support::openssh::{sshd_opts, Fixture};
 use support::users::test_user;

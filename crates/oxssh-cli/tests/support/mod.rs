@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub mod agent;
 pub mod algorithms;
 pub mod client;
 pub mod daemon_clients;
