@@ -19,10 +19,12 @@
 //! # Ok(()) }
 //! ```
 
+mod crossload;
 mod listing;
 mod many;
 mod transfer;
 
+pub use crossload::{crossload, Side};
 pub use many::{Download, Event, Step, Upload, MAX_OPEN_FILES};
 
 use std::fs::File;
