@@ -1,7 +1,9 @@
 //! `oxsftp`'s interactive prompt on a real terminal (under `script`): line editing
-//! (cursor keys, Delete, history), Tab completion of command names, remote and local
-//! paths, and Ctrl-C, which drops the line at the prompt and stops a transfer without
-//! ending oxsftp, as OpenSSH's sftp does.
+//! (cursor keys, Delete, history; lines wider than the terminal, checked by playing the
+//! output onto an emulated screen), Tab completion of command names, remote and local
+//! paths (`~/` for local ones), Ctrl-C, which drops the line at the prompt and stops a
+//! transfer or a long listing without ending oxsftp, as OpenSSH's sftp does, and the
+//! live progress lines of `get -r`/`put -r` (and `oxscp -r`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -26,6 +28,11 @@ fn oxsshd() -> Option<Fixture> {
 
 /// oxsftp on a terminal, started in `local`, its remote directory `remote`.
 fn prompt(f: &Fixture, local: &Path, remote: &Path, flags: &[&str]) -> Terminal {
+    prompt_sized(f, local, remote, flags, 80)
+}
+
+/// [`prompt`] on a terminal `cols` columns wide.
+fn prompt_sized(f: &Fixture, local: &Path, remote: &Path, flags: &[&str], cols: u16) -> Terminal {
     let mut cmd = support::sftp::client(&oxsftp(), f);
     cmd.args(flags).arg(format!(
         "{}@127.0.0.1:{}",
@@ -33,9 +40,11 @@ fn prompt(f: &Fixture, local: &Path, remote: &Path, flags: &[&str]) -> Terminal 
         remote.display()
     ));
     // `exec`: the terminal's Ctrl-C reaches oxsftp, not a shell waiting for it.
+    // HOME as `client` sets it (the shell line carries no environment).
     let term = Terminal::start(&format!(
-        "cd {} && exec {}",
+        "cd {} && stty cols {cols} rows 50 && export HOME={} && exec {}",
         local.display(),
+        support::client::shell_quote(&f.client.home().display().to_string()),
         shell_line(&cmd)
     ));
     term.wait_for("sftp> ", WAIT);
@@ -49,6 +58,18 @@ fn count(term: &Terminal, text: &str) -> usize {
 
 fn wait_count(term: &Terminal, text: &str, n: usize) {
     support::client::wait_until(&format!("{n} x {text:?}"), WAIT, || count(term, text) >= n);
+}
+
+/// Types `keys` (ending with Enter) and waits for the command to end: the screen has
+/// grown and ends with a fresh prompt. Where the screen was before, and after.
+fn command(term: &mut Terminal, keys: &str) -> (usize, usize) {
+    let before = term.screen().len();
+    term.type_text(keys);
+    support::client::wait_until(&format!("the end of {keys:?}"), WAIT, || {
+        let screen = term.screen();
+        screen.len() > before + keys.len() && screen.ends_with("sftp> ")
+    });
+    (before, term.screen().len())
 }
 
 #[test]
@@ -142,4 +163,68 @@ fn ctrl_c_drops_the_line_and_stops_a_transfer_not_oxsftp() {
         .unwrap()
         .len();
     assert!(got < size as u64, "the transfer ran to the end: {screen}");
+}
+
+/// How many times `name`'s progress line was drawn, and whether one showed it part
+/// way (not at 100%).
+fn redraws(screen: &str, name: &str) -> (usize, bool) {
+    let lines: Vec<&str> = screen
+        .split(['\r', '\n'])
+        .filter(|l| l.starts_with(name) && l.contains('%'))
+        .collect();
+    (lines.len(), lines.iter().any(|l| !l.contains("100%")))
+}
+
+#[test]
+fn recursive_transfers_draw_each_files_progress_live() {
+    let Some(f) = oxsshd() else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-tree-meter");
+    let tree = remote.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    random_file(&tree.join("big-one.bin"), 3 << 20, 65);
+    random_file(&tree.join("small.txt"), 1000, 66);
+    // 16 Mbit/s: 3 MiB take about 1.5 s, the meter redraws a few times a second.
+    let mut term = prompt(&f, local.path(), remote.path(), &["-l", "16000"]);
+    let got = command(&mut term, "get -r tree\n");
+    let put = command(&mut term, "put -r tree tree-back\n");
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    for part in [&screen[got.0..got.1], &screen[put.0..put.1]] {
+        let (count, partial) = redraws(part, "big-one.bin");
+        assert!(count >= 3 && partial, "{count} draws:\n{part}");
+        assert!(redraws(part, "small.txt").0 >= 1, "{part}");
+    }
+    assert_eq!(
+        sha256(&tree.join("big-one.bin")),
+        sha256(&local.path().join("tree/big-one.bin"))
+    );
+    assert_eq!(
+        sha256(&tree.join("big-one.bin")),
+        sha256(&remote.path().join("tree-back/big-one.bin"))
+    );
+    // oxscp -r shares the meters.
+    let mut cmd = support::sftp::client(
+        &Path::new(support::OXSSHD)
+            .with_file_name("oxscp")
+            .display()
+            .to_string(),
+        &f,
+    );
+    cmd.args(["-r", "-l", "16000"]).arg(format!(
+        "{}@127.0.0.1:{}",
+        support::users::TEST_USER,
+        tree.display()
+    ));
+    cmd.arg("scp-copy");
+    let out = support::client::under_script(
+        &format!("cd {} && exec {}", local.path().display(), shell_line(&cmd)),
+        b"",
+    );
+    assert!(out.status.success(), "{}", out.stdout);
+    let (count, partial) = redraws(&out.stdout, "big-one.bin");
+    assert!(count >= 3 && partial, "{count} draws:\n{}", out.stdout);
 }
