@@ -165,6 +165,128 @@ fn ctrl_c_drops_the_line_and_stops_a_transfer_not_oxsftp() {
     assert!(got < size as u64, "the transfer ran to the end: {screen}");
 }
 
+#[test]
+fn a_line_wider_than_the_terminal_redraws_right_when_edited() {
+    let Some(f) = oxsshd() else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-wrap");
+    let name = "a-rather-long-local-file-name-0123456789.txt";
+    std::fs::write(local.path().join(name), b"x").unwrap();
+    let mut term = prompt_sized(&f, local.path(), remote.path(), &[], 30);
+    // "sftp> lls " is 10 columns: "XX" falls on columns 29 and 30, across the wrap.
+    term.type_text("lls a-rather-long-localXXfile-name-0123456789.txt");
+    // Left across the wrap and back, then Backspace twice across it, and the fix.
+    term.type_text(&"\x1b[D".repeat(30));
+    term.type_text(&"\x1b[C".repeat(6));
+    command(&mut term, "\x7f\x7f-\n");
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    let rows = support::screen::play(&screen, 30);
+    let shown = rows.join("\n");
+    let line = rows
+        .iter()
+        .position(|r| r == "sftp> lls a-rather-long-local-")
+        .unwrap_or_else(|| panic!("the edited line is not on the screen:\n{shown}"));
+    assert_eq!(rows[line + 1], "file-name-0123456789.txt", "{shown}");
+    // The listing of the file (the line ran as edited), and no stale characters.
+    assert_eq!(rows[line + 2], "a-rather-long-local-file-name-", "{shown}");
+    assert_eq!(rows[line + 3], "0123456789.txt", "{shown}");
+    assert!(!shown.contains("XX"), "{shown}");
+}
+
+#[test]
+fn tab_completes_local_paths_under_the_home_directory() {
+    let Some(f) = oxsshd() else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-tilde");
+    // The client's HOME (see support::sftp::client).
+    std::fs::create_dir_all(f.client.home().join("only-in-home-dir")).unwrap();
+    let mut term = prompt(&f, local.path(), remote.path(), &[]);
+    command(&mut term, "lcd ~/only-in\t\n");
+    command(&mut term, "lpwd\n");
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    assert!(screen.contains("lcd ~/only-in-home-dir/"), "{screen}");
+    let home = f.client.home().join("only-in-home-dir");
+    assert!(
+        screen.contains(&format!("Local working directory: {}", home.display())),
+        "{screen}"
+    );
+}
+
+/// A subsystem that runs OpenSSH's sftp-server and holds back each of its answers for
+/// 20 ms: a listing of thousands of names takes seconds. It ignores SIGINT.
+const SLOW_SERVER: &str = r#"#!/usr/bin/python3
+import os, signal, subprocess, sys, threading, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+p = subprocess.Popen(["/usr/lib/openssh/sftp-server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+def up():
+    while True:
+        d = os.read(0, 65536)
+        if not d:
+            p.stdin.close()
+            return
+        p.stdin.write(d)
+threading.Thread(target=up, daemon=True).start()
+while True:
+    d = os.read(p.stdout.fileno(), 65536)
+    if not d:
+        break
+    time.sleep(0.02)
+    os.write(1, d)
+"#;
+
+#[test]
+fn ctrl_c_stops_a_long_listing_and_at_an_empty_prompt_keeps_the_session() {
+    if support::sftp::openssh_sftp_server().is_none() || !support::require_peer("python3") {
+        return;
+    }
+    let remote = RemoteDir::new("ox-ls-intr");
+    let server = remote.path().join("slow-sftp-server");
+    std::fs::write(&server, SLOW_SERVER).unwrap();
+    std::fs::set_permissions(&server, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let many = remote.path().join("many");
+    std::fs::create_dir(&many).unwrap();
+    for i in 0..20_000 {
+        std::fs::write(many.join(format!("entry-{i:05}")), b"").unwrap();
+    }
+    let subsystem = format!("Subsystem sftp {}", server.display());
+    let Some(f) = Fixture::start(sshd_opts(&[&subsystem])) else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let mut term = prompt(&f, local.path(), remote.path(), &[]);
+    // Ctrl-C at an empty prompt: a fresh prompt, as sftp.
+    term.type_text("\x03");
+    support::client::wait_until("a fresh prompt after Ctrl-C", WAIT, || {
+        let screen = term.screen();
+        screen.contains("^C") && screen.ends_with("sftp> ")
+    });
+    let started = std::time::Instant::now();
+    term.type_text("ls many\n");
+    std::thread::sleep(Duration::from_millis(1500));
+    term.type_text("\x03");
+    support::client::wait_until("the prompt after Ctrl-C", WAIT, || {
+        term.screen().ends_with("sftp> ")
+    });
+    let stopped = started.elapsed();
+    command(&mut term, "pwd\n");
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    // Stopped before the end: nothing listed (sftp lists once all names are in).
+    assert!(!screen.contains("entry-19999"), "{screen}");
+    assert!(screen.contains("Remote working directory:"), "{screen}");
+    eprintln!("ls stopped after {stopped:?}");
+    assert!(!screen.contains("Couldn't"), "{screen}");
+}
+
 /// How many times `name`'s progress line was drawn, and whether one showed it part
 /// way (not at 100%).
 fn redraws(screen: &str, name: &str) -> (usize, bool) {

@@ -511,11 +511,11 @@ async fn ls(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), 
 }
 
 async fn list(shell: &mut Shell, dir: &[u8]) -> Result<Vec<NameEntry>, String> {
-    shell
-        .sftp
-        .read_dir(dir)
-        .await
-        .map_err(|e| shell.error(&format!("Couldn't read directory \"{}\"", show(dir)), &e))
+    shell.sftp.read_dir(dir).await.map_err(|e| match e {
+        // Ctrl-C: back to the prompt with nothing listed, as sftp.
+        oxssh_sftp::Error::Interrupted => String::new(),
+        e => shell.error(&format!("Couldn't read directory \"{}\"", show(dir)), &e),
+    })
 }
 
 type Owners = (

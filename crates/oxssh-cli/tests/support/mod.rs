@@ -30,6 +30,7 @@ pub mod keygen;
 pub mod mux;
 pub mod openssh;
 pub mod relay;
+pub mod screen;
 pub mod sftp;
 pub mod users;
 
