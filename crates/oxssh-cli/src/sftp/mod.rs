@@ -291,7 +291,13 @@ async fn session(
         Err(message) => return fail(&[message]),
     };
     if !quiet {
-        println!("Connected to {host}.");
+        // On stderr, as sftp; `-D` (no host): sftp's word for a local server.
+        let how = if dest.host.is_empty() {
+            "Attached to"
+        } else {
+            "Connected to"
+        };
+        eprintln!("{how} {host}.");
     }
     if let Some(path) = &dest.path {
         match shell.start_path(path).await {

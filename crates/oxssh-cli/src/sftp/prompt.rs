@@ -139,7 +139,9 @@ async fn read_line(shell: &mut Shell, editor: &mut Editor) -> Option<String> {
                     return Some(text);
                 }
                 Action::Cancel => {
-                    emit(&line.leave("^C"));
+                    // As sftp (libedit): the line is dropped, a new prompt on the
+                    // next row, no "^C" shown.
+                    emit(&line.leave(""));
                     emit(&line.render(PROMPT, columns()));
                 }
                 Action::EndOfFile => return None,
