@@ -38,7 +38,7 @@ fn command(program: &str, a: &Fixture, b: &Fixture, cwd: &Path, timing: Option<&
     let mut cmd = match timing {
         Some(file) => {
             let mut cmd = Command::new("/usr/bin/time");
-            cmd.args(["-f", "%M", "-o"]).arg(file).arg(program);
+            cmd.args(["-f", "%M %e %U %S", "-o"]).arg(file).arg(program);
             cmd
         }
         None => Command::new(program),
@@ -94,10 +94,13 @@ fn chown_to_user(path: &Path) {
     assert!(out.status.success(), "{}", out.stderr);
 }
 
-/// Peak resident memory (KiB) of the last `/usr/bin/time -f %M -o file` run.
-fn peak_kib(file: &Path) -> u64 {
+/// Peak resident memory (KiB) of the last `/usr/bin/time -f "%M %e %U %S" -o file`
+/// run, and the rest of its line (elapsed, user and system seconds).
+fn peak_kib(file: &Path) -> (u64, String) {
     let text = std::fs::read_to_string(file).unwrap();
-    text.lines().last().unwrap().trim().parse().unwrap()
+    let line = text.lines().last().unwrap().trim().to_owned();
+    let (peak, rest) = line.split_once(' ').unwrap();
+    (peak.parse().unwrap(), rest.to_owned())
 }
 
 #[test]
@@ -152,9 +155,9 @@ fn oxscp_3_streams_between_two_servers_as_openssh_scp() {
         // Nothing staged locally.
         let left: Vec<_> = std::fs::read_dir(work.path()).unwrap().collect();
         assert!(left.is_empty(), "{program} wrote {left:?}");
+        let (peak, times) = peak_kib(timing.path());
+        eprintln!("{program} -3: peak RSS {peak} KiB, elapsed/user/sys s {times}");
         if tag == "ours" {
-            let peak = peak_kib(timing.path());
-            eprintln!("oxscp -3: peak RSS {peak} KiB");
             assert!(
                 peak < 32 * 1024,
                 "oxscp -3 peaked at {peak} KiB for a 50 MiB file"
