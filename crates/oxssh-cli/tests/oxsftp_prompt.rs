@@ -208,7 +208,11 @@ fn tab_completes_local_paths_under_the_home_directory() {
     let remote = RemoteDir::new("ox-tilde");
     // The client's HOME (see support::sftp::client).
     std::fs::create_dir_all(f.client.home().join("only-in-home-dir")).unwrap();
+    std::fs::write(f.client.home().join("only-in-home-dir/inside.txt"), b"x").unwrap();
     let mut term = prompt(&f, local.path(), remote.path(), &[]);
+    // lls expands ~/ as sftp's (through the shell).
+    command(&mut term, "lls ~/only-in-home-dir\n");
+    assert!(term.screen().contains("inside.txt"), "{}", term.screen());
     command(&mut term, "lcd ~/only-in\t\n");
     command(&mut term, "lpwd\n");
     term.type_text("bye\n");

@@ -198,11 +198,15 @@ pub async fn dispatch(shell: &mut Shell, line: &str) -> Outcome {
                 .map_err(|e| format!("Couldn't create local directory \"{dir}\": {e}")),
             Err(e) => Err(e),
         },
+        // A leading `~/` stays unquoted for the shell to expand, as sftp's lls.
         "lls" => local_shell(&format!(
             "ls {}",
             words
                 .iter()
-                .map(|w| super::shell::quote(w))
+                .map(|w| match w.strip_prefix("~/") {
+                    Some(rest) => format!("~/{}", super::shell::quote(rest)),
+                    None => super::shell::quote(w),
+                })
                 .collect::<Vec<_>>()
                 .join(" ")
         )),
