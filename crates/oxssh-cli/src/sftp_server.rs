@@ -12,8 +12,8 @@
 //! `-p`/`-P` (requests allowed or denied, by OpenSSH's names) and `-Q requests`.
 //! `oxssh-sftp-server` logs to stderr with `-e`, otherwise to syslog with the `-f`
 //! facility, as sftp-server does. As `internal-sftp` the log lines go to stderr as plain
-//! messages, which oxsshd reads into its own log (with oxsshd's `SyslogFacility` when
-//! that log is syslog: `-f` does not apply there yet).
+//! messages, which oxsshd reads into its own log; when that log is syslog they carry
+//! the `-f` facility (oxsshd's `SyslogFacility` otherwise), as sshd's internal-sftp.
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -42,6 +42,30 @@ fn severity(level: &tracing::Level) -> u8 {
     }
 }
 
+/// The start of the `tracing` target of a line logged with a facility of its own
+/// ([`info_with_facility`]).
+const FACILITY_TARGET: &str = "syslog-facility=";
+
+/// Logs `text` at INFO; when it goes to syslog, with `facility` rather than the
+/// writer's (internal-sftp's `-f`, as sshd's internal-sftp logs with its own facility).
+pub fn info_with_facility(facility: Option<SyslogFacility>, text: &str) {
+    macro_rules! with {
+        ($($name:ident),*) => {
+            match facility {
+                None => tracing::info!("{text}"),
+                $(Some(SyslogFacility::$name) => tracing::info!(
+                    target: concat!("syslog-facility=", stringify!($name)),
+                    "{text}"
+                ),)*
+            }
+        };
+    }
+    with!(
+        User, Daemon, Auth, AuthPriv, Local0, Local1, Local2, Local3, Local4, Local5, Local6,
+        Local7
+    );
+}
+
 /// A `tracing` writer that sends each line to syslog.
 #[derive(Debug, Clone, Copy)]
 pub struct Syslog {
@@ -106,9 +130,14 @@ impl<'a> MakeWriter<'a> for Syslog {
     }
 
     fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Self::Writer {
+        let facility = meta
+            .target()
+            .strip_prefix(FACILITY_TARGET)
+            .and_then(SyslogFacility::parse)
+            .map_or(self.facility, facility_code);
         SyslogLine {
             ident: self.ident,
-            priority: self.facility * 8 + severity(meta.level()),
+            priority: facility * 8 + severity(meta.level()),
             text: Vec::new(),
         }
     }

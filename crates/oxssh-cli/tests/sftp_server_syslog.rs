@@ -87,3 +87,99 @@ fn f_sets_the_syslog_facility_as_openssh_sftp_server() {
         }
     }
 }
+
+/// Starts `server` ("sshd" or "oxsshd") with `Subsystem sftp internal-sftp -f LOCAL5 -l
+/// INFO`, logging to syslog into a socket of ours, runs an sftp batch, and returns the
+/// priorities and texts of the lines logged.
+fn internal_sftp_lines(server: &str) -> Option<Vec<(u32, String)>> {
+    let dev = tempfile::tempdir().unwrap();
+    let socket = UnixDatagram::bind(dev.path().join("log")).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    // The session's processes run as the test user: /dev and its log open to them.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dev.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        dev.path().join("log"),
+        std::fs::Permissions::from_mode(0o666),
+    )
+    .unwrap();
+    // Read as the lines come: a full datagram queue (net.unix.max_dgram_qlen, 10 by
+    // default) would block the senders.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut lines = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                match socket.recv(&mut buf) {
+                    Ok(n) => lines.push(String::from_utf8_lossy(&buf[..n]).into_owned()),
+                    Err(_) if done.load(std::sync::atomic::Ordering::SeqCst) => break,
+                    Err(_) => {}
+                }
+            }
+            lines
+        })
+    };
+    let opts = support::SshdOptions {
+        syslog_dev: Some(dev.path().to_path_buf()),
+        ..support::openssh::sshd_opts(&["Subsystem sftp internal-sftp -f LOCAL5 -l INFO"])
+    };
+    let f = if server == "sshd" {
+        support::openssh::Fixture::start(opts)?
+    } else {
+        support::openssh::Fixture::start_oxsshd(opts)?
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = support::sftp::RemoteDir::new(&format!("syslog-{server}"));
+    let out = support::sftp::batch(
+        "sftp",
+        &f,
+        local.path(),
+        &format!("cd {}\npwd\n", remote.path().display()),
+    );
+    assert_eq!(out.code(), Some(0), "{server}: {}", out.stderr);
+    // The session's end is logged once the client is gone.
+    std::thread::sleep(Duration::from_millis(300));
+    drop(f);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut lines = Vec::new();
+    for text in reader.join().unwrap() {
+        let (priority, rest) = text
+            .strip_prefix('<')
+            .and_then(|t| t.split_once('>'))
+            .unwrap_or_else(|| panic!("not a syslog line: {text:?}"));
+        lines.push((priority.parse::<u32>().unwrap(), rest.to_owned()));
+    }
+    Some(lines)
+}
+
+#[test]
+fn internal_sftp_f_sets_the_facility_of_its_lines_as_sshds() {
+    if !require_peer("unshare") || !require_peer("sftp") {
+        return;
+    }
+    for server in ["sshd", "oxsshd"] {
+        let Some(lines) = internal_sftp_lines(server) else {
+            continue;
+        };
+        let sftp: Vec<_> = lines
+            .iter()
+            .filter(|(_, l)| l.contains("session opened for local user"))
+            .collect();
+        assert!(!sftp.is_empty(), "{server}: {lines:#?}");
+        // internal-sftp's lines: LOCAL5.info; the server's own: AUTH (its default).
+        assert!(
+            sftp.iter().all(|(p, _)| *p == 21 * 8 + 6),
+            "{server}: {lines:#?}"
+        );
+        let own: Vec<_> = lines
+            .iter()
+            .filter(|(_, l)| l.contains("Accepted publickey"))
+            .collect();
+        assert!(!own.is_empty(), "{server}: {lines:#?}");
+        assert!(own.iter().all(|(p, _)| p / 8 == 4), "{server}: {lines:#?}");
+    }
+}
