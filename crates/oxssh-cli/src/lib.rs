@@ -15,3 +15,4 @@ pub mod server;
 pub mod sftp;
 pub mod sftp_server;
 pub mod ssh;
+pub mod syslog;

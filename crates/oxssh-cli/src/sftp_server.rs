@@ -8,16 +8,20 @@
 //! Flags as OpenSSH's `sftp-server`: `-d start_directory` (`%d` home, `%u` user, `%%`),
 //! `-e` (log to stderr), `-l level` (default ERROR; INFO shows sftp-server's `open`,
 //! `close`, `rename` ... lines, VERBOSE adds `opendir`, `mkdir`, `remove` ...), `-f
-//! facility` (accepted), `-R` (read-only), `-u umask`, `-h`, `-p`/`-P` (requests allowed
-//! or denied, by OpenSSH's names) and `-Q requests`. As `internal-sftp` the log lines
-//! go to stderr as plain messages, which oxsshd reads into its own log (as sshd's
-//! internal-sftp logs through sshd); `oxssh-sftp-server` logs to stderr with `-e` and
-//! nowhere otherwise (there is no syslog output).
+//! facility` (syslog facility, default AUTH), `-R` (read-only), `-u umask`, `-h`,
+//! `-p`/`-P` (requests allowed or denied, by OpenSSH's names) and `-Q requests`.
+//! `oxssh-sftp-server` logs to stderr with `-e`, otherwise to syslog with the `-f`
+//! facility, as sftp-server does. As `internal-sftp` the log lines go to stderr as plain
+//! messages, which oxsshd reads into its own log; when that log is syslog they carry
+//! the `-f` facility (oxsshd's `SyslogFacility` otherwise), as sshd's internal-sftp.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use oxssh_config::sshd::SyslogFacility;
 use oxssh_sftp::server::{serve, LocalFs, Server, ServerOptions, REQUEST_NAMES};
+
+use crate::syslog::Syslog;
 
 const USAGE: &str = "usage: oxssh-sftp-server [-ehR] [-d start_directory] [-f log_facility] \
 [-l log_level]\n\t[-P denied_requests] [-p allowed_requests] [-u umask]\n       \
@@ -28,6 +32,8 @@ oxssh-sftp-server -Q protocol_feature\n";
 struct Flags {
     stderr_log: bool,
     level: Option<String>,
+    /// `-f`: the syslog facility.
+    facility: Option<SyslogFacility>,
     start_dir: Option<String>,
     read_only: bool,
     umask: Option<u32>,
@@ -59,8 +65,12 @@ fn parse(args: Vec<OsString>) -> Result<Flags, String> {
                 flags.level = Some(level);
             }
             Short('f') => {
-                // Accepted for compatibility; see the module documentation.
-                let _ = value(&mut parser)?;
+                let name = value(&mut parser)?;
+                match SyslogFacility::parse(&name) {
+                    Some(f) => flags.facility = Some(f),
+                    // sftp-server says so and goes on with the default.
+                    None => eprintln!("Invalid log facility \"{name}\""),
+                }
             }
             Short('d') => flags.start_dir = Some(value(&mut parser)?),
             Short('u') => {
@@ -193,6 +203,17 @@ fn run(args: Vec<OsString>, internal: bool) -> i32 {
             .try_init();
     } else if flags.stderr_log {
         let _ = builder.try_init();
+    } else {
+        let syslog = Syslog::new(
+            "oxssh-sftp-server",
+            flags.facility.unwrap_or(SyslogFacility::Auth),
+        );
+        let _ = builder
+            .without_time()
+            .with_level(false)
+            .with_target(false)
+            .with_writer(syslog)
+            .try_init();
     }
     if let Some(mask) = flags.umask {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
@@ -259,7 +280,11 @@ mod tests {
         assert!(flags.stderr_log && flags.read_only);
         assert_eq!(flags.umask, Some(0o27));
         assert_eq!(flags.start_dir.as_deref(), Some("%d/x"));
-        assert!(parse(args(&["-f", "AUTH"])).is_ok());
+        assert_eq!(
+            parse(args(&["-f", "local3"])).unwrap().facility,
+            Some(SyslogFacility::Local3)
+        );
+        assert_eq!(parse(args(&["-f", "NOPE"])).unwrap().facility, None);
         assert!(parse(args(&["-l", "LOUD"])).is_err());
         assert!(parse(args(&["-u", "999"])).is_err());
         let lists = parse(args(&["-P", "write,remove", "-p", "open,read"])).unwrap();

@@ -285,6 +285,20 @@ fn oxsftp_talks_to_local_sftp_servers_with_dash_d() {
         assert_eq!(listing("ls -1S").last().map(String::as_str), Some("small"));
         assert_eq!(listing("ls -1r").first().map(String::as_str), Some("small"));
     }
+    // Commands from a pipe (no -b): sftp's "Attached to" on stderr, the echo on stdout.
+    if let (Some(openssh), true) = (
+        support::sftp::openssh_sftp_server(),
+        support::require_peer("sftp"),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let piped = |program: &str| {
+            let mut cmd = std::process::Command::new(program);
+            cmd.current_dir(dir.path()).args(["-D", openssh]);
+            let out = support::run(&mut cmd, b"pwd\nbye\n", support::sftp::TRANSFER_TIMEOUT);
+            (out.code(), out.stdout, out.stderr)
+        };
+        assert_eq!(piped(&oxsftp()), piped("sftp"));
+    }
 }
 
 #[test]

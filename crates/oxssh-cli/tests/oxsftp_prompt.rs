@@ -1,7 +1,9 @@
 //! `oxsftp`'s interactive prompt on a real terminal (under `script`): line editing
-//! (cursor keys, Delete, history), Tab completion of command names, remote and local
-//! paths, and Ctrl-C, which drops the line at the prompt and stops a transfer without
-//! ending oxsftp, as OpenSSH's sftp does.
+//! (cursor keys, Delete, history; lines wider than the terminal, checked by playing the
+//! output onto an emulated screen), Tab completion of command names, remote and local
+//! paths (`~/` for local ones), Ctrl-C, which drops the line at the prompt and stops a
+//! transfer or a long listing without ending oxsftp, as OpenSSH's sftp does, and the
+//! live progress lines of `get -r`/`put -r` (and `oxscp -r`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -26,6 +28,11 @@ fn oxsshd() -> Option<Fixture> {
 
 /// oxsftp on a terminal, started in `local`, its remote directory `remote`.
 fn prompt(f: &Fixture, local: &Path, remote: &Path, flags: &[&str]) -> Terminal {
+    prompt_sized(f, local, remote, flags, 80)
+}
+
+/// [`prompt`] on a terminal `cols` columns wide.
+fn prompt_sized(f: &Fixture, local: &Path, remote: &Path, flags: &[&str], cols: u16) -> Terminal {
     let mut cmd = support::sftp::client(&oxsftp(), f);
     cmd.args(flags).arg(format!(
         "{}@127.0.0.1:{}",
@@ -33,9 +40,11 @@ fn prompt(f: &Fixture, local: &Path, remote: &Path, flags: &[&str]) -> Terminal 
         remote.display()
     ));
     // `exec`: the terminal's Ctrl-C reaches oxsftp, not a shell waiting for it.
+    // HOME as `client` sets it (the shell line carries no environment).
     let term = Terminal::start(&format!(
-        "cd {} && exec {}",
+        "cd {} && stty cols {cols} rows 50 && export HOME={} && exec {}",
         local.display(),
+        support::client::shell_quote(&f.client.home().display().to_string()),
         shell_line(&cmd)
     ));
     term.wait_for("sftp> ", WAIT);
@@ -49,6 +58,18 @@ fn count(term: &Terminal, text: &str) -> usize {
 
 fn wait_count(term: &Terminal, text: &str, n: usize) {
     support::client::wait_until(&format!("{n} x {text:?}"), WAIT, || count(term, text) >= n);
+}
+
+/// Types `keys` (ending with Enter) and waits for the command to end: the screen has
+/// grown and ends with a fresh prompt. Where the screen was before, and after.
+fn command(term: &mut Terminal, keys: &str) -> (usize, usize) {
+    let before = term.screen().len();
+    term.type_text(keys);
+    support::client::wait_until(&format!("the end of {keys:?}"), WAIT, || {
+        let screen = term.screen();
+        screen.len() > before + keys.len() && screen.ends_with("sftp> ")
+    });
+    (before, term.screen().len())
 }
 
 #[test]
@@ -125,8 +146,10 @@ fn ctrl_c_drops_the_line_and_stops_a_transfer_not_oxsftp() {
     // 8 Mbit/s: the 40 MiB file would take 40 s.
     let mut term = prompt(&f, local.path(), remote.path(), &["-l", "8000"]);
     term.type_text("garbage\x03");
-    term.wait_for("^C", WAIT);
-    wait_count(&term, "sftp> ", 2);
+    support::client::wait_until("a fresh prompt after Ctrl-C", WAIT, || {
+        let screen = term.screen();
+        screen.contains("garbage\r") && screen.ends_with("sftp> ")
+    });
     term.type_text("get big.bin\n");
     term.wait_for("big.bin", WAIT);
     term.wait_for("ETA", WAIT);
@@ -142,4 +165,195 @@ fn ctrl_c_drops_the_line_and_stops_a_transfer_not_oxsftp() {
         .unwrap()
         .len();
     assert!(got < size as u64, "the transfer ran to the end: {screen}");
+}
+
+#[test]
+fn a_line_wider_than_the_terminal_redraws_right_when_edited() {
+    let Some(f) = oxsshd() else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-wrap");
+    let name = "a-rather-long-local-file-name-0123456789.txt";
+    std::fs::write(local.path().join(name), b"x").unwrap();
+    let mut term = prompt_sized(&f, local.path(), remote.path(), &[], 30);
+    // "sftp> lls " is 10 columns: "XX" falls on columns 29 and 30, across the wrap.
+    term.type_text("lls a-rather-long-localXXfile-name-0123456789.txt");
+    // Left across the wrap and back, then Backspace twice across it, and the fix.
+    term.type_text(&"\x1b[D".repeat(30));
+    term.type_text(&"\x1b[C".repeat(6));
+    command(&mut term, "\x7f\x7f-\n");
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    let rows = support::screen::play(&screen, 30);
+    let shown = rows.join("\n");
+    let line = rows
+        .iter()
+        .position(|r| r == "sftp> lls a-rather-long-local-")
+        .unwrap_or_else(|| panic!("the edited line is not on the screen:\n{shown}"));
+    assert_eq!(rows[line + 1], "file-name-0123456789.txt", "{shown}");
+    // The listing of the file (the line ran as edited), and no stale characters.
+    assert_eq!(rows[line + 2], "a-rather-long-local-file-name-", "{shown}");
+    assert_eq!(rows[line + 3], "0123456789.txt", "{shown}");
+    assert!(!shown.contains("XX"), "{shown}");
+}
+
+#[test]
+fn tab_completes_local_paths_under_the_home_directory() {
+    let Some(f) = oxsshd() else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-tilde");
+    // The client's HOME (see support::sftp::client).
+    std::fs::create_dir_all(f.client.home().join("only-in-home-dir")).unwrap();
+    std::fs::write(f.client.home().join("only-in-home-dir/inside.txt"), b"x").unwrap();
+    let mut term = prompt(&f, local.path(), remote.path(), &[]);
+    // lls expands ~/ as sftp's (through the shell).
+    command(&mut term, "lls ~/only-in-home-dir\n");
+    assert!(term.screen().contains("inside.txt"), "{}", term.screen());
+    command(&mut term, "lcd ~/only-in\t\n");
+    command(&mut term, "lpwd\n");
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    assert!(screen.contains("lcd ~/only-in-home-dir/"), "{screen}");
+    let home = f.client.home().join("only-in-home-dir");
+    assert!(
+        screen.contains(&format!("Local working directory: {}", home.display())),
+        "{screen}"
+    );
+}
+
+/// A subsystem that runs OpenSSH's sftp-server and holds back each of its answers for
+/// 20 ms: a listing of thousands of names takes seconds. It ignores SIGINT.
+const SLOW_SERVER: &str = r#"#!/usr/bin/python3
+import os, signal, subprocess, sys, threading, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+p = subprocess.Popen(["/usr/lib/openssh/sftp-server"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+def up():
+    while True:
+        d = os.read(0, 65536)
+        if not d:
+            p.stdin.close()
+            return
+        p.stdin.write(d)
+threading.Thread(target=up, daemon=True).start()
+while True:
+    d = os.read(p.stdout.fileno(), 65536)
+    if not d:
+        break
+    time.sleep(0.02)
+    os.write(1, d)
+"#;
+
+#[test]
+fn ctrl_c_stops_a_long_listing_and_at_an_empty_prompt_keeps_the_session() {
+    if support::sftp::openssh_sftp_server().is_none() || !support::require_peer("python3") {
+        return;
+    }
+    let remote = RemoteDir::new("ox-ls-intr");
+    let server = remote.path().join("slow-sftp-server");
+    std::fs::write(&server, SLOW_SERVER).unwrap();
+    std::fs::set_permissions(&server, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let many = remote.path().join("many");
+    std::fs::create_dir(&many).unwrap();
+    for i in 0..20_000 {
+        std::fs::write(many.join(format!("entry-{i:05}")), b"").unwrap();
+    }
+    let subsystem = format!("Subsystem sftp {}", server.display());
+    let Some(f) = Fixture::start(sshd_opts(&[&subsystem])) else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let mut term = prompt(&f, local.path(), remote.path(), &[]);
+    // Ctrl-C at an empty prompt: a fresh prompt on the next row, as sftp 9.2 shows it
+    // (no "^C").
+    term.type_text("\x03");
+    support::client::wait_until("a fresh prompt after Ctrl-C", WAIT, || {
+        let rows = support::screen::play(&term.screen(), 80);
+        rows.iter().rev().take(2).all(|r| r == "sftp>")
+    });
+    let started = std::time::Instant::now();
+    term.type_text("ls many\n");
+    std::thread::sleep(Duration::from_millis(1500));
+    term.type_text("\x03");
+    support::client::wait_until("the prompt after Ctrl-C", WAIT, || {
+        term.screen().ends_with("sftp> ")
+    });
+    let stopped = started.elapsed();
+    command(&mut term, "pwd\n");
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    // Stopped before the end: nothing listed (sftp lists once all names are in).
+    assert!(!screen.contains("entry-19999"), "{screen}");
+    assert!(screen.contains("Remote working directory:"), "{screen}");
+    eprintln!("ls stopped after {stopped:?}");
+    assert!(!screen.contains("Couldn't"), "{screen}");
+}
+
+/// How many times `name`'s progress line was drawn, and whether one showed it part
+/// way (not at 100%).
+fn redraws(screen: &str, name: &str) -> (usize, bool) {
+    let lines: Vec<&str> = screen
+        .split(['\r', '\n'])
+        .filter(|l| l.starts_with(name) && l.contains('%'))
+        .collect();
+    (lines.len(), lines.iter().any(|l| !l.contains("100%")))
+}
+
+#[test]
+fn recursive_transfers_draw_each_files_progress_live() {
+    let Some(f) = oxsshd() else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-tree-meter");
+    let tree = remote.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    random_file(&tree.join("big-one.bin"), 3 << 20, 65);
+    random_file(&tree.join("small.txt"), 1000, 66);
+    // 16 Mbit/s: 3 MiB take about 1.5 s, the meter redraws a few times a second.
+    let mut term = prompt(&f, local.path(), remote.path(), &["-l", "16000"]);
+    let got = command(&mut term, "get -r tree\n");
+    let put = command(&mut term, "put -r tree tree-back\n");
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    for part in [&screen[got.0..got.1], &screen[put.0..put.1]] {
+        let (count, partial) = redraws(part, "big-one.bin");
+        assert!(count >= 3 && partial, "{count} draws:\n{part}");
+        assert!(redraws(part, "small.txt").0 >= 1, "{part}");
+    }
+    assert_eq!(
+        sha256(&tree.join("big-one.bin")),
+        sha256(&local.path().join("tree/big-one.bin"))
+    );
+    assert_eq!(
+        sha256(&tree.join("big-one.bin")),
+        sha256(&remote.path().join("tree-back/big-one.bin"))
+    );
+    // oxscp -r shares the meters.
+    let mut cmd = support::sftp::client(
+        &Path::new(support::OXSSHD)
+            .with_file_name("oxscp")
+            .display()
+            .to_string(),
+        &f,
+    );
+    cmd.args(["-r", "-l", "16000"]).arg(format!(
+        "{}@127.0.0.1:{}",
+        support::users::TEST_USER,
+        tree.display()
+    ));
+    cmd.arg("scp-copy");
+    let out = support::client::under_script(
+        &format!("cd {} && exec {}", local.path().display(), shell_line(&cmd)),
+        b"",
+    );
+    assert!(out.status.success(), "{}", out.stdout);
+    let (count, partial) = redraws(&out.stdout, "big-one.bin");
+    assert!(count >= 3 && partial, "{count} draws:\n{}", out.stdout);
 }

@@ -252,6 +252,11 @@ impl SessionSpec {
         self.program.as_ref().map(|p| p.arg0.as_os_str())
     }
 
+    /// The arguments of the program set with [`SessionSpec::program`].
+    pub fn program_args(&self) -> &[OsString] {
+        self.program.as_ref().map_or(&[], |p| p.args.as_slice())
+    }
+
     /// The user the session runs as.
     pub fn user(&self) -> &SystemUser {
         &self.user

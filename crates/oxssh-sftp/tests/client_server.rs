@@ -337,3 +337,55 @@ async fn directories_are_listed_together_and_failures_stay_per_directory() {
     // Every handle was closed.
     assert!(sftp.read_dir(&b(dir.path())).await.is_ok());
 }
+
+#[tokio::test]
+async fn crossload_streams_between_two_sessions_and_names_the_failing_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut from, _a) = connect(ServerOptions::default()).await;
+    let (mut to, _b) = connect(ServerOptions::default()).await;
+    // Small requests on the origin: many READs in flight, short ones at the end.
+    from.set_transfer(Some(7_000), Some(16));
+    let data = pattern(2 * 1024 * 1024 + 3);
+    std::fs::write(dir.path().join("src"), &data).unwrap();
+    let source = from
+        .open(&b(&dir.path().join("src")), client::READ, Attrs::default())
+        .await
+        .unwrap();
+    let dest = to
+        .open(
+            &b(&dir.path().join("dst")),
+            client::WRITE_TRUNCATE,
+            Attrs::default(),
+        )
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let copied = client::crossload(&mut from, &source, &mut to, &dest, &mut |d| seen.push(d))
+        .await
+        .unwrap();
+    to.close(dest).await.unwrap();
+    assert_eq!(copied, data.len() as u64);
+    assert_eq!(std::fs::read(dir.path().join("dst")).unwrap(), data);
+    assert!(seen.len() > 1 && seen.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(seen.last(), Some(&(data.len() as u64)));
+
+    // A destination that refuses writes (read-only server, file opened for reading):
+    // the failure is the destination's, and both sessions still answer.
+    let (mut ro, _c) = connect(ServerOptions {
+        read_only: true,
+        ..ServerOptions::default()
+    })
+    .await;
+    let refusing = ro
+        .open(&b(&dir.path().join("dst")), client::READ, Attrs::default())
+        .await
+        .unwrap();
+    let (side, e) = client::crossload(&mut from, &source, &mut ro, &refusing, &mut |_| {})
+        .await
+        .unwrap_err();
+    assert_eq!(side, client::Side::Dest);
+    assert!(e.status().is_some(), "{e}");
+    from.close(source).await.unwrap();
+    ro.close(refusing).await.unwrap();
+    assert!(ro.stat(&b(dir.path())).await.unwrap().is_dir());
+}

@@ -4,10 +4,11 @@
 //! progress meter on terminals). One remote host per run: uploads (local sources, a
 //! remote target) and downloads (remote sources, a local target). `-O` speaks the legacy
 //! SCP/RCP protocol instead ([`legacy`]). Copies between two remote paths go through
-//! the local host (`-3`, scp's default; [`through_local`]); local-to-local copies are
+//! the local host's memory (`-3`, scp's default; [`through`]); local-to-local copies are
 //! refused by name.
 
 mod legacy;
+mod through;
 
 use std::ffi::OsString;
 
@@ -210,7 +211,7 @@ pub fn main() -> u8 {
         }
         // Through this host whether or not -3 is given: scp's default since OpenSSH 8.7
         // (its -R, copying directly between the hosts, is refused above).
-        (Some(to), true) => return through_local(&args, &source_remotes, to),
+        (Some(to), true) => return through::run(&args, sources, &source_remotes, to),
         (Some(t), false) => (t.clone(), true),
         (None, true) => {
             let Some(Some(first)) = source_remotes.first() else {
@@ -297,102 +298,6 @@ fn target_for(args: &Args, remote: &Remote) -> Target {
         config_file: args.config_file.clone(),
         subsystem: None,
     }
-}
-
-/// `-3`: the sources (all on one host) are downloaded into a private staging directory
-/// (mode 0700 under `$TMPDIR`), then uploaded from there to the target, then the
-/// directory is removed. The data passes through this host's disk, not only its
-/// memory: it needs room for the copied files (OpenSSH's scp streams instead).
-fn through_local(args: &Args, sources: &[Option<Remote>], to: &Remote) -> u8 {
-    let Some(Some(from)) = sources.first() else {
-        return fail(&["oxscp: -3 needs remote sources".into()]);
-    };
-    let same_host = sources.iter().all(|r| {
-        r.as_ref()
-            .is_some_and(|r| r.host == from.host && r.user == from.user && r.port == from.port)
-    });
-    if !same_host {
-        return fail(&[
-            "oxscp: -3 with local sources or sources on different hosts is not supported yet"
-                .into(),
-        ]);
-    }
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let staging = std::env::temp_dir().join(format!("oxscp-3.{}.{nanos}", std::process::id()));
-    if let Err(e) = std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
-        .create(&staging)
-    {
-        return fail(&[format!("oxscp: {}: {e}", staging.display())]);
-    }
-    let code = stage_and_send(args, sources, from, to, &staging);
-    let _ = std::fs::remove_dir_all(&staging);
-    code
-}
-
-fn stage_and_send(
-    args: &Args,
-    sources: &[Option<Remote>],
-    from: &Remote,
-    to: &Remote,
-    staging: &std::path::Path,
-) -> u8 {
-    let transfers = Transfers {
-        preserve: args.preserve,
-        recursive: args.recursive,
-        resume: false,
-        fsync: false,
-    };
-    let progress = !args.quiet && nix::unistd::isatty(std::io::stdout()).unwrap_or(false);
-    let staging_text = staging.display().to_string();
-    let names: Vec<String> = sources.iter().map(|_| String::new()).collect();
-    let fetched = with_session(&target_for(args, from), |sftp, _| {
-        copy(
-            sftp,
-            Copy {
-                transfers,
-                progress,
-                limit_kbps: args.limit_kbps,
-                upload: false,
-                remote_target: String::new(),
-                sources: &names,
-                source_remotes: sources,
-                local_target: &staging_text,
-            },
-        )
-    });
-    if fetched == 255 {
-        return fetched;
-    }
-    let mut staged: Vec<String> = match std::fs::read_dir(staging) {
-        Ok(dir) => dir
-            .filter_map(Result::ok)
-            .map(|e| e.path().display().to_string())
-            .collect(),
-        Err(e) => return fail(&[format!("oxscp: {}: {e}", staging.display())]),
-    };
-    if staged.is_empty() {
-        return fetched;
-    }
-    staged.sort();
-    let locals: Vec<Option<Remote>> = staged.iter().map(|_| None).collect();
-    let sent = with_session(&target_for(args, to), |sftp, _| {
-        copy(
-            sftp,
-            Copy {
-                transfers,
-                progress,
-                limit_kbps: args.limit_kbps,
-                upload: true,
-                remote_target: to.path.clone(),
-                sources: &staged,
-                source_remotes: &locals,
-                local_target: "",
-            },
-        )
-    });
-    fetched.max(sent)
 }
 
 /// What one run copies.

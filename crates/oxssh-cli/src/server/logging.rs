@@ -3,36 +3,12 @@
 //! `SyslogFacility`); plain lines, or JSON with `--log-format json`. `-d` raises the level
 //! to debug (`-dd`, `-ddd`: more); `OXSSHD_LOG` overrides the filter.
 
-use std::io::Write;
-use std::os::unix::net::UnixDatagram;
 use std::sync::Arc;
-
-use tracing_subscriber::fmt::MakeWriter;
 
 use oxssh_config::sshd::{LogLevel, SyslogFacility};
 
 use super::args::Args;
-
-/// syslog's "informational" severity (RFC 5424 §6.2.1).
-const INFO: u8 = 6;
-
-/// The syslog facility code (RFC 5424 §6.2.1) of `SyslogFacility`.
-fn facility_code(facility: SyslogFacility) -> u8 {
-    match facility {
-        SyslogFacility::User => 1,
-        SyslogFacility::Daemon => 3,
-        SyslogFacility::Auth => 4,
-        SyslogFacility::AuthPriv => 10,
-        SyslogFacility::Local0 => 16,
-        SyslogFacility::Local1 => 17,
-        SyslogFacility::Local2 => 18,
-        SyslogFacility::Local3 => 19,
-        SyslogFacility::Local4 => 20,
-        SyslogFacility::Local5 => 21,
-        SyslogFacility::Local6 => 22,
-        SyslogFacility::Local7 => 23,
-    }
-}
+use crate::syslog::Syslog;
 
 /// The target of the lines sshd logs at VERBOSE (`Connection from`, `Starting session`,
 /// most failed attempts): shown at `LogLevel VERBOSE` and above, and by the embedded
@@ -55,9 +31,7 @@ pub(super) fn init(args: &Args, config: Option<(LogLevel, SyslogFacility)>) {
         (1, _) => "debug",
         _ => "trace",
     };
-    let syslog = Syslog {
-        priority: facility_code(config.map_or(SyslogFacility::Auth, |(_, f)| f)) * 8 + INFO,
-    };
+    let syslog = Syslog::new("oxsshd", config.map_or(SyslogFacility::Auth, |(_, f)| f));
     let filter = tracing_subscriber::EnvFilter::try_from_env("OXSSHD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let to_stderr = args.log_stderr || args.debug > 0;
@@ -85,56 +59,4 @@ pub(super) fn init(args: &Args, config: Option<(LogLevel, SyslogFacility)>) {
             .with_writer(syslog)
             .try_init(),
     };
-}
-
-/// Sends each log line as one datagram to the local syslog daemon; lines are dropped
-/// when there is none (a container without syslog).
-#[derive(Debug, Clone, Copy)]
-struct Syslog {
-    /// `facility * 8 + severity`.
-    priority: u8,
-}
-
-/// One line being written.
-#[derive(Debug)]
-struct SyslogLine {
-    priority: u8,
-    text: Vec<u8>,
-}
-
-impl Write for SyslogLine {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.text.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Drop for SyslogLine {
-    fn drop(&mut self) {
-        let text = String::from_utf8_lossy(&self.text);
-        let line = format!(
-            "<{}>oxsshd[{}]: {}",
-            self.priority,
-            std::process::id(),
-            text.trim_end()
-        );
-        if let Ok(socket) = UnixDatagram::unbound() {
-            let _ = socket.send_to(line.as_bytes(), "/dev/log");
-        }
-    }
-}
-
-impl<'a> MakeWriter<'a> for Syslog {
-    type Writer = SyslogLine;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        SyslogLine {
-            priority: self.priority,
-            text: Vec::new(),
-        }
-    }
 }

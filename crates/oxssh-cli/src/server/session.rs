@@ -93,6 +93,14 @@ impl Session {
         // internal-sftp's stderr is its log (see `crate::sftp_server`): it goes to ours,
         // as sshd's internal-sftp logs through sshd, not to the client.
         let log_stderr = spec.program_name() == Some(std::ffi::OsStr::new(super::INTERNAL_SFTP));
+        // Its `-f FACILITY` applies when our log is syslog.
+        let facility = spec
+            .program_args()
+            .windows(2)
+            .find(|w| w.first().is_some_and(|f| f == "-f"))
+            .and_then(|w| w.get(1))
+            .and_then(|f| f.to_str())
+            .and_then(oxssh_config::sshd::SyslogFacility::parse);
         let mut running = spec.spawn(stdio).map_err(|e| e.to_string())?;
         widen_pipe(running.child.stdin.as_ref());
         widen_pipe(running.child.stdout.as_ref());
@@ -126,7 +134,7 @@ impl Session {
                 }
                 if let Some(err) = running.child.stderr.take() {
                     if log_stderr {
-                        tokio::spawn(log_lines(err));
+                        tokio::spawn(log_lines(err, facility));
                     } else {
                         outputs.push((Box::new(err), true));
                     }
@@ -224,7 +232,10 @@ impl AsyncWrite for PtyEnd {
 }
 
 /// Logs each line `reader` produces (at most [`LOG_LINE`] bytes each), until EOF.
-async fn log_lines(reader: impl AsyncRead + Unpin) {
+async fn log_lines(
+    reader: impl AsyncRead + Unpin,
+    facility: Option<oxssh_config::sshd::SyslogFacility>,
+) {
     use tokio::io::{AsyncBufReadExt, AsyncReadExt};
     let mut lines = tokio::io::BufReader::new(reader);
     let mut line = Vec::new();
@@ -235,7 +246,7 @@ async fn log_lines(reader: impl AsyncRead + Unpin) {
             Ok(0) | Err(_) => break,
             Ok(_) => {
                 let text = String::from_utf8_lossy(&line);
-                tracing::info!("{}", text.trim_end());
+                crate::syslog::info_with_facility(facility, text.trim_end());
             }
         }
     }

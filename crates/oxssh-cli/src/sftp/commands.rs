@@ -198,11 +198,15 @@ pub async fn dispatch(shell: &mut Shell, line: &str) -> Outcome {
                 .map_err(|e| format!("Couldn't create local directory \"{dir}\": {e}")),
             Err(e) => Err(e),
         },
+        // A leading `~/` stays unquoted for the shell to expand, as sftp's lls.
         "lls" => local_shell(&format!(
             "ls {}",
             words
                 .iter()
-                .map(|w| super::shell::quote(w))
+                .map(|w| match w.strip_prefix("~/") {
+                    Some(rest) => format!("~/{}", super::shell::quote(rest)),
+                    None => super::shell::quote(w),
+                })
                 .collect::<Vec<_>>()
                 .join(" ")
         )),
@@ -511,11 +515,11 @@ async fn ls(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), 
 }
 
 async fn list(shell: &mut Shell, dir: &[u8]) -> Result<Vec<NameEntry>, String> {
-    shell
-        .sftp
-        .read_dir(dir)
-        .await
-        .map_err(|e| shell.error(&format!("Couldn't read directory \"{}\"", show(dir)), &e))
+    shell.sftp.read_dir(dir).await.map_err(|e| match e {
+        // Ctrl-C: back to the prompt with nothing listed, as sftp.
+        oxssh_sftp::Error::Interrupted => String::new(),
+        e => shell.error(&format!("Couldn't read directory \"{}\"", show(dir)), &e),
+    })
 }
 
 type Owners = (

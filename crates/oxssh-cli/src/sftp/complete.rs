@@ -97,9 +97,18 @@ pub async fn complete(shell: &mut Shell, before: &str) -> Option<Completion> {
                 })
                 .collect()
         }
+        Side::Local if word == "~" => {
+            // The home directory itself: `~/`, then its entries on the next Tab.
+            return finish(start, "", vec![("~".to_owned(), true)]);
+        }
         Side::Local => {
-            let path = if dir.is_empty() { "." } else { dir };
-            std::fs::read_dir(Path::new(path))
+            // `~/...` lists the home directory; the line keeps the `~` as typed.
+            let path = if dir.is_empty() {
+                ".".to_owned()
+            } else {
+                local_dir(dir)
+            };
+            std::fs::read_dir(Path::new(&path))
                 .ok()?
                 .filter_map(Result::ok)
                 .map(|e| {
@@ -116,6 +125,27 @@ pub async fn complete(shell: &mut Shell, before: &str) -> Option<Completion> {
         .filter(|(name, _)| prefix.starts_with('.') || !name.starts_with('.'))
         .collect();
     finish(start, dir, names)
+}
+
+/// A local directory as typed (ending in `/`) with a leading `~/` or `~user/` expanded,
+/// as the local commands expand it.
+fn local_dir(dir: &str) -> String {
+    let Some(rest) = dir.strip_prefix('~') else {
+        return dir.to_owned();
+    };
+    let (user, tail) = rest.split_once('/').unwrap_or((rest, ""));
+    let home = if user.is_empty() {
+        std::env::var("HOME").ok()
+    } else {
+        oxssh_os::SystemUser::by_name(user)
+            .ok()
+            .flatten()
+            .map(|u| u.home.display().to_string())
+    };
+    match home {
+        Some(home) => format!("{}/{tail}", home.trim_end_matches('/')),
+        None => dir.to_owned(),
+    }
 }
 
 fn finish(start: usize, dir: &str, mut names: Vec<(String, bool)>) -> Option<Completion> {
@@ -230,6 +260,19 @@ mod tests {
             vec![(0, "put".into()), (4, "x".into()), (6, String::new())]
         );
         assert_eq!(split(""), vec![(0, String::new())]);
+    }
+
+    #[test]
+    fn a_leading_tilde_names_the_home_directory() {
+        let home = std::env::var("HOME").unwrap_or_default();
+        assert_eq!(local_dir("~/"), format!("{}/", home.trim_end_matches('/')));
+        assert_eq!(
+            local_dir("~/a/"),
+            format!("{}/a/", home.trim_end_matches('/'))
+        );
+        assert_eq!(local_dir("~root/"), "/root/");
+        assert_eq!(local_dir("a/~/"), "a/~/");
+        assert_eq!(local_dir("~no-such-user-here/"), "~no-such-user-here/");
     }
 
     #[test]

@@ -153,6 +153,16 @@ pub struct Line {
     history: Vec<String>,
     /// Index into `history` while browsing it; the line being typed is kept aside.
     browsing: Option<(usize, Vec<char>)>,
+    /// Where the last [`Line::render`] left things: the terminal row of the cursor
+    /// and of the line's end, counted from the prompt's row.
+    drawn: Drawn,
+}
+
+/// The rows of the last drawing of a line (see [`Line::render`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Drawn {
+    cursor_row: usize,
+    end_row: usize,
 }
 
 impl Line {
@@ -276,14 +286,56 @@ impl Line {
         self.cursor = self.chars.len();
     }
 
-    /// The bytes that draw `prompt` and the line with the cursor in place (one
-    /// terminal row: the line is redrawn from its start).
-    pub fn render(&self, prompt: &str) -> Vec<u8> {
-        let mut out = format!("\r{prompt}{}\x1b[K", self.text());
-        let back = self.chars.len() - self.cursor.min(self.chars.len());
-        if back > 0 {
-            out.push_str(&format!("\x1b[{back}D"));
+    /// The bytes that draw `prompt` and the line with the cursor in place on a terminal
+    /// `cols` wide. A line wider than the terminal wraps onto the next rows: the
+    /// drawing starts from the prompt's row (where the last one left the cursor is
+    /// remembered), clears what was below, and a line ending exactly at the right
+    /// margin moves to the next row, so the cursor is never left in the terminal's
+    /// pending-wrap state. Every character is taken as one column wide.
+    pub fn render(&mut self, prompt: &str, cols: usize) -> Vec<u8> {
+        let cols = cols.max(1);
+        let mut out = String::new();
+        if self.drawn.cursor_row > 0 {
+            out.push_str(&format!("\x1b[{}A", self.drawn.cursor_row));
         }
+        out.push_str(&format!("\r\x1b[J{prompt}{}", self.text()));
+        let prompt_len = prompt.chars().count();
+        let end = prompt_len + self.chars.len();
+        if end > 0 && end % cols == 0 {
+            out.push_str("\r\n");
+        }
+        let at = prompt_len + self.cursor.min(self.chars.len());
+        let (end_row, cursor_row) = (end / cols, at / cols);
+        if at < end {
+            if end_row > cursor_row {
+                out.push_str(&format!("\x1b[{}A", end_row - cursor_row));
+            }
+            out.push('\r');
+            if at % cols > 0 {
+                out.push_str(&format!("\x1b[{}C", at % cols));
+            }
+        }
+        self.drawn = Drawn {
+            cursor_row,
+            end_row,
+        };
+        out.into_bytes()
+    }
+
+    /// The bytes that move the cursor below the drawn line (after `mark`, e.g. `^C`),
+    /// so what is printed next starts on a fresh row; the next drawing starts there.
+    pub fn leave(&mut self, mark: &str) -> Vec<u8> {
+        let down = self.drawn.end_row - self.drawn.cursor_row.min(self.drawn.end_row);
+        let mut out = String::new();
+        if down > 0 {
+            out.push_str(&format!("\x1b[{down}B"));
+        }
+        if !mark.is_empty() {
+            // After the end of the line's text: the end column of its last row.
+            out.push_str(mark);
+        }
+        out.push_str("\r\n");
+        self.drawn = Drawn::default();
         out.into_bytes()
     }
 }
@@ -390,6 +442,38 @@ mod tests {
     fn render_puts_the_cursor_back() {
         let mut l = Line::default();
         typed(&mut l, b"abc\x1b[D");
-        assert_eq!(l.render("sftp> "), b"\rsftp> abc\x1b[K\x1b[1D".to_vec());
+        assert_eq!(
+            l.render("sftp> ", 80),
+            b"\r\x1b[Jsftp> abc\r\x1b[8C".to_vec()
+        );
+    }
+
+    #[test]
+    fn a_line_wider_than_the_terminal_is_redrawn_from_its_first_row() {
+        let mut l = Line::default();
+        // "> " and 12 characters on a terminal 5 wide: rows 0..=2, the end in row 2.
+        typed(&mut l, b"abcdefghijkl");
+        assert_eq!(l.render("> ", 5), b"\r\x1b[J> abcdefghijkl".to_vec());
+        // Cursor back to "d" (column 0 of row 1): up one row from the end.
+        typed(
+            &mut l,
+            b"\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D\x1b[D",
+        );
+        assert_eq!(
+            l.render("> ", 5),
+            b"\x1b[2A\r\x1b[J> abcdefghijkl\x1b[1A\r".to_vec()
+        );
+        // Backspace across the wrap: the "c" at the end of row 0 goes.
+        typed(&mut l, b"\x7f");
+        assert_eq!(l.text(), "abdefghijkl");
+        assert_eq!(
+            l.render("> ", 5),
+            b"\x1b[1A\r\x1b[J> abdefghijkl\x1b[2A\r\x1b[4C".to_vec()
+        );
+        // A line ending at the margin: the cursor is moved onto the next row.
+        typed(&mut l, b"\x05\x7f\x7f\x7f");
+        assert_eq!(l.text(), "abdefghi");
+        assert_eq!(l.render("> ", 5), b"\r\x1b[J> abdefghi\r\n".to_vec());
+        assert_eq!(l.leave("^C"), b"^C\r\n".to_vec());
     }
 }

@@ -10,6 +10,7 @@ pub mod args;
 mod commands;
 mod complete;
 mod editor;
+mod meters;
 pub mod progress;
 mod prompt;
 pub(crate) mod shell;
@@ -69,39 +70,20 @@ where
     F: FnOnce(oxssh::Client, String) -> Fut,
     Fut: std::future::Future<Output = u8>,
 {
-    let provider = oxssh_crypto::default_provider();
-    let env = OsEnv::new();
-    let mut options = Options::new();
-    options.user = target.user.clone();
-    options.port = target.port;
-    for path in &target.identity_files {
-        options.add_identity_file(&expand_tilde(path), true);
-    }
-    let config = match resolve_config(
-        &target.host,
-        options,
-        &target.options,
-        target.config_file.as_deref(),
-        &env,
-        &provider,
-    ) {
-        Ok(config) => config,
-        Err(lines) => return fail(&lines),
+    let prepared = match Prepared::resolve(target) {
+        Ok(p) => p,
+        Err(code) => return code,
     };
-    init_logging(config.log_level, None);
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime() {
         Ok(rt) => rt,
-        Err(e) => return fail(&[format!("cannot start the runtime: {e}")]),
+        Err(code) => return code,
     };
     let code = runtime.block_on(async {
-        let client = match connect_authenticated(&config, &env, Arc::new(provider)).await {
+        let client = match prepared.connect().await {
             Ok(client) => client,
             Err(code) => return code,
         };
-        let code = body(client.clone(), config.hostname.clone()).await;
+        let code = body(client.clone(), prepared.config.hostname.clone()).await;
         client.disconnect().await;
         code
     });
@@ -109,8 +91,61 @@ where
     code
 }
 
+/// A one-thread runtime for a file-transfer program; the error is the exit status.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(&[format!("cannot start the runtime: {e}")]))
+}
+
+/// A target's resolved configuration (logging set up from it), ready to connect:
+/// resolved before any runtime starts, so configuration errors come first.
+pub(crate) struct Prepared {
+    pub config: oxssh_config::ClientConfig,
+    env: OsEnv,
+    provider: Arc<oxssh_proto::crypto::CryptoProvider>,
+}
+
+impl Prepared {
+    /// Resolves `target`'s configuration; the error is the exit status.
+    pub(crate) fn resolve(target: &Target) -> Result<Self, u8> {
+        let provider = oxssh_crypto::default_provider();
+        let env = OsEnv::new();
+        let mut options = Options::new();
+        options.user = target.user.clone();
+        options.port = target.port;
+        for path in &target.identity_files {
+            options.add_identity_file(&expand_tilde(path), true);
+        }
+        let config = resolve_config(
+            &target.host,
+            options,
+            &target.options,
+            target.config_file.as_deref(),
+            &env,
+            &provider,
+        )
+        .map_err(|lines| fail(&lines))?;
+        init_logging(config.log_level, None);
+        Ok(Self {
+            config,
+            env,
+            provider: Arc::new(provider),
+        })
+    }
+
+    /// Connects and authenticates; the error is the exit status (255).
+    pub(crate) async fn connect(&self) -> Result<oxssh::Client, u8> {
+        connect_authenticated(&self.config, &self.env, Arc::clone(&self.provider)).await
+    }
+}
+
 /// The `sftp` subsystem (or `subsystem`) on a new session channel.
-async fn open_sftp(client: &oxssh::Client, subsystem: Option<&str>) -> Result<Session, u8> {
+pub(crate) async fn open_sftp(
+    client: &oxssh::Client,
+    subsystem: Option<&str>,
+) -> Result<Session, u8> {
     let channel = match client.open_session().await {
         Ok(channel) => channel,
         Err(e) => {
@@ -256,7 +291,13 @@ async fn session(
         Err(message) => return fail(&[message]),
     };
     if !quiet {
-        println!("Connected to {host}.");
+        // On stderr, as sftp; `-D` (no host): sftp's word for a local server.
+        let how = if dest.host.is_empty() {
+            "Attached to"
+        } else {
+            "Connected to"
+        };
+        eprintln!("{how} {host}.");
     }
     if let Some(path) = &dest.path {
         match shell.start_path(path).await {

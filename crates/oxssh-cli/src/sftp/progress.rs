@@ -12,6 +12,8 @@ pub struct Meter {
     total: u64,
     start: Instant,
     drawn: Option<Instant>,
+    /// When the transfer ended ([`Meter::stop`]), for a final line drawn later.
+    ended: Option<Instant>,
     visible: bool,
     limit_bytes_per_sec: Option<u64>,
     base: u64,
@@ -27,6 +29,7 @@ impl Meter {
             total,
             start: Instant::now(),
             drawn: None,
+            ended: None,
             visible,
             limit_bytes_per_sec: limit_kbps.map(|k| k.saturating_mul(1000) / 8),
             base,
@@ -48,6 +51,12 @@ impl Meter {
         }
     }
 
+    /// Stops the clock without drawing: a later [`Meter::finish`] shows the time the
+    /// transfer took, not the time until it was drawn.
+    pub fn stop(&mut self) {
+        self.ended.get_or_insert_with(Instant::now);
+    }
+
     /// The transfer ended with `done` bytes moved.
     pub fn finish(&mut self, done: u64) {
         if self.visible {
@@ -61,7 +70,10 @@ impl Meter {
             .saturating_mul(100)
             .checked_div(self.total)
             .map_or(100, |p| p.min(100));
-        let secs = self.start.elapsed().as_secs_f64().max(0.001);
+        let elapsed = self
+            .ended
+            .map_or_else(|| self.start.elapsed(), |end| end - self.start);
+        let secs = elapsed.as_secs_f64().max(0.001);
         let rate = done as f64 / secs;
         let tail = if last {
             let s = secs as u64;

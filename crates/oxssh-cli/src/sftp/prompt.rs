@@ -92,6 +92,17 @@ struct Editor {
     ahead: std::collections::VecDeque<u8>,
 }
 
+/// The terminal's width (80 when it cannot be had), asked at each drawing so a
+/// resized window is drawn right.
+fn columns() -> usize {
+    use std::os::fd::AsFd;
+    oxssh_os::pty::window_size(std::io::stdout().as_fd())
+        .ok()
+        .map(|w| w.cols as usize)
+        .filter(|&c| c > 0)
+        .unwrap_or(80)
+}
+
 /// Edits one line on the terminal in raw mode; `None` at end of input.
 async fn read_line(shell: &mut Shell, editor: &mut Editor) -> Option<String> {
     let raw = match Raw::enter() {
@@ -106,7 +117,7 @@ async fn read_line(shell: &mut Shell, editor: &mut Editor) -> Option<String> {
         decoder,
         ahead,
     } = editor;
-    emit(&line.render(PROMPT));
+    emit(&line.render(PROMPT, columns()));
     let mut stdin = std::io::stdin();
     let mut buf = [0u8; 64];
     loop {
@@ -121,28 +132,32 @@ async fn read_line(shell: &mut Shell, editor: &mut Editor) -> Option<String> {
                 continue;
             };
             match line.apply(key) {
-                Action::Redraw => emit(&line.render(PROMPT)),
+                Action::Redraw => emit(&line.render(PROMPT, columns())),
                 Action::Accept(text) => {
-                    emit(b"\r\n");
+                    emit(&line.leave(""));
                     drop(raw);
                     return Some(text);
                 }
                 Action::Cancel => {
-                    emit(b"^C\r\n");
-                    emit(&line.render(PROMPT));
+                    // As sftp (libedit): the line is dropped, a new prompt on the
+                    // next row, no "^C" shown.
+                    emit(&line.leave(""));
+                    emit(&line.render(PROMPT, columns()));
                 }
                 Action::EndOfFile => return None,
                 Action::Complete => {
                     match complete(shell, &line.before_cursor()).await {
                         Some(c) => {
                             if !c.list.is_empty() {
-                                emit(show_list(&c.list).as_bytes());
+                                emit(&line.leave(""));
+                                let list = show_list(&c.list);
+                                emit(list.strip_prefix("\r\n").unwrap_or(&list).as_bytes());
                             }
                             line.replace_before_cursor(c.start, &c.text);
                         }
                         None => emit(b"\x07"),
                     }
-                    emit(&line.render(PROMPT));
+                    emit(&line.render(PROMPT, columns()));
                 }
             }
         }

@@ -178,6 +178,8 @@ impl Shell {
         let entries: Vec<NameEntry> = match self.sftp.read_dir(&dir).await {
             Ok(entries) => entries,
             Err(e) if e.status().is_some() => return Ok(Vec::new()),
+            // Ctrl-C: the command stops quietly.
+            Err(oxssh_sftp::Error::Interrupted) => return Err(String::new()),
             Err(e) => return Err(self.error("readdir", &e)),
         };
         let mut out: Vec<(Vec<u8>, Attrs)> = entries

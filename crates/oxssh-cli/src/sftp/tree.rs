@@ -2,10 +2,10 @@
 //! remote directories listed a level at a time, all of a level at once), then its files
 //! go through [`oxssh_sftp::Sftp::download_many`] / `upload_many`, many files in flight
 //! at once.
-//! Resuming (`-a`) and rate limits (`-l`) move files one at a time, as before.
+//! Resuming (`-a`) moves files one at a time; a rate limit (`-l`) paces all the files
+//! in flight together. Each file's progress line is drawn live ([`super::meters`]).
 //! Symbolic links inside trees are skipped, as OpenSSH's sftp does.
 
-use std::collections::HashMap;
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use oxssh_sftp::client::{Download, Event, Step, Upload};
 use oxssh_sftp::codec::Attrs;
 
-use super::progress::Meter;
+use super::meters::Meters;
 use super::shell::{base_name, join, local_bytes, show, Shell, Transfers};
 use super::transfer::{apply_local, preserved};
 
@@ -71,7 +71,7 @@ impl Shell {
             }
             level = next;
         }
-        if t.resume || self.limit_kbps.is_some() {
+        if t.resume {
             for (rpath, lpath, attrs) in &files {
                 self.get_file(rpath, lpath, attrs, t).await?;
             }
@@ -100,7 +100,7 @@ impl Shell {
                 size_hint: attrs.size.unwrap_or(0),
             })
             .collect();
-        let mut meters = Meters::new(self.progress);
+        let mut meters = Meters::new(self.progress, self.limit_kbps);
         let mut failed: Option<(usize, Step, oxssh_sftp::Error)> = None;
         let mut preserve_failed = None;
         let result = self
@@ -110,6 +110,10 @@ impl Shell {
                     if let Some((remote, _, attrs)) = files.get(i) {
                         meters.start(i, remote, attrs.size.unwrap_or(0));
                     }
+                    true
+                }
+                Event::Progress(i, done) => {
+                    meters.progress(i, done);
                     true
                 }
                 Event::Finished(i, Ok(end)) => {
@@ -193,7 +197,7 @@ impl Shell {
             }
             dirs_done.push((rdir, meta));
         }
-        if t.resume || self.limit_kbps.is_some() {
+        if t.resume {
             for (lpath, rpath, meta) in &files {
                 self.put_file(lpath, rpath, meta, t).await?;
             }
@@ -229,7 +233,7 @@ impl Shell {
                 fsync: t.fsync,
             })
             .collect();
-        let mut meters = Meters::new(self.progress);
+        let mut meters = Meters::new(self.progress, self.limit_kbps);
         let mut failed: Option<(usize, Step, oxssh_sftp::Error)> = None;
         let result = self
             .sftp
@@ -238,6 +242,10 @@ impl Shell {
                     if let Some((local, _, meta)) = files.get(i) {
                         meters.start(i, &local_bytes(local), meta.len());
                     }
+                    true
+                }
+                Event::Progress(i, done) => {
+                    meters.progress(i, done);
                     true
                 }
                 Event::Finished(i, Ok(end)) => {
@@ -266,34 +274,5 @@ impl Shell {
             Step::Finish => self.error(&format!("fsetstat \"{remote}\""), &e),
             Step::Close => self.error(&format!("close remote \"{remote}\""), &e),
         })
-    }
-}
-
-/// One meter per file in flight, drawn once when the file is done (several files
-/// move at once, so live redraws would interleave).
-struct Meters {
-    visible: bool,
-    open: HashMap<usize, Meter>,
-}
-
-impl Meters {
-    fn new(visible: bool) -> Self {
-        Self {
-            visible,
-            open: HashMap::new(),
-        }
-    }
-
-    fn start(&mut self, i: usize, path: &[u8], size: u64) {
-        if self.visible {
-            let name = base_name(path).display().to_string();
-            self.open.insert(i, Meter::new(&name, size, 0, true, None));
-        }
-    }
-
-    fn finish(&mut self, i: usize, done: u64) {
-        if let Some(mut meter) = self.open.remove(&i) {
-            meter.finish(done);
-        }
     }
 }

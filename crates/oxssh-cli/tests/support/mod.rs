@@ -32,6 +32,7 @@ pub mod keygen;
 pub mod mux;
 pub mod openssh;
 pub mod relay;
+pub mod screen;
 pub mod sftp;
 pub mod users;
 
@@ -251,6 +252,10 @@ pub struct SshdOptions {
     pub tail: Vec<String>,
     /// Extra command-line arguments for the server (`--log-format json`).
     pub args: Vec<String>,
+    /// Log to syslog (no `-e`) in a private mount namespace whose `/dev` is this
+    /// directory: its `log` socket is the test's, its `null`, `zero` and `urandom` the
+    /// real ones.
+    pub syslog_dev: Option<PathBuf>,
 }
 
 impl Default for SshdOptions {
@@ -265,6 +270,7 @@ impl Default for SshdOptions {
             extra: Vec::new(),
             tail: Vec::new(),
             args: Vec::new(),
+            syslog_dev: None,
         }
     }
 }
@@ -356,12 +362,36 @@ fn start_sshd_program(opts: &SshdOptions, program: &Path) -> Peer {
     start_with_retries(dir, |dir, port| {
         let config = dir.join("sshd_config");
         std::fs::write(&config, sshd_config(dir, port, &keys, opts)).expect("write sshd_config");
-        let mut cmd = Command::new(&sshd);
-        cmd.arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(&config)
-            .args(&opts.args);
+        let Some(dev) = &opts.syslog_dev else {
+            let mut cmd = Command::new(&sshd);
+            cmd.arg("-D")
+                .arg("-e")
+                .arg("-f")
+                .arg(&config)
+                .args(&opts.args);
+            return cmd;
+        };
+        let mut script = String::new();
+        for node in ["null", "zero", "urandom"] {
+            std::fs::write(dev.join(node), b"").expect("mount point");
+            let _ = write!(
+                script,
+                "mount --bind /dev/{node} {}/{node} && ",
+                dev.display()
+            );
+        }
+        let _ = write!(
+            script,
+            "mount --rbind {} /dev && exec {} -D -f {}",
+            dev.display(),
+            sshd.display(),
+            config.display()
+        );
+        for arg in &opts.args {
+            let _ = write!(script, " {arg}");
+        }
+        let mut cmd = Command::new("unshare");
+        cmd.args(["-m", "sh", "-c", &script]);
         cmd
     })
 }

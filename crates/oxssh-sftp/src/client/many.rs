@@ -48,6 +48,9 @@ pub struct Upload {
 pub enum Event {
     /// The file's OPEN went out.
     Started(usize),
+    /// Bytes of the file moved so far (after each READ or WRITE answered); the
+    /// answer to it is ignored.
+    Progress(usize, u64),
     /// The file is closed: its final length, or the step that failed and why.
     Finished(usize, std::result::Result<u64, (Step, Error)>),
 }
@@ -230,6 +233,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
             if let Some(done) = self.answer(slot, job, what, response, &mut pending) {
                 slots.remove(&key);
                 admitting &= on(Event::Finished(key, done));
+            } else if matches!(what, Pending::Read { .. } | Pending::Write { .. }) {
+                on(Event::Progress(key, slot.moved));
             }
         }
     }

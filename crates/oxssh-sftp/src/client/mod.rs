@@ -19,10 +19,12 @@
 //! # Ok(()) }
 //! ```
 
+mod crossload;
 mod listing;
 mod many;
 mod transfer;
 
+pub use crossload::{crossload, Side};
 pub use many::{Download, Event, Step, Upload, MAX_OPEN_FILES};
 
 use std::fs::File;
@@ -369,7 +371,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
     }
 
     /// The entries of directory `path` (`.` and `..` included when the server lists
-    /// them).
+    /// them). Stopped through [`Sftp::interrupter`] ([`Error::Interrupted`]).
     pub async fn read_dir(&mut self, path: &[u8]) -> Result<Vec<NameEntry>> {
         let handle = match self
             .call(Request::Opendir {
@@ -382,6 +384,11 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
         };
         let mut entries = Vec::new();
         let result = loop {
+            // A long listing stops between READDIRs when interrupted (the handle is
+            // still closed).
+            if self.interrupted() {
+                break Err(Error::Interrupted);
+            }
             match self
                 .call(Request::Readdir {
                     handle: handle.0.clone(),

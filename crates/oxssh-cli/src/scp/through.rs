@@ -1,0 +1,390 @@
+//! `-3` (scp's default for two remote operands): copies from remote sources to a remote
+//! target through this host, streamed in memory from one SFTP session to the other
+//! ([`oxssh_sftp::client::crossload`]): nothing is written to the local disk. As
+//! OpenSSH's `throughlocal_sftp`: the destination is connected first, then each
+//! source's host (one connection per host, kept while consecutive sources share it);
+//! wildcards expand on the source; directories need `-r` and are copied level by
+//! level; `-p` sets modes and times. Messages and exit codes are scp's: 1 when a
+//! file failed, 255 when a connection could not be made or was lost.
+
+use oxssh_sftp::client::{crossload, Side, WRITE_TRUNCATE};
+use oxssh_sftp::codec::Attrs;
+
+use super::{target_for, Args, Remote};
+use crate::client::run::fail;
+use crate::sftp::progress::Meter;
+use crate::sftp::shell::{base_name, join, show, split_last};
+use crate::sftp::{open_sftp, runtime, Prepared, Shell, Transfers};
+
+/// Directory levels a recursive copy descends at most (OpenSSH's `MAX_DIR_DEPTH`).
+const MAX_DEPTH: usize = 64;
+
+/// How a copy went: `Err(true)` when a connection was lost (status 255).
+type Copied = Result<(), bool>;
+
+/// Runs the copy; the exit status.
+pub(super) fn run(args: &Args, sources: &[String], remotes: &[Option<Remote>], to: &Remote) -> u8 {
+    // Every host's configuration first: a bad one fails before anything is copied.
+    let dest = match Prepared::resolve(&target_for(args, to)) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let mut origins: Vec<Option<Prepared>> = Vec::new();
+    for remote in remotes {
+        match remote
+            .as_ref()
+            .map(|r| Prepared::resolve(&target_for(args, r)))
+        {
+            Some(Err(code)) => return code,
+            Some(Ok(p)) => origins.push(Some(p)),
+            None => origins.push(None),
+        }
+    }
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let code = rt.block_on(copy_all(args, sources, remotes, &origins, &dest, to));
+    rt.shutdown_background();
+    code
+}
+
+/// Opens an SFTP session on a new connection to `prepared`'s host, as a [`Shell`].
+async fn connect(prepared: &Prepared, args: &Args) -> Result<(oxssh::Client, Shell), u8> {
+    let client = prepared.connect().await?;
+    let sftp = open_sftp(&client, None).await?;
+    let progress = !args.quiet && nix::unistd::isatty(std::io::stdout()).unwrap_or(false);
+    let transfers = Transfers {
+        preserve: args.preserve,
+        recursive: args.recursive,
+        resume: false,
+        fsync: false,
+    };
+    match Shell::start(sftp, transfers, true, progress, args.limit_kbps).await {
+        Ok(mut shell) => {
+            shell.scp_style = true;
+            Ok((client, shell))
+        }
+        Err(message) => {
+            client.disconnect().await;
+            Err(fail(&[format!("scp: {message}")]))
+        }
+    }
+}
+
+async fn copy_all(
+    args: &Args,
+    sources: &[String],
+    remotes: &[Option<Remote>],
+    origins: &[Option<Prepared>],
+    dest: &Prepared,
+    to: &Remote,
+) -> u8 {
+    let (dest_client, mut dst) = match connect(dest, args).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let target_text = if to.path.is_empty() { "." } else { &to.path };
+    let target = dst.remote_path(target_text).await;
+    let target_is_dir = dst.sftp.stat(&target).await.is_ok_and(|a| a.is_dir());
+    let mut code = 0u8;
+    // The source connection in use: its host and its session.
+    let mut origin: Option<(&Remote, oxssh::Client, Shell)> = None;
+    for ((source, remote), prepared) in sources.iter().zip(remotes).zip(origins) {
+        let (Some(remote), Some(prepared)) = (remote, prepared) else {
+            // A local source: an ordinary upload.
+            let upload = dst.put(source, Some(target_text), dst.defaults).await;
+            if upload.is_err() {
+                if dst.lost {
+                    code = 255;
+                    break;
+                }
+                code = code.max(1);
+            }
+            continue;
+        };
+        if !target_is_dir && sources.len() > 1 {
+            eprintln!("scp: {target_text}: destination is not a directory");
+            code = code.max(1);
+            continue;
+        }
+        let same = origin.as_ref().is_some_and(|(r, _, _)| {
+            r.host == remote.host && r.user == remote.user && r.port == remote.port
+        });
+        if !same {
+            if let Some((_, client, _)) = origin.take() {
+                client.disconnect().await;
+            }
+            match connect(prepared, args).await {
+                Ok((client, shell)) => origin = Some((remote, client, shell)),
+                Err(code) => {
+                    dest_client.disconnect().await;
+                    return code;
+                }
+            }
+        }
+        let Some((_, _, src)) = origin.as_mut() else {
+            continue;
+        };
+        let path = if remote.path.is_empty() {
+            "."
+        } else {
+            remote.path.as_str()
+        };
+        let copy = Copy {
+            preserve: args.preserve,
+            recursive: args.recursive,
+        };
+        match copy
+            .source(src, &mut dst, path, &target, target_is_dir)
+            .await
+        {
+            Ok(()) => {}
+            Err(false) => code = code.max(1),
+            Err(true) => {
+                code = 255;
+                break;
+            }
+        }
+    }
+    if let Some((_, client, _)) = origin.take() {
+        client.disconnect().await;
+    }
+    dest_client.disconnect().await;
+    code
+}
+
+/// The flags a copy honours.
+#[derive(Debug, Clone, Copy)]
+struct Copy {
+    preserve: bool,
+    recursive: bool,
+}
+
+impl Copy {
+    /// One source operand (wildcards expanded on its host) to `target`.
+    async fn source(
+        self,
+        src: &mut Shell,
+        dst: &mut Shell,
+        path: &str,
+        target: &[u8],
+        target_is_dir: bool,
+    ) -> Copied {
+        let matches = match src.remote_glob(path).await {
+            Ok(m) => m,
+            Err(message) => {
+                eprintln!("scp: {message}");
+                return Err(true);
+            }
+        };
+        if matches.is_empty() {
+            eprintln!("scp: {path}: No such file or directory");
+            return Err(false);
+        }
+        let mut result = Ok(());
+        for (from, attrs) in matches {
+            let to = if target_is_dir {
+                join(target, split_last(&from).1)
+            } else {
+                target.to_vec()
+            };
+            let copied = if attrs.is_dir() && self.recursive {
+                self.dir(src, dst, &from, &to, attrs, 0).await
+            } else {
+                self.file(src, dst, &from, &to, attrs).await
+            };
+            match copied {
+                Ok(()) => {}
+                Err(true) => return Err(true),
+                Err(false) => result = Err(false),
+            }
+        }
+        result
+    }
+
+    /// One regular file, streamed from `src` to `dst`.
+    async fn file(
+        self,
+        src: &mut Shell,
+        dst: &mut Shell,
+        from: &[u8],
+        to: &[u8],
+        attrs: Attrs,
+    ) -> Copied {
+        if attrs.permissions.is_some() && !attrs.is_file() {
+            let mark = if attrs.is_dir() { "/" } else { "" };
+            eprintln!("scp: download \"{}{mark}\": not a regular file", show(from));
+            return Err(false);
+        }
+        let source = match src
+            .sftp
+            .open(from, oxssh_sftp::client::READ, Attrs::default())
+            .await
+        {
+            Ok(h) => h,
+            Err(e) => return report(src, &format!("origin open \"{}\"", show(from)), &e),
+        };
+        // The new file gets the source's permission bits (and with -p its times).
+        let created = Attrs {
+            permissions: attrs.permissions.map(|p| p & 0o777),
+            times: attrs.times.filter(|_| self.preserve),
+            ..Attrs::default()
+        };
+        let dest = match dst.sftp.open(to, WRITE_TRUNCATE, created.clone()).await {
+            Ok(h) => h,
+            Err(e) => {
+                let lost = src
+                    .sftp
+                    .close(source)
+                    .await
+                    .is_err_and(|e| e.status().is_none());
+                let copied = report(dst, &format!("dest open \"{}\"", show(to)), &e);
+                return if lost { Err(true) } else { copied };
+            }
+        };
+        let size = attrs.size.unwrap_or(0);
+        let name = base_name(from).display().to_string();
+        let mut meter = Meter::new(&name, size, 0, dst.progress && size > 0, dst.limit_kbps);
+        let mut moved = 0;
+        let result = crossload(&mut src.sftp, &source, &mut dst.sftp, &dest, &mut |d| {
+            moved = d;
+            meter.update(d);
+        })
+        .await;
+        if size > 0 {
+            meter.finish(moved);
+        }
+        let closed_source = src.sftp.close(source).await;
+        match result {
+            Ok(_) => {
+                let mut outcome = match closed_source {
+                    Ok(()) => Ok(()),
+                    Err(e) => report(src, &format!("close \"{}\"", show(from)), &e),
+                };
+                if self.preserve {
+                    if let Err(e) = dst.sftp.fsetstat(&dest, created).await {
+                        let _ = report::<()>(dst, &format!("fsetstat \"{}\"", show(to)), &e);
+                    }
+                }
+                let closed = dst.sftp.close(dest).await;
+                if let Err(e) = closed {
+                    outcome = outcome.and(report(dst, &format!("close \"{}\"", show(to)), &e));
+                }
+                outcome
+            }
+            Err((side, e)) => {
+                let (shell, what) = match side {
+                    Side::Origin => (&mut *src, format!("read origin \"{}\"", show(from))),
+                    Side::Dest => (&mut *dst, format!("write dest \"{}\"", show(to))),
+                };
+                let failed = report::<()>(shell, &what, &e);
+                if src.lost || dst.lost {
+                    return Err(true);
+                }
+                // No holes left at the destination: the partial file is emptied.
+                let _ = dst.sftp.close(dest).await;
+                if let Ok(h) = dst.sftp.open(to, WRITE_TRUNCATE, created).await {
+                    let _ = dst.sftp.close(h).await;
+                }
+                failed
+            }
+        }
+    }
+
+    /// A directory and what is under it: made at the destination (writable by its
+    /// owner while it fills), its entries copied, then its own mode (and times) set.
+    async fn dir(
+        self,
+        src: &mut Shell,
+        dst: &mut Shell,
+        from: &[u8],
+        to: &[u8],
+        attrs: Attrs,
+        depth: usize,
+    ) -> Copied {
+        if depth >= MAX_DEPTH {
+            eprintln!("scp: Maximum directory depth exceeded: {depth} levels");
+            return Err(false);
+        }
+        let mode = attrs.permissions.map_or(0o300, |p| p & 0o1777);
+        let making = Attrs {
+            permissions: Some(mode | 0o300),
+            ..Attrs::default()
+        };
+        if dst.sftp.mkdir(to, making).await.is_err() {
+            match dst.sftp.stat(to).await {
+                Ok(a) if a.is_dir() => {}
+                Ok(_) => {
+                    eprintln!("scp: \"{}\" exists but is not a directory", show(to));
+                    return Err(false);
+                }
+                Err(e) => return report(dst, &format!("stat remote \"{}\"", show(to)), &e),
+            }
+        }
+        let entries = match src.sftp.read_dir(from).await {
+            Ok(entries) => entries,
+            Err(e) => {
+                if e.status().is_none() {
+                    return report(src, "readdir", &e);
+                }
+                eprintln!("scp: origin readdir \"{}\" failed", show(from));
+                return Err(false);
+            }
+        };
+        let mut result = Ok(());
+        for entry in entries {
+            if entry.filename == b"." || entry.filename == b".." {
+                continue;
+            }
+            let from_path = join(from, &entry.filename);
+            let to_path = join(to, &entry.filename);
+            let mut entry_attrs = entry.attrs;
+            if entry_attrs.is_symlink() {
+                // Links are followed, as scp follows them.
+                entry_attrs = match src.sftp.stat(&from_path).await {
+                    Ok(a) => a,
+                    Err(e) if e.status().is_none() => return report(src, "stat", &e),
+                    Err(_) => continue,
+                };
+            }
+            let copied = if entry_attrs.is_dir() {
+                Box::pin(self.dir(src, dst, &from_path, &to_path, entry_attrs, depth + 1)).await
+            } else if entry_attrs.is_file() {
+                let copied = self.file(src, dst, &from_path, &to_path, entry_attrs).await;
+                if copied == Err(false) {
+                    eprintln!(
+                        "scp: crossload \"{}\" to \"{}\" failed",
+                        show(&from_path),
+                        show(&to_path)
+                    );
+                }
+                copied
+            } else {
+                eprintln!("scp: origin \"{}\": not a regular file", show(&from_path));
+                Ok(())
+            };
+            match copied {
+                Ok(()) => {}
+                Err(true) => return Err(true),
+                Err(false) => result = Err(false),
+            }
+        }
+        let finished = Attrs {
+            permissions: Some(mode),
+            times: attrs.times,
+            ..Attrs::default()
+        };
+        if let Err(e) = dst.sftp.setstat(to, finished).await {
+            report::<()>(dst, &format!("remote setstat \"{}\"", show(to)), &e)?;
+        }
+        result
+    }
+}
+
+/// Prints `what: error` as scp does; `Err(true)` when the session is gone.
+fn report<T>(shell: &mut Shell, what: &str, e: &oxssh_sftp::Error) -> Result<T, bool> {
+    let message = shell.error(what, e);
+    eprintln!("scp: {message}");
+    Err(shell.lost)
+}
