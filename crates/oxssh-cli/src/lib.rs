@@ -10,6 +10,7 @@ pub mod copyid;
 pub mod forwarding;
 pub mod keygen;
 pub mod keyscan;
+pub mod option_value;
 pub mod scp;
 pub mod server;
 pub mod sftp;

@@ -13,6 +13,8 @@ use std::path::PathBuf;
 use oxssh_keys::HashAlg;
 use zeroize::Zeroizing;
 
+use crate::option_value::{utf8, value, ValueError};
+
 /// ssh-keygen 9.2's usage text, with our program name.
 pub const USAGE: &str = "\
 usage: oxssh-keygen [-q] [-a rounds] [-b bits] [-C comment] [-f output_keyfile]
@@ -195,6 +197,16 @@ pub enum ArgsError {
     Fatal(String),
 }
 
+impl From<ValueError> for ArgsError {
+    fn from(err: ValueError) -> Self {
+        if err.is_usage() {
+            Self::Usage(Some(err.to_string()))
+        } else {
+            Self::Fatal(err.to_string())
+        }
+    }
+}
+
 impl ArgsError {
     /// The exit status ssh-keygen uses.
     pub fn exit_code(&self) -> u8 {
@@ -253,7 +265,7 @@ where
     let mut parser = lexopt::Parser::from_args(args.into_iter().map(Into::into));
     let mut opts = Options::default();
     loop {
-        match parser.next().map_err(getopt_error)? {
+        match parser.next().map_err(ValueError::from)? {
             None => break,
             Some(lexopt::Arg::Short(flag)) => apply_flag(&mut opts, flag, &mut parser)?,
             Some(lexopt::Arg::Long(name)) => {
@@ -262,7 +274,7 @@ where
             Some(lexopt::Arg::Value(first)) => {
                 // getopt stops at the first operand.
                 opts.operands.push(utf8(first)?);
-                for rest in parser.raw_args().map_err(getopt_error)? {
+                for rest in parser.raw_args().map_err(ValueError::from)? {
                     opts.operands.push(utf8(rest)?);
                 }
                 break;
@@ -357,23 +369,6 @@ fn parse_number(v: &str, min: u64, max: u64) -> Result<u64, ArgsError> {
         return Err(ArgsError::Fatal(format!("Invalid number: {v} (too large)")));
     }
     u64::try_from(n).map_err(|_| invalid())
-}
-
-fn value(parser: &mut lexopt::Parser, flag: char) -> Result<String, ArgsError> {
-    let value = parser
-        .value()
-        .map_err(|_| ArgsError::Usage(Some(format!("option requires an argument -- {flag}"))))?;
-    utf8(value)
-}
-
-fn utf8(value: OsString) -> Result<String, ArgsError> {
-    value
-        .into_string()
-        .map_err(|raw| ArgsError::Fatal(format!("argument is not UTF-8: {raw:?}")))
-}
-
-fn getopt_error(err: lexopt::Error) -> ArgsError {
-    ArgsError::Usage(Some(err.to_string()))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::keytype::KeyType;
+use crate::option_value::{utf8, value, ValueError};
 
 /// The default `-T`: seconds of silence before a connection is given up.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -97,6 +98,16 @@ pub enum ArgsError {
     Fatal(String),
 }
 
+impl From<ValueError> for ArgsError {
+    fn from(err: ValueError) -> Self {
+        if err.is_usage() {
+            Self::Usage(Some(err.to_string()))
+        } else {
+            Self::Invalid(err.to_string())
+        }
+    }
+}
+
 impl ArgsError {
     /// The process exit status ssh-keyscan uses for this error.
     pub fn exit_code(&self) -> u8 {
@@ -136,7 +147,7 @@ where
     let mut parser = lexopt::Parser::from_args(args);
     let mut opts = Options::default();
     loop {
-        let arg = parser.next().map_err(getopt_error)?;
+        let arg = parser.next().map_err(ValueError::from)?;
         match arg {
             None => break,
             Some(lexopt::Arg::Short(flag)) => apply_flag(&mut opts, flag, &mut parser)?,
@@ -147,7 +158,7 @@ where
                 // getopt stops at the first operand: everything after it is a host,
                 // even words that look like flags (ssh-keyscan then fails to resolve them).
                 opts.hosts.push(utf8(first)?);
-                for rest in parser.raw_args().map_err(getopt_error)? {
+                for rest in parser.raw_args().map_err(ValueError::from)? {
                     opts.hosts.push(utf8(rest)?);
                 }
                 break;
@@ -209,23 +220,6 @@ fn apply_flag(
 
 fn unsupported(what: &str) -> ArgsError {
     ArgsError::Fatal(format!("oxssh-keyscan: {what} is not supported yet"))
-}
-
-fn value(parser: &mut lexopt::Parser, flag: char) -> Result<String, ArgsError> {
-    let value = parser
-        .value()
-        .map_err(|_| ArgsError::Usage(Some(format!("option requires an argument -- {flag}"))))?;
-    utf8(value)
-}
-
-fn utf8(value: OsString) -> Result<String, ArgsError> {
-    value
-        .into_string()
-        .map_err(|raw| ArgsError::Invalid(format!("argument is not UTF-8: {raw:?}")))
-}
-
-fn getopt_error(err: lexopt::Error) -> ArgsError {
-    ArgsError::Usage(Some(err.to_string()))
 }
 
 /// `-p`: a port number 1..=65535 (OpenSSH's `a2port()`, without service names).

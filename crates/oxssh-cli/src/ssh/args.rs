@@ -28,8 +28,9 @@ use oxssh_proto::crypto::CryptoProvider;
 use super::destination::{self, DestinationError};
 use super::escape::EscapeChar;
 pub use super::getopt::UnsupportedFlag;
-use super::getopt::{fatal, names_valid, split_option, utf8, value, Slot};
+use super::getopt::{fatal, names_valid, split_option, Slot};
 use super::query::Query;
+use crate::option_value::{utf8, value, ValueError};
 
 /// What `oxssh -V` prints on stderr (OpenSSH prints `OpenSSH_9.2p1 ..., OpenSSL ...`).
 pub const VERSION: &str = concat!("oxssh_", env!("CARGO_PKG_VERSION"), ", aws-lc-rs");
@@ -301,6 +302,16 @@ pub enum ArgsError {
     Usage(Option<String>),
     /// The message alone (OpenSSH's `fatal()` and its `fprintf(); exit(255)` cases).
     Fatal(String),
+}
+
+impl From<ValueError> for ArgsError {
+    fn from(err: ValueError) -> Self {
+        if err.is_usage() {
+            Self::Usage(Some(err.to_string()))
+        } else {
+            Self::Fatal(err.to_string())
+        }
+    }
 }
 
 impl ArgsError {

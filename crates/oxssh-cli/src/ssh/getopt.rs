@@ -1,7 +1,6 @@
-//! getopt-style value handling shared by `oxssh`'s flag parser: an option's argument,
-//! UTF-8 checks, `-o` line splitting as OpenSSH's `strdelim()`, and algorithm-list checks.
-
-use std::ffi::OsString;
+//! getopt-style value handling for `oxssh`'s flag parser: `-o` line splitting as
+//! OpenSSH's `strdelim()` and algorithm-list checks (option values themselves are read
+//! through [`crate::option_value`], shared with the other tools).
 
 use super::args::ArgsError;
 
@@ -40,19 +39,6 @@ pub(super) fn names_valid<'n>(list: &str, known: impl Iterator<Item = &'n str> +
 
 pub(super) fn fatal(message: &str) -> ArgsError {
     ArgsError::Fatal(message.to_owned())
-}
-
-pub(super) fn value(parser: &mut lexopt::Parser, flag: char) -> Result<String, ArgsError> {
-    let value = parser
-        .value()
-        .map_err(|_| ArgsError::Usage(Some(format!("option requires an argument -- {flag}"))))?;
-    utf8(value)
-}
-
-pub(super) fn utf8(value: OsString) -> Result<String, ArgsError> {
-    value
-        .into_string()
-        .map_err(|raw| fatal(&format!("argument is not UTF-8: {raw:?}")))
 }
 
 /// A flag OpenSSH has and oxssh does not implement yet; `main` refuses it with
