@@ -1,6 +1,7 @@
 //! A session's running process as the server holds it: the parent's ends of its pipes as
 //! tokio streams, and its exit awaited through a pidfd registered with tokio's reactor
-//! (the process was started by [`crate::exec`], not by tokio, so tokio does not reap it).
+//! (the process was started by the crate's `exec` module, not by tokio, so tokio does not
+//! reap it).
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -4,11 +4,11 @@
 //!
 //! Everything that allocates (the group list, the home directory as a C string, the
 //! message printed when it is missing, `argv` and `envp`) is computed in the parent. The
-//! child is started by [`crate::exec`] (`clone(CLONE_VM | CLONE_VFORK)`, no `fork`) and,
-//! between that and `exec`, makes only async-signal-safe calls: reset signal dispositions and
-//! mask, `setsid`, `TIOCSCTTY` on a pty, `chroot` (`ChrootDirectory`), `setgroups`,
-//! `setgid`, `setuid` (checked to be irreversible), `chdir` home or to `/`, and marking
-//! stray descriptors close-on-exec. A server-provided program in a jail confines itself
+//! child is started by the crate's `exec` module (`clone(CLONE_VM | CLONE_VFORK)`, no
+//! `fork`) and, between that and `exec`, makes only async-signal-safe calls: reset signal
+//! dispositions and mask, `setsid`, `TIOCSCTTY` on a pty, `chroot` (`ChrootDirectory`),
+//! `setgroups`, `setgid`, `setuid` (raw system calls; checked to be irreversible), `chdir`
+//! home or to `/`, and marking stray descriptors close-on-exec. A server-provided program in a jail confines itself
 //! instead (see [`crate::jail`]).
 
 use std::ffi::{CString, OsStr, OsString};
