@@ -279,7 +279,16 @@ fn interactive_shell_runs_typed_commands_on_a_pty() {
         b"echo $((6 * 7)); tty; id -un; exit 4\n",
     );
     assert_exit(&out, 4, &f.peer);
-    assert!(out.stdout.contains("$ 42\r\n"), "{}", out.stdout);
+    // The terminal echoes the typed line when it reaches the pty: before the shell's
+    // first prompt ("...\r\n$ 42") or, when the shell starts first, after it
+    // ("$ echo ...\r\n42"). Either way the prompt is there and the result is on a line
+    // of its own, with the pty's \r\n.
+    assert!(out.stdout.contains("$ "), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("$ 42\r\n") || out.stdout.contains("\n42\r\n"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("/dev/pts/"), "{}", out.stdout);
     assert!(
         out.stdout.contains(&format!("\n{TEST_USER}\r\n")),

@@ -5,7 +5,9 @@
 //! - [`user`]: system users and their groups (passwd, `getgrouplist`, group names).
 //! - [`pty`] and [`modes`]: pseudo-terminals, RFC 4254 §8 terminal modes, window sizes,
 //!   the master as tokio `AsyncRead + AsyncWrite`.
-//! - [`spawn`]: a session's shell as the user (pipes or pty), signals by RFC name.
+//! - [`spawn`]: a session's shell as the user (pipes or pty), signals by RFC name;
+//!   started without `fork` (`exec`: `clone(CLONE_VM | CLONE_VFORK)` + `execve`), held
+//!   as a [`child::SessionChild`] (its pipes, its exit through a pidfd).
 //! - [`jail`]: `ChrootDirectory`: sshd's path checks, and a program confining itself.
 //! - [`pam`]: PAM transactions on a dedicated thread, driven from async code.
 //! - [`agent_socket`]: the private socket a forwarded agent is reached through.
@@ -55,7 +57,9 @@
 //! ```
 
 pub mod agent_socket;
+pub mod child;
 pub mod error;
+mod exec;
 pub mod fdpass;
 pub mod jail;
 pub mod login_records;
@@ -67,6 +71,7 @@ pub mod user;
 pub mod user_socket;
 
 pub use agent_socket::AgentSocket;
+pub use child::SessionChild;
 pub use error::{Error, Result};
 pub use jail::{check_chroot_path, expand_chroot_tokens, Confinement, CONFINE_ENV};
 pub use login_records::{format_last_login, LastLogin, LoginRecords, UtmpRecord};

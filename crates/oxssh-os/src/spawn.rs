@@ -3,11 +3,12 @@
 //! pty slave, with the caller's clean environment; and delivering RFC 4254 §6.9 signals.
 //!
 //! Everything that allocates (the group list, the home directory as a C string, the
-//! message printed when it is missing) is computed in the parent. Between `fork` and
-//! `exec` the child makes only async-signal-safe calls: reset signal dispositions and
-//! mask, `setsid`, `TIOCSCTTY` on a pty, `chroot` (`ChrootDirectory`), `setgroups`,
-//! `setgid`, `setuid` (checked to be irreversible), `chdir` home or to `/`, and marking
-//! stray descriptors close-on-exec. A server-provided program in a jail confines itself
+//! message printed when it is missing, `argv` and `envp`) is computed in the parent. The
+//! child is started by the crate's `exec` module (`clone(CLONE_VM | CLONE_VFORK)`, no
+//! `fork`) and, between that and `exec`, makes only async-signal-safe calls: reset signal
+//! dispositions and mask, `setsid`, `TIOCSCTTY` on a pty, `chroot` (`ChrootDirectory`),
+//! `setgroups`, `setgid`, `setuid` (raw system calls; checked to be irreversible), `chdir`
+//! home or to `/`, and marking stray descriptors close-on-exec. A server-provided program in a jail confines itself
 //! instead (see [`crate::jail`]).
 
 use std::ffi::{CString, OsStr, OsString};
@@ -15,15 +16,15 @@ use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::process::Stdio;
 
 use nix::errno::Errno;
 use nix::libc;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::unistd::{Gid, Pid, Uid};
-use tokio::process::{Child, Command};
 
+use crate::child::SessionChild;
 use crate::error::{Error, Result};
+use crate::exec::{self, ChildStdio, ExecImage};
 use crate::jail::{Confinement, CONFINE_ENV};
 use crate::pty::{Pty, PtyMaster};
 use crate::user::SystemUser;
@@ -82,7 +83,7 @@ pub enum SessionStdio {
 pub struct Session {
     /// The child (the user's shell). With [`SessionStdio::Pipes`] its `stdin`, `stdout`
     /// and `stderr` are the pipes' parent ends; wait on it for the exit status.
-    pub child: Child,
+    pub child: SessionChild,
     /// The pty master when the session runs on a pty.
     pub pty: Option<PtyMaster>,
 }
@@ -296,30 +297,41 @@ impl SessionSpec {
             .launcher
             .as_ref()
             .filter(|_| self.program.is_none() && self.chroot.is_none());
-        let (mut cmd, program) = match (&self.program, launcher) {
+        let (path, argv, program): (&OsStr, Vec<&OsStr>, String) = match (&self.program, launcher) {
             (Some(direct), _) => {
-                let mut cmd = Command::new(&direct.path);
-                cmd.arg0(&direct.arg0).args(&direct.args);
-                (cmd, direct.path.display().to_string())
+                let mut argv = vec![direct.arg0.as_os_str()];
+                argv.extend(direct.args.iter().map(OsString::as_os_str));
+                let name = direct.path.display().to_string();
+                (direct.path.as_os_str(), argv, name)
             }
             (None, None) => {
-                let mut cmd = Command::new(&shell);
-                cmd.arg0(&arg0).args(shell_args);
-                (cmd, shell.display().to_string())
+                let mut argv = vec![arg0.as_os_str()];
+                argv.extend(shell_args);
+                (shell.as_os_str(), argv, shell.display().to_string())
             }
             (None, Some(launcher)) => {
-                let mut cmd = Command::new(&launcher.program);
-                cmd.arg(&shell).arg(&arg0).args(shell_args);
-                (cmd, launcher.program.display().to_string())
+                let mut argv = vec![launcher.program.as_os_str(), shell.as_os_str()];
+                argv.push(arg0.as_os_str());
+                argv.extend(shell_args);
+                let name = launcher.program.display().to_string();
+                (launcher.program.as_os_str(), argv, name)
             }
         };
-        cmd.env_clear().envs(self.env.iter().map(|(k, v)| (k, v)));
-        if let Some(launcher) = launcher {
-            cmd.env(&launcher.var, &launcher.value);
-        }
         // Only this function may ask a program to confine itself.
-        cmd.env_remove(CONFINE_ENV);
+        let mut env: Vec<(&OsStr, &OsStr)> = self
+            .env
+            .iter()
+            .filter(|(k, _)| k != CONFINE_ENV)
+            .map(|(k, v)| (k.as_os_str(), v.as_os_str()))
+            .collect();
+        if let Some(launcher) = launcher {
+            env.retain(|(k, _)| *k != launcher.var);
+            env.push((&launcher.var, &launcher.value));
+        }
+        // In name order, as std's `Command` passed it before.
+        env.sort_by(|a, b| a.0.cmp(b.0));
         let mut jail = Jail::None;
+        let confinement;
         if let Some(root) = &self.chroot {
             if !nix::unistd::geteuid().is_root() {
                 return Err(Error::Spawn {
@@ -331,17 +343,18 @@ impl SessionSpec {
                 });
             }
             jail = if self.program.is_some() {
-                let confinement = Confinement {
+                confinement = Confinement {
                     root: root.clone(),
                     home: self.user.home.clone(),
                     uid: self.user.uid,
                     gid: self.user.gid,
                     groups: self.groups.clone(),
-                };
+                }
+                .encode();
                 // It runs as root until it has confined itself: nothing from the client
                 // or the user (AcceptEnv, environment=, SetEnv: LD_PRELOAD...) may reach
                 // the dynamic loader or the program then. It gets this variable alone.
-                cmd.env_clear().env(CONFINE_ENV, confinement.encode());
+                env = vec![(OsStr::new(CONFINE_ENV), confinement.as_os_str())];
                 Jail::ProgramConfinesItself
             } else {
                 let root = CString::new(root.as_os_str().as_bytes())
@@ -349,37 +362,26 @@ impl SessionSpec {
                 Jail::Chroot(root)
             };
         }
+        let image = ExecImage::new(path, argv, env)?;
 
-        let (pty, on_pty) = match stdio {
-            SessionStdio::Pipes => {
-                cmd.stdin(Stdio::piped())
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped());
-                (None, false)
-            }
+        let (pty, child_stdio, on_pty) = match stdio {
+            SessionStdio::Pipes => (None, ChildStdio::Pipes, false),
             SessionStdio::Pty(pty) => {
                 let (master, slave, _) = pty.into_parts()?;
-                let dup = |op| {
-                    slave.try_clone().map_err(|e| Error::Spawn {
-                        program: program.clone(),
-                        source: io::Error::new(e.kind(), format!("{op}: {e}")),
-                    })
-                };
-                cmd.stdin(dup("dup pty slave")?)
-                    .stdout(dup("dup pty slave")?)
-                    .stderr(slave);
-                (Some(master), true)
+                (Some(master), ChildStdio::Shared(slave), true)
             }
         };
 
         let plan = ChildPlan::new(&self.user, &self.groups, on_pty, jail)?;
-        install_pre_exec(&mut cmd, plan);
-        let child = cmd
-            .spawn()
-            .map_err(|source| Error::Spawn { program, source })?;
-        // `cmd` (holding the parent's copies of the pty slave) drops here, so the master
+        // The parent's copy of the pty slave is closed by `exec::spawn`, so the master
         // reads EOF once the session's own descriptors close.
-        drop(cmd);
+        let started =
+            exec::spawn(&image, child_stdio, &|| plan.run()).map_err(|source| Error::Spawn {
+                program: program.clone(),
+                source,
+            })?;
+        let child =
+            SessionChild::new(started).map_err(|source| Error::Spawn { program, source })?;
         Ok(Session { child, pty })
     }
 }
@@ -395,12 +397,12 @@ enum Jail {
     ProgramConfinesItself,
 }
 
-/// What the child does between fork and exec, all computed in the parent.
+/// What the child does between clone and exec, all computed in the parent.
 #[derive(Debug)]
 struct ChildPlan {
     uid: Uid,
     gid: Gid,
-    groups: Vec<Gid>,
+    groups: Vec<libc::gid_t>,
     home: CString,
     /// "Could not chdir to home directory HOME: " (the reason follows).
     chdir_message: Vec<u8>,
@@ -422,7 +424,7 @@ impl ChildPlan {
         Ok(Self {
             uid: Uid::from_raw(user.uid),
             gid: Gid::from_raw(user.gid),
-            groups: groups.iter().copied().map(Gid::from_raw).collect(),
+            groups: groups.to_vec(),
             home,
             chdir_message,
             on_pty,
@@ -433,8 +435,9 @@ impl ChildPlan {
         })
     }
 
-    /// Runs in the forked child: only async-signal-safe calls, no allocation (errors are
-    /// `io::Error::from_raw_os_error`, which does not allocate).
+    /// Runs in the child, which shares the server's memory: only async-signal-safe
+    /// calls, no allocation, no lock (errors are `io::Error::from_raw_os_error`, which
+    /// does not allocate), credentials through raw system calls.
     fn run(&self) -> io::Result<()> {
         reset_signals();
         nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
@@ -457,11 +460,13 @@ impl ChildPlan {
             }
         }
         if self.switch_user {
-            nix::unistd::setgroups(&self.groups)?;
-            nix::unistd::setgid(self.gid)?;
-            nix::unistd::setuid(self.uid)?;
+            // The raw system calls: glibc's wrappers would act on every thread of the
+            // server, whose memory this child shares (see `crate::exec`).
+            exec::set_groups(&self.groups)?;
+            exec::set_gid(self.gid.as_raw())?;
+            exec::set_uid(self.uid.as_raw())?;
             // As OpenSSH's permanently_set_uid: dropping root must not be reversible.
-            if !self.uid.is_root() && nix::unistd::setuid(Uid::from_raw(0)).is_ok() {
+            if !self.uid.is_root() && exec::set_uid(0).is_ok() {
                 return Err(io::Error::from_raw_os_error(libc::EPERM));
             }
         }
@@ -491,21 +496,6 @@ fn errno_text(errno: Errno) -> &'static [u8] {
         Errno::ENAMETOOLONG => b"File name too long",
         Errno::EIO => b"Input/output error",
         _ => b"error",
-    }
-}
-
-#[allow(unsafe_code)]
-fn install_pre_exec(cmd: &mut Command, plan: ChildPlan) {
-    // SAFETY: `pre_exec` closures run in the forked child of a possibly multi-threaded
-    // process, where only async-signal-safe functions may be called. `ChildPlan::run`
-    // calls only sigaction, sigprocmask, setsid, ioctl, chroot, setgroups, setgid,
-    // setuid, chdir, write to fd 2 and close_range (all async-signal-safe system call
-    // wrappers), on data allocated in the parent; it allocates nothing (nix's calls with
-    // a `CStr` or a slice pass pointers straight through, `io::stderr().as_fd()` takes no
-    // lock, and errors are raw errno values). `plan` is moved into the closure, so it
-    // lives as long as the `Command`.
-    unsafe {
-        cmd.pre_exec(move || plan.run());
     }
 }
 
@@ -541,9 +531,8 @@ fn make_controlling_tty() -> io::Result<()> {
 }
 
 /// Marks every descriptor above stderr close-on-exec, in case something (a PAM module,
-/// a library) opened one without `O_CLOEXEC`. Closing them outright would also close
-/// std's exec-status pipe, so they are only marked. Older kernels lack the flag: then
-/// nothing is done.
+/// a library) opened one without `O_CLOEXEC`, and the pty slave's own descriptor once it
+/// is on 0, 1 and 2. Older kernels lack the flag: then nothing is done.
 #[allow(unsafe_code)]
 fn mark_inherited_fds_cloexec() {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on descriptors in the
