@@ -122,6 +122,38 @@ fn hundred_megabytes_of_binary_stdout_arrive_intact() {
 }
 
 #[test]
+fn a_stdin_pipe_is_widened_to_a_mebibyte_and_its_data_arrives_intact() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    let mut child = f
+        .oxssh()
+        .option("LogLevel=ERROR")
+        .command(Some("wc -c"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = vec![b'z'; 4 << 20];
+    // Once this much went through, the client is reading its stdin.
+    stdin.write_all(&data).unwrap();
+    let size = nix::fcntl::fcntl(&stdin, nix::fcntl::FcntlArg::F_GETPIPE_SZ).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "4194304");
+    assert_eq!(size, 1 << 20, "the client widened the pipe it reads");
+}
+
+#[test]
 fn remote_exit_ends_the_session_while_stdin_still_has_data() {
     let Some(f) = Fixture::start(sshd_opts(&[])) else {
         return;

@@ -175,6 +175,22 @@ fn stdin_is_echoed_back_byte_for_byte() {
     assert_eq!(t.received, t.sent);
 }
 
+#[test]
+fn input_after_the_child_closed_its_stdin_is_discarded_and_the_session_ends() {
+    let Some(f) = Fixture::start_oxsshd(sshd_opts(&[])) else {
+        return;
+    };
+    // Far more than the window: the client only finishes sending if the server keeps
+    // taking (and dropping) what the child no longer reads.
+    let input = vec![b'y'; 20_000_000];
+    let out = f
+        .openssh()
+        .option("LogLevel=ERROR")
+        .run("head -c 10; exec 0<&-; sleep 1; echo done", &input);
+    assert_exit(&out, 0, &f.peer);
+    assert_eq!(out.stdout, format!("{}done\n", "y".repeat(10)));
+}
+
 // ---------------------------------------------------------------------------------
 // Environment
 // ---------------------------------------------------------------------------------

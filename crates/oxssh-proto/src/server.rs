@@ -584,6 +584,19 @@ impl ServerConnection {
             .read_owned(&mut self.transport, id, max, false)
     }
 
+    /// What the client sent on a channel (its stdin), the oldest part as one slice,
+    /// left buffered until [`ServerConnection::consume`] (see
+    /// [`Connection::peek`](crate::connection::Connection::peek)).
+    pub fn peek(&self, id: ChannelId) -> &[u8] {
+        self.connection.peek(id, false)
+    }
+
+    /// Drops the first `n` bytes [`ServerConnection::peek`] showed; refills the window.
+    pub fn consume(&mut self, id: ChannelId, n: usize) -> Result<(), TransportError> {
+        self.connected()?;
+        self.connection.consume(&mut self.transport, id, n, false)
+    }
+
     /// Sends EOF on a channel.
     pub fn send_eof(&mut self, id: ChannelId) -> Result<(), TransportError> {
         self.connected()?;

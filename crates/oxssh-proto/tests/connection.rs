@@ -340,3 +340,40 @@ fn requests_with_reply_are_answered_in_order() {
     e.settle();
     assert!(e.client_error.is_some());
 }
+
+#[test]
+fn data_consumed_in_place_refills_the_window_as_reads_do() {
+    let mut e = Ends::new(ConnectionConfig::default(), ConnectionConfig::default());
+    let (cid, sid) = e.open();
+    let window = ConnectionConfig::default().window as usize;
+    let big: Vec<u8> = (0..3 * window).map(|i| (i % 251) as u8).collect();
+    let mut sent = 0;
+    let mut received = Vec::new();
+    for _ in 0..1000 {
+        e.server_write_all(sid, &big, &mut sent);
+        e.settle();
+        // Take what is buffered in pieces, straight from the buffer.
+        loop {
+            let front = e.client.peek(cid, false);
+            if front.is_empty() {
+                break;
+            }
+            let n = front.len().min(10_000);
+            received.extend_from_slice(&front[..n]);
+            e.client
+                .consume(&mut e.pair.client.transport, cid, n, false)
+                .unwrap();
+        }
+        e.settle();
+        if received.len() == big.len() {
+            break;
+        }
+    }
+    assert_eq!(received, big, "consuming reopened the window each time");
+    assert!(e.client.peek(cid, true).is_empty());
+    // Consuming more than is buffered takes what there is.
+    e.client
+        .consume(&mut e.pair.client.transport, cid, 1 << 20, false)
+        .unwrap();
+    assert!(e.client_error.is_none() && e.server_error.is_none());
+}

@@ -1,10 +1,11 @@
 //! A session child's standard streams, driven by the connection task itself. Input
-//! from the channel is written to the child's stdin without blocking, holding back
-//! only the one chunk the pipe has not taken yet; output is read only as far as the
-//! channel window (and the socket's backlog) lets it out, and goes straight into the
-//! channel. No task per stream, no queue between tasks: a bulk transfer costs no
+//! from the channel goes to the child's stdin without blocking, straight from the
+//! channel's receive buffer: what the pipe does not take stays there, under the
+//! channel's window, and is copied once, into the pipe. Output is read only as far as
+//! the channel window (and the socket's backlog) lets it out, and goes straight into
+//! the channel. No task per stream, no queue between tasks: a bulk transfer costs no
 //! wake-ups across worker threads, and flow control bounds what is held in memory
-//! (the kernel's pipe buffer, one input chunk, one read buffer per worker thread).
+//! (the kernel's pipe buffer, the channel's window, one read buffer per worker thread).
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -16,8 +17,6 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::session::Session;
 
-/// Bytes taken from a channel towards the child's stdin per step.
-pub(super) const INPUT_CHUNK: usize = 128 * 1024;
 /// Bytes per read of the child's output: large reads mean fewer steps per byte (128 KiB
 /// beat 32 KiB by ~10% on downloads through `ssh`); the pipe holds 256 KiB.
 const OUTPUT_CHUNK: usize = 256 * 1024;
@@ -35,9 +34,6 @@ thread_local! {
 /// The child's stdin (a pipe, or the pty master).
 pub(crate) struct ChildInput {
     sink: Box<dyn AsyncWrite + Send + Unpin>,
-    /// The chunk being written, and how much of it the child took.
-    queued: Vec<u8>,
-    written: usize,
     /// The child closed its stdin: further input is discarded (the window stays open).
     broken: bool,
 }
@@ -45,7 +41,6 @@ pub(crate) struct ChildInput {
 impl std::fmt::Debug for ChildInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChildInput")
-            .field("queued", &(self.queued.len() - self.written))
             .field("broken", &self.broken)
             .finish_non_exhaustive()
     }
@@ -55,56 +50,61 @@ impl ChildInput {
     pub fn new(sink: Box<dyn AsyncWrite + Send + Unpin>) -> Self {
         Self {
             sink,
-            queued: Vec::new(),
-            written: 0,
             broken: false,
         }
     }
 
-    /// Whether everything handed over reached the child: the next chunk may come.
-    pub fn is_idle(&self) -> bool {
-        self.written >= self.queued.len()
-    }
-
-    /// Hands over the next chunk (only when [`ChildInput::is_idle`]) and writes what
-    /// the pipe takes now, if the runtime already knows it writable.
-    pub fn queue(&mut self, data: Vec<u8>) {
-        if self.broken {
-            return;
-        }
-        self.queued = data;
-        self.written = 0;
+    /// Writes what channel `id` holds to the child, as far as the pipe takes it now,
+    /// without registering for a wake-up (the connection task's next poll does that).
+    /// Ready once all of it went (or was discarded: the child closed its stdin).
+    pub fn push(
+        &mut self,
+        core: &mut ServerConnection,
+        id: ChannelId,
+    ) -> Poll<Result<(), TransportError>> {
         let mut cx = Context::from_waker(std::task::Waker::noop());
-        // Pending: the connection task's poll registers its waker next.
-        let _ = self.poll_write(&mut cx);
+        match self.poll_write(core, id, &mut cx) {
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            _ if core.peek(id).is_empty() => Poll::Ready(Ok(())),
+            _ => Poll::Pending,
+        }
     }
 
-    /// Writes the queued chunk; ready once some of it went (or the child is gone).
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    /// Moves buffered input of channel `id` into the child; ready once some of it
+    /// went (or was discarded), pending with the waker registered when the pipe is
+    /// full, pending without when there is nothing to write.
+    fn poll_write(
+        &mut self,
+        core: &mut ServerConnection,
+        id: ChannelId,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<(), TransportError>> {
         let mut progress = false;
-        while !self.is_idle() {
-            let rest = self.queued.get(self.written..).unwrap_or_default();
-            match Pin::new(&mut *self.sink).poll_write(cx, rest) {
-                Poll::Ready(Ok(n)) if n > 0 => {
-                    self.written += n;
-                    progress = true;
-                }
-                Poll::Ready(_) => {
-                    self.broken = true;
-                    self.queued = Vec::new();
-                    self.written = 0;
-                    return Poll::Ready(());
-                }
-                Poll::Pending => break,
+        loop {
+            let data = core.peek(id);
+            if data.is_empty() {
+                break;
             }
-        }
-        if self.is_idle() {
-            // A drained chunk's memory goes back now, not with the next one.
-            self.queued = Vec::new();
-            self.written = 0;
+            let taken = if self.broken {
+                // Discard, keeping the window open.
+                data.len()
+            } else {
+                match Pin::new(&mut *self.sink).poll_write(cx, data) {
+                    Poll::Ready(Ok(n)) if n > 0 => n,
+                    Poll::Ready(_) => {
+                        self.broken = true;
+                        data.len()
+                    }
+                    Poll::Pending => break,
+                }
+            };
+            if let Err(e) = core.consume(id, taken) {
+                return Poll::Ready(Err(e));
+            }
+            progress = true;
         }
         if progress {
-            Poll::Ready(())
+            Poll::Ready(Ok(()))
         } else {
             Poll::Pending
         }
@@ -171,7 +171,12 @@ pub(crate) fn poll_children(
             continue;
         }
         if let Some(input) = s.stdin.as_mut() {
-            progress |= input.poll_write(cx).is_ready();
+            if s.started {
+                if let Poll::Ready(moved) = input.poll_write(core, id, cx) {
+                    moved?;
+                    progress = true;
+                }
+            }
         }
         // A greeting still waiting goes first.
         if !s.pending.is_empty() {
@@ -208,57 +213,5 @@ pub(crate) fn poll_children(
         Poll::Ready(Ok(()))
     } else {
         Poll::Pending
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use tokio::io::AsyncReadExt;
-
-    #[tokio::test]
-    async fn input_holds_back_only_what_the_pipe_refuses_until_the_child_reads() {
-        let pipe = tokio::net::unix::pipe::pipe();
-        assert!(pipe.is_ok());
-        let Ok((tx, mut rx)) = pipe else { return };
-        let mut input = ChildInput::new(Box::new(tx));
-        // More than a default pipe holds: the rest waits in the input.
-        input.queue(vec![7u8; 512 * 1024]);
-        assert!(!input.is_idle());
-        // The child reads while the input is driven as the connection task does.
-        let write = async {
-            while !input.is_idle() {
-                std::future::poll_fn(|cx| input.poll_write(cx)).await;
-            }
-        };
-        let read = async {
-            let mut received = 0;
-            let mut buf = vec![0u8; 64 * 1024];
-            while received < 512 * 1024 {
-                match rx.read(&mut buf).await {
-                    Ok(n) if n > 0 => received += n,
-                    _ => break,
-                }
-            }
-            received
-        };
-        let ((), received) = tokio::join!(write, read);
-        assert_eq!(received, 512 * 1024);
-        assert!(input.is_idle());
-    }
-
-    #[tokio::test]
-    async fn input_to_a_child_that_closed_its_stdin_is_discarded() {
-        let pipe = tokio::net::unix::pipe::pipe();
-        assert!(pipe.is_ok());
-        let Ok((tx, rx)) = pipe else { return };
-        drop(rx);
-        let mut input = ChildInput::new(Box::new(tx));
-        input.queue(vec![1u8; 1024]);
-        std::future::poll_fn(|cx| input.poll_write(cx)).await;
-        // The write failed (EPIPE): nothing is held, and later input is dropped.
-        assert!(input.is_idle());
-        input.queue(vec![2u8; 1024]);
-        assert!(input.is_idle());
     }
 }

@@ -612,22 +612,23 @@ impl Conn {
                 }
                 s.pending.pop_front();
             }
-            // Input towards the child, once it runs: one chunk at a time, the next
-            // only once the child took the last (the rest waits in the channel, under
-            // its window).
-            let mut input_done = false;
-            while s.started && !input_done {
-                if s.stdin.as_ref().is_some_and(|input| !input.is_idle()) {
-                    break;
+            // Input towards the child, once it runs: as much as the pipe takes now,
+            // straight from the channel's buffer (the rest waits there, under its
+            // window, for `childio::poll_children`).
+            let input_done = if !s.started {
+                false
+            } else if let Some(input) = s.stdin.as_mut() {
+                input.push(&mut self.core, id)?.is_ready()
+            } else {
+                // No stdin (or it was closed): discard, keep the window open.
+                loop {
+                    let n = self.core.peek(id).len();
+                    if n == 0 {
+                        break true;
+                    }
+                    self.core.consume(id, n)?;
                 }
-                let data = self.core.read_owned(id, super::childio::INPUT_CHUNK)?;
-                input_done = data.is_empty();
-                match s.stdin.as_mut() {
-                    Some(input) if !input_done => input.queue(data),
-                    // No stdin (or it was closed): discard, keep the window open.
-                    _ => {}
-                }
-            }
+            };
             if s.client_eof && input_done && s.pty.is_none() {
                 // Everything the client sent reached the child: it sees EOF now.
                 s.stdin = None;

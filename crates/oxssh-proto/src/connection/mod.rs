@@ -315,6 +315,37 @@ impl Connection {
         Ok(out)
     }
 
+    /// The oldest buffered data (or stderr) as one contiguous slice, left in place: a
+    /// caller that hands it to a non-blocking sink (a pipe) copies it only there, then
+    /// says with [`Connection::consume`] how much the sink took. Empty when nothing is
+    /// buffered; the rest, if any, follows once this much is consumed.
+    pub fn peek(&self, id: ChannelId, stderr: bool) -> &[u8] {
+        match self.channels.get(&id) {
+            Some(c) if stderr => c.stderr.as_slices().0,
+            Some(c) => c.stdout.as_slices().0,
+            None => &[],
+        }
+    }
+
+    /// Drops the first `n` bytes of buffered data (or stderr), as far as there are
+    /// that many, after [`Connection::peek`]; refills the window as [`Connection::read`].
+    pub fn consume(
+        &mut self,
+        tx: &mut Transport,
+        id: ChannelId,
+        n: usize,
+        stderr: bool,
+    ) -> Result<(), TransportError> {
+        let channel = self.get_mut(id)?;
+        let queue = if stderr {
+            &mut channel.stderr
+        } else {
+            &mut channel.stdout
+        };
+        queue.drain(..n.min(queue.len()));
+        refill_window(tx, channel)
+    }
+
     /// Sends EOF: we will write no more (RFC 4254 §5.3).
     pub fn send_eof(&mut self, tx: &mut Transport, id: ChannelId) -> Result<(), TransportError> {
         let channel = self.get_mut(id)?;

@@ -124,23 +124,22 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
         let mut at_end = false;
         let mut done = 0u64;
         let mut failure: Option<Error> = None;
-        let mut buf = vec![0; chunk];
         loop {
             if failure.is_none() && self.interrupted() {
                 failure = Some(Error::Interrupted);
             }
             while failure.is_none() && !at_end && in_flight.len() < self.requests {
-                let n = read_full_at(local, &mut buf, next)?;
+                // The file's data is read straight into the request being queued.
+                let id = self.next_id;
+                let n =
+                    codec::encode_write_with(id, &handle.0, next, chunk, &mut self.out, |dst| {
+                        read_full_at(local, dst, next)
+                    })?;
                 if n == 0 {
                     at_end = true;
                     break;
                 }
-                let data = buf.get(..n).unwrap_or_default().to_vec();
-                let id = self.send(&Request::Write {
-                    handle: handle.0.clone(),
-                    offset: next,
-                    data,
-                });
+                self.next_id = self.next_id.wrapping_add(1);
                 in_flight.insert(id, n);
                 next += n as u64;
                 // Stream the writes out rather than queueing all of them in memory.

@@ -681,8 +681,10 @@ pub fn decode_data(body: &[u8]) -> Result<Option<(u32, &[u8])>, DecodeError> {
     Ok(Some((id, data)))
 }
 
+mod bulk;
 mod extended;
 mod replies;
+pub use bulk::encode_write_with;
 use extended::{decode_extended, encode_extended};
 pub use replies::*;
 
