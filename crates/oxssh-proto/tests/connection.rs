@@ -25,6 +25,8 @@ struct Ends {
     server_events: Vec<ConnectionEvent>,
     client_error: Option<TransportError>,
     server_error: Option<TransportError>,
+    /// Data lengths of the CHANNEL_DATA packets the client received, in order.
+    client_data_sizes: Vec<usize>,
 }
 
 fn pump_side(
@@ -32,6 +34,7 @@ fn pump_side(
     c: &mut Connection,
     events: &mut Vec<ConnectionEvent>,
     error: &mut Option<TransportError>,
+    data_sizes: &mut Vec<usize>,
 ) -> bool {
     let mut progressed = false;
     while error.is_none() {
@@ -45,6 +48,10 @@ fn pump_side(
             }
         };
         progressed = true;
+        if payload.first() == Some(&94) && payload.len() >= 9 {
+            let len: [u8; 4] = payload[5..9].try_into().unwrap();
+            data_sizes.push(u32::from_be_bytes(len) as usize);
+        }
         if let Err(e) = c.handle(t, &payload) {
             *error = Some(e);
         }
@@ -69,6 +76,7 @@ impl Ends {
             server_events: Vec::new(),
             client_error: None,
             server_error: None,
+            client_data_sizes: Vec::new(),
         }
     }
 
@@ -100,12 +108,14 @@ impl Ends {
                 &mut self.client,
                 &mut self.client_events,
                 &mut self.client_error,
+                &mut self.client_data_sizes,
             );
             progressed |= pump_side(
                 &mut self.pair.server.transport,
                 &mut self.server,
                 &mut self.server_events,
                 &mut self.server_error,
+                &mut Vec::new(),
             );
             if !progressed {
                 return;
@@ -376,4 +386,60 @@ fn data_consumed_in_place_refills_the_window_as_reads_do() {
         .consume(&mut e.pair.client.transport, cid, 1 << 20, false)
         .unwrap();
     assert!(e.client_error.is_none() && e.server_error.is_none());
+}
+
+/// Sends 1 MiB of patterned data from the server and returns what the client read.
+fn one_mebibyte_down(e: &mut Ends) -> (Vec<u8>, Vec<u8>) {
+    let (cid, sid) = e.open();
+    let big: Vec<u8> = (0..1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let mut sent = 0;
+    let mut received = Vec::new();
+    while received.len() < big.len() {
+        e.server_write_all(sid, &big, &mut sent);
+        received.extend(e.client_read_all(cid));
+        e.settle();
+    }
+    (big, received)
+}
+
+#[test]
+fn bulk_data_moves_in_packets_of_the_advertised_128_kib_maximum() {
+    let mut e = Ends::new(ConnectionConfig::default(), ConnectionConfig::default());
+    assert_eq!(ConnectionConfig::default().max_packet, 128 * 1024);
+    let (big, received) = one_mebibyte_down(&mut e);
+    assert_eq!(received, big);
+    assert_eq!(e.client_data_sizes.len(), 8, "1 MiB in 128 KiB packets");
+    assert!(e.client_data_sizes.iter().all(|&n| n == 128 * 1024));
+    assert!(e.client_error.is_none() && e.server_error.is_none());
+}
+
+#[test]
+fn a_peer_advertising_a_smaller_maximum_never_gets_a_larger_packet() {
+    // OpenSSH's session channels advertise 32 KiB, PuTTY 16 KiB.
+    let small = ConnectionConfig {
+        max_packet: 16 * 1024,
+        ..ConnectionConfig::default()
+    };
+    let mut e = Ends::new(small, ConnectionConfig::default());
+    let (big, received) = one_mebibyte_down(&mut e);
+    assert_eq!(received, big);
+    assert_eq!(e.client_data_sizes.len(), 64);
+    assert!(e.client_data_sizes.iter().all(|&n| n <= 16 * 1024));
+    assert!(e.client_error.is_none() && e.server_error.is_none());
+}
+
+#[test]
+fn data_above_our_advertised_maximum_is_a_protocol_error() {
+    let mut e = Ends::new(ConnectionConfig::default(), ConnectionConfig::default());
+    let (cid, _) = e.open();
+    let mut payload = Vec::new();
+    data::encode(&mut payload, cid.0, None, &vec![0u8; 128 * 1024 + 1]);
+    e.pair.server.transport.send(&payload).unwrap();
+    e.settle();
+    assert_eq!(
+        e.client_error,
+        Some(TransportError::Peer(PeerMisbehaved::Channel(
+            "data packet larger than the maximum"
+        )))
+    );
 }

@@ -24,8 +24,12 @@ pub enum Lifecycle {
 
 /// Initial receive window we advertise (OpenSSH's session default: 2 MiB).
 pub const DEFAULT_WINDOW: u32 = 2 * 1024 * 1024;
-/// Largest data payload we accept per packet (OpenSSH's session default).
-pub const DEFAULT_MAX_PACKET: u32 = 32 * 1024;
+/// Largest data payload we accept per packet. Four times OpenSSH's session default
+/// (32 KiB): bulk transfers need a quarter of the packets, each with its own AEAD/MAC
+/// setup, header and window bookkeeping. Every peer honours the maximum we advertise,
+/// and such a packet (plus header, padding and MAC) stays well under the 256 KiB
+/// packet length OpenSSH's and our transport accept (`PACKET_MAX_SIZE`).
+pub const DEFAULT_MAX_PACKET: u32 = 128 * 1024;
 
 /// The state of one channel.
 #[derive(Debug)]
