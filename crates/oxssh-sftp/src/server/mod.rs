@@ -661,13 +661,24 @@ pub fn serve<F: Filesystem, R: Read, W: Write>(
         answer.clear();
         server.handle_packet(&body, &mut answer)?;
         output.write_all(&answer)?;
-        // Answer in batches while requests are queued; flush when waiting for more.
-        if input.buffer().is_empty() {
+        // Answer in batches while whole requests are queued; flush before any read
+        // that may wait on the client, which may itself wait for these answers
+        // (its requests in flight are bounded).
+        if !whole_packet_buffered(input.buffer()) {
             output.flush()?;
         }
     }
     output.flush()?;
     Ok(())
+}
+
+/// Whether `buffered` starts with a whole packet (length and body), so reading it
+/// does not wait on the peer.
+fn whole_packet_buffered(buffered: &[u8]) -> bool {
+    match buffered.first_chunk::<4>() {
+        Some(len) => buffered.len() - 4 >= u32::from_be_bytes(*len) as usize,
+        None => false,
+    }
 }
 
 #[cfg(test)]

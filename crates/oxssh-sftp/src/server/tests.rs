@@ -466,3 +466,98 @@ fn allow_and_deny_lists_refuse_requests_by_name() {
     let lstat = Request::Lstat { path: bytes(&file) };
     assert_eq!(code(&call(&mut server, lstat)), status::PERMISSION_DENIED);
 }
+
+/// The client's end of a pipelined upload: hands the server its requests a pipe's
+/// worth (64 KiB) at a time, cutting through packet boundaries, and notes at every
+/// read (where a real server may wait on the client) how many requests it had
+/// wholly received and how many answers had reached the client.
+struct PacedClient {
+    input: Vec<u8>,
+    pos: usize,
+    ends: Vec<usize>,
+    answers: std::rc::Rc<std::cell::RefCell<Vec<u8>>>,
+    seen: Vec<(usize, usize)>,
+}
+
+impl io::Read for PacedClient {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let sent = self.ends.iter().filter(|&&end| end <= self.pos).count();
+        self.seen.push((sent, answers_in(&self.answers.borrow())));
+        let n = buf.len().min(64 * 1024).min(self.input.len() - self.pos);
+        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+struct SharedOut(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl io::Write for SharedOut {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn answers_in(mut out: &[u8]) -> usize {
+    let mut n = 0;
+    while let Some(len) = out.first_chunk::<4>() {
+        out = &out[4 + u32::from_be_bytes(*len) as usize..];
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn pipelined_writes_are_answered_before_the_server_waits_for_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = started(ServerOptions::default());
+    let path = dir.path().join("up");
+    let Response::Handle(handle) = open(&mut server, &path, open_flags::WRITE | open_flags::CREAT)
+    else {
+        panic!("no handle");
+    };
+    // Sixteen 200 KiB WRITEs in a row, as a client with requests in flight sends them.
+    let size = 200 * 1024;
+    let (mut input, mut ends) = (Vec::new(), Vec::new());
+    for i in 0..16u32 {
+        let write = Request::Write {
+            handle: handle.clone(),
+            offset: u64::from(i) * size as u64,
+            data: vec![i as u8; size],
+        };
+        encode_request(i + 1, &write, &mut input);
+        ends.push(input.len());
+    }
+    let answers = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let mut client = PacedClient {
+        input,
+        pos: 0,
+        ends,
+        answers: answers.clone(),
+        seen: Vec::new(),
+    };
+    serve(&mut server, &mut client, SharedOut(answers.clone())).unwrap();
+    // Every time the server read on, each request it had whole was answered: a
+    // client bounded in requests in flight never waits on answers held back.
+    for &(sent, answered) in &client.seen {
+        assert_eq!(
+            answered, sent,
+            "reads (requests whole, answered): {:?}",
+            client.seen
+        );
+    }
+    let out = answers.borrow();
+    assert_eq!(answers_in(&out), 16);
+    let mut rest = &out[..];
+    for i in 0..16u32 {
+        let len = u32::from_be_bytes(*rest.first_chunk::<4>().unwrap()) as usize;
+        let (id, response) = decode_response(&rest[4..4 + len]).unwrap();
+        assert_eq!((id, code(&response)), (i + 1, status::OK));
+        rest = &rest[4 + len..];
+    }
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 16 * size as u64);
+}
