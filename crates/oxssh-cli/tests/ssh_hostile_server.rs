@@ -255,9 +255,11 @@ impl Server {
             Script::DataForUnknownChannel => self
                 .core
                 .send_unchecked_for_test(&channel_data(4242, b"who am I for?")),
+            // Over the client's advertised 128 KiB channel maximum, under the transport's
+            // 256 KiB packet limit: the channel layer must refuse it.
             Script::OversizedDataPacket => self
                 .core
-                .send_unchecked_for_test(&channel_data(recipient, &vec![b'y'; 64 * 1024])),
+                .send_unchecked_for_test(&channel_data(recipient, &vec![b'y'; 160 * 1024])),
         }
     }
 
