@@ -255,9 +255,13 @@ fn permit_open_and_permit_listen_limit_targets() {
         "open failed: administratively prohibited: open failed",
         Duration::from_secs(20),
     );
+    // A port other than the permitted one (free_port may hand the same one out again).
+    let other_listen = std::iter::repeat_with(free_port)
+        .find(|&p| p != listen)
+        .unwrap();
     let denied = f
         .openssh()
-        .args(["-R", &format!("{}:127.0.0.1:{echo}", free_port())])
+        .args(["-R", &format!("{other_listen}:127.0.0.1:{echo}")])
         .run("true", b"");
     assert!(
         denied
@@ -463,9 +467,13 @@ fn authorized_keys_permitlisten_allows_only_its_port() {
     let Some(f) = oxsshd_with_key_options(&format!("permitlisten=\"{allowed}\"")) else {
         return;
     };
+    // A port other than the permitted one (free_port may hand the same one out again).
+    let other_listen = std::iter::repeat_with(free_port)
+        .find(|&p| p != allowed)
+        .unwrap();
     let denied = f
         .openssh()
-        .args(["-R", &format!("{}:127.0.0.1:{echo}", free_port())])
+        .args(["-R", &format!("{other_listen}:127.0.0.1:{echo}")])
         .run("true", b"");
     assert!(
         denied
