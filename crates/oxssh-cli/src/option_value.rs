@@ -20,6 +20,20 @@ impl ValueError {
     pub fn is_usage(&self) -> bool {
         !matches!(self, Self::NotUtf8(_))
     }
+
+    /// The tool's own error: `usage` for usage errors, `other` for the rest, each given
+    /// the message.
+    pub fn into_error<E>(
+        self,
+        usage: impl FnOnce(String) -> E,
+        other: impl FnOnce(String) -> E,
+    ) -> E {
+        if self.is_usage() {
+            usage(self.to_string())
+        } else {
+            other(self.to_string())
+        }
+    }
 }
 
 impl std::fmt::Display for ValueError {

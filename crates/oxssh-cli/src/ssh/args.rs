@@ -306,11 +306,7 @@ pub enum ArgsError {
 
 impl From<ValueError> for ArgsError {
     fn from(err: ValueError) -> Self {
-        if err.is_usage() {
-            Self::Usage(Some(err.to_string()))
-        } else {
-            Self::Fatal(err.to_string())
-        }
+        err.into_error(|m| Self::Usage(Some(m)), Self::Fatal)
     }
 }
 
