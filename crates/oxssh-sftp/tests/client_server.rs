@@ -336,6 +336,17 @@ async fn directories_are_listed_together_and_failures_stay_per_directory() {
     );
     // Every handle was closed.
     assert!(sftp.read_dir(&b(dir.path())).await.is_ok());
+    // Interrupted (Ctrl-C during `get -r`'s walk): nothing is listed, the session stays
+    // usable.
+    sftp.interrupter()
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(matches!(
+        sftp.read_dirs(&paths).await,
+        Err(oxssh_sftp::client::Error::Interrupted)
+    ));
+    sftp.interrupter()
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(sftp.read_dirs(&paths).await.unwrap().len(), paths.len());
 }
 
 #[tokio::test]

@@ -43,11 +43,11 @@ impl Shell {
                 }
             }
             let paths: Vec<Vec<u8>> = level.iter().map(|(r, _, _)| r.clone()).collect();
-            let listings = self
-                .sftp
-                .read_dirs(&paths)
-                .await
-                .map_err(|e| self.error("readdir", &e))?;
+            let listings = self.sftp.read_dirs(&paths).await.map_err(|e| match e {
+                // Ctrl-C during the walk: back to the prompt, as sftp.
+                oxssh_sftp::Error::Interrupted => String::new(),
+                e => self.error("readdir", &e),
+            })?;
             let mut next = Vec::new();
             for ((rdir, ldir, attrs), listing) in level.into_iter().zip(listings) {
                 let entries = listing.map_err(|e| {

@@ -28,13 +28,15 @@ struct Listing {
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
     /// The entries of each directory of `paths` (as [`Sftp::read_dir`] gives them),
     /// or why it could not be listed; in the order of `paths`. An `Err` means the
-    /// session itself failed.
+    /// session itself failed, or [`Error::Interrupted`]: once the session's interrupter
+    /// is set, no directory is opened any more and the open ones are closed instead of
+    /// read on.
     pub async fn read_dirs(&mut self, paths: &[Vec<u8>]) -> Result<Vec<Result<Vec<NameEntry>>>> {
         let mut listings: Vec<Listing> = paths.iter().map(|_| Listing::default()).collect();
         let mut pending: HashMap<u32, Pending> = HashMap::new();
         let mut next = 0;
         loop {
-            while next < paths.len() && pending.len() < self.requests {
+            while !self.interrupted() && next < paths.len() && pending.len() < self.requests {
                 let path = paths.get(next).cloned().unwrap_or_default();
                 let id = self.send(&Request::Opendir { path });
                 pending.insert(id, Pending::Open(next));
@@ -91,10 +93,19 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
                     None
                 }
             };
+            let request = request.map(|(request, what)| match request {
+                Request::Readdir { handle } if self.interrupted() => {
+                    (Request::Close { handle }, Pending::Close(i))
+                }
+                other => (other, what),
+            });
             if let Some((request, what)) = request {
                 let id = self.send(&request);
                 pending.insert(id, what);
             }
+        }
+        if self.interrupted() {
+            return Err(Error::Interrupted);
         }
         Ok(listings
             .into_iter()
