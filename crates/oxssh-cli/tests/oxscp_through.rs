@@ -19,7 +19,8 @@ use std::process::Command;
 
 use support::openssh::{sshd_opts, Fixture};
 use support::sftp::{
-    assert_same_tree, awkward_tree, modes, random_file, sha256, RemoteDir, TRANSFER_TIMEOUT,
+    assert_same_tree, awkward_tree, client_options, modes, random_file, sha256, RemoteDir,
+    TRANSFER_TIMEOUT,
 };
 use support::users::TEST_USER;
 use support::{run, Output};
@@ -43,25 +44,9 @@ fn command(program: &str, a: &Fixture, b: &Fixture, cwd: &Path, timing: Option<&
         }
         None => Command::new(program),
     };
-    cmd.env_remove("SSH_AUTH_SOCK")
-        .env("HOME", a.client.home())
-        .env("TMPDIR", cwd.join("no-such-tmp"))
+    client_options(&mut cmd, a);
+    cmd.env("TMPDIR", cwd.join("no-such-tmp"))
         .current_dir(cwd)
-        .args(["-F", "/dev/null", "-o"])
-        .arg(format!(
-            "UserKnownHostsFile={}",
-            a.client.known_hosts().display()
-        ))
-        .args([
-            "-o",
-            "GlobalKnownHostsFile=/dev/null",
-            "-o",
-            "StrictHostKeyChecking=accept-new",
-            "-o",
-            "BatchMode=yes",
-        ])
-        .arg("-i")
-        .arg(&a.key.path)
         .arg("-i")
         .arg(&b.key.path);
     cmd

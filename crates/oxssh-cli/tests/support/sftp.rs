@@ -53,6 +53,14 @@ impl Drop for RemoteDir {
 /// A file transfer client (`sftp`, `scp` or `oxsftp`) set up like [`Fixture::openssh`].
 pub fn client(program: &str, f: &Fixture) -> Command {
     let mut cmd = Command::new(program);
+    client_options(&mut cmd, f);
+    cmd.arg("-P").arg(f.peer.port().to_string());
+    cmd
+}
+
+/// The fixture's client set-up for a transfer program (no port: scp names it per
+/// operand): its HOME and known_hosts, no agent, no config, batch mode, its key.
+pub fn client_options(cmd: &mut Command, f: &Fixture) {
     cmd.env_remove("SSH_AUTH_SOCK")
         .env("HOME", f.client.home())
         .args(["-F", "/dev/null", "-o"])
@@ -67,12 +75,9 @@ pub fn client(program: &str, f: &Fixture) -> Command {
             "StrictHostKeyChecking=accept-new",
             "-o",
             "BatchMode=yes",
-            "-P",
         ])
-        .arg(f.peer.port().to_string())
         .arg("-i")
         .arg(&f.key.path);
-    cmd
 }
 
 /// Runs `program -b batch user@127.0.0.1` with the `commands`, from directory `cwd`.
