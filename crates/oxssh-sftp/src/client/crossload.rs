@@ -6,6 +6,7 @@
 //! memory stays under about 16 MiB plus the sessions' buffers, whatever the file's size.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
@@ -93,11 +94,15 @@ where
                         continue;
                     }
                     let got = data.len() as u32;
-                    let id = to.send(&Request::Write {
-                        handle: to_handle.0.clone(),
-                        offset: at,
-                        data: data.to_vec(),
-                    });
+                    // Straight from the READ answer into the WRITE being queued.
+                    let copy = |dst: &mut [u8]| -> std::result::Result<usize, Infallible> {
+                        let n = data.len().min(dst.len());
+                        if let (Some(out), Some(bytes)) = (dst.get_mut(..n), data.get(..n)) {
+                            out.copy_from_slice(bytes);
+                        }
+                        Ok(n)
+                    };
+                    let Ok((id, _)) = to.send_write_with(&to_handle.0, at, data.len(), copy);
                     writes.insert(id, u64::from(got));
                     if got < len {
                         // A short read: ask for the rest (EOF answers it if the file ended).

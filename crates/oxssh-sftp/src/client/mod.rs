@@ -232,6 +232,24 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
         id
     }
 
+    /// Queues a WRITE for `handle` at `offset` whose data `fill` writes in place into
+    /// the request (at most `max` bytes): `(id, length)`; nothing is queued when it
+    /// writes nothing (length 0) or fails.
+    fn send_write_with<E>(
+        &mut self,
+        handle: &[u8],
+        offset: u64,
+        max: usize,
+        fill: impl FnOnce(&mut [u8]) -> std::result::Result<usize, E>,
+    ) -> std::result::Result<(u32, usize), E> {
+        let id = self.next_id;
+        let n = codec::encode_write_with(id, handle, offset, max, &mut self.out, fill)?;
+        if n > 0 {
+            self.next_id = self.next_id.wrapping_add(1);
+        }
+        Ok((id, n))
+    }
+
     async fn recv(&mut self) -> Result<(u32, Response)> {
         self.flush().await?;
         let len = self.read_packet_in().await?;

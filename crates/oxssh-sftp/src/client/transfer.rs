@@ -130,16 +130,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
             }
             while failure.is_none() && !at_end && in_flight.len() < self.requests {
                 // The file's data is read straight into the request being queued.
-                let id = self.next_id;
-                let n =
-                    codec::encode_write_with(id, &handle.0, next, chunk, &mut self.out, |dst| {
-                        read_full_at(local, dst, next)
-                    })?;
+                let (id, n) = self.send_write_with(&handle.0, next, chunk, |dst| {
+                    read_full_at(local, dst, next)
+                })?;
                 if n == 0 {
                     at_end = true;
                     break;
                 }
-                self.next_id = self.next_id.wrapping_add(1);
                 in_flight.insert(id, n);
                 next += n as u64;
                 // Stream the writes out rather than queueing all of them in memory.
