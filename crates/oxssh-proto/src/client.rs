@@ -250,6 +250,10 @@ impl ClientConnection {
     /// The next event; `Ok(None)` when more input is needed.
     pub fn poll_event(&mut self) -> Result<Option<ClientEvent>, TransportError> {
         loop {
+            // Windows of dropped extended data.
+            if let Err(e) = self.connection.refill_windows(&mut self.transport) {
+                return Err(self.fail(e));
+            }
             if let Some(ev) = self.events.pop_front() {
                 return Ok(Some(ev));
             }

@@ -27,7 +27,7 @@ use zeroize::{Zeroize, Zeroizing};
 
 use crate::auth::server::{AuthAttempt, AuthConfig, AuthServer, AuthStep, Method};
 use crate::connection::{
-    ChannelId, ChannelRequestKind, Connection, ConnectionConfig, ConnectionEvent,
+    ChannelId, ChannelRequestKind, Connection, ConnectionConfig, ConnectionEvent, DataSink,
 };
 use crate::crypto::{CryptoProvider, HashAlg, SigningKey};
 use crate::error::{PeerMisbehaved, TransportError};
@@ -226,6 +226,17 @@ impl ServerConnection {
         self.transport.recv(data).map_err(|e| self.fail(e))
     }
 
+    /// Room to read socket bytes into in place (see [`Transport::recv_space`]).
+    pub fn recv_space(&mut self, min: usize) -> Option<&mut [u8]> {
+        self.transport.recv_space(min)
+    }
+
+    /// Takes the first `n` bytes of [`ServerConnection::recv_space`] as received.
+    pub fn recv_filled(&mut self, n: usize) -> Result<usize, TransportError> {
+        self.check_open()?;
+        self.transport.recv_filled(n).map_err(|e| self.fail(e))
+    }
+
     /// Ciphertext to write to the socket.
     pub fn transmit(&self) -> &[u8] {
         self.transport.transmit()
@@ -296,8 +307,20 @@ impl ServerConnection {
 
     /// The next event; `Ok(None)` when more input (or an answer) is needed.
     pub fn poll_event(&mut self) -> Result<Option<ServerEvent>, TransportError> {
+        self.poll_event_into(&mut |_, _| 0)
+    }
+
+    /// As [`ServerConnection::poll_event`], offering channel data to `sink` straight
+    /// from the decrypted packet before it is buffered (see [`DataSink`]).
+    pub fn poll_event_into(
+        &mut self,
+        sink: &mut DataSink<'_>,
+    ) -> Result<Option<ServerEvent>, TransportError> {
         self.check_open()?;
         loop {
+            if let Err(e) = self.connection.refill_windows(&mut self.transport) {
+                return Err(self.fail(e));
+            }
             if let Some(ev) = self.events.pop_front() {
                 return Ok(Some(ev));
             }
@@ -333,7 +356,7 @@ impl ServerConnection {
                 }
                 Ok(Some(Event::Payload(p))) if self.stage == Stage::Connected => {
                     // Channel data goes from the decrypted packet straight to its channel.
-                    match self.connection.handle_data(p) {
+                    match self.connection.handle_data_into(p, sink) {
                         Some(Ok(())) => continue,
                         Some(Err(e)) => return Err(self.fail(e)),
                         None => copy_payload(&mut self.scratch, p),

@@ -27,7 +27,17 @@ struct Ends {
     server_error: Option<TransportError>,
     /// Data lengths of the CHANNEL_DATA packets the client received, in order.
     client_data_sizes: Vec<usize>,
+    /// When set, the client's data goes to a sink first, which takes at most this
+    /// many bytes of each offer into `client_sunk`.
+    client_sink: Option<usize>,
+    client_sunk: Vec<u8>,
+    /// Socket bytes land in the receiver's buffer in place when it has room.
+    in_place: bool,
+    in_place_reads: usize,
 }
+
+/// Where a side's channel data goes first: `(taken so far, most taken per offer)`.
+type Sink<'a> = Option<(&'a mut Vec<u8>, usize)>;
 
 fn pump_side(
     t: &mut Transport,
@@ -35,6 +45,7 @@ fn pump_side(
     events: &mut Vec<ConnectionEvent>,
     error: &mut Option<TransportError>,
     data_sizes: &mut Vec<usize>,
+    mut sink: Sink<'_>,
 ) -> bool {
     let mut progressed = false;
     while error.is_none() {
@@ -52,7 +63,21 @@ fn pump_side(
             let len: [u8; 4] = payload[5..9].try_into().unwrap();
             data_sizes.push(u32::from_be_bytes(len) as usize);
         }
-        if let Err(e) = c.handle(t, &payload) {
+        let handled = match sink.as_mut() {
+            Some((sunk, limit)) => {
+                let mut take = |_: ChannelId, d: &[u8]| {
+                    let n = d.len().min(*limit);
+                    sunk.extend_from_slice(&d[..n]);
+                    n
+                };
+                match c.handle_data_into(&payload, &mut take) {
+                    Some(result) => result.and_then(|()| c.refill_windows(t)),
+                    None => c.handle(t, &payload),
+                }
+            }
+            None => c.handle(t, &payload),
+        };
+        if let Err(e) = handled {
             *error = Some(e);
         }
     }
@@ -61,6 +86,26 @@ fn pump_side(
         progressed = true;
     }
     progressed
+}
+
+/// Hands `bytes` to `to` as a socket read would: into its buffer in place where it has
+/// room (when `in_place`), else through `recv`. Returns the number of in-place reads.
+fn deliver(to: &mut Transport, mut bytes: &[u8], in_place: bool) -> usize {
+    let mut reads = 0;
+    while in_place && !bytes.is_empty() {
+        let Some(room) = to.recv_space(1) else {
+            break;
+        };
+        let n = room.len().min(bytes.len());
+        room[..n].copy_from_slice(&bytes[..n]);
+        to.recv_filled(n).unwrap();
+        bytes = &bytes[n..];
+        reads += 1;
+    }
+    if !bytes.is_empty() {
+        let _ = to.recv(bytes);
+    }
+    reads
 }
 
 impl Ends {
@@ -77,6 +122,10 @@ impl Ends {
             client_error: None,
             server_error: None,
             client_data_sizes: Vec::new(),
+            client_sink: None,
+            client_sunk: Vec::new(),
+            in_place: false,
+            in_place_reads: 0,
         }
     }
 
@@ -99,7 +148,7 @@ impl Ends {
                 let bytes = from.transmit().to_vec();
                 if !bytes.is_empty() {
                     from.advance_transmit(bytes.len());
-                    let _ = to.recv(&bytes);
+                    self.in_place_reads += deliver(to, &bytes, self.in_place);
                     progressed = true;
                 }
             }
@@ -109,6 +158,7 @@ impl Ends {
                 &mut self.client_events,
                 &mut self.client_error,
                 &mut self.client_data_sizes,
+                self.client_sink.map(|limit| (&mut self.client_sunk, limit)),
             );
             progressed |= pump_side(
                 &mut self.pair.server.transport,
@@ -116,6 +166,7 @@ impl Ends {
                 &mut self.server_events,
                 &mut self.server_error,
                 &mut Vec::new(),
+                None,
             );
             if !progressed {
                 return;
@@ -442,4 +493,62 @@ fn data_above_our_advertised_maximum_is_a_protocol_error() {
             "data packet larger than the maximum"
         )))
     );
+}
+
+#[test]
+fn data_taken_straight_from_the_packet_keeps_its_order_and_reopens_the_window() {
+    let mut e = Ends::new(ConnectionConfig::default(), ConnectionConfig::default());
+    // The sink takes part of a packet: the rest, and what follows it, is buffered.
+    e.client_sink = Some(50_000);
+    e.in_place = true;
+    let (cid, sid) = e.open();
+    let window = ConnectionConfig::default().window as usize;
+    let big: Vec<u8> = (0..3 * window + 12_345).map(|i| (i % 251) as u8).collect();
+    let mut sent = 0;
+    let mut received = Vec::new();
+    let mut read_from_buffer = 0;
+    for _ in 0..1000 {
+        e.server_write_all(sid, &big, &mut sent);
+        e.settle();
+        // What the sink took came before anything buffered since.
+        received.append(&mut e.client_sunk);
+        let buffered = e.client_read_all(cid);
+        read_from_buffer += buffered.len();
+        received.extend(buffered);
+        e.settle();
+        received.append(&mut e.client_sunk);
+        if received.len() == big.len() {
+            break;
+        }
+    }
+    assert_eq!(
+        received.len(),
+        big.len(),
+        "the window reopened for sunk data"
+    );
+    assert!(received == big, "data kept its order");
+    assert!(read_from_buffer > 0 && read_from_buffer < big.len());
+    assert!(
+        e.in_place_reads > 0,
+        "socket bytes landed in the buffer in place"
+    );
+    assert!(e.client_error.is_none() && e.server_error.is_none());
+}
+
+#[test]
+fn extended_data_of_an_undefined_type_is_dropped_and_its_window_given_back() {
+    let mut e = Ends::new(ConnectionConfig::default(), ConnectionConfig::default());
+    let (cid, _) = e.open();
+    let window = ConnectionConfig::default().window as usize;
+    let chunk = vec![7u8; 100 * 1024];
+    // Three windows' worth: without the window given back, the second would overflow it.
+    for _ in 0..(3 * window / chunk.len()) {
+        let mut payload = Vec::new();
+        data::encode(&mut payload, cid.0, Some(2), &chunk);
+        e.pair.server.transport.send(&payload).unwrap();
+        e.settle();
+    }
+    assert!(e.client_error.is_none(), "{:?}", e.client_error);
+    assert!(e.client.peek(cid, false).is_empty());
+    assert!(e.client.peek(cid, true).is_empty());
 }

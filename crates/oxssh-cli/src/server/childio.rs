@@ -70,6 +70,33 @@ impl ChildInput {
         }
     }
 
+    /// Writes `data`, fresh from the client with nothing buffered ahead of it, to the
+    /// child as far as the pipe takes it now; returns how much it took (all of it once
+    /// the child closed its stdin: discarded). The rest is buffered by the caller.
+    pub fn offer(&mut self, data: &[u8]) -> usize {
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        match self.write_some(data, &mut cx) {
+            Poll::Ready(n) => n,
+            Poll::Pending => 0,
+        }
+    }
+
+    /// One write of `data` to the child: how much went (all of it, discarded, once the
+    /// child closed its stdin), pending with the waker registered when the pipe is full.
+    fn write_some(&mut self, data: &[u8], cx: &mut Context<'_>) -> Poll<usize> {
+        if self.broken {
+            return Poll::Ready(data.len());
+        }
+        match Pin::new(&mut *self.sink).poll_write(cx, data) {
+            Poll::Ready(Ok(n)) if n > 0 => Poll::Ready(n),
+            Poll::Ready(_) => {
+                self.broken = true;
+                Poll::Ready(data.len())
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
     /// Moves buffered input of channel `id` into the child; ready once some of it
     /// went (or was discarded), pending with the waker registered when the pipe is
     /// full, pending without when there is nothing to write.
@@ -85,18 +112,8 @@ impl ChildInput {
             if data.is_empty() {
                 break;
             }
-            let taken = if self.broken {
-                // Discard, keeping the window open.
-                data.len()
-            } else {
-                match Pin::new(&mut *self.sink).poll_write(cx, data) {
-                    Poll::Ready(Ok(n)) if n > 0 => n,
-                    Poll::Ready(_) => {
-                        self.broken = true;
-                        data.len()
-                    }
-                    Poll::Pending => break,
-                }
+            let Poll::Ready(taken) = self.write_some(data, cx) else {
+                break;
             };
             if let Err(e) = core.consume(id, taken) {
                 return Poll::Ready(Err(e));

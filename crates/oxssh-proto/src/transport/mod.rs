@@ -304,6 +304,31 @@ impl Transport {
         Ok(data.len())
     }
 
+    /// Room of at least `min` bytes to read socket bytes into in place, when the input
+    /// buffer already has it (see `PacketReader::spare`); hand what arrived to
+    /// [`Transport::recv_filled`]. `None`: read elsewhere and use [`Transport::recv`].
+    pub fn recv_space(&mut self, min: usize) -> Option<&mut [u8]> {
+        self.check_open().ok()?;
+        // The version line is read through `recv`: it goes to its own reader.
+        match self.input {
+            Input::Packets => self.reader.spare(min),
+            Input::Version(_) => None,
+        }
+    }
+
+    /// Takes the first `n` bytes of [`Transport::recv_space`] as received, as
+    /// [`Transport::recv`] would take them.
+    pub fn recv_filled(&mut self, n: usize) -> Result<usize, TransportError> {
+        self.check_open()?;
+        if let Input::Version(_) = self.input {
+            return Err(TransportError::ApiMisuse(
+                "recv_filled before the version line",
+            ));
+        }
+        self.reader.filled(n);
+        Ok(n)
+    }
+
     /// Ciphertext waiting to be written to the socket.
     pub fn transmit(&self) -> &[u8] {
         self.writer.pending()

@@ -151,8 +151,11 @@ impl PacketWriter {
 pub struct PacketReader {
     opener: Box<dyn Opener>,
     seq: u32,
+    /// Storage, all of it initialised: `start..end` is ciphertext not yet returned as
+    /// packets, `end..` is room a socket read can fill in place ([`PacketReader::spare`]).
     buf: Vec<u8>,
     start: usize,
+    end: usize,
     pending_len: Option<usize>,
     max_packet_len: usize,
     pub(crate) counters: TrafficCounters,
@@ -162,7 +165,7 @@ impl std::fmt::Debug for PacketReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PacketReader")
             .field("seq", &self.seq)
-            .field("buffered", &(self.buf.len() - self.start))
+            .field("buffered", &(self.end - self.start))
             .finish_non_exhaustive()
     }
 }
@@ -182,8 +185,9 @@ impl PacketReader {
         Self {
             opener: Box::new(NoneOpener),
             seq: 0,
-            buf: Vec::with_capacity(4096),
+            buf: Vec::new(),
             start: 0,
+            end: 0,
             pending_len: None,
             max_packet_len: (max_packet_len as usize).max(35_000),
             counters: TrafficCounters::default(),
@@ -192,19 +196,54 @@ impl PacketReader {
 
     /// Appends ciphertext from the socket. Space of packets already returned is reclaimed.
     pub fn feed(&mut self, data: &[u8]) {
-        self.compact();
-        self.buf.extend_from_slice(data);
+        self.make_room(data.len());
+        let end = self.end + data.len();
+        if self.buf.len() < end {
+            self.buf.resize(end, 0);
+        }
+        if let Some(room) = self.buf.get_mut(self.end..end) {
+            room.copy_from_slice(data);
+        }
+        self.end = end;
+    }
+
+    /// Room of at least `min` bytes after the buffered ciphertext, for a socket read
+    /// straight into the buffer (no copy through a read buffer), if the buffer already
+    /// has that much capacity: an idle connection keeps a small buffer and its caller
+    /// reads into a shared one and [`PacketReader::feed`]s instead. Mark what was read
+    /// with [`PacketReader::filled`].
+    pub fn spare(&mut self, min: usize) -> Option<&mut [u8]> {
+        if self.buf.len() - self.end < min {
+            self.compact();
+        }
+        self.buf
+            .get_mut(self.end..)
+            .filter(|room| room.len() >= min)
+    }
+
+    /// The first `n` bytes of [`PacketReader::spare`] hold ciphertext now.
+    pub fn filled(&mut self, n: usize) {
+        self.end = (self.end + n).min(self.buf.len());
     }
 
     /// Bytes received but not yet returned as packets.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.start
+        self.end - self.start
     }
 
-    /// Drops packets already returned, keeping the buffer's capacity.
+    /// Makes room for `more` bytes: drops packets already returned when the room after
+    /// the buffered bytes is short, so that a partial packet moves at most once.
+    fn make_room(&mut self, more: usize) {
+        if self.buf.len() - self.end < more {
+            self.compact();
+        }
+    }
+
+    /// Moves the buffered bytes to the front, dropping packets already returned.
     fn compact(&mut self) {
         if self.start > 0 {
-            self.buf.drain(..self.start);
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
             self.start = 0;
         }
     }
@@ -233,13 +272,14 @@ impl PacketReader {
     }
 
     /// Opens the next complete packet, if one is buffered. Its payload stays valid
-    /// until the next [`PacketReader::feed`].
+    /// until the next [`PacketReader::feed`] or [`PacketReader::spare`].
     pub fn next_packet(&mut self) -> Result<Option<OpenedPacket>, PeerMisbehaved> {
         let packet_len = match self.pending_len {
             Some(len) => len,
             None => {
                 let header_len = self.opener.header_len();
-                let Some(header) = self.buf.get_mut(self.start..self.start + header_len) else {
+                let buffered = self.buf.get_mut(self.start..self.end).unwrap_or_default();
+                let Some(header) = buffered.get_mut(..header_len) else {
                     return Ok(None);
                 };
                 let len = self.opener.packet_length(self.seq, header) as usize;
@@ -250,7 +290,8 @@ impl PacketReader {
         };
         let tag_len = self.opener.tag_len();
         let total = 4 + packet_len + tag_len;
-        let Some(region) = self.buf.get_mut(self.start..self.start + total) else {
+        let buffered = self.buf.get_mut(self.start..self.end).unwrap_or_default();
+        let Some(region) = buffered.get_mut(..total) else {
             return Ok(None);
         };
         let (packet, tag) = region.split_at_mut(4 + packet_len);
@@ -329,6 +370,44 @@ mod tests {
             }
         }
         assert_eq!(r.seq(), 9);
+    }
+
+    #[test]
+    fn socket_reads_land_in_place_once_the_buffer_has_room() {
+        let mut w = PacketWriter::new();
+        let mut r = PacketReader::new(35_000);
+        assert!(r.spare(1).is_none(), "an idle reader owns no room");
+        let payloads: Vec<Vec<u8>> = (0..40).map(|i| vec![i as u8; 1000 + i * 37]).collect();
+        for p in &payloads {
+            w.write_packet(p, &ZeroRandom).unwrap();
+        }
+        let wire = w.pending().to_vec();
+        // The first read goes through `feed`, which sizes the buffer; the rest land in
+        // place in odd-sized pieces, splitting packets anywhere.
+        let (first, mut rest) = wire.split_at(20_000);
+        r.feed(first);
+        let mut got = Vec::new();
+        let mut in_place = 0;
+        loop {
+            while let Some(p) = r.next_packet().unwrap() {
+                got.push(r.payload(&p.payload).to_vec());
+            }
+            if rest.is_empty() {
+                break;
+            }
+            let room = r
+                .spare(1000)
+                .expect("room once the first read sized the buffer");
+            let n = room.len().min(rest.len()).min(1_333);
+            room[..n].copy_from_slice(&rest[..n]);
+            r.filled(n);
+            rest = &rest[n..];
+            in_place += 1;
+        }
+        assert_eq!(got, payloads);
+        assert!(in_place > 20);
+        assert_eq!(r.buffered(), 0);
+        assert!(r.spare(1 << 20).is_none(), "room is never grown by asking");
     }
 
     #[test]
