@@ -70,6 +70,38 @@ fn a_system_user_logs_in_by_key_and_the_session_runs_as_them() {
     );
 }
 
+/// The group list looked up for `AllowGroups` is the one the session gets: every group
+/// of the user (as `id -G` lists them locally), and a `DenyGroups` naming one of them
+/// refuses the login.
+#[test]
+fn the_session_gets_the_groups_allow_groups_and_deny_groups_saw() {
+    let id = |flag: &str| {
+        let out = Command::new("id").args([flag, TEST_USER]).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let Some(f) = Fixture::start_oxsshd(sshd_opts(&[&format!("AllowGroups {}", id("-gn").trim())]))
+    else {
+        return;
+    };
+    let out = f.openssh().run("id -G", b"");
+    assert_exit(&out, 0, &f.peer);
+    let sorted = |s: &str| {
+        let mut ids: Vec<String> = s.split_whitespace().map(str::to_owned).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(sorted(&out.stdout), sorted(&id("-G")));
+    let denied =
+        Fixture::start_oxsshd(sshd_opts(&[&format!("DenyGroups {}", id("-gn").trim())])).unwrap();
+    let out = denied.openssh().run("echo never", b"");
+    assert_exit(&out, 255, &denied.peer);
+    assert!(
+        denied.peer.log().contains("listed in DenyGroups"),
+        "{}",
+        denied.peer.log()
+    );
+}
+
 // ---------------------------------------------------------------------------------
 // Exit status and streams
 // ---------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::OnceLock;
 
 /// A configuration file as read, with the owner and mode used by permission checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,15 +68,28 @@ pub(crate) fn strerror(e: &std::io::Error) -> String {
 }
 
 /// The real system: `/etc/passwd` (or `getent`), `/proc`, the file system, `/bin/sh`.
+///
+/// The current user's uid and passwd entry are looked up once per `OsEnv` and kept:
+/// one resolution asks for the home directory and the login name several times (`~`,
+/// `%d`, `%u`, `%i`), and each `oxssh` start would otherwise read `/etc/passwd` as often.
 #[derive(Debug, Clone, Default)]
 pub struct OsEnv {
-    _private: (),
+    uid: OnceLock<u32>,
+    /// The current user's (name, home), or `None` when the database has no entry.
+    own: OnceLock<Option<(String, String)>>,
 }
 
 impl OsEnv {
     /// The real system.
     pub fn new() -> Self {
-        OsEnv { _private: () }
+        OsEnv::default()
+    }
+
+    /// The current user's passwd entry (name, home), looked up on first use.
+    fn own_entry(&self) -> Option<(String, String)> {
+        self.own
+            .get_or_init(|| Self::passwd(&self.uid().to_string(), true))
+            .clone()
     }
 
     /// The passwd entry (name, home) for a uid or a name, from `/etc/passwd` then `getent`.
@@ -103,14 +117,14 @@ impl OsEnv {
 #[cfg(unix)]
 impl ConfigEnv for OsEnv {
     fn home_dir(&self) -> String {
-        Self::passwd(&self.uid().to_string(), true)
+        self.own_entry()
             .map(|(_, d)| d)
             .or_else(|| std::env::var("HOME").ok())
             .unwrap_or_else(|| "/".into())
     }
 
     fn user_name(&self) -> String {
-        Self::passwd(&self.uid().to_string(), true)
+        self.own_entry()
             .map(|(n, _)| n)
             .or_else(|| std::env::var("USER").ok())
             .unwrap_or_else(|| self.uid().to_string())
@@ -119,14 +133,16 @@ impl ConfigEnv for OsEnv {
     fn uid(&self) -> u32 {
         use std::os::unix::fs::MetadataExt;
         // /proc/self is owned by the process's user; `id -u` covers systems without /proc.
-        std::fs::metadata("/proc/self")
-            .map(|m| m.uid())
-            .ok()
-            .or_else(|| {
-                let out = std::process::Command::new("id").arg("-u").output().ok()?;
-                String::from_utf8_lossy(&out.stdout).trim().parse().ok()
-            })
-            .unwrap_or(u32::MAX)
+        *self.uid.get_or_init(|| {
+            std::fs::metadata("/proc/self")
+                .map(|m| m.uid())
+                .ok()
+                .or_else(|| {
+                    let out = std::process::Command::new("id").arg("-u").output().ok()?;
+                    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+                })
+                .unwrap_or(u32::MAX)
+        })
     }
 
     fn host_name(&self) -> String {

@@ -232,8 +232,9 @@ impl<'a> Loader<'a> {
                 .map_err(|e| invalid(&format!("fill_default_options: {what}: {e}")))
         };
         let batch_mode = o.batch_mode.unwrap_or(false);
-        let default_port = env.service_port("ssh").unwrap_or(22);
-        let port = o.port.unwrap_or(default_port);
+        // Looked up only when a port is missing: the services database is a file read.
+        let default_port = || env.service_port("ssh").unwrap_or(22);
+        let port = o.port.unwrap_or_else(default_port);
         let user = o.user.clone().unwrap_or_else(|| env.user_name());
         let user_known_hosts_raw = if o.user_known_hosts_files.is_empty() {
             vec![
@@ -285,7 +286,7 @@ impl<'a> Loader<'a> {
         };
         if let Some(j) = &proxy_jump {
             let juser = j.user.as_deref().unwrap_or(&user);
-            if j.host == host && port == j.port.unwrap_or(default_port) && user == juser {
+            if j.host == host && port == j.port.unwrap_or_else(default_port) && user == juser {
                 return Err(invalid(&format!("jumphost loop via {}", j.host)));
             }
         }

@@ -85,14 +85,21 @@ impl SystemUser {
     /// The names of [`SystemUser::group_ids`], for `Match Group` and `AllowGroups`; a group
     /// id with no name in the group database is left out (OpenSSH does the same).
     pub fn group_names(&self) -> Result<Vec<String>> {
-        let mut names = Vec::new();
-        for gid in self.group_ids()? {
-            if let Some(name) = group_name(gid)? {
-                names.push(name);
-            }
-        }
-        Ok(names)
+        group_names(&self.group_ids()?)
     }
+}
+
+/// The names of the groups `ids`, in order; an id with no name in the group database is
+/// left out (OpenSSH does the same). For a list from [`SystemUser::group_ids`] that is
+/// also handed to the session, so the group database is walked once per login.
+pub fn group_names(ids: &[u32]) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for &gid in ids {
+        if let Some(name) = group_name(gid)? {
+            names.push(name);
+        }
+    }
+    Ok(names)
 }
 
 /// The name of group `gid`, `None` when the group database has no such group.

@@ -51,6 +51,14 @@ pub trait HostKeyVerifier: Send + Sync {
     fn verify_certificate(&self, host: &str, port: u16, cert: &Certificate) -> Result<(), String> {
         self.verify(host, port, &cert.key)
     }
+
+    /// Whether the verification may wait for a person (a prompt). `true`, the default,
+    /// runs it on a blocking thread; a verifier that only reads and appends local files
+    /// answers `false` and runs on the connection's task, which spares each connection
+    /// the start of a thread.
+    fn may_prompt(&self) -> bool {
+        true
+    }
 }
 
 /// Trusts every key. For tests and for callers that verify out of band.
@@ -60,6 +68,10 @@ pub struct AcceptAnyHostKey;
 impl HostKeyVerifier for AcceptAnyHostKey {
     fn verify(&self, _host: &str, _port: u16, _key: &PublicKey) -> Result<(), String> {
         Ok(())
+    }
+
+    fn may_prompt(&self) -> bool {
+        false
     }
 }
 
@@ -185,12 +197,17 @@ impl Client {
         let certificate = client.shared.lock().conn.host_certificate().cloned();
         let verifier = config.verifier.clone();
         let host = host_name.to_owned();
-        let verdict = tokio::task::spawn_blocking(move || match &certificate {
+        let verify = move || match &certificate {
             Some(cert) => verifier.verify_certificate(&host, port, cert),
             None => verifier.verify(&host, port, &key),
-        })
-        .await
-        .map_err(|e| Error::HostKeyRejected(e.to_string()))?;
+        };
+        let verdict = if config.verifier.may_prompt() {
+            tokio::task::spawn_blocking(verify)
+                .await
+                .map_err(|e| Error::HostKeyRejected(e.to_string()))?
+        } else {
+            verify()
+        };
         {
             let mut inner = client.shared.lock();
             match verdict {

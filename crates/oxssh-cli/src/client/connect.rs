@@ -133,6 +133,7 @@ pub fn verifier(config: &oxssh_config::ClientConfig, quiet: bool) -> KnownHostsV
         kbd_interactive_authentication: config.kbd_interactive_authentication,
         downgraded: Arc::default(),
         peer_ip: Arc::default(),
+        loaded: Arc::default(),
     }
 }
 

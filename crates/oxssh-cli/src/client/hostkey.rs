@@ -66,6 +66,10 @@ pub struct KnownHostsVerifier {
     /// The address connected to, set by the caller before the handshake: OpenSSH names
     /// it next to the host in its question about an unknown key.
     pub peer_ip: Arc<std::sync::Mutex<Option<std::net::IpAddr>>>,
+    /// The files as [`KnownHostsVerifier::load`] read them before the connection (to
+    /// order the host-key algorithms), kept for the verification that follows, so
+    /// one login reads each known_hosts file once. Taken by that verification.
+    pub loaded: Arc<std::sync::Mutex<Option<Arc<KnownHosts>>>>,
 }
 
 fn eprint_lines(lines: &[String]) {
@@ -76,8 +80,23 @@ fn eprint_lines(lines: &[String]) {
 }
 
 impl KnownHostsVerifier {
-    /// Every known_hosts file this verifier reads (also used to order host-key algorithms).
-    pub fn load(&self) -> KnownHosts {
+    /// Every known_hosts file this verifier reads (used to order host-key algorithms),
+    /// kept for the next verification.
+    pub fn load(&self) -> Arc<KnownHosts> {
+        let known = Arc::new(self.read());
+        if let Ok(mut slot) = self.loaded.lock() {
+            *slot = Some(known.clone());
+        }
+        known
+    }
+
+    /// What [`KnownHostsVerifier::load`] kept, once; else the files read now.
+    fn known(&self) -> Arc<KnownHosts> {
+        let kept = self.loaded.lock().ok().and_then(|mut slot| slot.take());
+        kept.unwrap_or_else(|| Arc::new(self.read()))
+    }
+
+    fn read(&self) -> KnownHosts {
         let mut known = KnownHosts::new();
         for path in self.user_files.iter().chain(&self.global_files) {
             // A missing file just knows nothing (OpenSSH is silent about it too).
@@ -204,7 +223,7 @@ impl HostKeyVerifier for KnownHostsVerifier {
     /// the certified key is checked as a plain key, as ssh does ("No matching CA found.
     /// Retry with plain key").
     fn verify_certificate(&self, host: &str, port: u16, cert: &Certificate) -> Result<(), String> {
-        let known = self.load();
+        let known = self.known();
         let name = host_key_name(host, port);
         let ca = &cert.signature_key;
         let revoked = known.entries().iter().any(|e| {
@@ -240,8 +259,14 @@ impl HostKeyVerifier for KnownHostsVerifier {
         self.verify(host, port, &cert.key)
     }
 
+    /// Only `StrictHostKeyChecking ask` without `BatchMode` asks the user; the other
+    /// modes read and append files, which is done on the connection's own thread.
+    fn may_prompt(&self) -> bool {
+        self.mode == StrictMode::Ask && !self.batch
+    }
+
     fn verify(&self, host: &str, port: u16, key: &PublicKey) -> Result<(), String> {
-        let known = self.load();
+        let known = self.known();
         let name = host_key_name(host, port);
         let failed = || "Host key verification failed.".to_owned();
         match known.check(host, port, key) {
@@ -363,5 +388,79 @@ mod certificate_tests {
             .critical_options
             .push(oxssh_keys::certificate::CertOption::flag("x"));
         assert!(check_host_certificate(&critical, "h.example", 150).is_err());
+    }
+}
+
+#[cfg(test)]
+mod load_tests {
+    use super::*;
+
+    const KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAILJX+gmYW3KB4w+0S4snX0jb12J0/c25q7Tz/f6zOI4c";
+
+    fn verifier(file: PathBuf, mode: StrictMode, batch: bool) -> KnownHostsVerifier {
+        KnownHostsVerifier {
+            user_files: vec![file],
+            global_files: Vec::new(),
+            mode,
+            batch,
+            hash: false,
+            ca_signature_algorithms: Vec::new(),
+            quiet: true,
+            password_authentication: false,
+            kbd_interactive_authentication: false,
+            downgraded: Arc::default(),
+            peer_ip: Arc::default(),
+            loaded: Arc::default(),
+        }
+    }
+
+    #[test]
+    fn the_files_read_before_connecting_serve_one_verification_then_are_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("known_hosts");
+        std::fs::write(&file, format!("h.example {KEY}\n")).unwrap();
+        let key = PublicKey::from_openssh(KEY).unwrap();
+        let v = verifier(file.clone(), StrictMode::Yes, true);
+        assert_eq!(v.load().known_keys("h.example").len(), 1);
+        // The verification after `load` uses what it read (one read per login) ...
+        std::fs::write(&file, "").unwrap();
+        assert_eq!(v.verify("h.example", 22, &key), Ok(()));
+        // ... and only once: the next one reads the file as it is now.
+        assert!(v.verify("h.example", 22, &key).is_err());
+    }
+
+    #[test]
+    fn accept_new_adds_the_key_once_and_finds_it_the_next_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("known_hosts");
+        let key = PublicKey::from_openssh(KEY).unwrap();
+        let v = verifier(file.clone(), StrictMode::AcceptNew, true);
+        assert!(v.load().known_keys("h.example").is_empty());
+        assert_eq!(v.verify("h.example", 22, &key), Ok(()));
+        let written = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(written.lines().count(), 1);
+        // A later login reads the line just written and adds nothing.
+        let again = verifier(file.clone(), StrictMode::Yes, true);
+        again.load();
+        assert_eq!(again.verify("h.example", 22, &key), Ok(()));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), written);
+    }
+
+    #[test]
+    fn only_ask_mode_without_batch_mode_may_prompt() {
+        let file = PathBuf::from("/nonexistent/known_hosts");
+        assert!(verifier(file.clone(), StrictMode::Ask, false).may_prompt());
+        for (mode, batch) in [
+            (StrictMode::Ask, true),
+            (StrictMode::Yes, false),
+            (StrictMode::AcceptNew, false),
+            (StrictMode::No, false),
+        ] {
+            assert!(
+                !verifier(file.clone(), mode, batch).may_prompt(),
+                "{mode:?}"
+            );
+        }
     }
 }

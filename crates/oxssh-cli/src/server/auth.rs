@@ -29,6 +29,10 @@ pub(crate) struct Candidate {
     pub config: Arc<SshdConfig>,
     /// Why this user may not log in at all (sshd's log text), if so.
     pub refused: Option<String>,
+    /// The user's group ids (`getgrouplist`, primary first) as looked up for `Match Group`
+    /// and `AllowGroups`; the session gets the same list, so the group database is read
+    /// once per login. `None` when the lookup failed (the session then retries it).
+    pub group_ids: Option<Vec<u32>>,
 }
 
 /// Where a connection comes from and arrives, for `Match` and the log.
@@ -68,13 +72,18 @@ pub(crate) fn candidate(settings: &Settings, name: &str, ends: Endpoints) -> Opt
             _ => return None,
         },
     };
-    let groups = user.group_names().unwrap_or_default();
+    let group_ids = user.group_ids().ok();
+    let groups = group_ids
+        .as_deref()
+        .and_then(|ids| oxssh_os::user::group_names(ids).ok())
+        .unwrap_or_default();
     let config = settings.for_connection(&ends.context(Some((name, groups.clone()))));
     let refused = refusal(&config, &user, &groups, ends);
     Some(Candidate {
         user,
         config,
         refused,
+        group_ids,
     })
 }
 

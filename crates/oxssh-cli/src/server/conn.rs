@@ -6,7 +6,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::sync::Arc;
 use std::time::Instant;
 
-use oxssh_keys::KeyOptions;
+use oxssh_keys::{KeyOptions, PublicKey};
 use oxssh_os::Pam;
 use oxssh_proto::connection::{ChannelId, ChannelRequestKind, ConnectionConfig, ConnectionEvent};
 use oxssh_proto::{ServerConnection, ServerEvent, TransportError};
@@ -86,6 +86,10 @@ pub(super) struct Conn {
     pub candidate: Option<(String, Option<Candidate>)>,
     /// The key or method that satisfied the policy, until the core says authenticated.
     pub accepted: Option<Login>,
+    /// The last key a query was answered PK_OK for: (user, key, its authorized_keys
+    /// line's options). The signed attempt that follows uses them instead of reading the
+    /// user's authorized_keys files a second time.
+    pub queried_key: Option<(String, PublicKey, KeyOptions)>,
     /// After authentication.
     pub login: Option<Login>,
     /// The PAM transaction, for the user it was started for.
@@ -153,6 +157,7 @@ pub(crate) async fn serve(
         events: tx,
         candidate: None,
         accepted: None,
+        queried_key: None,
         login: None,
         pam: None,
         pam_session: false,

@@ -47,7 +47,11 @@ pub(super) fn session_spec(
         (None, Run::Subsystem(name)) => (Some(subsystem_command(candidate, name)?), None),
     };
     let user = &candidate.user;
-    let mut spec = match SessionSpec::new(user.clone()) {
+    let spec = match &candidate.group_ids {
+        Some(groups) => Ok(SessionSpec::with_groups(user.clone(), groups.clone())),
+        None => SessionSpec::new(user.clone()),
+    };
+    let mut spec = match spec {
         Ok(spec) => spec,
         Err(e) => {
             tracing::error!("cannot prepare a session for {}: {e}", user.name);

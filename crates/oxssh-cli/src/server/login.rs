@@ -165,7 +165,7 @@ impl Conn {
         cert: Option<&Certificate>,
         query: bool,
     ) -> Verdict {
-        let verdict = self.public_key(candidate, key, cert);
+        let verdict = self.public_key(candidate, key, cert, query);
         let Verdict::Accept(options) = verdict else {
             return verdict;
         };
@@ -183,10 +183,11 @@ impl Conn {
     }
 
     fn public_key(
-        &self,
+        &mut self,
         candidate: &Candidate,
         key: &PublicKey,
         cert: Option<&Certificate>,
+        query: bool,
     ) -> Verdict {
         if let Some(reason) = &candidate.refused {
             return Verdict::Reject(Some(reason.clone()));
@@ -210,7 +211,7 @@ impl Conn {
                     Err(reason) => return Verdict::Reject(reason),
                 }
             }
-            None => match auth::find_authorized_key(candidate, key, self.ends) {
+            None => match self.authorized_key(candidate, key, query) {
                 Some(options) => options,
                 None => return Verdict::Reject(None),
             },
@@ -224,6 +225,26 @@ impl Conn {
             )));
         }
         Verdict::Accept(Some(options))
+    }
+
+    /// The options of the authorized_keys line that lets `key` in: those found when the
+    /// same key was just queried for the same user, else read from the files now. A
+    /// query's answer is kept for the signed attempt that follows it.
+    fn authorized_key(
+        &mut self,
+        candidate: &Candidate,
+        key: &PublicKey,
+        query: bool,
+    ) -> Option<KeyOptions> {
+        let name = &candidate.user.name;
+        let options = match self.queried_key.take() {
+            Some((user, queried, options)) if &user == name && &queried == key => Some(options),
+            _ => auth::find_authorized_key(candidate, key, self.ends),
+        }?;
+        if query {
+            self.queried_key = Some((name.clone(), key.clone(), options.clone()));
+        }
+        Some(options)
     }
 
     async fn password(
