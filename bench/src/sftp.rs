@@ -187,6 +187,7 @@ pub fn run(
         files,
         ..SftpResults::default()
     };
+    let mut run_no = 0;
     for round in 0..rounds {
         for op in OPS {
             for (pi, (c, s)) in PAIRS.iter().enumerate() {
@@ -194,7 +195,8 @@ pub fn run(
                     Impl::OpenSsh => servers[0],
                     Impl::Oxssh => servers[1],
                 };
-                match once(clients, *c, server, &dirs, op, size, files) {
+                run_no += 1;
+                match once(clients, *c, server, &dirs, op, (size, files), run_no) {
                     Ok(secs) => {
                         eprintln!(
                             "round {} sftp {} {}->{}: {secs:.2} s",
@@ -229,18 +231,15 @@ fn client_name(c: Impl) -> &'static str {
     }
 }
 
-/// One timed `CLIENT -b batch` run, its destination cleared first and checked after.
-fn once(
-    clients: &Clients,
-    client: Impl,
-    server: &Server,
-    dirs: &Dirs,
-    op: Op,
-    size: u64,
-    files: usize,
-) -> Res<f64> {
+/// The destination of run number `run_no` of `op`: the large file's is cleared and
+/// reused; each tree run gets a new directory, left until the section ends. Deleting
+/// the last run's 2,000 files just before would time the filesystem instead of the
+/// transfer: ext4 without a journal skips inodes freed in the last 30 s, testing each
+/// one again for every file it creates (`find_inode_bit`, `recently_deleted`), which
+/// made creating 2,000 small files cost ~0.7 ms each, the same for every client.
+fn destination(dirs: &Dirs, op: Op, run_no: usize) -> (String, PathBuf) {
     let (local, remote) = (&dirs.local, &dirs.remote);
-    let (command, dest) = match op {
+    match op {
         Op::PutFile => (
             format!("put big {}/put-big\n", remote.display()),
             remote.join("put-big"),
@@ -249,15 +248,33 @@ fn once(
             format!("get {}/big got-big\n", remote.display()),
             local.join("got-big"),
         ),
-        Op::PutTree => (
-            format!("put -r tree {}/put-tree\n", remote.display()),
-            remote.join("put-tree"),
-        ),
-        Op::GetTree => (
-            format!("get -r {}/tree got-tree\n", remote.display()),
-            local.join("got-tree"),
-        ),
-    };
+        Op::PutTree => {
+            let dest = remote.join(format!("put-tree-{run_no}"));
+            (format!("put -r tree {}\n", dest.display()), dest)
+        }
+        Op::GetTree => {
+            let dest = local.join(format!("got-tree-{run_no}"));
+            (
+                format!("get -r {}/tree {}\n", remote.display(), dest.display()),
+                dest,
+            )
+        }
+    }
+}
+
+/// One timed `CLIENT -b batch` run, its destination new or cleared first and checked
+/// after.
+fn once(
+    clients: &Clients,
+    client: Impl,
+    server: &Server,
+    dirs: &Dirs,
+    op: Op,
+    (size, files): (u64, usize),
+    run_no: usize,
+) -> Res<f64> {
+    let local = &dirs.local;
+    let (command, dest) = destination(dirs, op, run_no);
     let _ = fs::remove_dir_all(&dest);
     let _ = fs::remove_file(&dest);
     let batch = local.join("batch");
@@ -368,7 +385,9 @@ pub fn markdown(r: &SftpResults) -> String {
         "## File transfer (SFTP)\n\n\
          Each figure is one whole `CLIENT -b batch` run (login included): a {} MiB file \
          (MB/s) and a tree of {} files of 1–8 KiB in 20 directories (files/s), between a \
-         local directory and one in the user's home, on the same disk. sshd serves SFTP \
+         local directory and one in the user's home, on the same disk; each tree run \
+         writes a new directory (deleting the last one just before would time ext4's \
+         search past recently freed inodes instead). sshd serves SFTP \
          with `/usr/lib/openssh/sftp-server`, oxsshd with internal-sftp. Both clients: \
          `-c {CIPHER}`, `KexAlgorithms {BULK_KEX}`, their default pipelining. Median \
          (min–max) over the rounds. Targets (issue 7): oxsftp ≥ 1.5× sftp for the large \

@@ -301,6 +301,50 @@ async fn many_files_move_at_once_both_ways_and_failures_stay_per_file() {
     assert!(sftp.stat(&b(dir.path())).await.unwrap().is_dir());
 }
 
+/// `upload_many` sizes each file's WRITEs by the size it had when opened: every size
+/// around a request boundary (empty, one byte, a request less one, one, one more, two)
+/// arrives whole, for small requests and for the server's largest.
+#[tokio::test]
+async fn many_uploads_of_sizes_around_request_boundaries_arrive_whole() {
+    use client::{Event, Upload};
+    let dir = tempfile::tempdir().unwrap();
+    for request in [Some(3000), None] {
+        let (mut sftp, _server) = connect(ServerOptions::default()).await;
+        sftp.set_transfer(request, Some(4));
+        let r = request.map_or(oxssh_sftp::codec::MAX_DATA as usize, |r| r as usize);
+        let sizes = [0, 1, r - 1, r, r + 1, 2 * r, 2 * r + 1];
+        let uploads: Vec<Upload> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| {
+                let local = dir.path().join(format!("src-{r}-{i}"));
+                std::fs::write(&local, pattern(size)).unwrap();
+                Upload {
+                    local,
+                    remote: b(&dir.path().join(format!("dst-{r}-{i}"))),
+                    attrs: Attrs::default(),
+                    preserve: None,
+                    fsync: false,
+                }
+            })
+            .collect();
+        let mut ends = vec![None; sizes.len()];
+        sftp.upload_many(&uploads, &mut |e| {
+            if let Event::Finished(i, result) = e {
+                ends[i] = Some(result.map_err(|(step, e)| format!("{step:?}: {e}")));
+            }
+            true
+        })
+        .await
+        .unwrap();
+        for (i, &size) in sizes.iter().enumerate() {
+            assert_eq!(ends[i], Some(Ok(size as u64)), "size {size}");
+            let got = std::fs::read(dir.path().join(format!("dst-{r}-{i}"))).unwrap();
+            assert!(got == pattern(size), "size {size}: content differs");
+        }
+    }
+}
+
 #[tokio::test]
 async fn directories_are_listed_together_and_failures_stay_per_directory() {
     let dir = tempfile::tempdir().unwrap();

@@ -75,8 +75,8 @@ where
             // Let the destination work on the WRITEs queued so far while the origin
             // answers.
             to.flush().await.map_err(|e| (Side::Dest, e))?;
-            let size = from.recv_raw().await.map_err(|e| (Side::Origin, e))?;
-            let body = from.inbuf.get(..size).unwrap_or_default();
+            let body = from.recv_raw().await.map_err(|e| (Side::Origin, e))?;
+            let body = from.inbound.get(body);
             let (id, response) = match codec::decode_data(body) {
                 Ok(Some((id, data))) => {
                     let Some((at, len)) = reads.remove(&id) else {

@@ -103,7 +103,8 @@ struct Slot {
     local: Option<File>,
     handle: Vec<u8>,
     next: u64,
-    /// Downloads: READs go out up to here (the size hint, then what arrived).
+    /// Downloads: READs go out up to here (the size hint, then what arrived);
+    /// uploads: the local file's size when opened (WRITEs are sized by it).
     limit: u64,
     /// Downloads: where the file ended; uploads: the local file is read to its end.
     end: Option<u64>,
@@ -175,9 +176,11 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
                     attrs,
                 });
                 pending.insert(id, (index, Pending::Open));
-                let limit = match job {
-                    Job::Get(d) => d.size_hint,
-                    Job::Put(_) => 0,
+                let limit = match (job, &local) {
+                    (Job::Get(d), _) => d.size_hint,
+                    // Uploads: the local file's size when opened (it may still grow).
+                    (Job::Put(_), Some(f)) => f.metadata().map_or(u64::MAX, |m| m.len()),
+                    (Job::Put(_), None) => u64::MAX,
                 };
                 slots.insert(
                     index,
@@ -271,26 +274,30 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
                 }
                 Some(Job::Put(_)) => {
                     let Some(file) = &slot.local else { break };
-                    let mut data = vec![0; chunk as usize];
-                    let n = match read_full_at(file, &mut data, slot.next) {
-                        Ok(n) => n,
+                    // Read straight into the WRITE; room for one byte past the size the
+                    // file had when opened, so a small file costs no 255 KiB request
+                    // buffer, and a short read still marks its end.
+                    let max = slot
+                        .limit
+                        .checked_sub(slot.next)
+                        .and_then(|left| usize::try_from(left.saturating_add(1)).ok())
+                        .map_or(chunk as usize, |n| n.min(chunk as usize));
+                    let at = slot.next;
+                    let (id, n) = match self
+                        .send_write_with(&slot.handle, at, max, |dst| read_full_at(file, dst, at))
+                    {
+                        Ok(sent) => sent,
                         Err(e) => {
                             slot.failure = Some((Step::Local, e.into()));
                             break;
                         }
                     };
-                    if n < data.len() {
+                    if n < max {
                         slot.end = Some(slot.next + n as u64);
                     }
                     if n == 0 {
                         break;
                     }
-                    data.truncate(n);
-                    let id = self.send(&Request::Write {
-                        handle: slot.handle.clone(),
-                        offset: slot.next,
-                        data,
-                    });
                     pending.insert(id, (slot.job, Pending::Write { n: n as u64 }));
                     slot.next += n as u64;
                     if self.out.len() >= FLUSH_AT {

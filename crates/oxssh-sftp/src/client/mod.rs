@@ -20,6 +20,7 @@
 //! ```
 
 mod crossload;
+mod inbound;
 mod listing;
 mod many;
 mod transfer;
@@ -33,11 +34,11 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::codec::{
     self, ext, fxp, open_flags, status, Attrs, Extended, Init, Limits, NameEntry, Request,
-    Response, StatVfs, MAX_DATA, MAX_PACKET,
+    Response, StatVfs, MAX_DATA,
 };
 
 /// What can go wrong talking to an SFTP server.
@@ -97,7 +98,7 @@ const FLUSH_AT: usize = 512 * 1024;
 /// An SFTP session.
 #[derive(Debug)]
 pub struct Sftp<R, W> {
-    reader: BufReader<R>,
+    inbound: inbound::Inbound<R>,
     writer: W,
     next_id: u32,
     out: Vec<u8>,
@@ -106,15 +107,13 @@ pub struct Sftp<R, W> {
     buffer: u32,
     requests: usize,
     interrupt: Arc<AtomicBool>,
-    /// The last packet received (see `read_packet_in`).
-    inbuf: Vec<u8>,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
     /// Starts a session (INIT, VERSION, and `limits@openssh.com` when offered).
     pub async fn new(reader: R, writer: W) -> Result<Self> {
         let mut sftp = Self {
-            reader: BufReader::with_capacity(MAX_PACKET + 4, reader),
+            inbound: inbound::Inbound::new(reader),
             writer,
             next_id: 1,
             out: Vec::new(),
@@ -123,7 +122,6 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
             buffer: DEFAULT_BUFFER,
             requests: DEFAULT_REQUESTS,
             interrupt: Arc::new(AtomicBool::new(false)),
-            inbuf: Vec::new(),
         };
         Init {
             version: codec::VERSION,
@@ -205,23 +203,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
     }
 
     async fn read_packet(&mut self) -> Result<Vec<u8>> {
-        let len = self.read_packet_in().await?;
-        Ok(self.inbuf.get(..len).unwrap_or_default().to_vec())
-    }
-
-    /// Reads the next packet's body into `inbuf` (reused: no allocation, no zeroing
-    /// per packet); its length.
-    async fn read_packet_in(&mut self) -> Result<usize> {
-        let len = self.reader.read_u32().await? as usize;
-        if len == 0 || len > MAX_PACKET {
-            return Err(Error::Protocol(format!("bad packet length {len}")));
-        }
-        if self.inbuf.len() < len {
-            self.inbuf.resize(len, 0);
-        }
-        let body = self.inbuf.get_mut(..len).unwrap_or_default();
-        self.reader.read_exact(body).await?;
-        Ok(len)
+        let body = self.inbound.next().await?;
+        Ok(self.inbound.get(body).to_vec())
     }
 
     /// Queues `request`; it goes out at the next receive.
@@ -252,15 +235,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
 
     async fn recv(&mut self) -> Result<(u32, Response)> {
         self.flush().await?;
-        let len = self.read_packet_in().await?;
-        let body = self.inbuf.get(..len).unwrap_or_default();
-        codec::decode_response(body).map_err(|e| Error::Protocol(format!("bad response: {e}")))
+        let body = self.inbound.next().await?;
+        codec::decode_response(self.inbound.get(body))
+            .map_err(|e| Error::Protocol(format!("bad response: {e}")))
     }
 
-    /// Flushes, then reads the next packet into `inbuf`; its length.
-    async fn recv_raw(&mut self) -> Result<usize> {
+    /// Flushes, then reads the next packet; where its body is in `inbound`.
+    async fn recv_raw(&mut self) -> Result<std::ops::Range<usize>> {
         self.flush().await?;
-        self.read_packet_in().await
+        self.inbound.next().await
     }
 
     /// Sends one request and waits for its answer.

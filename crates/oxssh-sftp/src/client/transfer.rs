@@ -47,8 +47,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
             if in_flight.is_empty() {
                 break;
             }
-            let size = self.recv_raw().await?;
-            let body = self.inbuf.get(..size).unwrap_or_default();
+            let body = self.recv_raw().await?;
+            let body = self.inbound.get(body);
             let response = match codec::decode_data(body) {
                 Ok(Some((id, data))) => {
                     let Some((at, len)) = in_flight.remove(&id) else {
