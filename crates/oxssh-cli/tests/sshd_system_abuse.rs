@@ -231,12 +231,14 @@ fn three_hundred_half_open_connections_are_cut_by_max_startups() {
     );
     assert_eq!(logged, dropped, "drops logged");
     drop(socks);
-    // Once they are gone, a normal login works at once (no slot stays taken).
+    // Once they are gone, a normal login works at once: a slot still taken would drop
+    // it (exit 255). The bound is loose because ssh alone takes 1-2 s on a loaded
+    // 2-core machine; the thing it rules out is waiting for LoginGraceTime.
     let started = Instant::now();
     let out = f.openssh().run("id -un", b"");
     assert_exit(&out, 0, &f.peer);
     assert!(
-        started.elapsed() < Duration::from_secs(1),
+        started.elapsed() < Duration::from_secs(5),
         "login took {:?}",
         started.elapsed()
     );
