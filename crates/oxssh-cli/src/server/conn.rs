@@ -20,46 +20,8 @@ use super::session::{signal_name, PtyRequest, Session, SessionMsg};
 use super::settings::Settings;
 use super::stream::Stream;
 
-/// Bytes per socket read.
-const READ_CHUNK: usize = 256 * 1024;
-/// Least room worth reading into in place rather than through the shared buffer.
-const MIN_IN_PLACE_READ: usize = 64 * 1024;
 /// Bytes moved from a channel to a forwarded socket per step.
 pub(super) const STDIN_CHUNK: usize = 32 * 1024;
-
-thread_local! {
-    /// Where a worker thread reads sockets into. What is read is handed to the protocol
-    /// core before the next `await`, so one buffer per thread serves every connection:
-    /// an idle connection owns none.
-    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
-}
-/// Reads what the socket has into the protocol core: `Ok(true)` when bytes arrived,
-/// `Ok(false)` when there were none after all, `Err` when the connection ended. A busy
-/// connection's input buffer has room, and the read lands there with no copy; an idle
-/// one keeps a small buffer, so the read goes through the thread's shared buffer.
-fn read_socket(stream: &Stream, core: &mut ServerConnection) -> Result<bool, End> {
-    if let Some(room) = core.recv_space(MIN_IN_PLACE_READ) {
-        let read = stream.try_read(room);
-        return take_read(read, |n| core.recv_filled(n));
-    }
-    READ_BUFFER.with_borrow_mut(|buf| {
-        let read = stream.try_read(buf);
-        take_read(read, |n| core.recv(buf.get(..n).unwrap_or_default()))
-    })
-}
-
-/// What [`read_socket`] makes of one read: `take` hands the `n` bytes to the core.
-fn take_read(
-    read: std::io::Result<usize>,
-    take: impl FnOnce(usize) -> Result<usize, TransportError>,
-) -> Result<bool, End> {
-    match read {
-        Ok(0) => Err("Connection closed".to_owned()),
-        Ok(n) => take(n).map(|_| true).map_err(|e| e.to_string()),
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(false),
-        Err(e) => Err(e.to_string()),
-    }
-}
 
 /// Longest wait to write the last bytes of a closing connection.
 const FINAL_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
@@ -225,7 +187,7 @@ impl Conn {
                     if let Err(e) = ready {
                         return e.to_string();
                     }
-                    let read = read_socket(stream, &mut self.core);
+                    let read = stream.read_into(&mut self.core);
                     match read {
                         Ok(true) => {
                             if let Some(alive) = self.alive.as_mut() {

@@ -7,8 +7,21 @@ use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileTypeExt;
 
+use oxssh_proto::{ServerConnection, TransportError};
 use tokio::net::unix::pipe;
 use tokio::net::TcpStream;
+
+/// Bytes per read through the shared buffer.
+const READ_CHUNK: usize = 256 * 1024;
+/// Least room worth reading into in place rather than through the shared buffer.
+const MIN_IN_PLACE_READ: usize = 64 * 1024;
+
+thread_local! {
+    /// Where a worker thread reads idle connections' sockets into. What is read is
+    /// handed to the protocol core before the next `await`, so one buffer per thread
+    /// serves every connection: an idle connection owns none.
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_CHUNK]);
+}
 
 /// A connection's transport.
 #[derive(Debug)]
@@ -67,5 +80,35 @@ impl Stream {
             Self::Socket(s) => s.try_write(data),
             Self::Pipes(_, w) => w.try_write(data),
         }
+    }
+}
+
+impl Stream {
+    /// Reads what the stream has into the protocol core: `Ok(true)` when bytes arrived,
+    /// `Ok(false)` when there were none after all, `Err` (why) when the connection ended.
+    /// A busy connection's input buffer has room and the read lands there with no copy;
+    /// an idle one keeps a small buffer, so the read goes through the thread's buffer.
+    pub fn read_into(&self, core: &mut ServerConnection) -> Result<bool, String> {
+        if let Some(room) = core.recv_space(MIN_IN_PLACE_READ) {
+            let read = self.try_read(room);
+            return take_read(read, |n| core.recv_filled(n));
+        }
+        READ_BUFFER.with_borrow_mut(|buf| {
+            let read = self.try_read(buf);
+            take_read(read, |n| core.recv(buf.get(..n).unwrap_or_default()))
+        })
+    }
+}
+
+/// What [`Stream::read_into`] makes of one read: `take` hands the `n` bytes to the core.
+fn take_read(
+    read: io::Result<usize>,
+    take: impl FnOnce(usize) -> Result<usize, TransportError>,
+) -> Result<bool, String> {
+    match read {
+        Ok(0) => Err("Connection closed".to_owned()),
+        Ok(n) => take(n).map(|_| true).map_err(|e| e.to_string()),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+        Err(e) => Err(e.to_string()),
     }
 }
