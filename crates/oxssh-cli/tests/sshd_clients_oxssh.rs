@@ -67,6 +67,42 @@ fn oxssh_carries_a_hundred_megabytes_each_way() {
     assert_eq!(down.output.stderr, format!("{}  -\n", down.received.sha256));
 }
 
+/// stdout as a regular file (written directly, not polled as a pipe) and as a pipe
+/// whose reader is slower than the connection: every byte lands once, in order.
+#[test]
+fn oxssh_writes_a_download_whole_into_a_file_and_a_slow_pipe() {
+    let Some(s) = Setup::start(&[]) else {
+        return;
+    };
+    const SIZE: u64 = 20 * 1024 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("down");
+    let oxssh = shell_line(
+        &s.oxssh()
+            .option("LogLevel=ERROR")
+            .command(Some(&random_stdout(SIZE))),
+    );
+    let sinks = [
+        format!("{oxssh} > {}", file.display()),
+        format!(
+            "{oxssh} | {{ sleep 1; dd bs=4096 status=none > {}; }}",
+            file.display()
+        ),
+    ];
+    for sink in sinks {
+        let out = run(Command::new("sh").args(["-c", &sink]), b"", BULK_TIMEOUT);
+        assert_exit(&out, 0, &s.peer);
+        let local = run(Command::new("sha256sum").arg(&file), b"", RUN_TIMEOUT);
+        let remote_sum = out.stderr.split_whitespace().next().unwrap_or_default();
+        assert_eq!(
+            local.stdout.split_whitespace().next(),
+            Some(remote_sum),
+            "{sink}"
+        );
+        assert_eq!(std::fs::metadata(&file).unwrap().len(), SIZE);
+    }
+}
+
 #[test]
 fn oxssh_forced_tty_gets_a_pty_of_the_local_size() {
     if !require_peer("script") {

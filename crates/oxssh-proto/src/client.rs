@@ -156,6 +156,20 @@ impl ClientConnection {
         self.transport.recv(data)
     }
 
+    /// Room to read socket bytes into in place (see
+    /// [`Transport::recv_space`](crate::transport::Transport::recv_space)).
+    pub fn recv_space(&mut self, min: usize) -> Option<&mut [u8]> {
+        self.transport.recv_space(min)
+    }
+
+    /// Takes the first `n` bytes of [`ClientConnection::recv_space`] as received.
+    pub fn recv_filled(&mut self, n: usize) -> Result<usize, TransportError> {
+        if let Some(k) = &mut self.keepalive {
+            k.heard_since_tick |= n > 0;
+        }
+        self.transport.recv_filled(n)
+    }
+
     /// Ciphertext to write to the socket.
     pub fn transmit(&self) -> &[u8] {
         self.transport.transmit()
@@ -505,6 +519,18 @@ impl ClientConnection {
         stderr: bool,
     ) -> Result<usize, TransportError> {
         self.connection.read(&mut self.transport, id, buf, stderr)
+    }
+
+    /// The oldest buffered data (or stderr) of a channel as one slice, left buffered
+    /// until [`ClientConnection::consume`] (see
+    /// [`Connection::peek`](crate::connection::Connection::peek)).
+    pub fn peek(&self, id: ChannelId, stderr: bool) -> &[u8] {
+        self.connection.peek(id, stderr)
+    }
+
+    /// Drops the first `n` bytes [`ClientConnection::peek`] showed; refills the window.
+    pub fn consume(&mut self, id: ChannelId, n: usize, stderr: bool) -> Result<(), TransportError> {
+        self.connection.consume(&mut self.transport, id, n, stderr)
     }
 
     /// Sends EOF on a channel.

@@ -253,6 +253,50 @@ fn poll_read_stream(
     Poll::Pending
 }
 
+impl Channel {
+    /// Waits until stdout data is buffered (`true`) or the stream has ended (`false`:
+    /// EOF, close, or a failed connection, which the next read reports).
+    pub async fn readable(&self) -> bool {
+        std::future::poll_fn(|cx| {
+            let mut inner = self.shared.lock();
+            if !inner.conn.peek(self.id, false).is_empty() {
+                return Poll::Ready(true);
+            }
+            if inner.error.is_some() {
+                return Poll::Ready(false);
+            }
+            let slot = inner.slot(self.id);
+            if slot.eof || slot.closed {
+                return Poll::Ready(false);
+            }
+            slot.read_waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// Hands the oldest buffered stdout data to `write` where it lies, without copying
+    /// it out first (e.g. to a non-blocking pipe), and drops what `write` says it took,
+    /// which reopens the window. `Ok(0)`: nothing was buffered. `write` runs under the
+    /// connection's lock: it must not block.
+    pub fn take_with<F>(&self, write: F) -> std::io::Result<usize>
+    where
+        F: FnOnce(&[u8]) -> std::io::Result<usize>,
+    {
+        let mut inner = self.shared.lock();
+        let data = inner.conn.peek(self.id, false);
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let n = write(data)?.min(data.len());
+        inner.conn.consume(self.id, n, false).map_err(Error::from)?;
+        drop(inner);
+        // The read may have queued a window adjustment.
+        self.shared.driver.notify_one();
+        Ok(n)
+    }
+}
+
 impl AsyncRead for Channel {
     fn poll_read(
         self: Pin<&mut Self>,

@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::task::{ready, Poll};
 use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::shared::Shared;
 use crate::Error;
 
 /// Size of one socket read: several maximum-size packets at once.
 const READ_CHUNK: usize = 256 * 1024;
+/// Least room in the core's input buffer worth reading into in place.
+const MIN_IN_PLACE_READ: usize = 64 * 1024;
 
 /// Runs until the connection ends; the reason is left in the shared state.
 pub(crate) async fn run<R, W>(shared: Arc<Shared>, mut reader: R, mut writer: W)
@@ -47,19 +49,11 @@ where
         };
         let wake = shared.driver.notified();
         tokio::select! {
-            read = reader.read(&mut buf) => {
-                let n = match read {
+            read = receive(shared, reader, &mut buf) => {
+                let result = match read {
                     Ok(0) => return Error::Closed,
-                    Ok(n) => n,
-                    Err(e) => return e.into(),
-                };
-                let result = {
-                    let mut inner = shared.lock();
-                    inner
-                        .conn
-                        .recv(buf.get(..n).unwrap_or_default())
-                        .map_err(Error::from)
-                        .and_then(|_| inner.route_events())
+                    Ok(_) => shared.lock().route_events(),
+                    Err(e) => Err(e),
                 };
                 shared.changed.notify_waiters();
                 if let Err(e) = result {
@@ -84,6 +78,34 @@ where
             }
         }
     }
+}
+
+/// Reads what the socket has and hands it to the core: straight into the core's input
+/// buffer when it has room (no copy), else through `buf`. Returns the bytes read, 0 at
+/// the end of the stream. Nothing is kept between polls, so it may be cancelled.
+async fn receive<R>(shared: &Shared, reader: &mut R, buf: &mut [u8]) -> Result<usize, Error>
+where
+    R: AsyncRead + Unpin,
+{
+    std::future::poll_fn(|cx| {
+        let mut inner = shared.lock();
+        if let Some(space) = inner.conn.recv_space(MIN_IN_PLACE_READ) {
+            let mut room = ReadBuf::new(space);
+            ready!(Pin::new(&mut *reader).poll_read(cx, &mut room))?;
+            let n = room.filled().len();
+            if n > 0 {
+                inner.conn.recv_filled(n)?;
+            }
+            return Poll::Ready(Ok(n));
+        }
+        drop(inner);
+        let mut room = ReadBuf::new(buf);
+        ready!(Pin::new(&mut *reader).poll_read(cx, &mut room))?;
+        let n = room.filled().len();
+        shared.lock().conn.recv(room.filled())?;
+        Poll::Ready(Ok(n))
+    })
+    .await
 }
 
 /// Writes everything the core has queued, straight from the core's buffer: each

@@ -136,3 +136,57 @@ async fn a_refused_host_key_ends_the_connection_before_authentication() {
         other => panic!("expected a rejection, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdout_taken_in_place_keeps_its_order_and_reopens_the_window() {
+    if !sshd::have_sshd() {
+        return;
+    }
+    let login = login().await;
+    let channel = login.client.open_session().await.unwrap();
+    channel.exec("cat").await.unwrap();
+    // Four times the default window: the echo stalls unless taking reopens it.
+    let data: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let expected = data.clone();
+    let mut wr = channel.writer();
+    let writer = tokio::spawn(async move {
+        wr.write_all(&data).await.unwrap();
+        wr.shutdown().await.unwrap();
+    });
+    let mut echoed = Vec::new();
+    let mut refusals = 0;
+    let mut calls = 0u32;
+    let drain = async {
+        while channel.readable().await {
+            // A sink that is full once in a while: what it refuses stays buffered.
+            calls += 1;
+            let full = calls % 5 == 0;
+            let taken = channel.take_with(|data| {
+                if full {
+                    return Err(std::io::ErrorKind::WouldBlock.into());
+                }
+                let n = data.len().min(10_000);
+                echoed.extend_from_slice(&data[..n]);
+                Ok(n)
+            });
+            match taken {
+                Ok(n) => assert!(n > 0, "readable, yet nothing to take"),
+                Err(e) => {
+                    assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+                    refusals += 1;
+                }
+            }
+        }
+    };
+    tokio::time::timeout(sshd::WAIT * 4, drain)
+        .await
+        .expect("the echo stalled: the window was not reopened");
+    writer.await.unwrap();
+    assert!(refusals > 0);
+    assert_eq!(echoed.len(), expected.len());
+    assert!(echoed == expected, "echo differs");
+    // Nothing is left to take after the end.
+    assert_eq!(channel.take_with(|d| Ok(d.len())).unwrap(), 0);
+    assert_eq!(channel.wait().await.unwrap(), ExitStatus::Code(0));
+    login.client.disconnect().await;
+}

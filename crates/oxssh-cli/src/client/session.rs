@@ -134,14 +134,20 @@ pub async fn run(
     let mut buf = vec![0u8; 256 * 1024];
     let ended = loop {
         tokio::select! {
-            read = channel.read(&mut buf) => {
-                let n = read?;
-                if n == 0 {
+            output = next_output(&mut channel, &mut buf, stdout.in_place()) => {
+                let output = output?;
+                if output == Output::End {
                     break None;
                 }
-                // Not flushed per chunk: a blocking-pool stdout would pay a round trip
-                // to its thread each time. Flushed at the end.
-                let written = stdout.write_all(buf.get(..n).unwrap_or_default());
+                let written = async {
+                    match output {
+                        Output::InPlace => stdout.write_from(&channel).await.map(drop),
+                        // Not flushed per chunk: a blocking-pool stdout would pay a
+                        // round trip to its thread each time. Flushed at the end.
+                        Output::Copied(n) => stdout.write_all(buf.get(..n).unwrap_or_default()).await,
+                        Output::End => Ok(()),
+                    }
+                };
                 // A reader that stops draining our stdout must not keep us from seeing
                 // the connection fail (OpenSSH exits at once then, too).
                 let written = tokio::select! {
@@ -202,6 +208,34 @@ pub async fn run(
 
 /// Resolves when the connection fails (a protocol error, a timeout, a reset); never
 /// after a clean close, since what was received before it still belongs on stdout.
+/// What the channel has for our stdout next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    /// Data buffered in the channel, to write from where it lies.
+    InPlace,
+    /// This many bytes, copied into the caller's buffer.
+    Copied(usize),
+    /// The channel's stdout ended.
+    End,
+}
+
+/// Waits for the channel's next stdout data. With `in_place`, data is left in the
+/// channel for [`StdoutWriter::write_from`]; the end and errors always come through a
+/// read, which reports them.
+async fn next_output(
+    channel: &mut Channel,
+    buf: &mut [u8],
+    in_place: bool,
+) -> std::io::Result<Output> {
+    if in_place && channel.readable().await {
+        return Ok(Output::InPlace);
+    }
+    Ok(match channel.read(buf).await? {
+        0 => Output::End,
+        n => Output::Copied(n),
+    })
+}
+
 async fn connection_failure(client: &Client) -> oxssh::Error {
     match client.wait_closed().await {
         oxssh::Error::Closed => std::future::pending().await,

@@ -198,6 +198,29 @@ impl StdoutWriter {
         }
     }
 
+    /// Whether [`StdoutWriter::write_from`] works here: a pipe of ours or a direct
+    /// descriptor (the blocking pool needs a buffer it owns).
+    pub fn in_place(&self) -> bool {
+        !matches!(self.sink, Sink::Blocking(_))
+    }
+
+    /// Writes some of the channel's buffered stdout straight from where it lies (no
+    /// copy out of the channel first); returns how much, 0 if nothing was buffered.
+    /// Only when [`StdoutWriter::in_place`].
+    pub async fn write_from(&mut self, channel: &oxssh::Channel) -> io::Result<usize> {
+        match &mut self.sink {
+            Sink::Pipe(pipe) => loop {
+                pipe.writable().await?;
+                match channel.take_with(|data| pipe.try_write(data)) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    result => return result,
+                }
+            },
+            Sink::Direct(stdout) => channel.take_with(|data| write_some(stdout.as_fd(), data)),
+            Sink::Blocking(_) => Err(io::ErrorKind::Unsupported.into()),
+        }
+    }
+
     /// Waits until everything written has reached the descriptor.
     pub async fn flush(&mut self) -> io::Result<()> {
         match &mut self.sink {
@@ -216,14 +239,22 @@ impl Drop for StdoutWriter {
 
 fn write_direct(fd: BorrowedFd<'_>, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {
+        let n = write_some(fd, data)?;
+        data = data.get(n..).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// One `write` of a non-empty `data` (retried when interrupted); never 0.
+fn write_some(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
+    loop {
         match nix::unistd::write(fd, data) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(n) => data = data.get(n..).unwrap_or_default(),
+            Ok(n) => return Ok(n),
             Err(nix::errno::Errno::EINTR) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(())
 }
 
 /// Device, inode and metadata of our descriptor `fd`.
