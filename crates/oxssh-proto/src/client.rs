@@ -13,7 +13,7 @@ use oxssh_wire::DisconnectReason;
 
 use crate::auth::{AuthClient, AuthEvent};
 use crate::connection::{
-    ChannelId, ChannelRequestKind, Connection, ConnectionConfig, ConnectionEvent,
+    ChannelId, ChannelRequestKind, Connection, ConnectionConfig, ConnectionEvent, DataSink,
 };
 use crate::crypto::CryptoProvider;
 use crate::error::{PeerMisbehaved, TransportError};
@@ -263,6 +263,15 @@ impl ClientConnection {
 
     /// The next event; `Ok(None)` when more input is needed.
     pub fn poll_event(&mut self) -> Result<Option<ClientEvent>, TransportError> {
+        self.poll_event_into(&mut |_, _| 0)
+    }
+
+    /// As [`ClientConnection::poll_event`], offering channel data to `sink` straight
+    /// from the decrypted packet before it is buffered (see [`DataSink`]).
+    pub fn poll_event_into(
+        &mut self,
+        sink: &mut DataSink<'_>,
+    ) -> Result<Option<ClientEvent>, TransportError> {
         loop {
             // Windows of dropped extended data.
             if let Err(e) = self.connection.refill_windows(&mut self.transport) {
@@ -311,7 +320,7 @@ impl ClientConnection {
                 }
                 Some(Event::Payload(p)) if self.stage == Stage::Connected => {
                     // Channel data goes from the decrypted packet straight to its channel.
-                    match self.connection.handle_data(p) {
+                    match self.connection.handle_data_into(p, sink) {
                         Some(Ok(())) => continue,
                         Some(Err(e)) => return Err(self.fail(e)),
                         None => copy_payload(&mut self.scratch, p),

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use oxssh_proto::connection::{ChannelId, ChannelRequestKind, WindowSize};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::shared::{ExitStatus, Shared};
+use crate::shared::{ExitStatus, Shared, StdoutSink};
 use crate::Error;
 
 /// An open channel. Dropping it closes the channel.
@@ -205,6 +205,9 @@ impl Channel {
 impl Drop for Channel {
     fn drop(&mut self) {
         let mut inner = self.shared.lock();
+        if let Some(slot) = inner.channels.get_mut(&self.id) {
+            slot.stdout_sink = None;
+        }
         if inner.error.is_none() {
             let _ = inner.conn.close(self.id);
         }
@@ -273,6 +276,17 @@ impl Channel {
             Poll::Pending
         })
         .await
+    }
+
+    /// Lets `sink` take this channel's stdout straight from each decrypted packet while
+    /// nothing is buffered ahead (no copy into the channel's buffer; what it leaves is
+    /// buffered and read as usual, in order). `sink` runs on the connection's driver
+    /// under its lock: it must not block, and returns how much it took (0 when full).
+    pub fn set_stdout_sink<F>(&self, sink: F)
+    where
+        F: FnMut(&[u8]) -> usize + Send + 'static,
+    {
+        self.shared.lock().slot(self.id).stdout_sink = Some(StdoutSink(Box::new(sink)));
     }
 
     /// Hands the oldest buffered stdout data to `write` where it lies, without copying

@@ -43,6 +43,21 @@ pub(crate) struct ChannelSlot {
     pub read_waker: Option<Waker>,
     pub stderr_waker: Option<Waker>,
     pub write_waker: Option<Waker>,
+    /// Takes stdout data straight from the decrypted packet (see
+    /// [`crate::Channel::set_stdout_sink`]).
+    pub stdout_sink: Option<StdoutSink>,
+}
+
+/// A non-blocking consumer of a channel's stdout: returns how much of the data it took.
+pub(crate) type SinkFn = dyn FnMut(&[u8]) -> usize + Send;
+
+/// A channel's [`SinkFn`], boxed.
+pub(crate) struct StdoutSink(pub Box<SinkFn>);
+
+impl std::fmt::Debug for StdoutSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StdoutSink")
+    }
 }
 
 impl ChannelSlot {
@@ -164,7 +179,17 @@ impl Shared {
 impl Inner {
     /// Drains the connection's events into the handles' view.
     pub fn route_events(&mut self) -> Result<(), Error> {
-        while let Some(event) = self.conn.poll_event()? {
+        loop {
+            let Inner { conn, channels, .. } = &mut *self;
+            let mut sink = |id: ChannelId, data: &[u8]| {
+                channels
+                    .get_mut(&id)
+                    .and_then(|slot| slot.stdout_sink.as_mut())
+                    .map_or(0, |sink| (sink.0)(data))
+            };
+            let Some(event) = conn.poll_event_into(&mut sink)? else {
+                break;
+            };
             match event {
                 ClientEvent::HostKey { key, algorithm } => {
                     tracing::info!(

@@ -190,3 +190,66 @@ async fn stdout_taken_in_place_keeps_its_order_and_reopens_the_window() {
     assert_eq!(channel.wait().await.unwrap(), ExitStatus::Code(0));
     login.client.disconnect().await;
 }
+
+// One thread: the driver (which runs the sink) and this task never run at the same
+// time, so each piece's place in `order` is the order it was taken in.
+#[tokio::test(flavor = "current_thread")]
+async fn a_stdout_sink_takes_data_in_order_with_the_rest_read_as_usual() {
+    if !sshd::have_sshd() {
+        return;
+    }
+    let login = login().await;
+    let mut channel = login.client.open_session().await.unwrap();
+    channel.exec("cat").await.unwrap();
+    let data: Vec<u8> = (0..8 * 1024 * 1024u32).map(|i| (i % 241) as u8).collect();
+    let expected = data.clone();
+    // The sink takes at most 7,000 bytes of each packet and nothing every fourth time;
+    // what it leaves must come through `read`, with the order of the whole kept.
+    let taken = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(usize, Vec<u8>)>::new()));
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let order = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let (taken, calls, order) = (taken.clone(), calls.clone(), order.clone());
+        channel.set_stdout_sink(move |bytes| {
+            if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 4 == 3 {
+                return 0;
+            }
+            let n = bytes.len().min(7_000);
+            let at = order.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+            taken.lock().unwrap().push((at, bytes[..n].to_vec()));
+            n
+        });
+    }
+    let mut wr = channel.writer();
+    let writer = tokio::spawn(async move {
+        wr.write_all(&data).await.unwrap();
+        wr.shutdown().await.unwrap();
+    });
+    let mut read = Vec::new();
+    let mut buf = vec![0u8; 100_000];
+    let drain = async {
+        loop {
+            let n = channel.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            let at = order.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+            read.push((at, buf[..n].to_vec()));
+        }
+    };
+    tokio::time::timeout(sshd::WAIT * 4, drain)
+        .await
+        .expect("the echo stalled: the sink's share did not reopen the window");
+    writer.await.unwrap();
+    let mut pieces = std::mem::take(&mut *taken.lock().unwrap());
+    assert!(
+        !pieces.is_empty() && !read.is_empty(),
+        "both paths carry data"
+    );
+    pieces.extend(read);
+    pieces.sort_by_key(|(at, _)| *at);
+    let echoed: Vec<u8> = pieces.into_iter().flat_map(|(_, bytes)| bytes).collect();
+    assert_eq!(echoed.len(), expected.len());
+    assert!(echoed == expected, "echo differs");
+    login.client.disconnect().await;
+}

@@ -130,6 +130,9 @@ pub async fn run(
         None
     };
     let mut stdout = StdoutWriter::open();
+    if let Some(sink) = stdout.sink() {
+        channel.set_stdout_sink(sink);
+    }
     // Large reads: fewer packets' worth of wake-ups per write.
     let mut buf = vec![0u8; 256 * 1024];
     let ended = loop {

@@ -10,6 +10,7 @@
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::sync::Arc;
 
 use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -139,6 +140,9 @@ impl Drop for StdinReader {
     }
 }
 
+/// Takes channel data without blocking; returns how much it took.
+pub type OutputSink = dyn FnMut(&[u8]) -> usize + Send;
+
 /// The process's standard output; restores its file flags when dropped.
 #[derive(Debug)]
 pub struct StdoutWriter {
@@ -148,7 +152,8 @@ pub struct StdoutWriter {
 
 #[derive(Debug)]
 enum Sink {
-    Pipe(pipe::Sender),
+    /// Shared with the channel's stdout sink, which writes from the connection's driver.
+    Pipe(Arc<pipe::Sender>),
     Direct(io::Stdout),
     Blocking(tokio::io::Stdout),
 }
@@ -176,7 +181,7 @@ impl StdoutWriter {
                     .and_then(pipe::Sender::from_owned_fd)
                 {
                     Ok(sender) => Self {
-                        sink: Sink::Pipe(sender),
+                        sink: Sink::Pipe(Arc::new(sender)),
                         restore: saved,
                     },
                     Err(_) => {
@@ -191,7 +196,18 @@ impl StdoutWriter {
     /// Writes all of `data`.
     pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
         match &mut self.sink {
-            Sink::Pipe(pipe) => pipe.write_all(data).await,
+            Sink::Pipe(pipe) => {
+                let mut rest = data;
+                while !rest.is_empty() {
+                    pipe.writable().await?;
+                    match pipe.try_write(rest) {
+                        Ok(n) => rest = rest.get(n..).unwrap_or_default(),
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(())
+            }
             // Unbuffered: `Stdout`'s line buffer would only add a copy.
             Sink::Direct(stdout) => write_direct(stdout.as_fd(), data),
             Sink::Blocking(stdout) => stdout.write_all(data).await,
@@ -202,6 +218,23 @@ impl StdoutWriter {
     /// descriptor (the blocking pool needs a buffer it owns).
     pub fn in_place(&self) -> bool {
         !matches!(self.sink, Sink::Blocking(_))
+    }
+
+    /// A consumer for [`oxssh::Channel::set_stdout_sink`] when stdout takes writes
+    /// without blocking the connection: the pipe (what does not fit stays buffered in
+    /// the channel, for [`StdoutWriter::write_from`]) or a file. Errors take nothing:
+    /// the data stays buffered and the next write reports them.
+    pub fn sink(&self) -> Option<Box<OutputSink>> {
+        match &self.sink {
+            Sink::Pipe(pipe) => {
+                let pipe = Arc::clone(pipe);
+                Some(Box::new(move |data| pipe.try_write(data).unwrap_or(0)))
+            }
+            Sink::Direct(_) => Some(Box::new(|data| {
+                write_some(io::stdout().as_fd(), data).unwrap_or(0)
+            })),
+            Sink::Blocking(_) => None,
+        }
     }
 
     /// Writes some of the channel's buffered stdout straight from where it lies (no
