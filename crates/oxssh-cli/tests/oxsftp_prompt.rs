@@ -357,3 +357,64 @@ fn recursive_transfers_draw_each_files_progress_live() {
     let (count, partial) = redraws(&out.stdout, "big-one.bin");
     assert!(count >= 3 && partial, "{count} draws:\n{}", out.stdout);
 }
+
+#[test]
+fn recursive_transfers_print_each_files_final_line_once_and_nothing_with_q() {
+    let Some(f) = oxsshd() else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-tree-lines");
+    let tree = remote.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let names = ["大きなファイル.bin", "small.txt", "mid.dat", "empty"];
+    for (i, size) in [2usize << 20, 1000, 512 << 10, 0].into_iter().enumerate() {
+        random_file(&tree.join(names[i]), size, 80 + i as u64);
+    }
+    let mut term = prompt(&f, local.path(), remote.path(), &["-l", "16000"]);
+    let got = command(&mut term, "get -r tree\n");
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    let part = &screen[got.0..got.1];
+    for name in names {
+        let finals = part
+            .split(['\r', '\n'])
+            .filter(|l| l.starts_with(name) && l.contains("100%") && !l.contains("ETA"))
+            .count();
+        assert_eq!(finals, 1, "{name}:\n{part}");
+        assert_eq!(
+            sha256(&tree.join(name)),
+            sha256(&local.path().join("tree").join(name))
+        );
+    }
+    assert!(
+        redraws(part, names[0]).1,
+        "no live line for the big file:\n{part}"
+    );
+    // Every meter line fills 79 of the 80 columns, the wide name counted as such.
+    for line in part.split(['\r', '\n']).filter(|l| l.contains("B/s")) {
+        let cols: usize = line
+            .chars()
+            .map(|c| {
+                if ('\u{3000}'..='\u{9fff}').contains(&c) {
+                    2
+                } else {
+                    1
+                }
+            })
+            .sum();
+        assert_eq!(cols, 79, "{line:?}");
+    }
+    // -q: the same transfer draws no meter at all.
+    let mut term = prompt(&f, local.path(), remote.path(), &["-q", "-l", "16000"]);
+    let got = command(&mut term, "get -r tree quiet-copy\n");
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    assert!(!screen[got.0..got.1].contains('%'), "{screen}");
+    assert_eq!(
+        sha256(&tree.join(names[0])),
+        sha256(&local.path().join("quiet-copy").join(names[0]))
+    );
+}
