@@ -33,7 +33,7 @@ pub(crate) type Session = oxssh_sftp::Sftp<
 >;
 
 /// Where a file-transfer program connects, from its flags and destination.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Target {
     pub host: String,
     pub user: Option<String>,
