@@ -418,3 +418,38 @@ fn recursive_transfers_print_each_files_final_line_once_and_nothing_with_q() {
         sha256(&local.path().join("quiet-copy").join(names[0]))
     );
 }
+
+#[test]
+fn a_wide_character_line_wraps_and_edits_by_terminal_columns() {
+    let Some(f) = oxsshd() else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-wide");
+    let name = "日本語のファイル名前です.txt";
+    std::fs::write(local.path().join(name), b"x").unwrap();
+    let mut term = prompt_sized(&f, local.path(), remote.path(), &[], 30);
+    // "sftp> lls -1 " is 13 columns, then eight wide characters to column 29, where
+    // the "Z" typed by mistake fits; 名 then starts row 1.
+    term.type_text("lls -1 日本語のファイルZ名前です.txt");
+    // Left onto "Z" (over 名前です.txt), delete it: 名 no longer fits in column 29
+    // and wraps whole; then Left and Right across the wrap before running it.
+    term.type_text(&"\x1b[D".repeat(9));
+    term.type_text("\x1b[3~");
+    term.type_text(&"\x1b[D".repeat(3));
+    term.type_text(&"\x1b[C".repeat(3));
+    command(&mut term, "\n");
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    let rows = support::screen::play(&screen, 30);
+    let shown = rows.join("\n");
+    let line = rows
+        .iter()
+        .position(|r| r == "sftp> lls -1 日本語のファイル")
+        .unwrap_or_else(|| panic!("the edited line is not on the screen:\n{shown}"));
+    assert_eq!(rows[line + 1], "名前です.txt", "{shown}");
+    // ls found the file by its name as edited.
+    assert_eq!(rows[line + 2], name, "{shown}");
+    assert!(!shown.contains('Z'), "{shown}");
+}
