@@ -188,3 +188,64 @@ fn oxscp_3_streams_between_two_servers_as_openssh_scp() {
         );
     }
 }
+
+/// How many logins `f`'s server accepted.
+fn logins(f: &Fixture) -> usize {
+    f.peer.log().matches("Accepted publickey").count()
+}
+
+#[test]
+fn oxscp_3_logs_in_once_per_remote_whatever_the_order_of_the_sources() {
+    let Some(a) = Fixture::start_oxsshd(sshd_opts(&["Subsystem sftp internal-sftp"])) else {
+        return;
+    };
+    let Some(b) = Fixture::start_oxsshd(sshd_opts(&["Subsystem sftp internal-sftp"])) else {
+        return;
+    };
+    let src = RemoteDir::new("scp3-once-src");
+    let dst = RemoteDir::new("scp3-once-dst");
+    let into = dst.path().join("into");
+    std::fs::create_dir(&into).unwrap();
+    for (i, name) in ["one.bin", "two.bin", "three.bin", "four.bin"]
+        .iter()
+        .enumerate()
+    {
+        random_file(&src.path().join(name), (3 << 20) + i * 1000, 120 + i as u64);
+    }
+    chown_to_user(src.path());
+    chown_to_user(dst.path());
+    let work = tempfile::tempdir().unwrap();
+    let before = (logins(&a), logins(&b));
+    // Sources on A, B, A, B (B is also the destination), in that order.
+    let out = copy(
+        &oxscp(),
+        &a,
+        &b,
+        work.path(),
+        &[
+            "-3".to_owned(),
+            url(&a, &src.path().join("one.bin")),
+            url(&b, &src.path().join("two.bin")),
+            url(&a, &src.path().join("three.bin")),
+            url(&b, &src.path().join("four.bin")),
+            url(&b, &into),
+        ],
+    );
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    for name in ["one.bin", "two.bin", "three.bin", "four.bin"] {
+        assert_eq!(
+            sha256(&src.path().join(name)),
+            sha256(&into.join(name)),
+            "{name}"
+        );
+    }
+    // One login on A for both of its sources; one on B, the destination's
+    // connection also carrying B's sources.
+    assert_eq!(
+        (logins(&a) - before.0, logins(&b) - before.1),
+        (1, 1),
+        "A's log:\n{}\nB's log:\n{}",
+        a.peer.log(),
+        b.peer.log()
+    );
+}

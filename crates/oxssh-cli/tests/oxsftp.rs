@@ -348,3 +348,45 @@ fn oxsftp_batch_output_matches_openssh_sftp_line_for_line() {
     let ours = run(&oxsftp());
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn progress_on_with_stdout_not_a_terminal_draws_no_meter_as_openssh_sftp() {
+    if !support::require_peer("sftp") {
+        return;
+    }
+    let Some(sftp_server) = support::sftp::openssh_sftp_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tree")).unwrap();
+    for (i, size) in [300_000usize, 1000, 700_000, 0].into_iter().enumerate() {
+        random_file(&dir.path().join(format!("tree/f{i}")), size, 90 + i as u64);
+    }
+    random_file(&dir.path().join("big.bin"), 2 << 20, 95);
+    // The meter switched on: OpenSSH's sftp still draws nothing when stdout is a pipe.
+    let run = |program: &str, commands: &str| {
+        let file = dir.path().join(".batch");
+        std::fs::write(&file, commands).unwrap();
+        let mut cmd = std::process::Command::new(program);
+        cmd.current_dir(dir.path())
+            .args(["-D", sftp_server, "-b"])
+            .arg(&file);
+        let out = support::run(&mut cmd, b"", support::sftp::TRANSFER_TIMEOUT);
+        std::fs::remove_file(&file).unwrap();
+        (out.code(), out.stdout, out.stderr.replace('\r', ""))
+    };
+    let files = "progress\nget tree/f0 copy\nput big.bin big2\nget big2 big3\nget tree/f* .\n\
+                 !rm -r copy big2 big3 f0 f1 f2 f3\n";
+    let theirs = run("sftp", files);
+    let ours = run(&oxsftp(), files);
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.0, Some(0), "{}", ours.2);
+    assert!(ours.1.contains("Progress meter enabled"), "{}", ours.1);
+    // Trees (several files in flight at once) too.
+    let trees = "progress\nget -r tree copy\nput -r tree back\n";
+    let (code, stdout, stderr) = run(&oxsftp(), trees);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stdout.contains('%') && !stdout.contains('\r'), "{stdout}");
+    assert_same_tree(&dir.path().join("tree"), &dir.path().join("copy"));
+    assert_same_tree(&dir.path().join("tree"), &dir.path().join("back"));
+}

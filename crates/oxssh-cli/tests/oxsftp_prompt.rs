@@ -357,3 +357,99 @@ fn recursive_transfers_draw_each_files_progress_live() {
     let (count, partial) = redraws(&out.stdout, "big-one.bin");
     assert!(count >= 3 && partial, "{count} draws:\n{}", out.stdout);
 }
+
+#[test]
+fn recursive_transfers_print_each_files_final_line_once_and_nothing_with_q() {
+    let Some(f) = oxsshd() else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-tree-lines");
+    let tree = remote.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    let names = ["大きなファイル.bin", "small.txt", "mid.dat", "empty"];
+    for (i, size) in [2usize << 20, 1000, 512 << 10, 0].into_iter().enumerate() {
+        random_file(&tree.join(names[i]), size, 80 + i as u64);
+    }
+    let mut term = prompt(&f, local.path(), remote.path(), &["-l", "16000"]);
+    let got = command(&mut term, "get -r tree\n");
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    let part = &screen[got.0..got.1];
+    for name in names {
+        let finals = part
+            .split(['\r', '\n'])
+            .filter(|l| l.starts_with(name) && l.contains("100%") && !l.contains("ETA"))
+            .count();
+        assert_eq!(finals, 1, "{name}:\n{part}");
+        assert_eq!(
+            sha256(&tree.join(name)),
+            sha256(&local.path().join("tree").join(name))
+        );
+    }
+    assert!(
+        redraws(part, names[0]).1,
+        "no live line for the big file:\n{part}"
+    );
+    // Every meter line fills 79 of the 80 columns, the wide name counted as such.
+    for line in part.split(['\r', '\n']).filter(|l| l.contains("B/s")) {
+        let cols: usize = line
+            .chars()
+            .map(|c| {
+                if ('\u{3000}'..='\u{9fff}').contains(&c) {
+                    2
+                } else {
+                    1
+                }
+            })
+            .sum();
+        assert_eq!(cols, 79, "{line:?}");
+    }
+    // -q: the same transfer draws no meter at all.
+    let mut term = prompt(&f, local.path(), remote.path(), &["-q", "-l", "16000"]);
+    let got = command(&mut term, "get -r tree quiet-copy\n");
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    assert!(!screen[got.0..got.1].contains('%'), "{screen}");
+    assert_eq!(
+        sha256(&tree.join(names[0])),
+        sha256(&local.path().join("quiet-copy").join(names[0]))
+    );
+}
+
+#[test]
+fn a_wide_character_line_wraps_and_edits_by_terminal_columns() {
+    let Some(f) = oxsshd() else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("ox-wide");
+    let name = "日本語のファイル名前です.txt";
+    std::fs::write(local.path().join(name), b"x").unwrap();
+    let mut term = prompt_sized(&f, local.path(), remote.path(), &[], 30);
+    // "sftp> lls -1 " is 13 columns, then eight wide characters to column 29, where
+    // the "Z" typed by mistake fits; 名 then starts row 1.
+    term.type_text("lls -1 日本語のファイルZ名前です.txt");
+    // Left onto "Z" (over 名前です.txt), delete it: 名 no longer fits in column 29
+    // and wraps whole; then Left and Right across the wrap before running it.
+    term.type_text(&"\x1b[D".repeat(9));
+    term.type_text("\x1b[3~");
+    term.type_text(&"\x1b[D".repeat(3));
+    term.type_text(&"\x1b[C".repeat(3));
+    command(&mut term, "\n");
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    let rows = support::screen::play(&screen, 30);
+    let shown = rows.join("\n");
+    let line = rows
+        .iter()
+        .position(|r| r == "sftp> lls -1 日本語のファイル")
+        .unwrap_or_else(|| panic!("the edited line is not on the screen:\n{shown}"));
+    assert_eq!(rows[line + 1], "名前です.txt", "{shown}");
+    // ls found the file by its name as edited.
+    assert_eq!(rows[line + 2], name, "{shown}");
+    assert!(!shown.contains('Z'), "{shown}");
+}

@@ -2,8 +2,10 @@
 //! target through this host, streamed in memory from one SFTP session to the other
 //! ([`oxssh_sftp::client::crossload`]): nothing is written to the local disk. As
 //! OpenSSH's `throughlocal_sftp`: the destination is connected first, then each
-//! source's host (one connection per host, kept while consecutive sources share it);
-//! wildcards expand on the source; directories need `-r` and are copied level by
+//! source's host; one connection per distinct remote (user, host, port and options)
+//! serves the whole run, whatever the order of the sources (`A:x B:y A:z` logs in to
+//! A once), and a source on the destination's remote reads over a second SFTP session
+//! on the destination's connection; wildcards expand on the source; directories need `-r` and are copied level by
 //! level; `-p` sets modes and times. Messages and exit codes are scp's: 1 when a
 //! file failed, 255 when a connection could not be made or was lost.
 
@@ -14,7 +16,7 @@ use super::{target_for, Args, Remote};
 use crate::client::run::fail;
 use crate::sftp::progress::Meter;
 use crate::sftp::shell::{base_name, join, show, split_last};
-use crate::sftp::{open_sftp, runtime, Prepared, Shell, Transfers};
+use crate::sftp::{open_sftp, runtime, Prepared, Shell, Target, Transfers};
 
 /// Directory levels a recursive copy descends at most (OpenSSH's `MAX_DIR_DEPTH`).
 const MAX_DEPTH: usize = 64;
@@ -52,7 +54,18 @@ pub(super) fn run(args: &Args, sources: &[String], remotes: &[Option<Remote>], t
 /// Opens an SFTP session on a new connection to `prepared`'s host, as a [`Shell`].
 async fn connect(prepared: &Prepared, args: &Args) -> Result<(oxssh::Client, Shell), u8> {
     let client = prepared.connect().await?;
-    let sftp = open_sftp(&client, None).await?;
+    match session(&client, args).await {
+        Ok(shell) => Ok((client, shell)),
+        Err(code) => {
+            client.disconnect().await;
+            Err(code)
+        }
+    }
+}
+
+/// Opens an SFTP session on `client`'s connection, as a [`Shell`].
+async fn session(client: &oxssh::Client, args: &Args) -> Result<Shell, u8> {
+    let sftp = open_sftp(client, None).await?;
     let progress = !args.quiet && nix::unistd::isatty(std::io::stdout()).unwrap_or(false);
     let transfers = Transfers {
         preserve: args.preserve,
@@ -63,12 +76,68 @@ async fn connect(prepared: &Prepared, args: &Args) -> Result<(oxssh::Client, She
     match Shell::start(sftp, transfers, true, progress, args.limit_kbps).await {
         Ok(mut shell) => {
             shell.scp_style = true;
-            Ok((client, shell))
+            Ok(shell)
         }
-        Err(message) => {
-            client.disconnect().await;
-            Err(fail(&[format!("scp: {message}")]))
+        Err(message) => Err(fail(&[format!("scp: {message}")])),
+    }
+}
+
+/// A source remote's session, kept for the whole run.
+struct Origin {
+    /// The remote it serves (user, host, port, options).
+    target: Target,
+    /// Its own connection; `None` when it rides on the destination's.
+    client: Option<oxssh::Client>,
+    shell: Shell,
+}
+
+/// The connections of a run: the destination's, and one per distinct source remote.
+struct Connections {
+    dest_target: Target,
+    dest_client: oxssh::Client,
+    origins: Vec<Origin>,
+}
+
+impl Connections {
+    /// The session for `target` (resolved as `prepared`): the one already open, else a
+    /// new one, on the destination's connection when `target` is the destination.
+    async fn origin(
+        &mut self,
+        target: Target,
+        prepared: &Prepared,
+        args: &Args,
+    ) -> Result<&mut Shell, u8> {
+        let at = match self.origins.iter().position(|o| o.target == target) {
+            Some(at) => at,
+            None => {
+                let (client, shell) = if target == self.dest_target {
+                    (None, session(&self.dest_client, args).await?)
+                } else {
+                    let (client, shell) = connect(prepared, args).await?;
+                    (Some(client), shell)
+                };
+                self.origins.push(Origin {
+                    target,
+                    client,
+                    shell,
+                });
+                self.origins.len() - 1
+            }
+        };
+        match self.origins.get_mut(at) {
+            Some(origin) => Ok(&mut origin.shell),
+            None => Err(255),
         }
+    }
+
+    /// Ends every connection.
+    async fn close(self) {
+        for origin in self.origins {
+            if let Some(client) = origin.client {
+                client.disconnect().await;
+            }
+        }
+        self.dest_client.disconnect().await;
     }
 }
 
@@ -84,12 +153,15 @@ async fn copy_all(
         Ok(c) => c,
         Err(code) => return code,
     };
+    let mut connections = Connections {
+        dest_target: target_for(args, to),
+        dest_client,
+        origins: Vec::new(),
+    };
     let target_text = if to.path.is_empty() { "." } else { &to.path };
     let target = dst.remote_path(target_text).await;
     let target_is_dir = dst.sftp.stat(&target).await.is_ok_and(|a| a.is_dir());
     let mut code = 0u8;
-    // The source connection in use: its host and its session.
-    let mut origin: Option<(&Remote, oxssh::Client, Shell)> = None;
     for ((source, remote), prepared) in sources.iter().zip(remotes).zip(origins) {
         let (Some(remote), Some(prepared)) = (remote, prepared) else {
             // A local source: an ordinary upload.
@@ -108,23 +180,15 @@ async fn copy_all(
             code = code.max(1);
             continue;
         }
-        let same = origin.as_ref().is_some_and(|(r, _, _)| {
-            r.host == remote.host && r.user == remote.user && r.port == remote.port
-        });
-        if !same {
-            if let Some((_, client, _)) = origin.take() {
-                client.disconnect().await;
+        let src = match connections
+            .origin(target_for(args, remote), prepared, args)
+            .await
+        {
+            Ok(src) => src,
+            Err(failed) => {
+                code = failed;
+                break;
             }
-            match connect(prepared, args).await {
-                Ok((client, shell)) => origin = Some((remote, client, shell)),
-                Err(code) => {
-                    dest_client.disconnect().await;
-                    return code;
-                }
-            }
-        }
-        let Some((_, _, src)) = origin.as_mut() else {
-            continue;
         };
         let path = if remote.path.is_empty() {
             "."
@@ -147,10 +211,7 @@ async fn copy_all(
             }
         }
     }
-    if let Some((_, client, _)) = origin.take() {
-        client.disconnect().await;
-    }
-    dest_client.disconnect().await;
+    connections.close().await;
     code
 }
 

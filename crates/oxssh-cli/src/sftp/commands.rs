@@ -7,6 +7,7 @@ use oxssh_sftp::server::listing;
 
 use super::progress::scaled;
 use super::shell::{show, split_last, Outcome, Shell, Transfers};
+use super::width;
 
 const HELP: &str = "\
 Available commands:
@@ -590,20 +591,10 @@ fn print_columns(entries: &[NameEntry]) {
         .unwrap_or(80);
     let names: Vec<String> = entries
         .iter()
-        .map(|e| String::from_utf8_lossy(&e.filename).into_owned())
+        .map(|e| width::escape(&String::from_utf8_lossy(&e.filename)).into_owned())
         .collect();
-    let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
-    let colspace = longest + 2;
-    let columns = (width / colspace.max(1)).max(1);
-    let mut line = String::new();
-    for (i, name) in names.iter().enumerate() {
-        line.push_str(name);
-        let pad = colspace - name.chars().count();
-        line.extend(std::iter::repeat_n(' ', pad));
-        if (i + 1) % columns == 0 || i + 1 == names.len() {
-            println!("{line}");
-            line.clear();
-        }
+    for row in width::rows(&names, width) {
+        println!("{row}");
     }
 }
 

@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use super::shell::{join, Shell};
+use super::width;
 
 /// The commands offered in the first word.
 const COMMANDS: &[&str] = &[
@@ -229,18 +230,13 @@ fn split(line: &str) -> Vec<(usize, String)> {
     words
 }
 
-/// Prints several matches in columns under the prompt.
+/// Prints several matches in columns under the prompt (80 columns, as sftp).
 pub fn show_list(list: &[String]) -> String {
-    let width = list.iter().map(|n| n.chars().count()).max().unwrap_or(0) + 2;
-    let columns = (80 / width.max(1)).max(1);
+    let shown: Vec<String> = list.iter().map(|n| width::escape(n).into_owned()).collect();
     let mut out = String::from("\r\n");
-    for (i, name) in list.iter().enumerate() {
-        out.push_str(name);
-        if (i + 1) % columns == 0 || i + 1 == list.len() {
-            out.push_str("\r\n");
-        } else {
-            out.push_str(&" ".repeat(width - name.chars().count()));
-        }
+    for row in width::rows(&shown, 80) {
+        out.push_str(row.trim_end_matches(' '));
+        out.push_str("\r\n");
     }
     out
 }

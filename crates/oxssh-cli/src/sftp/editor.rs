@@ -10,6 +10,8 @@ use std::os::fd::AsFd;
 
 use nix::sys::termios::{self, LocalFlags, SetArg, SpecialCharacterIndices, Termios};
 
+use super::width;
+
 /// One key, decoded from the terminal's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Key {
@@ -165,6 +167,41 @@ struct Drawn {
     end_row: usize,
 }
 
+/// Where the terminal's cursor is while a line is drawn: `col == cols` is the pending
+/// wrap after the last column, where the next character starts a new row.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Place {
+    row: usize,
+    col: usize,
+}
+
+impl Place {
+    /// Draws `c`, a terminal `cols` wide; where it starts.
+    fn put(&mut self, c: char, cols: usize) -> Place {
+        let w = width::char_width(c);
+        if w > 0 && self.col + w > cols {
+            // Past the margin (or a wide character straddling it): the next row.
+            self.row += 1;
+            self.col = 0;
+        }
+        let start = *self;
+        self.col += w;
+        start
+    }
+
+    /// The place with a pending wrap resolved to the next row's start.
+    fn settled(self, cols: usize) -> Place {
+        if self.col >= cols {
+            Place {
+                row: self.row + 1,
+                col: 0,
+            }
+        } else {
+            self
+        }
+    }
+}
+
 impl Line {
     /// The text so far.
     pub fn text(&self) -> String {
@@ -193,20 +230,18 @@ impl Line {
                 self.chars.insert(self.cursor, c);
                 self.cursor += 1;
             }
-            Key::Left => self.cursor = self.cursor.saturating_sub(1),
-            Key::Right => self.cursor = (self.cursor + 1).min(self.chars.len()),
+            Key::Left => self.cursor = self.cluster_before(self.cursor),
+            Key::Right => self.cursor = self.cluster_after(self.cursor),
             Key::Home => self.cursor = 0,
             Key::End => self.cursor = self.chars.len(),
             Key::Backspace => {
-                if self.cursor > 0 {
-                    self.cursor -= 1;
-                    self.chars.remove(self.cursor);
-                }
+                let start = self.cluster_before(self.cursor);
+                self.chars.drain(start..self.cursor);
+                self.cursor = start;
             }
             Key::Delete => {
-                if self.cursor < self.chars.len() {
-                    self.chars.remove(self.cursor);
-                }
+                let end = self.cluster_after(self.cursor);
+                self.chars.drain(self.cursor..end);
             }
             Key::EndOfFile if self.chars.is_empty() => return Action::EndOfFile,
             Key::EndOfFile => return self.apply(Key::Delete),
@@ -247,6 +282,34 @@ impl Line {
             Key::Redraw => {}
         }
         Action::Redraw
+    }
+
+    /// Where the character before `at` starts, with the combining marks after it: the
+    /// cursor steps over what the terminal shows as one character.
+    fn cluster_before(&self, at: usize) -> usize {
+        let mut start = at.min(self.chars.len()).saturating_sub(1);
+        while start > 0
+            && self
+                .chars
+                .get(start)
+                .is_some_and(|&c| width::is_zero_width(c))
+        {
+            start -= 1;
+        }
+        start
+    }
+
+    /// Where the character after `at` (and its combining marks) ends.
+    fn cluster_after(&self, at: usize) -> usize {
+        let mut end = (at + 1).min(self.chars.len());
+        while self
+            .chars
+            .get(end)
+            .is_some_and(|&c| width::is_zero_width(c))
+        {
+            end += 1;
+        }
+        end
     }
 
     fn reset(&mut self) {
@@ -291,33 +354,50 @@ impl Line {
     /// drawing starts from the prompt's row (where the last one left the cursor is
     /// remembered), clears what was below, and a line ending exactly at the right
     /// margin moves to the next row, so the cursor is never left in the terminal's
-    /// pending-wrap state. Every character is taken as one column wide.
+    /// pending-wrap state. Characters take their terminal columns ([`width`]): a wide
+    /// one that would straddle the margin starts the next row, as terminals draw it;
+    /// control characters are shown as `\ooo` escapes.
     pub fn render(&mut self, prompt: &str, cols: usize) -> Vec<u8> {
         let cols = cols.max(1);
         let mut out = String::new();
         if self.drawn.cursor_row > 0 {
             out.push_str(&format!("\x1b[{}A", self.drawn.cursor_row));
         }
-        out.push_str(&format!("\r\x1b[J{prompt}{}", self.text()));
-        let prompt_len = prompt.chars().count();
-        let end = prompt_len + self.chars.len();
-        if end > 0 && end % cols == 0 {
+        out.push_str("\r\x1b[J");
+        let mut at = Place::default();
+        for c in width::escape(prompt).chars() {
+            at.put(c, cols);
+            out.push(c);
+        }
+        let mut cursor = None;
+        for (i, &c) in self.chars.iter().enumerate() {
+            let mut shown = String::new();
+            width::push_shown(&mut shown, c);
+            for s in shown.chars() {
+                let start = at.put(s, cols);
+                if i == self.cursor && cursor.is_none() {
+                    cursor = Some(start);
+                }
+            }
+            out.push_str(&shown);
+        }
+        let end = at.settled(cols);
+        if at.col == cols {
             out.push_str("\r\n");
         }
-        let at = prompt_len + self.cursor.min(self.chars.len());
-        let (end_row, cursor_row) = (end / cols, at / cols);
-        if at < end {
-            if end_row > cursor_row {
-                out.push_str(&format!("\x1b[{}A", end_row - cursor_row));
+        let cursor = cursor.map_or(end, |p| p.settled(cols));
+        if cursor != end {
+            if end.row > cursor.row {
+                out.push_str(&format!("\x1b[{}A", end.row - cursor.row));
             }
             out.push('\r');
-            if at % cols > 0 {
-                out.push_str(&format!("\x1b[{}C", at % cols));
+            if cursor.col > 0 {
+                out.push_str(&format!("\x1b[{}C", cursor.col));
             }
         }
         self.drawn = Drawn {
-            cursor_row,
-            end_row,
+            cursor_row: cursor.row,
+            end_row: end.row,
         };
         out.into_bytes()
     }
@@ -475,5 +555,63 @@ mod tests {
         assert_eq!(l.text(), "abdefghi");
         assert_eq!(l.render("> ", 5), b"\r\x1b[J> abdefghi\r\n".to_vec());
         assert_eq!(l.leave("^C"), b"^C\r\n".to_vec());
+    }
+
+    #[test]
+    fn wide_characters_take_two_columns_and_wrap_whole() {
+        let mut l = Line::default();
+        typed(&mut l, "日本語".as_bytes());
+        // "> " then 日 fill four columns of five; 本 would straddle the margin, so it
+        // starts row 1, then 語: the end is column 4 of row 1.
+        assert_eq!(l.render("> ", 5), "\r\x1b[J> 日本語".as_bytes().to_vec());
+        typed(&mut l, b"\x1b[D");
+        assert_eq!(
+            l.render("> ", 5),
+            "\x1b[1A\r\x1b[J> 日本語\r\x1b[2C".as_bytes().to_vec()
+        );
+        typed(&mut l, b"\x1b[D\x1b[D");
+        assert_eq!(
+            l.render("> ", 5),
+            "\x1b[1A\r\x1b[J> 日本語\x1b[1A\r\x1b[2C"
+                .as_bytes()
+                .to_vec()
+        );
+        // An emoji ending exactly at the margin: onto the next row.
+        let mut l = Line::default();
+        typed(&mut l, "ab😀".as_bytes());
+        assert_eq!(l.render("> ", 6), "\r\x1b[J> ab😀\r\n".as_bytes().to_vec());
+        assert_eq!(l.leave(""), b"\r\n".to_vec());
+    }
+
+    #[test]
+    fn the_cursor_steps_over_combining_marks() {
+        let mut l = Line::default();
+        typed(&mut l, "e\u{301}x".as_bytes());
+        typed(&mut l, b"\x1b[D\x1b[D");
+        assert_eq!(l.before_cursor(), "");
+        // On a line of width 80, "e\u{301}" is one column: the cursor after it is at 3.
+        typed(&mut l, b"\x1b[C");
+        assert_eq!(l.before_cursor(), "e\u{301}");
+        assert_eq!(
+            l.render("> ", 80),
+            "\r\x1b[J> e\u{301}x\r\x1b[3C".as_bytes().to_vec()
+        );
+        typed(&mut l, b"\x7f");
+        assert_eq!(l.text(), "x");
+        typed(&mut l, "a\u{301}\u{302}".as_bytes());
+        typed(&mut l, b"\x01\x1b[3~");
+        assert_eq!(l.text(), "x");
+    }
+
+    #[test]
+    fn control_characters_are_drawn_escaped_and_counted() {
+        let mut l = Line::default();
+        l.replace_before_cursor(0, "a\x1b[2Jb");
+        typed(&mut l, b"\x1b[D");
+        // "> a\033[2Jb": the cursor on "b", at column 10.
+        assert_eq!(
+            l.render("> ", 80),
+            b"\r\x1b[J> a\\033[2Jb\r\x1b[10C".to_vec()
+        );
     }
 }

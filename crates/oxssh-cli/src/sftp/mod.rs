@@ -16,6 +16,7 @@ mod prompt;
 pub(crate) mod shell;
 mod transfer;
 mod tree;
+mod width;
 
 use std::io::BufRead;
 use std::sync::Arc;
@@ -32,7 +33,7 @@ pub(crate) type Session = oxssh_sftp::Sftp<
 >;
 
 /// Where a file-transfer program connects, from its flags and destination.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Target {
     pub host: String,
     pub user: Option<String>,

@@ -129,7 +129,7 @@ impl Shell {
                     true
                 }
                 Event::Finished(i, Err((step, e))) => {
-                    meters.finish(i, 0);
+                    meters.fail(i);
                     failed.get_or_insert((i, step, e));
                     false
                 }
@@ -253,7 +253,7 @@ impl Shell {
                     true
                 }
                 Event::Finished(i, Err((step, e))) => {
-                    meters.finish(i, 0);
+                    meters.fail(i);
                     failed.get_or_insert((i, step, e));
                     false
                 }

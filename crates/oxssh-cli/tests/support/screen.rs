@@ -1,9 +1,10 @@
 //! A tiny terminal emulator for checking what a line editor leaves on the screen: the
 //! bytes a program wrote (as `script` recorded them) played onto a grid of `cols`
 //! columns with autowrap as xterm does it (a character written in the last column
-//! leaves the cursor there, pending; the next printable character wraps first), `\r`,
-//! `\n`, backspace, and the CSI sequences `A B C D` (cursor moves), `K` and `J`
-//! (erase to the end of the line, of the screen). Other escape sequences are skipped.
+//! leaves the cursor there, pending; the next printable character wraps first), wide
+//! characters (two cells; one that would straddle the margin wraps whole), `\r`, `\n`,
+//! backspace, and the CSI sequences `A B C D` (cursor moves), `K` and `J` (erase to
+//! the end of the line, of the screen). Other escape sequences are skipped.
 
 /// The screen's rows (grown as needed, never scrolled away) after playing `bytes`.
 pub fn play(bytes: &str, cols: usize) -> Vec<String> {
@@ -67,17 +68,24 @@ pub fn play(bytes: &str, cols: usize) -> Vec<String> {
                 }
             }
             c if c >= ' ' => {
-                if pending_wrap {
+                let wide = is_wide(c);
+                // A wide character that would straddle the margin wraps first.
+                if pending_wrap || (wide && col + 2 > cols) {
                     row += 1;
                     col = 0;
                     ensure(&mut rows, row);
                     pending_wrap = false;
                 }
                 let line = &mut rows[row];
-                while line.len() <= col {
+                while line.len() <= col + usize::from(wide) {
                     line.push(' ');
                 }
                 line[col] = c;
+                if wide {
+                    // The second cell of a wide character.
+                    line[col + 1] = WIDE_TAIL;
+                    col += 1;
+                }
                 if col + 1 == cols {
                     pending_wrap = true;
                 } else {
@@ -88,6 +96,27 @@ pub fn play(bytes: &str, cols: usize) -> Vec<String> {
         }
     }
     rows.into_iter()
-        .map(|r| r.into_iter().collect::<String>().trim_end().to_owned())
+        .map(|r| {
+            r.into_iter()
+                .filter(|&c| c != WIDE_TAIL)
+                .collect::<String>()
+                .trim_end()
+                .to_owned()
+        })
         .collect()
+}
+
+/// Marks the cell a wide character's right half covers.
+const WIDE_TAIL: char = '\0';
+
+/// The two-column characters the tests use: CJK, kana, Hangul, fullwidth forms, emoji.
+fn is_wide(c: char) -> bool {
+    matches!(c,
+        '\u{1100}'..='\u{115f}'
+        | '\u{2e80}'..='\u{a4cf}'
+        | '\u{ac00}'..='\u{d7a3}'
+        | '\u{f900}'..='\u{faff}'
+        | '\u{ff00}'..='\u{ff60}'
+        | '\u{1f300}'..='\u{1faff}'
+        | '\u{20000}'..='\u{3fffd}')
 }

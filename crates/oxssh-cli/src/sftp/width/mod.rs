@@ -1,0 +1,244 @@
+//! Terminal columns of text, for everything drawn in place (the progress meter, the
+//! prompt's wrapped line, listings in columns): East Asian wide and fullwidth
+//! characters (CJK, most emoji) take two columns, combining marks and zero-width
+//! characters none, the rest one. Names from the peer or the disk are shown through
+//! [`escape`] first, as OpenSSH's progress meter sanitises them: a control character
+//! (or a bidirectional override, which reorders what follows it on screen) is written
+//! as `\ooo` escapes of its UTF-8 bytes, so it can neither move the cursor nor
+//! recolour or rewrite the terminal, and its width is known.
+
+mod tables;
+
+use std::borrow::Cow;
+
+/// Columns a terminal gives `c` once drawn: 0, 1 or 2. Control characters count 0
+/// (they draw nothing); callers show them through [`escape`].
+pub fn char_width(c: char) -> usize {
+    let cp = u32::from(c);
+    if cp < 0x7f {
+        return usize::from(cp >= 0x20);
+    }
+    if is_control(c) || in_table(tables::ZERO, cp) {
+        0
+    } else if in_table(tables::WIDE, cp) {
+        2
+    } else {
+        1
+    }
+}
+
+/// Columns of `s` (controls count 0: see [`char_width`]).
+pub fn width(s: &str) -> usize {
+    s.chars().map(char_width).sum()
+}
+
+/// Whether `c` draws nothing of its own: it joins the character before it.
+pub fn is_zero_width(c: char) -> bool {
+    !is_control(c) && char_width(c) == 0
+}
+
+/// `s` with each control character and bidirectional control written as `\ooo`
+/// escapes of its UTF-8 bytes (`"a\x1bb"` shows as `a\033b`); borrowed when there is
+/// none.
+pub fn escape(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        push_shown(&mut out, c);
+    }
+    Cow::Owned(out)
+}
+
+/// Appends `c` as it is shown: itself, or its `\ooo` escapes (see [`escape`]).
+pub fn push_shown(out: &mut String, c: char) {
+    if needs_escape(c) {
+        let mut bytes = [0; 4];
+        for b in c.encode_utf8(&mut bytes).bytes() {
+            out.push_str(&format!("\\{b:03o}"));
+        }
+    } else {
+        out.push(c);
+    }
+}
+
+/// The longest start of `s` that fits in `cols` columns, never cut inside a character;
+/// zero-width characters after the last character kept stay with it. Also its width.
+pub fn truncate(s: &str, cols: usize) -> (&str, usize) {
+    let mut used = 0;
+    for (at, c) in s.char_indices() {
+        let w = char_width(c);
+        if used + w > cols {
+            return (s.get(..at).unwrap_or(s), used);
+        }
+        used += w;
+    }
+    (s, used)
+}
+
+/// `s` cut (by [`truncate`]) or padded with spaces to exactly `cols` columns; a wide
+/// character that would straddle the edge is left out and its column padded.
+pub fn fit(s: &str, cols: usize) -> String {
+    let (kept, used) = truncate(s, cols);
+    let mut out = String::with_capacity(kept.len() + cols - used);
+    out.push_str(kept);
+    out.extend(std::iter::repeat_n(' ', cols - used));
+    out
+}
+
+/// `s` padded with spaces to at least `cols` columns (never cut).
+pub fn pad(s: &str, cols: usize) -> String {
+    let mut out = s.to_owned();
+    out.extend(std::iter::repeat_n(' ', cols.saturating_sub(width(s))));
+    out
+}
+
+/// `names` in rows across `cols` columns, as `ls` lays out a short listing: every name
+/// padded to the widest one's columns plus two, as many to a row as fit (at least one).
+pub fn rows(names: &[String], cols: usize) -> Vec<String> {
+    let colspace = names.iter().map(|n| width(n)).max().unwrap_or(0) + 2;
+    let per_row = (cols / colspace).max(1);
+    names
+        .chunks(per_row)
+        .map(|row| row.iter().map(|n| pad(n, colspace)).collect())
+        .collect()
+}
+
+/// C0, DEL and C1 controls.
+fn is_control(c: char) -> bool {
+    c.is_control()
+}
+
+fn needs_escape(c: char) -> bool {
+    // U+202A..U+202E embeddings and overrides, U+2066..U+2069 isolates.
+    is_control(c) || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Whether `cp` falls in one of the sorted, disjoint `ranges`.
+fn in_table(ranges: &[(u32, u32)], cp: u32) -> bool {
+    ranges
+        .binary_search_by(|&(lo, hi)| {
+            if hi < cp {
+                std::cmp::Ordering::Less
+            } else if lo > cp {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_are_sorted_and_disjoint() {
+        for table in [tables::WIDE, tables::ZERO] {
+            for pair in table.windows(2) {
+                if let [(lo, hi), (next, _)] = pair {
+                    assert!(lo <= hi && hi < next, "{lo:x}..{hi:x} then {next:x}");
+                }
+            }
+        }
+        // No character is both wide and zero-width.
+        for &(lo, hi) in tables::ZERO {
+            for cp in [lo, hi] {
+                assert!(!in_table(tables::WIDE, cp), "{cp:x}");
+            }
+        }
+    }
+
+    #[test]
+    fn ascii_and_latin_take_one_column_each() {
+        assert_eq!(width("report.txt"), 10);
+        assert_eq!(width("été"), 3);
+        assert_eq!(width("Ωmega"), 5);
+        assert_eq!(char_width('\u{ff61}'), 1, "halfwidth katakana punctuation");
+    }
+
+    #[test]
+    fn cjk_and_fullwidth_take_two_columns() {
+        assert_eq!(width("日本語"), 6);
+        assert_eq!(width("한국어.txt"), 10);
+        assert_eq!(width("ＡＢＣ"), 6, "fullwidth Latin");
+        assert_eq!(char_width('\u{3000}'), 2, "ideographic space");
+        assert_eq!(char_width('\u{20000}'), 2, "CJK extension B");
+        assert_eq!(char_width('\u{3fffd}'), 2, "plane 3, wide by default");
+    }
+
+    #[test]
+    fn emoji_take_two_columns() {
+        assert_eq!(width("😀"), 2);
+        assert_eq!(width("🚀x"), 3);
+        // Emoji with its presentation selector: the selector adds nothing.
+        assert_eq!(width("⌚\u{fe0f}"), 2);
+        // Family: three wide emoji joined by zero-width joiners.
+        assert_eq!(width("👨\u{200d}👩\u{200d}👧"), 6);
+    }
+
+    #[test]
+    fn combining_marks_and_zero_width_characters_take_none() {
+        assert_eq!(width("e\u{301}te\u{301}"), 3, "decomposed été");
+        assert_eq!(width("a\u{20dd}"), 1, "enclosing circle");
+        assert_eq!(width("\u{200b}x\u{feff}"), 1, "ZWSP and BOM");
+        assert_eq!(width("\u{1100}\u{1161}\u{11a8}"), 2, "conjoining Hangul");
+        assert_eq!(width("か\u{3099}"), 2, "kana with combining voiced mark");
+        assert!(is_zero_width('\u{301}'));
+        assert!(!is_zero_width('a'));
+        assert!(!is_zero_width('\u{1b}'));
+    }
+
+    #[test]
+    fn controls_are_escaped_to_octal_bytes() {
+        assert_eq!(escape("plain 日本"), Cow::Borrowed("plain 日本"));
+        assert_eq!(escape("a\x1b[2Jb"), "a\\033[2Jb");
+        assert_eq!(escape("x\ny\x7f"), "x\\012y\\177");
+        assert_eq!(escape("\u{9b}"), "\\302\\233", "C1 CSI, as UTF-8 bytes");
+        assert_eq!(escape("\u{202e}gpj.exe"), "\\342\\200\\256gpj.exe");
+        assert_eq!(width(&escape("a\tb")), 6);
+        assert_eq!(char_width('\t'), 0);
+    }
+
+    #[test]
+    fn truncation_never_splits_a_character() {
+        assert_eq!(truncate("日本語", 4), ("日本", 4));
+        // The third column would need half of 本.
+        assert_eq!(truncate("日本語", 3), ("日", 2));
+        assert_eq!(truncate("abc", 0), ("", 0));
+        // A combining mark stays with its base; one after the cut goes with it.
+        assert_eq!(truncate("e\u{301}e\u{301}x", 2), ("e\u{301}e\u{301}", 2));
+        assert_eq!(truncate("ab\u{301}c", 1), ("a", 1));
+        assert_eq!(truncate("😀😀", 3), ("😀", 2));
+    }
+
+    #[test]
+    fn fit_cuts_or_pads_to_the_exact_width() {
+        assert_eq!(fit("日本語", 5), "日本 ");
+        assert_eq!(fit("ab", 4), "ab  ");
+        assert_eq!(fit("e\u{301}", 3), "e\u{301}  ");
+        for cols in 0..12 {
+            for s in ["日本語のファイル名", "😀a😀b", "naïve", "x\u{301}\u{302}yz"] {
+                assert_eq!(width(&fit(s, cols)), cols, "{s:?} in {cols}");
+            }
+        }
+        assert_eq!(pad("日", 4), "日  ");
+    }
+
+    #[test]
+    fn rows_line_up_by_columns() {
+        let names: Vec<String> = ["日本", "ab", "😀x", "e\u{301}"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        // Widest is 4 columns: six per name, two names in 13 columns.
+        assert_eq!(rows(&names, 13), ["日本  ab    ", "😀x   e\u{301}     "]);
+        for row in rows(&names, 13) {
+            assert_eq!(width(&row), 12);
+        }
+        assert_eq!(rows(&names, 3).len(), 4);
+        assert_eq!(pad("日本語", 4), "日本語");
+    }
+}
