@@ -168,9 +168,29 @@ pub(crate) async fn open_sftp(
         ]));
     }
     let writer = channel.writer();
-    oxssh_sftp::Sftp::new(Box::new(channel) as _, Box::new(writer) as _)
+    let packets = ChannelPackets(channel.writer());
+    let mut sftp = oxssh_sftp::Sftp::new(Box::new(channel) as _, Box::new(writer) as _)
         .await
-        .map_err(|e| fail(&[format!("{e}"), "Connection closed".into()]))
+        .map_err(|e| fail(&[format!("{e}"), "Connection closed".into()]))?;
+    sftp.set_in_place_writer(Box::new(packets));
+    Ok(sftp)
+}
+
+/// The session channel as a stream that builds an SFTP request in place in a data
+/// packet (an upload's WRITEs are read from the file straight into their packets).
+#[derive(Debug)]
+struct ChannelPackets(oxssh::ChannelWriter);
+
+impl oxssh_sftp::client::InPlaceWrite for ChannelPackets {
+    fn poll_write_with(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        min: usize,
+        max: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> std::io::Result<usize>,
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.0.poll_write_with(cx, min, max, fill)
+    }
 }
 
 /// The program: returns the exit status.
