@@ -520,6 +520,18 @@ impl ClientConnection {
         self.connection.write(&mut self.transport, id, data, false)
     }
 
+    /// Sends one data packet whose data `fill` writes in place, straight into the
+    /// outgoing packet buffer (see [`Connection::write_with`]).
+    pub fn write_with<E>(
+        &mut self,
+        id: ChannelId,
+        max: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<Result<usize, E>, TransportError> {
+        self.connection
+            .write_with(&mut self.transport, id, max, false, fill)
+    }
+
     /// Reads stdout data (or stderr when `stderr`).
     pub fn read(
         &mut self,

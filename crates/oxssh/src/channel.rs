@@ -358,6 +358,59 @@ fn poll_write_stream(
     }
 }
 
+/// One data packet filled in place by `fill` (taken when it runs), once at least `min`
+/// bytes may go; see [`ChannelWriter::write_with`].
+fn poll_write_with<F>(
+    shared: &Shared,
+    id: ChannelId,
+    cx: &mut Context<'_>,
+    (min, max): (usize, usize),
+    fill: &mut Option<F>,
+) -> Poll<std::io::Result<usize>>
+where
+    F: FnOnce(&mut [u8]) -> std::io::Result<usize>,
+{
+    let mut inner = shared.lock();
+    if let Some(e) = &inner.error {
+        return Poll::Ready(Err(e.clone().into()));
+    }
+    if inner.slot(id).closed {
+        return Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()));
+    }
+    let Some(channel) = inner.conn.connection().channel(id) else {
+        return Poll::Ready(Err(std::io::ErrorKind::NotConnected.into()));
+    };
+    let packet = channel.remote_max_packet as usize;
+    if min > packet {
+        return Poll::Ready(Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "more than the peer takes in one packet",
+        )));
+    }
+    let room = usize::try_from(channel.remote_window)
+        .unwrap_or(usize::MAX)
+        .min(packet)
+        .min(max);
+    if room < min.max(1) {
+        inner.slot(id).write_waker = Some(cx.waker().clone());
+        return Poll::Pending;
+    }
+    let Some(fill) = fill.take() else {
+        return Poll::Ready(Ok(0));
+    };
+    match inner.conn.write_with(id, max, fill) {
+        Ok(Ok(n)) => {
+            drop(inner);
+            if n > 0 {
+                shared.driver.notify_one();
+            }
+            Poll::Ready(Ok(n))
+        }
+        Ok(Err(e)) => Poll::Ready(Err(e)),
+        Err(e) => Poll::Ready(Err(Error::from(e).into())),
+    }
+}
+
 fn send_eof(shared: &Shared, id: ChannelId) -> std::io::Result<()> {
     shared
         .lock()
@@ -384,6 +437,48 @@ impl AsyncWrite for Channel {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Poll::Ready(send_eof(&self.shared, self.id))
+    }
+}
+
+impl ChannelWriter {
+    /// The largest data packet the peer takes on this channel (its maximum packet
+    /// size), or `None` once the channel is gone.
+    pub fn peer_max_packet(&self) -> Option<u32> {
+        let inner = self.shared.lock();
+        let channel = inner.conn.connection().channel(self.id)?;
+        Some(channel.remote_max_packet)
+    }
+
+    /// Sends one data packet whose bytes `fill` writes straight into the connection's
+    /// outgoing packet buffer (a read from a file or a pipe), where it is sealed: no
+    /// copy through a buffer of the caller's. Waits until at least `min` bytes (1 at
+    /// least) may go in one packet; `fill` then gets room for as many as the peer's
+    /// window and packet size allow, at most `max`, and returns how many it wrote. It
+    /// runs with the connection locked: it must not block for long (a non-blocking
+    /// read). Returns what `fill` returned: 0 or an error sends nothing. `min` above
+    /// the peer's packet size fails with `InvalidInput`.
+    pub async fn write_with<F>(&mut self, min: usize, max: usize, fill: F) -> std::io::Result<usize>
+    where
+        F: FnOnce(&mut [u8]) -> std::io::Result<usize>,
+    {
+        let mut fill = Some(fill);
+        std::future::poll_fn(|cx| poll_write_with(&self.shared, self.id, cx, (min, max), &mut fill))
+            .await
+    }
+
+    /// The polling form of [`ChannelWriter::write_with`], for `poll`-style writers:
+    /// `fill` runs only when this returns `Ready`.
+    pub fn poll_write_with<F>(
+        &mut self,
+        cx: &mut Context<'_>,
+        min: usize,
+        max: usize,
+        fill: F,
+    ) -> Poll<std::io::Result<usize>>
+    where
+        F: FnOnce(&mut [u8]) -> std::io::Result<usize>,
+    {
+        poll_write_with(&self.shared, self.id, cx, (min, max), &mut Some(fill))
     }
 }
 

@@ -118,6 +118,63 @@ async fn cat_echoes_eight_megabytes_with_concurrent_reads_and_writes() {
     assert!(echoed == expected, "echo differs");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_written_in_place_arrives_in_order_within_the_window() {
+    if !sshd::have_sshd() {
+        return;
+    }
+    let login = login().await;
+    let mut channel = login.client.open_session().await.unwrap();
+    channel.exec("cat").await.unwrap();
+    let mut writer = channel.writer();
+    // More than OpenSSH's 2 MiB session window: the writes wait for window adjusts.
+    let data: Vec<u8> = (0..5 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let expected = data.clone();
+    let sender = tokio::spawn(async move {
+        // `min` above the peer's packet size (32 KiB for OpenSSH) is refused.
+        let err = writer.write_with(1 << 20, 1 << 20, |_| Ok(1)).await;
+        assert_eq!(err.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+        let mut at = 0;
+        let mut packets = 0;
+        while at < data.len() {
+            let n = writer
+                .write_with(1, 100_000, |room| {
+                    assert!(
+                        room.len() <= 32 * 1024,
+                        "room beyond the peer's packet size"
+                    );
+                    let n = room.len().min(data.len() - at);
+                    room[..n].copy_from_slice(&data[at..at + n]);
+                    Ok(n)
+                })
+                .await
+                .unwrap();
+            // Nothing written and a failure send nothing.
+            assert_eq!(writer.write_with(1, 10, |_| Ok(0)).await.unwrap(), 0);
+            let failed = writer.write_with(1, 10, |_| Err(std::io::Error::other("x")));
+            assert_eq!(failed.await.unwrap_err().to_string(), "x");
+            at += n;
+            packets += 1;
+        }
+        writer.shutdown().await.unwrap();
+        packets
+    });
+    let mut echoed = Vec::new();
+    channel.read_to_end(&mut echoed).await.unwrap();
+    let packets = sender.await.unwrap();
+    assert!(
+        packets >= data_len_packets(expected.len()),
+        "{packets} packets"
+    );
+    assert_eq!(echoed.len(), expected.len());
+    assert!(echoed == expected, "echo differs");
+}
+
+/// Fewest packets of OpenSSH's 32 KiB session packet size for `len` bytes.
+fn data_len_packets(len: usize) -> usize {
+    len.div_ceil(32 * 1024)
+}
+
 struct Refuse;
 impl HostKeyVerifier for Refuse {
     fn verify(&self, _host: &str, _port: u16, _key: &PublicKey) -> Result<(), String> {

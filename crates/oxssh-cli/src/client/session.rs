@@ -276,6 +276,9 @@ fn act(
     None
 }
 
+/// Most stdin bytes read at once (a packet's worth when read straight into one).
+const STDIN_CHUNK: usize = 256 * 1024;
+
 /// Copies stdin to the channel (through the escape filter on a pty), then sends EOF.
 async fn pump_stdin(
     mut writer: oxssh::ChannelWriter,
@@ -289,7 +292,17 @@ async fn pump_stdin(
     }
     let mut filter = escape.map(EscapeFilter::new);
     let mut stdin = StdinReader::open();
-    let mut buf = vec![0u8; 256 * 1024];
+    if filter.is_none() && stdin.sends_in_place() {
+        // Read straight into the data packets; a read or channel error ends the input.
+        while let Ok(n) = stdin.send_to(&mut writer, STDIN_CHUNK).await {
+            if n == 0 {
+                break;
+            }
+        }
+        let _ = writer.shutdown().await;
+        return;
+    }
+    let mut buf = vec![0u8; STDIN_CHUNK];
     loop {
         let n = match stdin.read(&mut buf).await {
             Ok(0) | Err(_) => break,

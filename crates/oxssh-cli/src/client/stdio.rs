@@ -123,13 +123,53 @@ impl StdinReader {
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match &mut self.source {
             Source::Pipe(pipe) => pipe.read(buf).await,
-            Source::Direct(stdin) => loop {
-                match nix::unistd::read(stdin.as_fd(), buf) {
-                    Err(nix::errno::Errno::EINTR) => continue,
-                    result => return result.map_err(io::Error::from),
+            Source::Direct(stdin) => read_direct(stdin.as_fd(), buf),
+            Source::Blocking(stdin) => stdin.read(buf).await,
+        }
+    }
+
+    /// Whether [`StdinReader::send_to`] works: reads that never block for long (a
+    /// pipe we poll, a file). tokio's blocking pool reads on another thread, into a
+    /// buffer of its own.
+    pub fn sends_in_place(&self) -> bool {
+        !matches!(self.source, Source::Blocking(_))
+    }
+
+    /// Reads the next piece of input (at most `max` bytes) straight into a data packet
+    /// of `writer`'s channel, which is then sent: no copy through a buffer of ours.
+    /// Returns its length, 0 at end of input. Only when [`StdinReader::sends_in_place`].
+    pub async fn send_to(
+        &mut self,
+        writer: &mut oxssh::ChannelWriter,
+        max: usize,
+    ) -> io::Result<usize> {
+        match &mut self.source {
+            // Readiness first, outside the connection's lock; the read itself does not
+            // wait (a spurious wake-up reads nothing, and we wait again).
+            Source::Pipe(pipe) => loop {
+                pipe.readable().await?;
+                match writer.write_with(1, max, |room| pipe.try_read(room)).await {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    result => return result,
                 }
             },
-            Source::Blocking(stdin) => stdin.read(buf).await,
+            Source::Direct(stdin) => {
+                let fd = stdin.as_fd();
+                writer
+                    .write_with(1, max, |room| read_direct(fd, room))
+                    .await
+            }
+            Source::Blocking(_) => Err(io::ErrorKind::Unsupported.into()),
+        }
+    }
+}
+
+/// One `read(2)` from a descriptor that does not block for long (a file, a device).
+fn read_direct(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match nix::unistd::read(fd, buf) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            result => return result.map_err(io::Error::from),
         }
     }
 }

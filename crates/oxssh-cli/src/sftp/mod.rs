@@ -169,9 +169,37 @@ pub(crate) async fn open_sftp(
         ]));
     }
     let writer = channel.writer();
-    oxssh_sftp::Sftp::new(Box::new(channel) as _, Box::new(writer) as _)
+    let packets = ChannelPackets(channel.writer());
+    let mut sftp = oxssh_sftp::Sftp::new(Box::new(channel) as _, Box::new(writer) as _)
         .await
-        .map_err(|e| fail(&[format!("{e}"), "Connection closed".into()]))
+        .map_err(|e| fail(&[format!("{e}"), "Connection closed".into()]))?;
+    // A WRITE built in place fits one data packet. Below 64 KiB packets (OpenSSH's
+    // sshd takes 32 KiB) that means several times the requests, which costs the
+    // server's sftp-server more than the copy saves us: large WRITEs go copied.
+    if packets.0.peer_max_packet().unwrap_or(0) >= MIN_IN_PLACE_PACKET {
+        sftp.set_in_place_writer(Box::new(packets));
+    }
+    Ok(sftp)
+}
+
+/// Least peer packet size for uploads read straight into their packets.
+const MIN_IN_PLACE_PACKET: u32 = 64 * 1024;
+
+/// The session channel as a stream that builds an SFTP request in place in a data
+/// packet (an upload's WRITEs are read from the file straight into their packets).
+#[derive(Debug)]
+struct ChannelPackets(oxssh::ChannelWriter);
+
+impl oxssh_sftp::client::InPlaceWrite for ChannelPackets {
+    fn poll_write_with(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        min: usize,
+        max: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> std::io::Result<usize>,
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        self.0.poll_write_with(cx, min, max, fill)
+    }
 }
 
 /// The program: returns the exit status.

@@ -251,13 +251,7 @@ impl Connection {
         bytes: &[u8],
         stderr: bool,
     ) -> Result<usize, TransportError> {
-        let channel = self
-            .channels
-            .get_mut(&id)
-            .ok_or_else(|| misuse("no such channel"))?;
-        if channel.lifecycle != Lifecycle::Open || channel.eof_sent || channel.close_sent {
-            return Err(misuse("channel not writable"));
-        }
+        let channel = writable(&mut self.channels, id)?;
         let budget = usize::try_from(channel.remote_window)
             .unwrap_or(usize::MAX)
             .min(bytes.len());
@@ -273,6 +267,53 @@ impl Connection {
             sent += chunk.len();
         }
         channel.remote_window -= sent as u64;
+        Ok(sent)
+    }
+
+    /// Sends one data (or `stderr`: extended data) packet whose data `fill` writes
+    /// straight into the outgoing packet buffer: at most `max` bytes, and no more than
+    /// the peer's window and packet size allow. Returns how many bytes `fill` wrote
+    /// (0 when the window is closed; `fill` is then not called), or its error; either
+    /// way nothing is sent and no window is used unless it wrote something.
+    pub fn write_with<E>(
+        &mut self,
+        tx: &mut Transport,
+        id: ChannelId,
+        max: usize,
+        stderr: bool,
+        fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<Result<usize, E>, TransportError> {
+        let channel = writable(&mut self.channels, id)?;
+        let budget = usize::try_from(channel.remote_window)
+            .unwrap_or(usize::MAX)
+            .min(channel.remote_max_packet as usize)
+            .min(max);
+        if budget == 0 {
+            return Ok(Ok(0));
+        }
+        let extended = stderr.then_some(msgs::EXTENDED_DATA_STDERR);
+        let recipient = channel.remote_id;
+        let scratch = &mut self.scratch;
+        scratch.clear();
+        data::encode_header(scratch, recipient, extended, 0);
+        let header_len = scratch.len();
+        let sent = tx.send_with(header_len + budget, |payload| {
+            let Some((header, room)) = payload.split_at_mut_checked(header_len) else {
+                return Ok(0);
+            };
+            let n = fill(room.get_mut(..budget).unwrap_or_default())?.min(budget);
+            if n == 0 {
+                return Ok(0);
+            }
+            scratch.clear();
+            data::encode_header(scratch, recipient, extended, n);
+            header.copy_from_slice(scratch);
+            Ok(header_len + n)
+        })?;
+        let sent = sent.map(|len| len.saturating_sub(header_len));
+        if let Ok(n) = sent {
+            channel.remote_window -= n as u64;
+        }
         Ok(sent)
     }
 
@@ -605,6 +646,20 @@ impl Connection {
         self.events.push_back(ConnectionEvent::OpenConfirmed(id));
         Ok(())
     }
+}
+
+/// An open channel we may still send data on.
+fn writable(
+    channels: &mut BTreeMap<ChannelId, Channel>,
+    id: ChannelId,
+) -> Result<&mut Channel, TransportError> {
+    let channel = channels
+        .get_mut(&id)
+        .ok_or_else(|| misuse("no such channel"))?;
+    if channel.lifecycle != Lifecycle::Open || channel.eof_sent || channel.close_sent {
+        return Err(misuse("channel not writable"));
+    }
+    Ok(channel)
 }
 
 /// Sends a WINDOW_ADJUST once the application has consumed half the window.

@@ -4,6 +4,7 @@
 //! ciphertext for the socket is read from [`Transport::transmit`]. Time is told, never
 //! read: [`Transport::poll_timeout`] says when [`Transport::handle_timeout`] is due.
 
+mod in_place;
 mod kex;
 pub mod keys;
 pub mod negotiate;

@@ -18,8 +18,12 @@ const MIN_PACKET_LEN: usize = 1 + MIN_PADDING;
 pub struct PacketWriter {
     sealer: Box<dyn Sealer>,
     seq: u32,
+    /// Storage, all of it initialised: `out_start..out_end` is ciphertext waiting for
+    /// the socket, `out_end..` is room the next packet is built in (reused, so a
+    /// packet's data area is not zeroed each time).
     out: Vec<u8>,
     out_start: usize,
+    out_end: usize,
     /// Bytes and packets sealed under the current keys.
     pub(crate) counters: TrafficCounters,
 }
@@ -35,7 +39,7 @@ impl std::fmt::Debug for PacketWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PacketWriter")
             .field("seq", &self.seq)
-            .field("queued", &(self.out.len() - self.out_start))
+            .field("queued", &(self.out_end - self.out_start))
             .finish_non_exhaustive()
     }
 }
@@ -54,13 +58,17 @@ impl PacketWriter {
             seq: 0,
             out: Vec::with_capacity(4096),
             out_start: 0,
+            out_end: 0,
             counters: TrafficCounters::default(),
         }
     }
 
     /// Appends raw bytes (the identification line) to the output.
     pub fn write_raw(&mut self, bytes: &[u8]) {
-        self.out.extend_from_slice(bytes);
+        if let Some(room) = self.room(bytes.len()).get_mut(..bytes.len()) {
+            room.copy_from_slice(bytes);
+        }
+        self.out_end += bytes.len();
     }
 
     /// Frames, pads and seals one payload into the output buffer.
@@ -80,9 +88,51 @@ impl PacketWriter {
         rng: &dyn SecureRandom,
     ) -> Result<(), TransportError> {
         let payload_len: usize = parts.iter().map(|p| p.len()).sum();
+        let frame = self.frame(payload_len)?;
+        let mut at = 5;
+        let room = self.room(frame.total);
+        for part in parts {
+            if let Some(dst) = room.get_mut(at..at + part.len()) {
+                dst.copy_from_slice(part);
+            }
+            at += part.len();
+        }
+        self.seal_framed(frame, rng)
+    }
+
+    /// Builds one packet in place: `fill` writes the payload straight into the output
+    /// buffer (at most `max_payload` bytes of it, which hold whatever was there before)
+    /// and returns its length; then the packet is framed, padded and sealed there. When
+    /// `fill` fails or writes nothing, the output is as it was and no sequence number
+    /// is used. The bytes sent are those [`PacketWriter::write_packet`] sends for the
+    /// same payload.
+    pub fn write_packet_with<E>(
+        &mut self,
+        max_payload: usize,
+        rng: &dyn SecureRandom,
+        fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<Result<usize, E>, TransportError> {
+        // Room for the longest framing: padding is at most one block plus the minimum.
+        let worst = 5 + max_payload + self.sealer.block_size().max(8) + MIN_PADDING;
+        let worst = worst + self.sealer.tag_len();
+        let payload = self.room(worst).get_mut(5..5 + max_payload);
+        let n = match payload.map(fill) {
+            Some(Ok(n)) => n.min(max_payload),
+            Some(Err(e)) => return Ok(Err(e)),
+            None => 0,
+        };
+        if n == 0 {
+            return Ok(Ok(0));
+        }
+        let frame = self.frame(n)?;
+        self.seal_framed(frame, rng)?;
+        Ok(Ok(n))
+    }
+
+    /// Sizes the packet for a payload of `payload_len` bytes (RFC 4253 §6).
+    fn frame(&self, payload_len: usize) -> Result<Frame, TransportError> {
         let block = self.sealer.block_size().max(8);
         let aad = self.sealer.aad_len();
-        let tag_len = self.sealer.tag_len();
         // Padding covers everything but the length field when it is AAD (AEAD, EtM).
         let unpadded = 4 - aad + 1 + payload_len;
         let mut padding = block - unpadded % block;
@@ -92,24 +142,49 @@ impl PacketWriter {
         let packet_len = 1 + payload_len + padding;
         let wire_packet_len = u32::try_from(packet_len)
             .map_err(|_| TransportError::ApiMisuse("payload too large"))?;
-        let start = self.out.len();
-        self.out.reserve(4 + packet_len + tag_len);
-        self.out.extend_from_slice(&wire_packet_len.to_be_bytes());
-        // INVARIANT: padding < 2 * block <= 512 for any sane cipher, fits a byte.
-        self.out.push(u8::try_from(padding).unwrap_or(u8::MAX));
-        for part in parts {
-            self.out.extend_from_slice(part);
+        Ok(Frame {
+            payload_len,
+            padding,
+            packet_len,
+            wire_packet_len,
+            total: 4 + packet_len + self.sealer.tag_len(),
+        })
+    }
+
+    /// At least `n` initialised bytes after the queued output (grown, and zeroed, only
+    /// past the largest size it had).
+    fn room(&mut self, n: usize) -> &mut [u8] {
+        let end = self.out_end + n;
+        if self.out.len() < end {
+            self.out.resize(end, 0);
         }
-        let pad_start = self.out.len();
-        self.out.resize(pad_start + padding + tag_len, 0);
-        let region = self.out.get_mut(start..).unwrap_or_default();
-        let (packet, tag) = region.split_at_mut(4 + packet_len);
-        if let Some(pad) = packet.get_mut(5 + payload_len..) {
+        self.out.get_mut(self.out_end..).unwrap_or_default()
+    }
+
+    /// Completes the packet whose payload sits at `out_end + 5` (room for `frame.total`
+    /// bytes there): length fields, random padding, seal; then queues it.
+    fn seal_framed(&mut self, frame: Frame, rng: &dyn SecureRandom) -> Result<(), TransportError> {
+        let start = self.out_end;
+        let region = self
+            .out
+            .get_mut(start..start + frame.total)
+            .ok_or(TransportError::ApiMisuse("packet room"))?;
+        let (packet, tag) = region.split_at_mut(4 + frame.packet_len);
+        let (header, body) = packet.split_at_mut(5);
+        if let Some(len) = header.get_mut(..4) {
+            len.copy_from_slice(&frame.wire_packet_len.to_be_bytes());
+        }
+        if let Some(pad_len) = header.get_mut(4) {
+            // INVARIANT: padding < 2 * block <= 512 for any sane cipher, fits a byte.
+            *pad_len = u8::try_from(frame.padding).unwrap_or(u8::MAX);
+        }
+        if let Some(pad) = body.get_mut(frame.payload_len..) {
             rng.fill(pad).map_err(TransportError::Crypto)?;
         }
         self.sealer.seal(self.seq, packet, tag);
         self.seq = self.seq.wrapping_add(1);
-        self.counters.bytes += (4 + packet_len + tag_len) as u64;
+        self.out_end += frame.total;
+        self.counters.bytes += frame.total as u64;
         self.counters.packets += 1;
         Ok(())
     }
@@ -134,17 +209,31 @@ impl PacketWriter {
 
     /// Ciphertext waiting for the socket.
     pub fn pending(&self) -> &[u8] {
-        self.out.get(self.out_start..).unwrap_or_default()
+        self.out
+            .get(self.out_start..self.out_end)
+            .unwrap_or_default()
     }
 
     /// Marks `n` bytes of [`PacketWriter::pending`] as written.
     pub fn advance(&mut self, n: usize) {
-        self.out_start = (self.out_start + n).min(self.out.len());
-        if self.out_start == self.out.len() {
-            self.out.clear();
+        self.out_start = (self.out_start + n).min(self.out_end);
+        if self.out_start == self.out_end {
             self.out_start = 0;
+            self.out_end = 0;
         }
     }
+}
+
+/// One packet's sizes (RFC 4253 §6).
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    payload_len: usize,
+    padding: usize,
+    /// `packet_length`: padding-length byte, payload and padding.
+    packet_len: usize,
+    wire_packet_len: u32,
+    /// Bytes on the wire: length field, packet and tag.
+    total: usize,
 }
 
 /// Incoming packets: buffers ciphertext, checks lengths and padding, opens in place.

@@ -20,12 +20,14 @@
 //! ```
 
 mod crossload;
+mod in_place;
 mod inbound;
 mod listing;
 mod many;
 mod transfer;
 
 pub use crossload::{crossload, Side};
+pub use in_place::InPlaceWrite;
 pub use many::{Download, Event, Step, Upload, MAX_OPEN_FILES};
 
 use std::fs::File;
@@ -107,6 +109,8 @@ pub struct Sftp<R, W> {
     buffer: u32,
     requests: usize,
     interrupt: Arc<AtomicBool>,
+    /// Where WRITEs go when they can be built in place (the same stream as `writer`).
+    in_place: Option<Box<dyn InPlaceWrite>>,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
@@ -122,6 +126,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
             buffer: DEFAULT_BUFFER,
             requests: DEFAULT_REQUESTS,
             interrupt: Arc::new(AtomicBool::new(false)),
+            in_place: None,
         };
         Init {
             version: codec::VERSION,
@@ -153,6 +158,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
             }
         }
         Ok(sftp)
+    }
+
+    /// Sends file uploads' WRITEs through `stream`, which must write to the same place
+    /// as the session's writer (another handle on the same channel): each request is
+    /// read from the file straight into the packet that carries it.
+    pub fn set_in_place_writer(&mut self, stream: Box<dyn InPlaceWrite>) {
+        self.in_place = Some(stream);
     }
 
     /// Whether the server announced extension `name`.

@@ -129,10 +129,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
                 failure = Some(Error::Interrupted);
             }
             while failure.is_none() && !at_end && in_flight.len() < self.requests {
-                // The file's data is read straight into the request being queued.
-                let (id, n) = self.send_write_with(&handle.0, next, chunk, |dst| {
-                    read_full_at(local, dst, next)
-                })?;
+                // The file's data is read straight into the packet carrying the
+                // request, or else into the request being queued.
+                let in_place = self.send_write_in_place(&handle.0, next, chunk, local);
+                let (id, n) = match in_place.await? {
+                    Some(sent) => sent,
+                    None => self.send_write_with(&handle.0, next, chunk, |dst| {
+                        read_full_at(local, dst, next)
+                    })?,
+                };
                 if n == 0 {
                     at_end = true;
                     break;

@@ -1,6 +1,7 @@
 //! WRITE requests built around their data: the caller reads file data straight into
-//! the packet being encoded, instead of into a buffer that is then copied into a
-//! [`Request::Write`](super::Request::Write) and again into the packet.
+//! the packet being encoded (the request queue, or an SSH packet's payload), instead of
+//! into a buffer that is then copied into a [`Request::Write`](super::Request::Write)
+//! and again into the packet.
 
 use oxssh_wire::Writer;
 
@@ -19,37 +20,52 @@ pub fn encode_write_with<E>(
     fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
 ) -> Result<usize, E> {
     let start = out.len();
-    out.extend_from_slice(&[0; 4]);
-    Writer::new(out)
+    out.resize(start + write_header_len(handle) + max, 0);
+    let room = out.get_mut(start..).unwrap_or_default();
+    let len = encode_write_into(room, id, handle, offset, fill);
+    out.truncate(start + *len.as_ref().unwrap_or(&0));
+    len.map(|len| len.saturating_sub(write_header_len(handle)))
+}
+
+/// Bytes of a framed WRITE request for `handle` before its data.
+pub fn write_header_len(handle: &[u8]) -> usize {
+    4 + 1 + 4 + 4 + handle.len() + 8 + 4
+}
+
+/// Encodes a framed WRITE request `id` for `handle` at `offset` at the start of `room`
+/// (an SSH packet's payload, say), its data written there in place by `fill` (the
+/// bytes after the header; it returns how many it wrote, capped at the room). Returns
+/// the request's whole length, header included: 0 when `fill` wrote nothing, or when
+/// the room cannot hold the header and a byte of data.
+pub fn encode_write_into<E>(
+    room: &mut [u8],
+    id: u32,
+    handle: &[u8],
+    offset: u64,
+    fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+) -> Result<usize, E> {
+    let header_len = write_header_len(handle);
+    let Some((header, data)) = room.split_at_mut_checked(header_len) else {
+        return Ok(0);
+    };
+    if data.is_empty() {
+        return Ok(0);
+    }
+    let max = data.len();
+    let filled = fill(data)?.min(max);
+    if filled == 0 {
+        return Ok(0);
+    }
+    let mut encoded = Vec::with_capacity(header_len);
+    Writer::new(&mut encoded)
+        .u32(u32::try_from(header_len - 4 + filled).unwrap_or(u32::MAX))
         .u8(fxp::WRITE)
         .u32(id)
         .string(handle)
-        .u64(offset);
-    let data_len_at = out.len();
-    out.extend_from_slice(&[0; 4]);
-    let data_start = out.len();
-    out.resize(data_start + max, 0);
-    let filled = match out.get_mut(data_start..).map(fill) {
-        Some(Ok(n)) => n.min(max),
-        Some(Err(e)) => {
-            out.truncate(start);
-            return Err(e);
-        }
-        None => 0,
-    };
-    if filled == 0 {
-        out.truncate(start);
-        return Ok(0);
-    }
-    out.truncate(data_start + filled);
-    let data_len = u32::try_from(filled).unwrap_or(u32::MAX);
-    let packet_len = u32::try_from(out.len() - start - 4).unwrap_or(u32::MAX);
-    for (at, value) in [(start, packet_len), (data_len_at, data_len)] {
-        if let Some(field) = out.get_mut(at..at + 4) {
-            field.copy_from_slice(&value.to_be_bytes());
-        }
-    }
-    Ok(filled)
+        .u64(offset)
+        .u32(u32::try_from(filled).unwrap_or(u32::MAX));
+    header.copy_from_slice(&encoded);
+    Ok(header_len + filled)
 }
 
 #[cfg(test)]
