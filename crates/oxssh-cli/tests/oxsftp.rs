@@ -349,6 +349,52 @@ fn oxsftp_batch_output_matches_openssh_sftp_line_for_line() {
     assert_eq!(ours, theirs);
 }
 
+/// `get -r` and `put -r` name each directory as sftp does going down the tree
+/// ("Retrieving DIR", "Entering DIR", in the directory's own order, also with -b), and
+/// commands from a pipe are echoed as sftp echoes them, with nothing after the last.
+#[test]
+fn recursive_transfers_name_each_directory_and_piped_commands_echo_as_openssh_sftp() {
+    if !support::require_peer("sftp") {
+        return;
+    }
+    let Some(sftp_server) = support::sftp::openssh_sftp_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    for sub in ["a/b", "c", "zz/y", "d e"] {
+        std::fs::create_dir_all(tree.join(sub)).unwrap();
+    }
+    for (i, file) in ["f", "a/g", "zz/y/h", "d e/i"].into_iter().enumerate() {
+        random_file(&tree.join(file), 1000 * i, 40 + i as u64);
+    }
+    let commands = "get -r tree copy\nput -r tree/ back\n\n  lpwd  \n# note\n  @pwd\n\
+                    get -r tree/zz/ copy2\n!rm -r copy back copy2\n";
+    let run = |program: &str, batch: bool| {
+        let file = dir.path().join(".batch");
+        std::fs::write(&file, commands).unwrap();
+        let mut cmd = std::process::Command::new(program);
+        cmd.current_dir(dir.path()).args(["-D", sftp_server]);
+        let input: &[u8] = if batch {
+            cmd.arg("-b").arg(&file);
+            b""
+        } else {
+            commands.as_bytes()
+        };
+        let out = support::run(&mut cmd, input, support::sftp::TRANSFER_TIMEOUT);
+        std::fs::remove_file(&file).unwrap();
+        (out.code(), out.stdout, out.stderr)
+    };
+    for batch in [true, false] {
+        let theirs = run("sftp", batch);
+        let ours = run(&oxsftp(), batch);
+        assert_eq!(ours, theirs, "batch: {batch}");
+        assert_eq!(ours.0, Some(0), "{}", ours.2);
+        assert_eq!(ours.1.matches("Retrieving ").count(), 9, "{}", ours.1);
+        assert_eq!(ours.1.matches("Entering ").count(), 7, "{}", ours.1);
+    }
+}
+
 #[test]
 fn progress_on_with_stdout_not_a_terminal_draws_no_meter_as_openssh_sftp() {
     if !support::require_peer("sftp") {

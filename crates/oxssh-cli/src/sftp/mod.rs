@@ -356,27 +356,17 @@ async fn run_batch(shell: &mut Shell, file: &str) -> u8 {
         let Ok(line) = line else {
             return 1;
         };
-        let mut cmd = line.trim_start();
-        if cmd.is_empty() || cmd.starts_with('#') {
-            continue;
-        }
-        let shown = cmd;
-        let mut ignore_errors = false;
-        let mut echo = true;
-        loop {
-            if let Some(rest) = cmd.strip_prefix('-') {
-                ignore_errors = true;
-                cmd = rest;
-            } else if let Some(rest) = cmd.strip_prefix('@') {
-                echo = false;
-                cmd = rest;
-            } else {
-                break;
-            }
-        }
+        let CommandLine {
+            command,
+            ignore_errors,
+            echo,
+        } = CommandLine::parse(&line);
         if echo {
-            println!("sftp> {shown}");
+            println!("sftp> {line}");
         }
+        let Some(cmd) = command else {
+            continue;
+        };
         match shell.run(cmd).await {
             Outcome::Quit => return 0,
             Outcome::Lost => return 255,
@@ -392,4 +382,41 @@ async fn run_batch(shell: &mut Shell, file: &str) -> u8 {
         }
     }
     0
+}
+
+/// A command line as sftp reads it from a file or a pipe.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct CommandLine<'a> {
+    /// The command, or `None` for a blank line or a comment (`#`).
+    pub command: Option<&'a str>,
+    /// Prefixed `-`: a failure does not end a batch.
+    pub ignore_errors: bool,
+    /// Echoed as it was written (blank lines and comments too), unless prefixed `@`.
+    pub echo: bool,
+}
+
+impl<'a> CommandLine<'a> {
+    pub fn parse(line: &'a str) -> Self {
+        let mut cmd = line.trim_start();
+        let mut ignore_errors = false;
+        let mut echo = true;
+        loop {
+            if let Some(rest) = cmd.strip_prefix('-') {
+                ignore_errors = true;
+                cmd = rest;
+            } else if let Some(rest) = cmd.strip_prefix('@') {
+                echo = false;
+                cmd = rest;
+            } else {
+                break;
+            }
+        }
+        let cmd = cmd.trim();
+        let command = (!cmd.is_empty() && !cmd.starts_with('#')).then_some(cmd);
+        Self {
+            command,
+            ignore_errors,
+            echo,
+        }
+    }
 }

@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering;
 use super::complete::{complete, show_list};
 use super::editor::{emit, Action, Decoder, Line, Raw};
 use super::shell::{Outcome, Shell};
+use super::CommandLine;
 
 const PROMPT: &str = "sftp> ";
 
@@ -20,19 +21,23 @@ pub async fn run_interactive(shell: &mut Shell) -> u8 {
     if tty {
         return run_terminal(shell).await;
     }
+    // From a pipe there is no prompt to wait at: each command is echoed after it is
+    // read, and the end of input ends the session silently.
     let stdin = std::io::stdin();
     loop {
-        emit(PROMPT.as_bytes());
         let mut line = String::new();
         match stdin.lock().read_line(&mut line) {
-            Ok(0) | Err(_) => {
-                println!();
-                return 0;
-            }
+            Ok(0) | Err(_) => return 0,
             Ok(_) => {}
         }
-        let cmd = line.trim();
-        println!("{cmd}");
+        let typed = line.strip_suffix('\n').unwrap_or(&line);
+        let parsed = CommandLine::parse(typed);
+        if parsed.echo {
+            println!("{PROMPT}{typed}");
+        }
+        let Some(cmd) = parsed.command else {
+            continue;
+        };
         if let Some(code) = run_one(shell, cmd).await {
             return code;
         }
@@ -77,7 +82,10 @@ async fn run_terminal(shell: &mut Shell) -> u8 {
             emit(b"\r\n");
             return 0;
         };
-        if let Some(code) = run_one(shell, cmd.trim()).await {
+        let Some(cmd) = CommandLine::parse(&cmd).command else {
+            continue;
+        };
+        if let Some(code) = run_one(shell, cmd).await {
             return code;
         }
     }

@@ -12,6 +12,7 @@ use oxssh_sftp::codec::{ext, open_flags, Attrs};
 
 use super::progress::Meter;
 use super::shell::{base_name, join, local_bytes, local_glob, show, Shell, Transfers};
+use super::tree::shown_as_dir;
 
 impl Shell {
     /// `get [-afpr] remote [local]`.
@@ -47,7 +48,9 @@ impl Shell {
             let result = if attrs.is_dir() {
                 if t.recursive {
                     if !self.quiet {
-                        println!("Fetching {} to {}", show(&path), target.display());
+                        let shown = show(&path);
+                        let slash = if shown.ends_with('/') { "" } else { "/" };
+                        println!("Fetching {shown}{slash} to {}", target.display());
                     }
                     self.get_tree(&path, &target, t).await
                 } else if self.scp_style {
@@ -190,7 +193,12 @@ impl Shell {
                 }
             };
             if !self.quiet {
-                println!("Uploading {} to {}", path.display(), show(&dest));
+                let shown = if meta.is_dir() {
+                    shown_as_dir(&path)
+                } else {
+                    path.display().to_string()
+                };
+                println!("Uploading {shown} to {}", show(&dest));
             }
             let result = if meta.is_dir() {
                 if t.recursive {

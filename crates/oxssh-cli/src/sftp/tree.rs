@@ -24,53 +24,16 @@ impl Shell {
         local: &Path,
         t: Transfers,
     ) -> Result<(), String> {
-        let top = self
-            .sftp
-            .stat(remote)
-            .await
-            .map_err(|e| self.error(&format!("stat remote \"{}\"", show(remote)), &e))?;
-        // Level by level: the directories of one level are listed together.
-        let mut level = vec![(remote.to_vec(), local.to_path_buf(), top)];
-        let mut dirs_done: Vec<(PathBuf, Attrs)> = Vec::new();
-        let mut files: Vec<(Vec<u8>, PathBuf, Attrs)> = Vec::new();
-        while !level.is_empty() {
-            for (_, ldir, attrs) in &level {
-                if !ldir.is_dir() {
-                    fs::DirBuilder::new()
-                        .mode(attrs.permissions.map_or(0o777, |p| p & 0o777) | 0o700)
-                        .create(ldir)
-                        .map_err(|e| format!("mkdir {}: {e}", ldir.display()))?;
-                }
-            }
-            let paths: Vec<Vec<u8>> = level.iter().map(|(r, _, _)| r.clone()).collect();
-            let listings = self.sftp.read_dirs(&paths).await.map_err(|e| match e {
-                // Ctrl-C during the walk: back to the prompt, as sftp.
-                oxssh_sftp::Error::Interrupted => String::new(),
-                e => self.error("readdir", &e),
-            })?;
-            let mut next = Vec::new();
-            for ((rdir, ldir, attrs), listing) in level.into_iter().zip(listings) {
-                let entries = listing.map_err(|e| {
-                    self.error(&format!("Unable to open directory \"{}\"", show(&rdir)), &e)
-                })?;
-                for entry in entries {
-                    if entry.filename == b"." || entry.filename == b".." {
-                        continue;
-                    }
-                    let rpath = join(&rdir, &entry.filename);
-                    let lpath = ldir.join(base_name(&entry.filename));
-                    if entry.attrs.is_dir() {
-                        next.push((rpath, lpath, entry.attrs));
-                    } else if entry.attrs.is_file() {
-                        files.push((rpath, lpath, entry.attrs));
-                    } else if !self.quiet {
-                        println!("download \"{}\": not a regular file", show(&rpath));
-                    }
-                }
-                dirs_done.push((ldir, attrs));
-            }
-            level = next;
+        let mut walk = RemoteWalk::default();
+        let walked = self.walk_remote(remote, local, &mut walk).await;
+        // sftp names each directory as it goes down into it; scp does not.
+        if !self.scp_style {
+            walk.print_directories();
         }
+        walked?;
+        let RemoteWalk {
+            dirs_done, files, ..
+        } = walk;
         if t.resume {
             for (rpath, lpath, attrs) in &files {
                 self.get_file(rpath, lpath, attrs, t).await?;
@@ -82,6 +45,68 @@ impl Shell {
             for (dir, attrs) in dirs_done.iter().rev() {
                 apply_local(dir, attrs)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Lists the remote tree under `remote` into `walk`, making its directories under
+    /// `local` as it goes.
+    async fn walk_remote(
+        &mut self,
+        remote: &[u8],
+        local: &Path,
+        walk: &mut RemoteWalk,
+    ) -> Result<(), String> {
+        let top = self
+            .sftp
+            .stat(remote)
+            .await
+            .map_err(|e| self.error(&format!("stat remote \"{}\"", show(remote)), &e))?;
+        // Level by level: the directories of one level are listed together.
+        walk.dirs.push((trim_slashes(remote).to_vec(), Vec::new()));
+        let mut level = vec![(remote.to_vec(), local.to_path_buf(), top, 0)];
+        while !level.is_empty() {
+            for (_, ldir, attrs, _) in &level {
+                if !ldir.is_dir() {
+                    fs::DirBuilder::new()
+                        .mode(attrs.permissions.map_or(0o777, |p| p & 0o777) | 0o700)
+                        .create(ldir)
+                        .map_err(|e| format!("mkdir {}: {e}", ldir.display()))?;
+                }
+            }
+            let paths: Vec<Vec<u8>> = level.iter().map(|(r, ..)| r.clone()).collect();
+            let listings = self.sftp.read_dirs(&paths).await.map_err(|e| match e {
+                // Ctrl-C during the walk: back to the prompt, as sftp.
+                oxssh_sftp::Error::Interrupted => String::new(),
+                e => self.error("readdir", &e),
+            })?;
+            let mut next = Vec::new();
+            for ((rdir, ldir, attrs, node), listing) in level.into_iter().zip(listings) {
+                let entries = listing.map_err(|e| {
+                    self.error(&format!("Unable to open directory \"{}\"", show(&rdir)), &e)
+                })?;
+                for entry in entries {
+                    if entry.filename == b"." || entry.filename == b".." {
+                        continue;
+                    }
+                    let rpath = join(&rdir, &entry.filename);
+                    let lpath = ldir.join(base_name(&entry.filename));
+                    if entry.attrs.is_dir() {
+                        let child = walk.dirs.len();
+                        walk.dirs.push((rpath.clone(), Vec::new()));
+                        if let Some((_, children)) = walk.dirs.get_mut(node) {
+                            children.push(child);
+                        }
+                        next.push((rpath, lpath, entry.attrs, child));
+                    } else if entry.attrs.is_file() {
+                        walk.files.push((rpath, lpath, entry.attrs));
+                    } else if !self.quiet {
+                        println!("download \"{}\": not a regular file", show(&rpath));
+                    }
+                }
+                walk.dirs_done.push((ldir, attrs));
+            }
+            level = next;
         }
         Ok(())
     }
@@ -164,6 +189,15 @@ impl Shell {
         let mut files: Vec<(PathBuf, Vec<u8>, fs::Metadata)> = Vec::new();
         while let Some((ldir, rdir, may_exist)) = stack.pop() {
             let meta = fs::metadata(&ldir).map_err(|e| format!("stat {}: {e}", ldir.display()))?;
+            // sftp names each directory as it goes down into it (the top one as the
+            // user named it, marked as a directory); scp does not.
+            if !self.scp_style {
+                if dirs_done.is_empty() {
+                    println!("Entering {}", shown_as_dir(&ldir));
+                } else {
+                    println!("Entering {}", ldir.display());
+                }
+            }
             // A directory inside one this run made cannot exist yet: no need to ask.
             let exists = may_exist && self.sftp.stat(&rdir).await.is_ok_and(|a| a.is_dir());
             if !exists {
@@ -176,11 +210,11 @@ impl Shell {
                     .await
                     .map_err(|e| self.error(&format!("mkdir \"{}\"", show(&rdir)), &e))?;
             }
-            let mut entries: Vec<_> = fs::read_dir(&ldir)
+            // The directory's own order, as sftp goes through it.
+            let entries = fs::read_dir(&ldir)
                 .map_err(|e| format!("opendir \"{}\": {e}", ldir.display()))?
-                .filter_map(Result::ok)
-                .collect();
-            entries.sort_by_key(|e| e.file_name());
+                .filter_map(Result::ok);
+            let first_subdir = stack.len();
             for entry in entries {
                 let lpath = entry.path();
                 let rpath = join(&rdir, &local_bytes(Path::new(&entry.file_name())));
@@ -194,6 +228,10 @@ impl Shell {
                 } else if !self.quiet {
                     println!("Skipping non-regular file {}", lpath.display());
                 }
+            }
+            // Popped in the order they were listed.
+            if let Some(listed) = stack.get_mut(first_subdir..) {
+                listed.reverse();
             }
             dirs_done.push((rdir, meta));
         }
@@ -274,5 +312,47 @@ impl Shell {
             Step::Finish => self.error(&format!("fsetstat \"{remote}\""), &e),
             Step::Close => self.error(&format!("close remote \"{remote}\""), &e),
         })
+    }
+}
+
+/// What a walk of a remote tree found: its directories (each with its subdirectories,
+/// in the server's order), the local directories made, and the files to fetch.
+#[derive(Debug, Default)]
+struct RemoteWalk {
+    dirs: Vec<(Vec<u8>, Vec<usize>)>,
+    dirs_done: Vec<(PathBuf, Attrs)>,
+    files: Vec<(Vec<u8>, PathBuf, Attrs)>,
+}
+
+impl RemoteWalk {
+    /// "Retrieving DIR" for each directory listed, depth first in the server's order,
+    /// as sftp prints them going down the tree.
+    fn print_directories(&self) {
+        let mut stack = vec![0];
+        while let Some(node) = stack.pop() {
+            let Some((path, children)) = self.dirs.get(node) else {
+                continue;
+            };
+            println!("Retrieving {}", show(path));
+            stack.extend(children.iter().rev());
+        }
+    }
+}
+
+/// `path` without trailing slashes (`/` stays), as a canonical remote path has none.
+fn trim_slashes(path: &[u8]) -> &[u8] {
+    let slashes = path.iter().rev().take_while(|&&b| b == b'/').count();
+    // Nothing but slashes: the root stays.
+    let kept = (path.len() - slashes).max(path.len().min(1));
+    path.get(..kept).unwrap_or(path)
+}
+
+/// A local directory's path as sftp shows it in messages: with a trailing slash.
+pub(super) fn shown_as_dir(path: &Path) -> String {
+    let shown = path.display().to_string();
+    if shown.ends_with('/') {
+        shown
+    } else {
+        format!("{shown}/")
     }
 }
