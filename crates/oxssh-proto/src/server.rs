@@ -593,6 +593,20 @@ impl ServerConnection {
         self.connection.write(&mut self.transport, id, data, stderr)
     }
 
+    /// Sends one data packet of stdout (or stderr when `stderr`) that `fill` writes in
+    /// place, straight into the outgoing packet buffer (see [`Connection::write_with`]).
+    pub fn write_with<E>(
+        &mut self,
+        id: ChannelId,
+        max: usize,
+        stderr: bool,
+        fill: impl FnOnce(&mut [u8]) -> Result<usize, E>,
+    ) -> Result<Result<usize, E>, TransportError> {
+        self.connected()?;
+        self.connection
+            .write_with(&mut self.transport, id, max, stderr, fill)
+    }
+
     /// Reads what the client sent on a channel (its stdin).
     pub fn read(&mut self, id: ChannelId, buf: &mut [u8]) -> Result<usize, TransportError> {
         self.connected()?;

@@ -173,6 +173,51 @@ fn room(core: &ServerConnection, id: ChannelId) -> usize {
     }
 }
 
+/// Whether channel `id`'s output is read straight into its data packets: when the
+/// client takes packets of 64 KiB or more. Smaller packets (OpenSSH's `ssh` takes
+/// 32 KiB) would mean several reads from the child per read into the buffer.
+fn in_place(core: &ServerConnection, id: ChannelId) -> bool {
+    const MIN_PACKET: u32 = 64 * 1024;
+    core.connection()
+        .channel(id)
+        .is_some_and(|c| c.remote_max_packet >= MIN_PACKET)
+}
+
+/// Reads the child's output (at most `max` bytes) into a data packet of channel
+/// `id`, which is then sent; whether anything moved (data, or the end of output).
+fn read_into_packet(
+    core: &mut ServerConnection,
+    id: ChannelId,
+    output: &mut ChildOutput,
+    max: usize,
+    cx: &mut Context<'_>,
+) -> Result<bool, TransportError> {
+    let source = &mut output.source;
+    let mut polled = Poll::Pending;
+    let sent = core.write_with(id, max, output.stderr, |room| {
+        let mut read_buf = ReadBuf::new(room);
+        polled = Pin::new(&mut **source).poll_read(cx, &mut read_buf);
+        Ok::<_, std::convert::Infallible>(read_buf.filled().len())
+    })?;
+    let sent = match sent {
+        Ok(n) => n,
+        Err(never) => match never {},
+    };
+    match polled {
+        Poll::Pending => Ok(false),
+        // The end, or an error reading (the child's end went away).
+        Poll::Ready(Err(_)) => {
+            output.eof = true;
+            Ok(true)
+        }
+        Poll::Ready(Ok(())) if sent == 0 => {
+            output.eof = true;
+            Ok(true)
+        }
+        Poll::Ready(Ok(())) => Ok(true),
+    }
+}
+
 /// Moves bytes between the sessions' children and their channels: queued input into
 /// the children, output into the channels as far as their windows allow. Ready when
 /// anything moved (the caller then steps the core and comes back); pending otherwise,
@@ -203,6 +248,10 @@ pub(crate) fn poll_children(
             let max = room(core, id);
             if max == 0 {
                 break;
+            }
+            if in_place(core, id) {
+                progress |= read_into_packet(core, id, output, max, cx)?;
+                continue;
             }
             let read = OUTPUT_BUFFER.with_borrow_mut(|buf| {
                 let window = buf.get_mut(..max).unwrap_or_default();
