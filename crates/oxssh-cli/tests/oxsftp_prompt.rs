@@ -169,34 +169,57 @@ fn ctrl_c_drops_the_line_and_stops_a_transfer_not_oxsftp() {
 
 #[test]
 fn a_line_wider_than_the_terminal_redraws_right_when_edited() {
-    let Some(f) = oxsshd() else {
+    // "sftp> lls " is 10 columns: "XX" falls on columns 29 and 30, across the wrap.
+    // Left across the wrap and back, then Backspace twice across it, and the fix.
+    let Some((rows, line)) = edit_on_a_narrow_terminal(
+        "ox-wrap",
+        "a-rather-long-local-file-name-0123456789.txt",
+        &[
+            "lls a-rather-long-localXXfile-name-0123456789.txt",
+            &"\x1b[D".repeat(30),
+            &"\x1b[C".repeat(6),
+            "\x7f\x7f-\n",
+        ],
+        "sftp> lls a-rather-long-local-",
+    ) else {
         return;
     };
-    let local = tempfile::tempdir().unwrap();
-    let remote = RemoteDir::new("ox-wrap");
-    let name = "a-rather-long-local-file-name-0123456789.txt";
-    std::fs::write(local.path().join(name), b"x").unwrap();
-    let mut term = prompt_sized(&f, local.path(), remote.path(), &[], 30);
-    // "sftp> lls " is 10 columns: "XX" falls on columns 29 and 30, across the wrap.
-    term.type_text("lls a-rather-long-localXXfile-name-0123456789.txt");
-    // Left across the wrap and back, then Backspace twice across it, and the fix.
-    term.type_text(&"\x1b[D".repeat(30));
-    term.type_text(&"\x1b[C".repeat(6));
-    command(&mut term, "\x7f\x7f-\n");
-    term.type_text("bye\n");
-    let (status, screen) = term.finish(WAIT);
-    assert!(status.success(), "{screen}");
-    let rows = support::screen::play(&screen, 30);
     let shown = rows.join("\n");
-    let line = rows
-        .iter()
-        .position(|r| r == "sftp> lls a-rather-long-local-")
-        .unwrap_or_else(|| panic!("the edited line is not on the screen:\n{shown}"));
     assert_eq!(rows[line + 1], "file-name-0123456789.txt", "{shown}");
     // The listing of the file (the line ran as edited), and no stale characters.
     assert_eq!(rows[line + 2], "a-rather-long-local-file-name-", "{shown}");
     assert_eq!(rows[line + 3], "0123456789.txt", "{shown}");
     assert!(!shown.contains("XX"), "{shown}");
+}
+
+/// Types `keys` at oxsftp's prompt on a 30-column terminal, in a local directory that
+/// holds the file `name`, running the line with the last of them; the screen's rows
+/// and the row where the line, drawn as `first_row`, starts.
+fn edit_on_a_narrow_terminal(
+    tag: &str,
+    name: &str,
+    keys: &[&str],
+    first_row: &str,
+) -> Option<(Vec<String>, usize)> {
+    let f = oxsshd()?;
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new(tag);
+    std::fs::write(local.path().join(name), b"x").unwrap();
+    let mut term = prompt_sized(&f, local.path(), remote.path(), &[], 30);
+    let (last, typed) = keys.split_last().unwrap();
+    for key in typed {
+        term.type_text(key);
+    }
+    command(&mut term, last);
+    term.type_text("bye\n");
+    let (status, screen) = term.finish(WAIT);
+    assert!(status.success(), "{screen}");
+    let rows = support::screen::play(&screen, 30);
+    let line = rows
+        .iter()
+        .position(|r| r == first_row)
+        .unwrap_or_else(|| panic!("the edited line is not on the screen:\n{}", rows.join("\n")));
+    Some((rows, line))
 }
 
 #[test]
@@ -421,33 +444,27 @@ fn recursive_transfers_print_each_files_final_line_once_and_nothing_with_q() {
 
 #[test]
 fn a_wide_character_line_wraps_and_edits_by_terminal_columns() {
-    let Some(f) = oxsshd() else {
+    let name = "日本語のファイル名前です.txt";
+    // "sftp> lls -1 " is 13 columns, then eight wide characters to column 29, where
+    // the "Z" typed by mistake fits; 名 then starts row 1. Left onto "Z" (over
+    // 名前です.txt), delete it: 名 no longer fits in column 29 and wraps whole; then
+    // Left and Right across the wrap before running it.
+    let Some((rows, line)) = edit_on_a_narrow_terminal(
+        "ox-wide",
+        name,
+        &[
+            "lls -1 日本語のファイルZ名前です.txt",
+            &"\x1b[D".repeat(9),
+            "\x1b[3~",
+            &"\x1b[D".repeat(3),
+            &"\x1b[C".repeat(3),
+            "\n",
+        ],
+        "sftp> lls -1 日本語のファイル",
+    ) else {
         return;
     };
-    let local = tempfile::tempdir().unwrap();
-    let remote = RemoteDir::new("ox-wide");
-    let name = "日本語のファイル名前です.txt";
-    std::fs::write(local.path().join(name), b"x").unwrap();
-    let mut term = prompt_sized(&f, local.path(), remote.path(), &[], 30);
-    // "sftp> lls -1 " is 13 columns, then eight wide characters to column 29, where
-    // the "Z" typed by mistake fits; 名 then starts row 1.
-    term.type_text("lls -1 日本語のファイルZ名前です.txt");
-    // Left onto "Z" (over 名前です.txt), delete it: 名 no longer fits in column 29
-    // and wraps whole; then Left and Right across the wrap before running it.
-    term.type_text(&"\x1b[D".repeat(9));
-    term.type_text("\x1b[3~");
-    term.type_text(&"\x1b[D".repeat(3));
-    term.type_text(&"\x1b[C".repeat(3));
-    command(&mut term, "\n");
-    term.type_text("bye\n");
-    let (status, screen) = term.finish(WAIT);
-    assert!(status.success(), "{screen}");
-    let rows = support::screen::play(&screen, 30);
     let shown = rows.join("\n");
-    let line = rows
-        .iter()
-        .position(|r| r == "sftp> lls -1 日本語のファイル")
-        .unwrap_or_else(|| panic!("the edited line is not on the screen:\n{shown}"));
     assert_eq!(rows[line + 1], "名前です.txt", "{shown}");
     // ls found the file by its name as edited.
     assert_eq!(rows[line + 2], name, "{shown}");
