@@ -350,7 +350,8 @@ fn oxsftp_batch_output_matches_openssh_sftp_line_for_line() {
 }
 
 /// `get -r` and `put -r` name each directory as sftp does going down the tree
-/// ("Retrieving DIR", "Entering DIR", in the directory's own order, also with -b), and
+/// ("Retrieving DIR" by its canonical path, "Entering DIR" as typed, in the
+/// directory's own order, also with -b), and
 /// commands from a pipe are echoed as sftp echoes them, with nothing after the last.
 #[test]
 fn recursive_transfers_name_each_directory_and_piped_commands_echo_as_openssh_sftp() {
@@ -369,7 +370,8 @@ fn recursive_transfers_name_each_directory_and_piped_commands_echo_as_openssh_sf
         random_file(&tree.join(file), 1000 * i, 40 + i as u64);
     }
     let commands = "get -r tree copy\nput -r tree/ back\n\n  lpwd  \n# note\n  @pwd\n\
-                    get -r tree/zz/ copy2\n!rm -r copy back copy2\n";
+                    get -r tree/zz/ copy2\nget -r tree/./../tree/a copy3\n\
+                    !rm -r copy back copy2 copy3\n";
     let run = |program: &str, batch: bool| {
         let file = dir.path().join(".batch");
         std::fs::write(&file, commands).unwrap();
@@ -390,7 +392,7 @@ fn recursive_transfers_name_each_directory_and_piped_commands_echo_as_openssh_sf
         let ours = run(&oxsftp(), batch);
         assert_eq!(ours, theirs, "batch: {batch}");
         assert_eq!(ours.0, Some(0), "{}", ours.2);
-        assert_eq!(ours.1.matches("Retrieving ").count(), 9, "{}", ours.1);
+        assert_eq!(ours.1.matches("Retrieving ").count(), 11, "{}", ours.1);
         assert_eq!(ours.1.matches("Entering ").count(), 7, "{}", ours.1);
     }
 }

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use oxssh_proto::connection::{ChannelId, ChannelRequestKind, WindowSize};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use crate::shared::{ExitStatus, Shared, StdoutSink};
+use crate::shared::{ExitStatus, Shared, StdoutSink, StdoutSinkFn};
 use crate::Error;
 
 /// An open channel. Dropping it closes the channel.
@@ -282,11 +282,8 @@ impl Channel {
     /// nothing is buffered ahead (no copy into the channel's buffer; what it leaves is
     /// buffered and read as usual, in order). `sink` runs on the connection's driver
     /// under its lock: it must not block, and returns how much it took (0 when full).
-    pub fn set_stdout_sink<F>(&self, sink: F)
-    where
-        F: FnMut(&[u8]) -> usize + Send + 'static,
-    {
-        self.shared.lock().slot(self.id).stdout_sink = Some(StdoutSink(Box::new(sink)));
+    pub fn set_stdout_sink(&self, sink: Box<StdoutSinkFn>) {
+        self.shared.lock().slot(self.id).stdout_sink = Some(StdoutSink(sink));
     }
 
     /// Hands the oldest buffered stdout data to `write` where it lies, without copying

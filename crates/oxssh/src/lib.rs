@@ -16,4 +16,4 @@ pub use client::{
 };
 pub use error::Error;
 pub use oxssh_proto::connection::WindowSize;
-pub use shared::ExitStatus;
+pub use shared::{ExitStatus, StdoutSinkFn};

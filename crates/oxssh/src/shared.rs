@@ -48,11 +48,12 @@ pub(crate) struct ChannelSlot {
     pub stdout_sink: Option<StdoutSink>,
 }
 
-/// A non-blocking consumer of a channel's stdout: returns how much of the data it took.
-pub(crate) type SinkFn = dyn FnMut(&[u8]) -> usize + Send;
+/// A non-blocking consumer of a channel's stdout (see
+/// [`crate::Channel::set_stdout_sink`]): returns how much of the data it took.
+pub type StdoutSinkFn = dyn FnMut(&[u8]) -> usize + Send;
 
-/// A channel's [`SinkFn`], boxed.
-pub(crate) struct StdoutSink(pub Box<SinkFn>);
+/// A channel's [`StdoutSinkFn`].
+pub(crate) struct StdoutSink(pub Box<StdoutSinkFn>);
 
 impl std::fmt::Debug for StdoutSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -267,7 +267,7 @@ async fn a_stdout_sink_takes_data_in_order_with_the_rest_read_as_usual() {
     let order = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     {
         let (taken, calls, order) = (taken.clone(), calls.clone(), order.clone());
-        channel.set_stdout_sink(move |bytes| {
+        channel.set_stdout_sink(Box::new(move |bytes: &[u8]| {
             if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 4 == 3 {
                 return 0;
             }
@@ -275,7 +275,7 @@ async fn a_stdout_sink_takes_data_in_order_with_the_rest_read_as_usual() {
             let at = order.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
             taken.lock().unwrap().push((at, bytes[..n].to_vec()));
             n
-        });
+        }));
     }
     let mut wr = channel.writer();
     let writer = tokio::spawn(async move {

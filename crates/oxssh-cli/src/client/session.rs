@@ -209,8 +209,6 @@ pub async fn run(
     Ok(ended)
 }
 
-/// Resolves when the connection fails (a protocol error, a timeout, a reset); never
-/// after a clean close, since what was received before it still belongs on stdout.
 /// What the channel has for our stdout next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Output {
@@ -239,6 +237,8 @@ async fn next_output(
     })
 }
 
+/// Resolves when the connection fails (a protocol error, a timeout, a reset); never
+/// after a clean close, since what was received before it still belongs on stdout.
 async fn connection_failure(client: &Client) -> oxssh::Error {
     match client.wait_closed().await {
         oxssh::Error::Closed => std::future::pending().await,

@@ -180,9 +180,6 @@ impl Drop for StdinReader {
     }
 }
 
-/// Takes channel data without blocking; returns how much it took.
-pub type OutputSink = dyn FnMut(&[u8]) -> usize + Send;
-
 /// The process's standard output; restores its file flags when dropped.
 #[derive(Debug)]
 pub struct StdoutWriter {
@@ -264,7 +261,7 @@ impl StdoutWriter {
     /// without blocking the connection: the pipe (what does not fit stays buffered in
     /// the channel, for [`StdoutWriter::write_from`]) or a file. Errors take nothing:
     /// the data stays buffered and the next write reports them.
-    pub fn sink(&self) -> Option<Box<OutputSink>> {
+    pub fn sink(&self) -> Option<Box<oxssh::StdoutSinkFn>> {
         match &self.sink {
             Sink::Pipe(pipe) => {
                 let pipe = Arc::clone(pipe);

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use oxssh_proto::connection::channel::MIN_IN_PLACE_PACKET;
 use oxssh_proto::connection::{ChannelId, Lifecycle};
 use oxssh_proto::{ServerConnection, TransportError};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -156,6 +157,20 @@ impl ChildOutput {
     pub fn is_open(&self) -> bool {
         !self.eof
     }
+
+    /// Whether a read of `read` bytes whose poll came to `polled` moved anything: data,
+    /// or the end of the output (nothing read, or an error reading: the child's end went
+    /// away), which is noted.
+    fn settle(&mut self, polled: Poll<std::io::Result<()>>, read: usize) -> bool {
+        match polled {
+            Poll::Pending => false,
+            Poll::Ready(Ok(())) if read > 0 => true,
+            Poll::Ready(_) => {
+                self.eof = true;
+                true
+            }
+        }
+    }
 }
 
 /// How much output channel `id` can send right now.
@@ -174,13 +189,11 @@ fn room(core: &ServerConnection, id: ChannelId) -> usize {
 }
 
 /// Whether channel `id`'s output is read straight into its data packets: when the
-/// client takes packets of 64 KiB or more. Smaller packets (OpenSSH's `ssh` takes
-/// 32 KiB) would mean several reads from the child per read into the buffer.
+/// client takes large packets ([`MIN_IN_PLACE_PACKET`]).
 fn in_place(core: &ServerConnection, id: ChannelId) -> bool {
-    const MIN_PACKET: u32 = 64 * 1024;
     core.connection()
         .channel(id)
-        .is_some_and(|c| c.remote_max_packet >= MIN_PACKET)
+        .is_some_and(|c| c.remote_max_packet >= MIN_IN_PLACE_PACKET)
 }
 
 /// Reads the child's output (at most `max` bytes) into a data packet of channel
@@ -194,28 +207,12 @@ fn read_into_packet(
 ) -> Result<bool, TransportError> {
     let source = &mut output.source;
     let mut polled = Poll::Pending;
-    let sent = core.write_with(id, max, output.stderr, |room| {
+    let Ok(sent) = core.write_with(id, max, output.stderr, |room| {
         let mut read_buf = ReadBuf::new(room);
         polled = Pin::new(&mut **source).poll_read(cx, &mut read_buf);
         Ok::<_, std::convert::Infallible>(read_buf.filled().len())
     })?;
-    let sent = match sent {
-        Ok(n) => n,
-        Err(never) => match never {},
-    };
-    match polled {
-        Poll::Pending => Ok(false),
-        // The end, or an error reading (the child's end went away).
-        Poll::Ready(Err(_)) => {
-            output.eof = true;
-            Ok(true)
-        }
-        Poll::Ready(Ok(())) if sent == 0 => {
-            output.eof = true;
-            Ok(true)
-        }
-        Poll::Ready(Ok(())) => Ok(true),
-    }
+    Ok(output.settle(polled, sent))
 }
 
 /// Moves bytes between the sessions' children and their channels: queued input into
@@ -256,21 +253,12 @@ pub(crate) fn poll_children(
             let read = OUTPUT_BUFFER.with_borrow_mut(|buf| {
                 let window = buf.get_mut(..max).unwrap_or_default();
                 let mut read_buf = ReadBuf::new(window);
-                match Pin::new(&mut *output.source).poll_read(cx, &mut read_buf) {
-                    Poll::Pending => Ok(false),
-                    // The end, or an error reading (the child's end went away).
-                    Poll::Ready(Err(_)) => {
-                        output.eof = true;
-                        Ok(true)
-                    }
-                    Poll::Ready(Ok(())) if read_buf.filled().is_empty() => {
-                        output.eof = true;
-                        Ok(true)
-                    }
-                    Poll::Ready(Ok(())) => core
-                        .write(id, read_buf.filled(), output.stderr)
-                        .map(|_| true),
+                let polled = Pin::new(&mut *output.source).poll_read(cx, &mut read_buf);
+                let data = read_buf.filled();
+                if matches!(polled, Poll::Ready(Ok(()))) && !data.is_empty() {
+                    core.write(id, data, output.stderr)?;
                 }
+                Ok::<_, TransportError>(output.settle(polled, data.len()))
             });
             progress |= read?;
         }

@@ -22,6 +22,7 @@ use std::io::BufRead;
 use std::sync::Arc;
 
 use oxssh_config::{Options, OsEnv};
+use oxssh_proto::connection::channel::MIN_IN_PLACE_PACKET;
 
 use crate::client::run::{connect_authenticated, expand_tilde, fail, init_logging, resolve_config};
 pub(crate) use shell::{Outcome, Shell, Transfers};
@@ -173,17 +174,14 @@ pub(crate) async fn open_sftp(
     let mut sftp = oxssh_sftp::Sftp::new(Box::new(channel) as _, Box::new(writer) as _)
         .await
         .map_err(|e| fail(&[format!("{e}"), "Connection closed".into()]))?;
-    // A WRITE built in place fits one data packet. Below 64 KiB packets (OpenSSH's
-    // sshd takes 32 KiB) that means several times the requests, which costs the
-    // server's sftp-server more than the copy saves us: large WRITEs go copied.
+    // A WRITE built in place fits one data packet: with small packets (OpenSSH's
+    // sshd takes 32 KiB) that would be several times the requests for the server's
+    // sftp-server, which costs it more than the copy saves us.
     if packets.0.peer_max_packet().unwrap_or(0) >= MIN_IN_PLACE_PACKET {
         sftp.set_in_place_writer(Box::new(packets));
     }
     Ok(sftp)
 }
-
-/// Least peer packet size for uploads read straight into their packets.
-const MIN_IN_PLACE_PACKET: u32 = 64 * 1024;
 
 /// The session channel as a stream that builds an SFTP request in place in a data
 /// packet (an upload's WRITEs are read from the file straight into their packets).

@@ -12,7 +12,7 @@ use oxssh_sftp::codec::{ext, open_flags, Attrs};
 
 use super::progress::Meter;
 use super::shell::{base_name, join, local_bytes, local_glob, show, Shell, Transfers};
-use super::tree::shown_as_dir;
+use super::tree::{marked_dir, shown_as_dir};
 
 impl Shell {
     /// `get [-afpr] remote [local]`.
@@ -48,9 +48,8 @@ impl Shell {
             let result = if attrs.is_dir() {
                 if t.recursive {
                     if !self.quiet {
-                        let shown = show(&path);
-                        let slash = if shown.ends_with('/') { "" } else { "/" };
-                        println!("Fetching {shown}{slash} to {}", target.display());
+                        let shown = marked_dir(show(&path));
+                        println!("Fetching {shown} to {}", target.display());
                     }
                     self.get_tree(&path, &target, t).await
                 } else if self.scp_style {

@@ -57,14 +57,19 @@ impl Shell {
         local: &Path,
         walk: &mut RemoteWalk,
     ) -> Result<(), String> {
+        // Walked (and named) by its canonical path, as sftp walks it.
+        let remote = match self.sftp.realpath(remote).await {
+            Ok(canonical) => canonical,
+            Err(_) => remote.to_vec(),
+        };
         let top = self
             .sftp
-            .stat(remote)
+            .stat(&remote)
             .await
-            .map_err(|e| self.error(&format!("stat remote \"{}\"", show(remote)), &e))?;
+            .map_err(|e| self.error(&format!("stat remote \"{}\"", show(&remote)), &e))?;
         // Level by level: the directories of one level are listed together.
-        walk.dirs.push((trim_slashes(remote).to_vec(), Vec::new()));
-        let mut level = vec![(remote.to_vec(), local.to_path_buf(), top, 0)];
+        walk.dirs.push((remote.clone(), Vec::new()));
+        let mut level = vec![(remote, local.to_path_buf(), top, 0)];
         while !level.is_empty() {
             for (_, ldir, attrs, _) in &level {
                 if !ldir.is_dir() {
@@ -339,20 +344,15 @@ impl RemoteWalk {
     }
 }
 
-/// `path` without trailing slashes (`/` stays), as a canonical remote path has none.
-fn trim_slashes(path: &[u8]) -> &[u8] {
-    let slashes = path.iter().rev().take_while(|&&b| b == b'/').count();
-    // Nothing but slashes: the root stays.
-    let kept = (path.len() - slashes).max(path.len().min(1));
-    path.get(..kept).unwrap_or(path)
-}
-
 /// A local directory's path as sftp shows it in messages: with a trailing slash.
 pub(super) fn shown_as_dir(path: &Path) -> String {
-    let shown = path.display().to_string();
-    if shown.ends_with('/') {
-        shown
-    } else {
-        format!("{shown}/")
+    marked_dir(path.display().to_string())
+}
+
+/// A directory's name as sftp's globbing shows it: ending in a slash.
+pub(super) fn marked_dir(mut shown: String) -> String {
+    if !shown.ends_with('/') {
+        shown.push('/');
     }
+    shown
 }

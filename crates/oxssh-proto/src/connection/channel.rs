@@ -34,6 +34,11 @@ pub const DEFAULT_WINDOW: u32 = 4 * 1024 * 1024;
 /// and such a packet (plus header, padding and MAC) stays well under the 256 KiB
 /// packet length OpenSSH's and our transport accept (`PACKET_MAX_SIZE`).
 pub const DEFAULT_MAX_PACKET: u32 = 128 * 1024;
+/// Least peer packet size for which data is best read straight into each packet
+/// (`write_with`) rather than through a large buffer: below it (OpenSSH takes 32 KiB)
+/// every packet would cost a read, or an SFTP request, of its own, which costs more
+/// than the copy it saves.
+pub const MIN_IN_PLACE_PACKET: u32 = 64 * 1024;
 
 /// The state of one channel.
 #[derive(Debug)]
