@@ -332,18 +332,7 @@ fn oxsftp_batch_output_matches_openssh_sftp_line_for_line() {
                     -mkdir a\n-rmdir nonexist\n-rename nonexist x\n-chmod 600 nonexist\n\
                     -cd nonexist\n-ls nonexist\nversion\n-chown 0 nonexist\nln -s a l\n\
                     -ln -s a l\n-ln a l\nrm l\nprogress\n@pwd\n";
-    let run = |program: &str| {
-        let file = dir.path().join(".batch");
-        std::fs::write(&file, commands).unwrap();
-        let mut cmd = std::process::Command::new(program);
-        cmd.current_dir(dir.path())
-            .args(["-D", sftp_server, "-b"])
-            .arg(&file);
-        let out = support::run(&mut cmd, b"", support::sftp::TRANSFER_TIMEOUT);
-        std::fs::remove_file(&file).unwrap();
-        // OpenSSH's log lines end in CR LF on stderr.
-        (out.code(), out.stdout, out.stderr.replace('\r', ""))
-    };
+    let run = |program: &str| run_direct(program, sftp_server, dir.path(), commands, true);
     let theirs = run("sftp");
     let ours = run(&oxsftp());
     assert_eq!(ours, theirs);
@@ -372,21 +361,8 @@ fn recursive_transfers_name_each_directory_and_piped_commands_echo_as_openssh_sf
     let commands = "get -r tree copy\nput -r tree/ back\n\n  lpwd  \n# note\n  @pwd\n\
                     get -r tree/zz/ copy2\nget -r tree/./../tree/a copy3\n\
                     !rm -r copy back copy2 copy3\n";
-    let run = |program: &str, batch: bool| {
-        let file = dir.path().join(".batch");
-        std::fs::write(&file, commands).unwrap();
-        let mut cmd = std::process::Command::new(program);
-        cmd.current_dir(dir.path()).args(["-D", sftp_server]);
-        let input: &[u8] = if batch {
-            cmd.arg("-b").arg(&file);
-            b""
-        } else {
-            commands.as_bytes()
-        };
-        let out = support::run(&mut cmd, input, support::sftp::TRANSFER_TIMEOUT);
-        std::fs::remove_file(&file).unwrap();
-        (out.code(), out.stdout, out.stderr)
-    };
+    let run =
+        |program: &str, batch: bool| run_direct(program, sftp_server, dir.path(), commands, batch);
     for batch in [true, false] {
         let theirs = run("sftp", batch);
         let ours = run(&oxsftp(), batch);
@@ -413,15 +389,7 @@ fn progress_on_with_stdout_not_a_terminal_draws_no_meter_as_openssh_sftp() {
     random_file(&dir.path().join("big.bin"), 2 << 20, 95);
     // The meter switched on: OpenSSH's sftp still draws nothing when stdout is a pipe.
     let run = |program: &str, commands: &str| {
-        let file = dir.path().join(".batch");
-        std::fs::write(&file, commands).unwrap();
-        let mut cmd = std::process::Command::new(program);
-        cmd.current_dir(dir.path())
-            .args(["-D", sftp_server, "-b"])
-            .arg(&file);
-        let out = support::run(&mut cmd, b"", support::sftp::TRANSFER_TIMEOUT);
-        std::fs::remove_file(&file).unwrap();
-        (out.code(), out.stdout, out.stderr.replace('\r', ""))
+        run_direct(program, sftp_server, dir.path(), commands, true)
     };
     let files = "progress\nget tree/f0 copy\nput big.bin big2\nget big2 big3\nget tree/f* .\n\
                  !rm -r copy big2 big3 f0 f1 f2 f3\n";
@@ -437,4 +405,29 @@ fn progress_on_with_stdout_not_a_terminal_draws_no_meter_as_openssh_sftp() {
     assert!(!stdout.contains('%') && !stdout.contains('\r'), "{stdout}");
     assert_same_tree(&dir.path().join("tree"), &dir.path().join("copy"));
     assert_same_tree(&dir.path().join("tree"), &dir.path().join("back"));
+}
+
+/// Runs `program -D sftp_server` in `dir` on `commands`, as a `-b` batch file or on
+/// its stdin: exit code, stdout and stderr (OpenSSH's log lines there end in CR LF;
+/// the CRs are dropped).
+fn run_direct(
+    program: &str,
+    sftp_server: &str,
+    dir: &std::path::Path,
+    commands: &str,
+    batch: bool,
+) -> (Option<i32>, String, String) {
+    let file = dir.join(".batch");
+    std::fs::write(&file, commands).unwrap();
+    let mut cmd = std::process::Command::new(program);
+    cmd.current_dir(dir).args(["-D", sftp_server]);
+    let input: &[u8] = if batch {
+        cmd.arg("-b").arg(&file);
+        b""
+    } else {
+        commands.as_bytes()
+    };
+    let out = support::run(&mut cmd, input, support::sftp::TRANSFER_TIMEOUT);
+    std::fs::remove_file(&file).unwrap();
+    (out.code(), out.stdout, out.stderr.replace('\r', ""))
 }
