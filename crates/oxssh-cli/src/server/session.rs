@@ -92,7 +92,8 @@ impl Session {
         };
         // internal-sftp's stderr is its log (see `crate::sftp_server`): it goes to ours,
         // as sshd's internal-sftp logs through sshd, not to the client.
-        let log_stderr = spec.program_name() == Some(std::ffi::OsStr::new(super::INTERNAL_SFTP));
+        let internal_sftp = spec.program_name() == Some(std::ffi::OsStr::new(super::INTERNAL_SFTP));
+        let log_stderr = internal_sftp;
         // Its `-f FACILITY` applies when our log is syslog.
         let facility = spec
             .program_args()
@@ -102,8 +103,13 @@ impl Session {
             .and_then(|f| f.to_str())
             .and_then(oxssh_config::sshd::SyslogFacility::parse);
         let mut running = spec.spawn(stdio).map_err(|e| e.to_string())?;
-        widen_pipe(running.child.stdin.as_ref());
-        widen_pipe(running.child.stdout.as_ref());
+        let stdin_size = if internal_sftp {
+            SFTP_STDIN_PIPE_SIZE
+        } else {
+            PIPE_SIZE
+        };
+        widen_pipe(running.child.stdin.as_ref(), stdin_size);
+        widen_pipe(running.child.stdout.as_ref(), PIPE_SIZE);
         self.started = true;
         self.pid = running.pid().and_then(|p| i32::try_from(p).ok());
         // On a pty the terminal driver turns `\n` into `\r\n`; the greeting does not
@@ -258,14 +264,21 @@ const LOG_LINE: usize = 4096;
 /// Bytes a session's stdin and stdout pipes hold (Linux's default is 64 KiB).
 const PIPE_SIZE: i32 = 256 * 1024;
 
-/// Gives a pipe to the child room for [`PIPE_SIZE`] bytes, so a bulk transfer moves in
+/// Bytes internal-sftp's stdin pipe holds: four whole WRITE requests of the largest
+/// size (256 KiB), so oxsshd queues the next ones while the server writes one to its
+/// file instead of stopping mid-request. Paired 2 GiB uploads here, oxsftp to
+/// internal-sftp: ~700 -> ~790 MB/s. Not for other commands: `cat` took an upload
+/// 10-15% slower through a 1 MiB pipe (its data no longer stays in cache).
+const SFTP_STDIN_PIPE_SIZE: i32 = 1024 * 1024;
+
+/// Gives a pipe to the child room for `size` bytes, so a bulk transfer moves in
 /// larger reads and writes with fewer wake-ups on both sides. Only as root, which the
 /// kernel's per-user pipe quota (`pipe-user-pages-soft`) does not limit: a personal
 /// server's many sessions would otherwise use up its user's quota, and the user's other
 /// pipes would shrink to two pages. Best effort: the default size works too.
-fn widen_pipe(pipe: Option<&impl std::os::fd::AsFd>) {
+fn widen_pipe(pipe: Option<&impl std::os::fd::AsFd>, size: i32) {
     if let Some(pipe) = pipe.filter(|_| nix::unistd::geteuid().is_root()) {
-        let _ = nix::fcntl::fcntl(pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(PIPE_SIZE));
+        let _ = nix::fcntl::fcntl(pipe, nix::fcntl::FcntlArg::F_SETPIPE_SZ(size));
     }
 }
 
