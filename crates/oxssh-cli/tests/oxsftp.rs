@@ -338,6 +338,33 @@ fn oxsftp_batch_output_matches_openssh_sftp_line_for_line() {
     assert_eq!(ours, theirs);
 }
 
+/// `ls -lh` writes sizes as sftp does (OpenBSD's fmt_scaled: `512B`, `1.5K`, `30.0M`,
+/// `512M`, `2.0G`) and `df -h` its columns (`252GB`).
+#[test]
+fn oxsftp_human_sizes_match_openssh_sftp() {
+    if !support::require_peer("sftp") {
+        return;
+    }
+    let Some(sftp_server) = support::sftp::openssh_sftp_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sizes: [u64; 7] = [0, 512, 1000, 1536, 2007, 30 << 20, 2 << 30];
+    let mut commands = String::new();
+    for size in sizes {
+        // Sparse: the sizes cost no disk.
+        let file = std::fs::File::create(dir.path().join(format!("f{size}"))).unwrap();
+        file.set_len(size).unwrap();
+        commands.push_str(&format!("ls -lh f{size}\n"));
+    }
+    commands.push_str("df -h\n");
+    let run = |program: &str| run_direct(program, sftp_server, dir.path(), &commands, true);
+    let theirs = run("sftp");
+    let ours = run(&oxsftp());
+    assert_eq!(ours, theirs);
+    assert!(theirs.1.contains(" 1.5K "), "{}", theirs.1);
+}
+
 /// `get -r` and `put -r` name each directory as sftp does going down the tree
 /// ("Retrieving DIR" by its canonical path, "Entering DIR" as typed, in the
 /// directory's own order, also with -b), and

@@ -5,8 +5,8 @@
 use oxssh_sftp::codec::{Attrs, NameEntry};
 use oxssh_sftp::server::listing;
 
-use super::progress::scaled;
 use super::shell::{show, split_last, Outcome, Shell, Transfers};
+use super::units::fmt_scaled;
 use super::width;
 
 const HELP: &str = "\
@@ -569,7 +569,7 @@ fn long_line(e: &NameEntry, human: bool, names: Option<&Owners>) -> String {
         .unwrap_or_else(|| gid.to_string());
     let size = e.attrs.size.unwrap_or(0);
     let size = if human {
-        scaled(size)
+        fmt_scaled(size)
     } else {
         size.to_string()
     };
@@ -638,12 +638,13 @@ async fn df(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), 
             "{:>8} {:>8} {:>8} {:>8} {:>12}",
             "Size", "Used", "Avail", "(root)", "%Capacity"
         );
+        // sftp's `%7sB`: fmt_scaled's figure and a B.
         println!(
-            "{:>8} {:>8} {:>8} {:>8} {pct:>11}%",
-            scaled(size),
-            scaled(used),
-            scaled(avail),
-            scaled(root)
+            "{:>7}B {:>7}B {:>7}B {:>7}B {pct:>11}%",
+            fmt_scaled(size),
+            fmt_scaled(used),
+            fmt_scaled(avail),
+            fmt_scaled(root)
         );
     } else {
         println!(

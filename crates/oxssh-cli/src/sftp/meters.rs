@@ -3,7 +3,7 @@
 //! file. Each file's final line is printed once, when its data is all there (its size
 //! reached, or its end reported; a failed file at what it had moved), in the order
 //! the files complete. Below the final lines one live line is redrawn in place (at
-//! most a few times a second): a file that is moving data, kept until it completes
+//! most once a second): a file that is moving data, kept until it completes
 //! or stalls while another moves. A final line printed while another file is live
 //! takes the live line's place and the live line is drawn again under it. Files still
 //! open when the transfer stops get their final lines then, in the order they started.
@@ -179,10 +179,9 @@ impl Meters {
 
     /// Draws file `i`'s line in place as the live line.
     fn draw_live(&mut self, i: usize, now: Instant) {
-        if let Some(file) = self.files.get(&i) {
-            let line = file
-                .meter
-                .line(file.done, now, self.screen.columns(), false);
+        let cols = self.screen.columns();
+        if let Some(file) = self.files.get_mut(&i) {
+            let line = file.meter.line(file.done, now, cols);
             self.screen.show(&format!("\r{line}"));
             self.live = Some((i, now));
         }
@@ -196,7 +195,7 @@ impl Meters {
             return;
         };
         file.meter.stop_at(now);
-        let line = file.meter.line(file.done, now, self.screen.columns(), true);
+        let line = file.meter.line(file.done, now, self.screen.columns());
         self.screen.show(&format!("\r{line}\n"));
         match self.live {
             Some((j, _)) if j != i => self.draw_live(j, now),
@@ -241,7 +240,7 @@ mod tests {
     use super::{Meters, Screen};
 
     /// A screen 50 columns wide that keeps what is written: a line is 49 columns, the
-    /// numbers 33 of them, the name 16.
+    /// figures 34 of them, the name 15.
     struct Record(Rc<RefCell<String>>);
 
     impl Screen for Record {
@@ -261,14 +260,14 @@ mod tests {
         (meters, out, Instant::now())
     }
 
-    /// A redrawn line: `name` in its 16 columns, then `numbers`.
+    /// A redrawn line: `name` in its 15 columns, then `numbers`.
     fn live(name: &str, numbers: &str) -> String {
-        format!("\r{name:<16}{numbers}")
+        format!("\r{name:<15}{numbers}")
     }
 
     /// A final line.
     fn last(name: &str, numbers: &str) -> String {
-        format!("\r{name:<16}{numbers}\n")
+        format!("\r{name:<15}{numbers}\n")
     }
 
     fn ms(t0: Instant, ms: u64) -> Instant {
@@ -310,7 +309,7 @@ mod tests {
         m.progress_at(0, 1024, ms(t0, 1000));
         assert_eq!(
             take(&out),
-            [live("big.bin", "  25% 1.0KB   1.0KB/s   00:03 ETA")]
+            [live("big.bin", "  25% 1024     1.0KB/s   00:03 ETA")]
         );
         // small moves under it, then completes: its final line replaces the live line,
         // which is drawn again below.
@@ -320,37 +319,37 @@ mod tests {
         assert_eq!(
             take(&out),
             [
-                last("small.txt", " 100% 1.0KB    512B/s   00:02    "),
-                live("big.bin", "  25% 1.0KB    512B/s   00:06 ETA"),
+                last("small.txt", " 100% 1024     0.5KB/s   00:02    "),
+                live("big.bin", "  25% 1024     0.9KB/s   00:03 ETA"),
             ]
         );
         // Its close reported later prints nothing more.
         m.finish_at(1, Some(1024), ms(t0, 2100));
         assert_eq!(take(&out), Vec::<String>::new());
-        // big redraws at most every 250 ms.
+        // big redraws at most once a second; its rate is smoothed (0.9 old + 0.1 new).
         m.progress_at(0, 2048, ms(t0, 2100));
         assert_eq!(take(&out), Vec::<String>::new());
         m.progress_at(0, 3072, ms(t0, 3000));
         assert_eq!(
             take(&out),
-            [live("big.bin", "  75% 3.0KB   1.0KB/s   00:01 ETA")]
+            [live("big.bin", "  75% 3072     1.0KB/s   00:00 ETA")]
         );
         // mid moves; big completes: no live line until a moving file draws one.
         m.progress_at(2, 1024, ms(t0, 3500));
         m.progress_at(0, 4096, ms(t0, 4000));
         assert_eq!(
             take(&out),
-            [last("big.bin", " 100% 4.0KB   1.0KB/s   00:04    ")]
+            [last("big.bin", " 100% 4096     1.0KB/s   00:04    ")]
         );
         m.progress_at(2, 1536, ms(t0, 4500));
         assert_eq!(
             take(&out),
-            [live("mid.dat", "  75% 1.5KB    341B/s   00:01 ETA")]
+            [live("mid.dat", "  75% 1536     0.3KB/s   00:01 ETA")]
         );
         m.finish_at(2, Some(2048), ms(t0, 5000));
         assert_eq!(
             take(&out),
-            [last("mid.dat", " 100% 2.0KB    409B/s   00:05    ")]
+            [last("mid.dat", " 100% 2048     0.4KB/s   00:05    ")]
         );
         drop(m);
         assert_eq!(take(&out), Vec::<String>::new(), "each line came once");
@@ -406,7 +405,7 @@ mod tests {
         m.fail_at(0, ms(t0, 1500));
         assert_eq!(
             take(&out),
-            [last("broken", "  30%  300B    200B/s   00:01    ")]
+            [last("broken", "  30%  300     0.3KB/s   00:02 ETA")]
         );
         m.fail_at(0, ms(t0, 1600));
         assert_eq!(take(&out), Vec::<String>::new());
@@ -432,7 +431,10 @@ mod tests {
         m.finish_at(0, Some(0), ms(t0, 10));
         let frames = take(&out);
         assert_eq!(frames.len(), 1);
-        assert_eq!(frames, [last("empty", " 100%    0B      0B/s   00:00    ")]);
+        assert_eq!(
+            frames,
+            [last("empty", " 100%    0     0.0KB/s   00:00    ")]
+        );
     }
 
     #[test]

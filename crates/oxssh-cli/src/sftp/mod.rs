@@ -16,6 +16,7 @@ mod prompt;
 pub(crate) mod shell;
 mod transfer;
 mod tree;
+mod units;
 mod width;
 
 use std::io::BufRead;

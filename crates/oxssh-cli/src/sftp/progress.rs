@@ -1,10 +1,13 @@
-//! The transfer progress meter, in the spirit of OpenSSH's: name, percentage, amount,
-//! rate and time left, redrawn in place on a terminal at most a few times a second;
-//! and the `-l` bandwidth limit, which paces a transfer to the given rate.
+//! The transfer progress meter, OpenSSH's: name, percentage, amount, rate and time
+//! left, redrawn in place on a terminal once a second; and the `-l` bandwidth limit,
+//! which paces a transfer to the given rate.
 //!
-//! A line fills the terminal's width less one column, counted in terminal columns
-//! ([`super::width`]): the name (its control characters escaped) is cut or padded to
-//! what the numbers leave, so a redraw always covers the previous line whole and a
+//! The line is laid out as OpenSSH's scp and sftp lay it out (`units` for its
+//! columns): the name padded to the terminal's width less 35 columns, then 34 columns
+//! of figures, the rate smoothed from one redraw to the next as OpenSSH smooths it, and
+//! once the data is all there the total rate and the time the transfer took. Widths
+//! are counted in terminal columns ([`super::width`]): the name (its control characters
+//! escaped) is cut or padded so a redraw always covers the previous line whole and a
 //! wide character is never cut in half. Drawing happens only where OpenSSH's meter
 //! draws: standard output a terminal, and this process in its foreground.
 
@@ -12,6 +15,7 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
+use super::units::{meter_rate, meter_size};
 use super::width;
 
 /// One transfer's meter (drawn only when `visible`) and pacing.
@@ -27,17 +31,36 @@ pub struct Meter {
     visible: bool,
     limit_bytes_per_sec: Option<u64>,
     base: u64,
+    /// The smoothed rate shown, in bytes per second.
+    rate: f64,
+    /// When the last line was worked out, and the bytes moved by then.
+    sampled: (Instant, u64),
+    /// How long no byte has moved, as of the last line.
+    stalled: Duration,
 }
 
-/// How often a live line is redrawn at most.
-pub(super) const REDRAW: Duration = Duration::from_millis(250);
+/// How often a live line is redrawn at most (OpenSSH: once a second).
+pub(super) const REDRAW: Duration = Duration::from_secs(1);
+
+/// Weight of the previous rate in the smoothed one, at each redraw (OpenSSH's).
+const AGE_FACTOR: f64 = 0.9;
+
+/// How long without progress before the time left gives way to `- stalled -`.
+const STALL_TIME: Duration = Duration::from_secs(5);
+
+/// Columns of figures after the name: ` %3d%% `, amount, space, rate, `/s `, time.
+const FIGURES: usize = 34;
 
 impl Meter {
     /// A meter for `name` of `total` bytes of which `base` are already there (resume).
+    /// A visible one draws its first line at once, as OpenSSH's does.
     pub fn new(name: &str, total: u64, base: u64, visible: bool, limit_kbps: Option<u64>) -> Self {
         let mut meter = Self::started_at(name, total, base, Instant::now());
         meter.visible = visible;
         meter.limit_bytes_per_sec = limit_kbps.map(|k| k.saturating_mul(1000) / 8);
+        if visible {
+            meter.draw(0, Instant::now());
+        }
         meter
     }
 
@@ -53,6 +76,9 @@ impl Meter {
             visible: false,
             limit_bytes_per_sec: None,
             base,
+            rate: 0.0,
+            sampled: (start, 0),
+            stalled: Duration::ZERO,
         }
     }
 
@@ -66,10 +92,14 @@ impl Meter {
             }
         }
         if self.visible && self.drawn.is_none_or(|t| t.elapsed() >= REDRAW) {
-            let now = Instant::now();
-            show(&format!("\r{}", self.line(done, now, columns(), false)));
-            self.drawn = Some(now);
+            self.draw(done, Instant::now());
         }
+    }
+
+    fn draw(&mut self, done: u64, now: Instant) {
+        let line = self.line(done, now, columns());
+        show(&format!("\r{line}"));
+        self.drawn = Some(now);
     }
 
     /// Stops the clock without drawing: a later [`Meter::finish`] shows the time the
@@ -83,47 +113,86 @@ impl Meter {
         self.ended.get_or_insert(now);
     }
 
-    /// The transfer ended with `done` bytes moved.
+    /// The transfer ended with `done` bytes moved: the line is drawn once more unless
+    /// the last one already showed the whole file, and the cursor goes to a new line.
     pub fn finish(&mut self, done: u64) {
         if self.visible {
-            let line = self.line(done, Instant::now(), columns(), true);
-            show(&format!("\r{line}\n"));
+            if self.drawn.is_none() || self.sampled.1 != done || !self.complete(done) {
+                self.draw(done, Instant::now());
+            }
+            show("\n");
         }
     }
 
+    fn complete(&self, done: u64) -> bool {
+        self.base.saturating_add(done) >= self.total
+    }
+
     /// The meter's line at `now` with `done` bytes moved, for a terminal `cols` wide:
-    /// exactly `cols - 1` columns (no `\r`, no newline). `last`: the final line, with
-    /// the time taken instead of the time left.
-    pub(super) fn line(&self, done: u64, now: Instant, cols: usize, last: bool) -> String {
+    /// at most `cols - 1` columns (no `\r`, no newline). Each line moves the smoothed
+    /// rate on; once all the data is there it shows the total rate and the time taken
+    /// (to the stop, if the clock was stopped).
+    pub(super) fn line(&mut self, done: u64, now: Instant, cols: usize) -> String {
         let have = self.base.saturating_add(done);
-        let pct = have
-            .saturating_mul(100)
-            .checked_div(self.total)
-            .map_or(100, |p| p.min(100));
-        let elapsed = self
-            .ended
-            .unwrap_or(now)
-            .saturating_duration_since(self.start);
-        let secs = elapsed.as_secs_f64().max(0.001);
-        let rate = done as f64 / secs;
-        let tail = if last {
-            let s = secs as u64;
-            format!("{:02}:{:02}    ", s / 60, s % 60)
-        } else if rate > 0.0 && self.total > have {
-            let s = ((self.total - have) as f64 / rate) as u64;
-            format!("{:02}:{:02} ETA", s / 60, s % 60)
+        let (moved, elapsed) = if self.complete(done) {
+            let end = self.ended.unwrap_or(now);
+            self.rate = 0.0;
+            (done, end.saturating_duration_since(self.start))
         } else {
-            "--:-- ETA".to_owned()
+            let since = now.saturating_duration_since(self.sampled.0);
+            (done.saturating_sub(self.sampled.1), since)
         };
-        let numbers = format!(
-            " {pct:>3}% {:>5} {:>7}/s   {tail}",
-            scaled(have),
-            scaled(rate as u64)
+        let secs = elapsed.as_secs_f64();
+        let speed = if secs > 0.0 {
+            moved as f64 / secs
+        } else {
+            moved as f64
+        };
+        self.rate = if self.rate > 0.0 {
+            self.rate * AGE_FACTOR + speed * (1.0 - AGE_FACTOR)
+        } else {
+            speed
+        };
+        self.stalled = if moved == 0 {
+            self.stalled + elapsed
+        } else {
+            Duration::ZERO
+        };
+        self.sampled = (now, done);
+        let pct = if self.total == 0 || have == self.total {
+            100
+        } else {
+            (have as f64 / self.total as f64 * 100.0) as u64
+        };
+        let rate = self.rate as u64;
+        let left = self.total.saturating_sub(have);
+        let time = if self.stalled >= STALL_TIME {
+            "- stalled -".to_owned()
+        } else if rate == 0 && left > 0 {
+            "  --:-- ETA".to_owned()
+        } else {
+            let seconds = if left > 0 { left / rate } else { secs as u64 };
+            let (h, m, s) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+            let clock = if h > 0 {
+                format!("{h}:{m:02}:{s:02}")
+            } else {
+                format!("  {m:02}:{s:02}")
+            };
+            clock + if left > 0 { " ETA" } else { "    " }
+        };
+        let figures = format!(
+            " {pct:>3}% {} {}/s {time}",
+            meter_size(have),
+            meter_rate(rate)
         );
-        let room = cols.saturating_sub(1);
-        let name = width::fit(&self.name, room.saturating_sub(numbers.len()));
-        // A terminal too narrow for the numbers: the line is cut, never wrapped.
-        width::fit(&(name + &numbers), room)
+        let name_cols = cols.saturating_sub(FIGURES + 1);
+        let name = if name_cols > 0 {
+            width::fit(&self.name, name_cols)
+        } else {
+            String::new()
+        };
+        // A terminal too narrow for the figures: the line is cut, never wrapped.
+        width::fit(&(name + &figures), cols.saturating_sub(1))
     }
 }
 
@@ -165,25 +234,6 @@ pub(super) fn show(text: &str) {
     }
 }
 
-/// A size with a binary unit: `512`, `1.5KB`, `30MB` (OpenSSH's meter style).
-pub fn scaled(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KB", "MB", "GB", "TB", "PB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    let name = UNITS.get(unit).copied().unwrap_or("B");
-    if unit == 0 {
-        format!("{bytes}{name}")
-    } else if value < 100.0 {
-        format!("{value:.1}{name}")
-    } else {
-        format!("{value:.0}{name}")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,46 +243,97 @@ mod tests {
     }
 
     #[test]
-    fn a_line_fills_the_terminal_less_one_column() {
+    fn lines_are_laid_out_as_scp_lays_them_out() {
+        // scp 9.2 on an 80-column terminal, a 1000-byte file: its first line, then its
+        // last (the name in 45 columns, 34 of figures).
         let t0 = Instant::now();
-        let meter = Meter::started_at("report.txt", 2048, 0, t0);
-        let line = meter.line(1024, at(t0, 1000), 80, false);
+        let mut meter = Meter::started_at("s1000", 1000, 0, t0);
         assert_eq!(
-            line,
-            format!(
-                "report.txt{}  50% 1.0KB   1.0KB/s   00:01 ETA",
-                " ".repeat(36)
-            )
+            meter.line(0, t0, 80),
+            format!("s1000{}   0%    0     0.0KB/s   --:-- ETA", " ".repeat(40))
         );
-        assert_eq!(width::width(&line), 79);
+        meter.stop_at(at(t0, 400));
+        assert_eq!(
+            meter.line(1000, at(t0, 500), 80),
+            format!("s1000{} 100% 1000     2.4KB/s   00:00    ", " ".repeat(40))
+        );
+    }
+
+    #[test]
+    fn the_rate_is_smoothed_from_line_to_line_as_openssh_smooths_it() {
+        let t0 = Instant::now();
+        let mut meter = Meter::started_at("big", 100 << 20, 0, t0);
+        // 10 MiB in the first second, then 20 MiB in each of the next two.
+        let first = meter.line(10 << 20, at(t0, 1000), 60);
+        assert_eq!(
+            first,
+            format!("big{}  10%   10MB  10.0MB/s   00:09 ETA", " ".repeat(22))
+        );
+        let second = meter.line(30 << 20, at(t0, 2000), 60);
+        // 0.9 x 10 + 0.1 x 20 = 11 MB/s; 70 MiB left.
+        assert!(
+            second.ends_with("  30%   30MB  11.0MB/s   00:06 ETA"),
+            "{second:?}"
+        );
+        let third = meter.line(50 << 20, at(t0, 3000), 60);
+        assert!(
+            third.ends_with("  50%   50MB  11.9MB/s   00:04 ETA"),
+            "{third:?}"
+        );
+        // The whole file: the total rate and the time taken.
+        let last = meter.line(100 << 20, at(t0, 4000), 60);
+        assert!(
+            last.ends_with(" 100%  100MB  25.0MB/s   00:04    "),
+            "{last:?}"
+        );
+        for line in [first, second, third, last] {
+            assert_eq!(width::width(&line), 59);
+        }
+    }
+
+    #[test]
+    fn no_progress_for_five_seconds_shows_stalled_and_hours_show_when_needed() {
+        let t0 = Instant::now();
+        let mut meter = Meter::started_at("f", 10 << 30, 0, t0);
+        let line = meter.line(1 << 20, at(t0, 1000), 60);
+        assert!(
+            line.ends_with("   0% 1024KB   1.0MB/s 2:50:39 ETA"),
+            "{line:?}"
+        );
+        meter.line(1 << 20, at(t0, 4000), 60);
+        let line = meter.line(1 << 20, at(t0, 6000), 60);
+        assert!(line.ends_with("- stalled -"), "{line:?}");
+        let line = meter.line(2 << 20, at(t0, 7000), 60);
+        assert!(line.ends_with(" ETA"), "moving again: {line:?}");
     }
 
     #[test]
     fn wide_names_are_cut_by_columns_and_the_line_keeps_its_width() {
         let t0 = Instant::now();
         let name = "日本語のとても長いファイル名前です😀.txt";
-        let meter = Meter::started_at(name, 100, 0, t0);
         for cols in [40, 41, 50, 57, 80, 120] {
-            for last in [false, true] {
-                let line = meter.line(100, at(t0, 2000), cols, last);
+            for done in [50, 100] {
+                let mut meter = Meter::started_at(name, 100, 0, t0);
+                let line = meter.line(done, at(t0, 2000), cols);
                 assert_eq!(width::width(&line), cols - 1, "{cols}: {line:?}");
                 // The name is a whole-character prefix, padded by at most one column.
                 let cut = line.split(" 100%").next().unwrap_or_default();
+                let cut = cut.split("  50%").next().unwrap_or_default();
                 let kept = cut.trim_end_matches(' ');
                 assert!(name.starts_with(kept), "{kept:?}");
             }
         }
-        // 41 columns: 40 less the 33 of numbers leave 7, and の would straddle the
-        // edge: 日本語 and one column of padding.
-        let line = meter.line(100, at(t0, 2000), 41, true);
-        assert!(line.starts_with("日本語  100%"), "{line:?}");
+        // 41 columns leave the name 6, and の would straddle the edge: 日本語 alone.
+        let mut meter = Meter::started_at(name, 100, 0, t0);
+        let line = meter.line(100, at(t0, 2000), 41);
+        assert!(line.starts_with("日本語 100%"), "{line:?}");
     }
 
     #[test]
     fn combining_marks_and_controls_in_names_are_drawn_safely() {
         let t0 = Instant::now();
-        let meter = Meter::started_at("e\u{301}te\u{301}\x1b[2J.txt", 10, 0, t0);
-        let line = meter.line(10, at(t0, 1000), 60, true);
+        let mut meter = Meter::started_at("e\u{301}te\u{301}\x1b[2J.txt", 10, 0, t0);
+        let line = meter.line(10, at(t0, 1000), 60);
         assert!(
             line.starts_with("e\u{301}te\u{301}\\033[2J.txt "),
             "{line:?}"
@@ -247,24 +348,16 @@ mod tests {
         let mut meter = Meter::started_at("f", 4096, 1024, t0);
         meter.stop_at(at(t0, 3000));
         meter.stop_at(at(t0, 9000));
-        let line = meter.line(3072, at(t0, 60_000), 40, true);
-        assert_eq!(line, "f      100% 4.0KB   1.0KB/s   00:03    ");
+        let line = meter.line(3072, at(t0, 60_000), 40);
+        assert_eq!(line, "f     100% 4096     1.0KB/s   00:03    ");
     }
 
     #[test]
     fn a_narrow_terminal_cuts_the_line_without_wrapping() {
         let t0 = Instant::now();
-        let meter = Meter::started_at("name", 10, 0, t0);
-        let line = meter.line(5, at(t0, 1000), 20, false);
+        let mut meter = Meter::started_at("name", 10, 0, t0);
+        let line = meter.line(5, at(t0, 1000), 20);
         assert_eq!(width::width(&line), 19);
         assert!(line.starts_with("  50%"), "{line:?}");
-    }
-
-    #[test]
-    fn sizes_scale_with_binary_units() {
-        assert_eq!(scaled(512), "512B");
-        assert_eq!(scaled(1536), "1.5KB");
-        assert_eq!(scaled(30 << 20), "30.0MB");
-        assert_eq!(scaled(252 << 30), "252GB");
     }
 }

@@ -115,7 +115,9 @@ impl Shell {
             .open(local)
             .map_err(|e| format!("open local \"{}\": {e}", local.display()))?;
         let name = base_name(remote).display().to_string();
-        let mut meter = Meter::new(&name, size, offset, self.progress, self.limit_kbps);
+        // No meter for an empty file's download, as OpenSSH's sftp and scp.
+        let shown = self.progress && size > 0;
+        let mut meter = Meter::new(&name, size, offset, shown, self.limit_kbps);
         let mut moved = 0;
         let result = self
             .sftp

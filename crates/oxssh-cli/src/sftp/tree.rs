@@ -137,8 +137,12 @@ impl Shell {
             .sftp
             .download_many(&jobs, &mut |event| match event {
                 Event::Started(i) => {
-                    if let Some((remote, _, attrs)) = files.get(i) {
-                        meters.start(i, remote, attrs.size.unwrap_or(0));
+                    // An empty file's download gets no meter, as with sftp.
+                    let sized = files
+                        .get(i)
+                        .map(|(remote, _, a)| (remote, a.size.unwrap_or(0)));
+                    if let Some((remote, size)) = sized.filter(|(_, size)| *size > 0) {
+                        meters.start(i, remote, size);
                     }
                     true
                 }

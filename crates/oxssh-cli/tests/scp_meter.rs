@@ -1,0 +1,107 @@
+//! The progress meter on a real terminal, `oxscp` against OpenSSH's `scp`, both run
+//! straight on OpenSSH's sftp-server (`-D`, no connection): the same lines, column for
+//! column, for a small file each way and an empty one each way (an empty file's
+//! download draws nothing). Only the rate column may differ (it is measured).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::path::Path;
+
+use support::client::{shell_quote, under_script};
+
+fn oxscp() -> String {
+    Path::new(support::OXSSHD)
+        .with_file_name("oxscp")
+        .display()
+        .to_string()
+}
+
+/// The meter lines `program` draws copying `from` to `to` in `dir` on an 80-column
+/// terminal, split at each carriage return and newline, with the rate column (seven
+/// characters before `/s`, checked for its shape) masked.
+fn meter_lines(program: &str, server: &str, dir: &Path, from: &str, to: &str) -> Vec<String> {
+    let line = format!(
+        "stty cols 80 rows 24 && cd {} && {} -D {} {} {}",
+        shell_quote(&dir.display().to_string()),
+        shell_quote(program),
+        shell_quote(server),
+        shell_quote(from),
+        shell_quote(to)
+    );
+    let out = under_script(&line, b"");
+    assert_eq!(
+        out.code(),
+        Some(0),
+        "{program}: {}{}",
+        out.stdout,
+        out.stderr
+    );
+    out.stdout
+        .split(['\r', '\n'])
+        .filter(|l| !l.is_empty())
+        .map(|l| match l.find("B/s ") {
+            Some(at) if at >= 6 => {
+                format!("{}{}{}", &l[..at - 6], shape(&l[at - 6..=at]), &l[at + 1..])
+            }
+            _ => l.to_owned(),
+        })
+        .collect()
+}
+
+/// `rate` masked as `RRRRRRR` if it has the meter's shape (three places, right
+/// aligned, a tenth, and a unit of at least kilobytes: `  2.9MB`, `977.5KB`).
+fn shape(rate: &str) -> String {
+    let b = rate.as_bytes();
+    let whole = &b[..3];
+    let ok = b.len() == 7
+        && whole.iter().all(|c| *c == b' ' || c.is_ascii_digit())
+        && whole
+            .iter()
+            .skip_while(|c| **c == b' ')
+            .all(u8::is_ascii_digit)
+        && b[2].is_ascii_digit()
+        && b[3] == b'.'
+        && b[4].is_ascii_digit()
+        && b"KMGT".contains(&b[5])
+        && b[6] == b'B';
+    assert!(ok, "not a meter rate: {rate:?}");
+    "RRRRRRR".to_owned()
+}
+
+#[test]
+fn oxscp_draws_the_meter_lines_scp_draws() {
+    if !support::require_peer("scp") {
+        return;
+    }
+    let Some(server) = support::sftp::openssh_sftp_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    std::fs::write(dir.path().join("s1000"), vec![7u8; 1000]).unwrap();
+    std::fs::write(dir.path().join("e0"), b"").unwrap();
+    let cases = [
+        ("s1000".to_owned(), format!("h:{d}/up-small")),
+        (format!("h:{d}/s1000"), "down-small".to_owned()),
+        ("e0".to_owned(), format!("h:{d}/up-empty")),
+        (format!("h:{d}/e0"), "down-empty".to_owned()),
+    ];
+    for (from, to) in cases {
+        let theirs = meter_lines("scp", server, dir.path(), &from, &to);
+        let ours = meter_lines(&oxscp(), server, dir.path(), &from, &to);
+        assert_eq!(ours, theirs, "{from} -> {to}");
+        if to.contains("small") {
+            assert_eq!(theirs.len(), 2, "a first line and a last: {theirs:?}");
+            assert!(theirs[1].contains(" 100% 1000 "), "{theirs:?}");
+        }
+        if to == "down-empty" {
+            assert!(theirs.is_empty(), "{theirs:?}");
+        }
+    }
+}
