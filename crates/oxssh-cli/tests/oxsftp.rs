@@ -12,6 +12,8 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
+
 use std::os::unix::fs::MetadataExt;
 
 use support::openssh::{sshd_opts, Fixture};
@@ -319,10 +321,7 @@ fn a_read_only_oxssh_sftp_server_refuses_oxsftp_writes() {
 
 #[test]
 fn oxsftp_batch_output_matches_openssh_sftp_line_for_line() {
-    if !support::require_peer("sftp") {
-        return;
-    }
-    let Some(sftp_server) = support::sftp::openssh_sftp_server() else {
+    let Some(sftp_server) = direct_server() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -332,20 +331,64 @@ fn oxsftp_batch_output_matches_openssh_sftp_line_for_line() {
                     -mkdir a\n-rmdir nonexist\n-rename nonexist x\n-chmod 600 nonexist\n\
                     -cd nonexist\n-ls nonexist\nversion\n-chown 0 nonexist\nln -s a l\n\
                     -ln -s a l\n-ln a l\nrm l\nprogress\n@pwd\n";
-    let run = |program: &str| run_direct(program, sftp_server, dir.path(), commands, true);
-    let theirs = run("sftp");
-    let ours = run(&oxsftp());
-    assert_eq!(ours, theirs);
+    same_as_sftp(sftp_server, dir.path(), commands);
+}
+
+/// Commands missing an operand or a number fail with sftp's words, extra operands are
+/// ignored as sftp ignores them, and `cp`/`copy` copy on the server (copy-data) with
+/// the original's mode, refused by name when the server lacks the extension.
+#[test]
+fn oxsftp_operand_checks_and_cp_match_openssh_sftp() {
+    let Some(sftp_server) = direct_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a"), b"hello\n").unwrap();
+    std::fs::set_permissions(dir.path().join("a"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    let commands = "-rename a\n-ln a\n-symlink a\n-rm\n-mkdir\n-rmdir\n-lmkdir\n-get\n-put\n\
+                    -reget\n-chmod\n-chmod 600\n-chmod 9 a\n-chown\n-chown x a\n-lumask\n\
+                    -lumask 9\nlumask 022\n-cp a\ncp a c\ncopy a d\n-cp nope c\n-cp a /nonexistent/c\n\
+                    !ls -l c d\nrm c\nrm d\nls a b\n-rm x y\npwd x\nchmod 640 a b\n";
+    let theirs = same_as_sftp(sftp_server, dir.path(), commands);
+    assert!(theirs.1.contains("-rw-r----- 1"), "{}", theirs.1);
+    // Without copy-data (sftp-server -P copy-data), cp says so.
+    let without = format!("{sftp_server} -P copy-data");
+    let theirs = same_as_sftp(&without, dir.path(), commands);
+    assert!(theirs
+        .2
+        .contains("Server does not support copy-data extension"));
+}
+
+/// Listings name and lay out entries as sftp does: a directory's entries under the
+/// path it was given as, glob matches by their path (directories marked with `/`),
+/// columns shared out across 80, long lines formatted by the client when the server
+/// tells owners' names.
+#[test]
+fn oxsftp_listings_match_openssh_sftp() {
+    let Some(sftp_server) = direct_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("sub");
+    std::fs::create_dir_all(sub.join("dd")).unwrap();
+    for name in ["a1", "bb2", "ccc3", "dddd4", "eeeee5", "ffffff7"] {
+        std::fs::write(sub.join(name), name).unwrap();
+    }
+    std::fs::write(dir.path().join("top-level-name"), b"x").unwrap();
+    let d = dir.path().display();
+    let commands = format!(
+        "ls\nls sub\nls sub/\nls sub/*\nls -1 sub\nls sub/a*\nls -l sub/a*\nls -lh sub\n\
+         ls {d}/sub\nls -1 {d}/s*\nls -la sub/dd\nls -l\nls -1 sub/dd/..\nls t*\n"
+    );
+    let theirs = same_as_sftp(sftp_server, dir.path(), &commands);
+    assert!(theirs.1.contains("sub/a1       sub/bb2 "), "{}", theirs.1);
 }
 
 /// `ls -lh` writes sizes as sftp does (OpenBSD's fmt_scaled: `512B`, `1.5K`, `30.0M`,
 /// `512M`, `2.0G`) and `df -h` its columns (`252GB`).
 #[test]
 fn oxsftp_human_sizes_match_openssh_sftp() {
-    if !support::require_peer("sftp") {
-        return;
-    }
-    let Some(sftp_server) = support::sftp::openssh_sftp_server() else {
+    let Some(sftp_server) = direct_server() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -358,10 +401,7 @@ fn oxsftp_human_sizes_match_openssh_sftp() {
         commands.push_str(&format!("ls -lh f{size}\n"));
     }
     commands.push_str("df -h\n");
-    let run = |program: &str| run_direct(program, sftp_server, dir.path(), &commands, true);
-    let theirs = run("sftp");
-    let ours = run(&oxsftp());
-    assert_eq!(ours, theirs);
+    let theirs = same_as_sftp(sftp_server, dir.path(), &commands);
     assert!(theirs.1.contains(" 1.5K "), "{}", theirs.1);
 }
 
@@ -371,10 +411,7 @@ fn oxsftp_human_sizes_match_openssh_sftp() {
 /// commands from a pipe are echoed as sftp echoes them, with nothing after the last.
 #[test]
 fn recursive_transfers_name_each_directory_and_piped_commands_echo_as_openssh_sftp() {
-    if !support::require_peer("sftp") {
-        return;
-    }
-    let Some(sftp_server) = support::sftp::openssh_sftp_server() else {
+    let Some(sftp_server) = direct_server() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -402,10 +439,7 @@ fn recursive_transfers_name_each_directory_and_piped_commands_echo_as_openssh_sf
 
 #[test]
 fn progress_on_with_stdout_not_a_terminal_draws_no_meter_as_openssh_sftp() {
-    if !support::require_peer("sftp") {
-        return;
-    }
-    let Some(sftp_server) = support::sftp::openssh_sftp_server() else {
+    let Some(sftp_server) = direct_server() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -415,23 +449,39 @@ fn progress_on_with_stdout_not_a_terminal_draws_no_meter_as_openssh_sftp() {
     }
     random_file(&dir.path().join("big.bin"), 2 << 20, 95);
     // The meter switched on: OpenSSH's sftp still draws nothing when stdout is a pipe.
-    let run = |program: &str, commands: &str| {
-        run_direct(program, sftp_server, dir.path(), commands, true)
-    };
     let files = "progress\nget tree/f0 copy\nput big.bin big2\nget big2 big3\nget tree/f* .\n\
                  !rm -r copy big2 big3 f0 f1 f2 f3\n";
-    let theirs = run("sftp", files);
-    let ours = run(&oxsftp(), files);
-    assert_eq!(ours, theirs);
-    assert_eq!(ours.0, Some(0), "{}", ours.2);
-    assert!(ours.1.contains("Progress meter enabled"), "{}", ours.1);
+    let theirs = same_as_sftp(sftp_server, dir.path(), files);
+    assert_eq!(theirs.0, Some(0), "{}", theirs.2);
+    assert!(theirs.1.contains("Progress meter enabled"), "{}", theirs.1);
     // Trees (several files in flight at once) too.
     let trees = "progress\nget -r tree copy\nput -r tree back\n";
-    let (code, stdout, stderr) = run(&oxsftp(), trees);
+    let (code, stdout, stderr) = run_direct(&oxsftp(), sftp_server, dir.path(), trees, true);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(!stdout.contains('%') && !stdout.contains('\r'), "{stdout}");
     assert_same_tree(&dir.path().join("tree"), &dir.path().join("copy"));
     assert_same_tree(&dir.path().join("tree"), &dir.path().join("back"));
+}
+
+/// OpenSSH's sftp-server, for comparisons with `sftp -D` (which must be there too).
+fn direct_server() -> Option<&'static str> {
+    if !support::require_peer("sftp") {
+        return None;
+    }
+    support::sftp::openssh_sftp_server()
+}
+
+/// Runs `commands` as a batch through `sftp -D` and `oxsftp -D` on `sftp_server` in
+/// `dir`, checks that both said and did the same, and returns what sftp said.
+fn same_as_sftp(
+    sftp_server: &str,
+    dir: &std::path::Path,
+    commands: &str,
+) -> (Option<i32>, String, String) {
+    let theirs = run_direct("sftp", sftp_server, dir, commands, true);
+    let ours = run_direct(&oxsftp(), sftp_server, dir, commands, true);
+    assert_eq!(ours, theirs);
+    theirs
 }
 
 /// Runs `program -D sftp_server` in `dir` on `commands`, as a `-b` batch file or on

@@ -1,13 +1,12 @@
 //! The interpreter's commands, as OpenSSH 9.2's sftp names and spells them: the
 //! command line split like its `makeargv` (quotes and backslashes), each command's
-//! flags, and the output formats (`ls`, `df`, `pwd`).
+//! flags, and the output formats (`df`, `pwd`; `ls` in [`super::ls`]).
 
-use oxssh_sftp::codec::{Attrs, NameEntry};
-use oxssh_sftp::server::listing;
+use oxssh_sftp::client;
+use oxssh_sftp::codec::Attrs;
 
-use super::shell::{show, split_last, Outcome, Shell, Transfers};
+use super::shell::{show, Outcome, Shell, Transfers};
 use super::units::fmt_scaled;
-use super::width;
 
 const HELP: &str = "\
 Available commands:
@@ -16,6 +15,8 @@ cd path                            Change remote directory to 'path'
 chgrp [-h] grp path                Change group of file 'path' to 'grp'
 chmod [-h] mode path               Change permissions of file 'path' to 'mode'
 chown [-h] own path                Change owner of file 'path' to 'own'
+copy oldpath newpath               Copy remote file
+cp oldpath newpath                 Copy remote file
 df [-hi] [path]                    Display statistics for current directory or
                                    filesystem containing 'path'
 exit                               Quit sftp
@@ -26,8 +27,8 @@ lls [ls-options [path]]            Display local directory listing
 lmkdir path                        Create local directory
 ln [-s] oldpath newpath            Link remote file (-s for symlink)
 lpwd                               Print local working directory
-lumask umask                       Set local umask to 'umask'
 ls [-1afhlnrSt] [path]             Display remote directory listing
+lumask umask                       Set local umask to 'umask'
 mkdir path                         Create remote directory
 progress                           Toggle display of progress meter
 put [-afpR] local [remote]         Upload file
@@ -88,7 +89,7 @@ pub fn split(line: &str) -> Result<Vec<String>, String> {
 }
 
 /// Leading `-x` flags of `words` (after the command), checked against `allowed`.
-fn flags(cmd: &str, words: &mut Vec<String>, allowed: &str) -> Result<String, String> {
+pub(super) fn flags(cmd: &str, words: &mut Vec<String>, allowed: &str) -> Result<String, String> {
     let mut found = String::new();
     while words
         .first()
@@ -108,29 +109,39 @@ fn flags(cmd: &str, words: &mut Vec<String>, allowed: &str) -> Result<String, St
     Ok(found)
 }
 
-/// The first and second operands (empty when absent), after checking their count.
-fn operands(
-    cmd: &str,
-    words: &[String],
-    min: usize,
-    max: usize,
-) -> Result<(String, String), String> {
-    args_n(cmd, words, min, max)?;
+/// The first and second operands (empty when absent), after checking there are at
+/// least `min`. Further operands are ignored, as sftp ignores them.
+fn operands(cmd: &str, words: &[String], min: usize) -> Result<(String, String), String> {
+    args_n(cmd, words, min)?;
     let at = |i: usize| words.get(i).cloned().unwrap_or_default();
     Ok((at(0), at(1)))
 }
 
-fn args_n(cmd: &str, words: &[String], min: usize, max: usize) -> Result<(), String> {
+pub(super) fn args_n(cmd: &str, words: &[String], min: usize) -> Result<(), String> {
     if words.len() < min {
-        return Err(format!(
-            "You must specify {} for {cmd}",
-            if min == 1 { "a path" } else { "two paths" }
-        ));
-    }
-    if words.len() > max {
-        return Err(format!("{cmd}: Too many arguments."));
+        return Err(match cmd {
+            "get" | "put" | "reget" | "reput" => {
+                format!("You must specify at least one path after a {cmd} command.")
+            }
+            _ if min >= 2 => format!("You must specify two paths after a {cmd} command."),
+            _ => format!("You must specify a path after a {cmd} command."),
+        });
     }
     Ok(())
+}
+
+/// The number that chmod, chown, chgrp and lumask take first (octal for modes), as
+/// sftp reads it: a whole 32-bit number or the command fails.
+fn numeric_argument(cmd: &str, words: &[String]) -> Result<u32, String> {
+    let radix = if matches!(cmd, "chmod" | "lumask") {
+        8
+    } else {
+        10
+    };
+    words
+        .first()
+        .and_then(|w| u32::from_str_radix(w, radix).ok())
+        .ok_or_else(|| format!("You must supply a numeric argument to the {cmd} command."))
 }
 
 /// Runs one command line.
@@ -183,18 +194,11 @@ pub async fn dispatch(shell: &mut Shell, line: &str) -> Outcome {
                 .map_err(|_| "No home directory".to_owned())
                 .and_then(|h| std::env::set_current_dir(h).map_err(|e| e.to_string())),
         },
-        "lumask" => match operands(&cmd, &words, 1, 1) {
-            Ok((mask, _)) => match u32::from_str_radix(&mask, 8).ok().filter(|m| *m <= 0o777) {
-                Some(m) => {
-                    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(m));
-                    println!("Local umask: {m:03o}");
-                    Ok(())
-                }
-                None => Err(format!("Invalid umask \"{mask}\"")),
-            },
-            Err(e) => Err(e),
-        },
-        "lmkdir" => match operands(&cmd, &words, 1, 1) {
+        "lumask" => numeric_argument(&cmd, &words).map(|mask| {
+            nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask & 0o777));
+            println!("Local umask: {mask:03o}");
+        }),
+        "lmkdir" => match operands(&cmd, &words, 1) {
             Ok((dir, _)) => std::fs::create_dir(&dir)
                 .map_err(|e| format!("Couldn't create local directory \"{dir}\": {e}")),
             Err(e) => Err(e),
@@ -212,13 +216,14 @@ pub async fn dispatch(shell: &mut Shell, line: &str) -> Outcome {
                 .join(" ")
         )),
         "cd" => cd(shell, words.first().map(String::as_str)).await,
-        "ls" | "dir" => ls(shell, &cmd, words).await,
+        "ls" | "dir" => super::ls::ls(shell, &cmd, words).await,
         "df" => df(shell, &cmd, words).await,
         "get" | "reget" | "put" | "reput" => transfer(shell, &cmd, words).await,
         "mkdir" => simple(shell, &cmd, words, 1).await,
         "rmdir" | "rm" => simple(shell, &cmd, words, 1).await,
         "rename" => simple(shell, &cmd, words, 2).await,
         "ln" | "symlink" => link(shell, &cmd, words).await,
+        "cp" | "copy" => copy(shell, words).await,
         "chmod" | "chown" | "chgrp" => change(shell, &cmd, words).await,
         other => Err(format!("Invalid command \"{other}\".")),
     };
@@ -290,7 +295,7 @@ async fn transfer(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Resul
     if cmd.starts_with("re") {
         t.resume = true;
     }
-    let (first, _) = operands(cmd, &words, 1, 2)?;
+    let (first, _) = operands(cmd, &words, 1)?;
     let second = words.get(1).map(String::as_str);
     if cmd.ends_with("get") {
         shell.get(&first, second, t).await
@@ -301,7 +306,7 @@ async fn transfer(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Resul
 
 /// mkdir, rmdir, rm (globbed), rename.
 async fn simple(shell: &mut Shell, cmd: &str, words: Vec<String>, n: usize) -> Result<(), String> {
-    let (first, second) = operands(cmd, &words, n, if cmd == "rm" { usize::MAX } else { n })?;
+    let (first, second) = operands(cmd, &words, n)?;
     match cmd {
         "mkdir" => {
             let path = shell.remote_path(&first).await;
@@ -335,7 +340,8 @@ async fn simple(shell: &mut Shell, cmd: &str, words: Vec<String>, n: usize) -> R
         }
         _ => {
             let mut failed = None;
-            for pattern in &words {
+            // One pattern, as sftp's rm takes (further words are ignored).
+            for pattern in words.iter().take(1) {
                 let matches = shell.targets(pattern).await?;
                 if matches.is_empty() {
                     failed = Some(format!("File \"{pattern}\" not found."));
@@ -357,7 +363,7 @@ async fn simple(shell: &mut Shell, cmd: &str, words: Vec<String>, n: usize) -> R
 
 async fn link(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), String> {
     let symbolic = cmd == "symlink" || flags(cmd, &mut words, "s")?.contains('s');
-    let (old, new) = operands(cmd, &words, 2, 2)?;
+    let (old, new) = operands(cmd, &words, 2)?;
     let to = shell.remote_path(&new).await;
     if symbolic {
         // The target is stored as given, as sftp does.
@@ -379,37 +385,75 @@ async fn link(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<()
     }
 }
 
+/// cp/copy: the server copies a remote file (`copy-data`) into a new or truncated
+/// one with the original's permission bits (not set-id: the owner may change), as
+/// sftp does.
+async fn copy(shell: &mut Shell, words: Vec<String>) -> Result<(), String> {
+    // sftp names the command cp in its messages, whichever was typed.
+    let (old, new) = operands("cp", &words, 2)?;
+    if !shell.sftp.has_extension("copy-data") {
+        return Err("Server does not support copy-data extension".into());
+    }
+    let from = shell.remote_path(&old).await;
+    let to = shell.remote_path(&new).await;
+    let original = shell
+        .sftp
+        .stat(&from)
+        .await
+        .map_err(|e| shell.error("stat remote", &e))?;
+    let attrs = Attrs {
+        permissions: Some(original.permissions.map_or(0o777, |p| p & 0o777)),
+        ..Attrs::default()
+    };
+    let source = shell
+        .sftp
+        .open(&from, client::READ, Attrs::default())
+        .await
+        .map_err(|e| shell.error(&format!("remote open(\"{}\")", show(&from)), &e))?;
+    let dest = match shell.sftp.open(&to, client::WRITE_TRUNCATE, attrs).await {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = shell.sftp.close(source).await;
+            return Err(shell.error(&format!("remote open(\"{}\")", show(&to)), &e));
+        }
+    };
+    let copied = shell.sftp.copy_data(&source, 0, 0, &dest, 0).await;
+    let closed = (shell.sftp.close(source).await, shell.sftp.close(dest).await);
+    copied.map_err(|e| {
+        shell.error(
+            &format!(
+                "Couldn't copy file \"{}\" to \"{}\"",
+                show(&from),
+                show(&to)
+            ),
+            &e,
+        )
+    })?;
+    match closed {
+        (Err(e), _) | (_, Err(e)) => Err(shell.error("Couldn't close file", &e)),
+        _ => Ok(()),
+    }
+}
+
 /// chmod, chown, chgrp (numeric ids, as sftp 9.2); `-h` does not follow links.
 async fn change(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), String> {
     let no_follow = flags(cmd, &mut words, "h")?.contains('h');
-    let (value, pattern) = operands(cmd, &words, 2, 2)?;
-    let value = &value;
-    let matches = shell.targets(&pattern).await?;
+    let value = numeric_argument(cmd, &words)?;
+    let pattern = words
+        .get(1)
+        .ok_or_else(|| format!("You must specify a path after a {cmd} command."))?;
+    let matches = shell.targets(pattern).await?;
     if matches.is_empty() {
         return Err(format!("File \"{pattern}\" not found."));
     }
     for path in matches {
         let attrs = match cmd {
             "chmod" => Attrs {
-                permissions: Some(
-                    u32::from_str_radix(value, 8)
-                        .ok()
-                        .filter(|m| *m <= 0o7777)
-                        .ok_or("You must supply a numeric mode")?,
-                ),
+                permissions: Some(value),
                 ..Attrs::default()
             },
             _ => {
-                let id: u32 = value.parse().map_err(|_| {
-                    format!(
-                        "You must supply a numeric {}",
-                        if cmd == "chown" {
-                            "user-id"
-                        } else {
-                            "group-id"
-                        }
-                    )
-                })?;
+                let id = value;
                 let current = shell
                     .sftp
                     .stat(&path)
@@ -422,8 +466,13 @@ async fn change(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<
                 }
             }
         };
-        if !shell.quiet && cmd == "chmod" {
-            println!("Changing mode on {}", show(&path));
+        if !shell.quiet {
+            let what = match cmd {
+                "chmod" => "mode",
+                "chown" => "owner",
+                _ => "group",
+            };
+            println!("Changing {what} on {}", show(&path));
         }
         let result = if no_follow {
             shell.sftp.lsetstat(&path, attrs).await
@@ -435,172 +484,9 @@ async fn change(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<
     Ok(())
 }
 
-async fn ls(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), String> {
-    let f = flags(cmd, &mut words, "1afhlnrSt")?;
-    let long = f.contains('l') || f.contains('n') || f.contains('h');
-    let all = f.contains('a');
-    let human = f.contains('h');
-    let numeric = f.contains('n');
-    args_n(cmd, &words, 0, 1)?;
-    let (entries, dir_listing) = match words.first() {
-        None => {
-            let cwd = shell.cwd.clone();
-            (list(shell, &cwd).await?, true)
-        }
-        Some(pattern) => {
-            let matches = shell.remote_glob(pattern).await?;
-            if matches.is_empty() {
-                return Err(format!(
-                    "Can't ls: \"{}\" not found",
-                    show(&shell.remote_path(pattern).await)
-                ));
-            }
-            match matches.as_slice() {
-                [(path, attrs)] if attrs.is_dir() => (list(shell, &path.clone()).await?, true),
-                _ => (
-                    matches
-                        .into_iter()
-                        .map(|(path, attrs)| NameEntry {
-                            filename: if pattern.starts_with('/') {
-                                path.clone()
-                            } else {
-                                split_last(&path).1.to_vec()
-                            },
-                            longname: Vec::new(),
-                            attrs,
-                        })
-                        .collect(),
-                    false,
-                ),
-            }
-        }
-    };
-    let mut entries: Vec<NameEntry> = entries
-        .into_iter()
-        .filter(|e| all || !dir_listing || !e.filename.starts_with(b"."))
-        .collect();
-    if f.contains('S') {
-        // Largest first, as ls -S.
-        entries.sort_by_key(|e| std::cmp::Reverse(e.attrs.size));
-    } else if f.contains('t') {
-        // Newest first, as ls -t.
-        let mtime = |e: &NameEntry| e.attrs.times.map(|(_, m)| m);
-        entries.sort_by_key(|e| std::cmp::Reverse(mtime(e)));
-    } else if !f.contains('f') {
-        entries.sort_by(|a, b| a.filename.cmp(&b.filename));
-    }
-    if f.contains('r') {
-        entries.reverse();
-    }
-    if long {
-        let names = if !numeric && (human || !dir_listing) {
-            owner_names(shell, &entries).await
-        } else {
-            None
-        };
-        for e in &entries {
-            if !human && !numeric && !e.longname.is_empty() && dir_listing {
-                println!("{}", String::from_utf8_lossy(&e.longname));
-            } else {
-                println!("{}", long_line(e, human, names.as_ref()));
-            }
-        }
-    } else if f.contains('1') {
-        for e in &entries {
-            println!("{}", String::from_utf8_lossy(&e.filename));
-        }
-    } else {
-        print_columns(&entries);
-    }
-    Ok(())
-}
-
-async fn list(shell: &mut Shell, dir: &[u8]) -> Result<Vec<NameEntry>, String> {
-    shell.sftp.read_dir(dir).await.map_err(|e| match e {
-        // Ctrl-C: back to the prompt with nothing listed, as sftp.
-        oxssh_sftp::Error::Interrupted => String::new(),
-        e => shell.error(&format!("Couldn't read directory \"{}\"", show(dir)), &e),
-    })
-}
-
-type Owners = (
-    std::collections::HashMap<u32, String>,
-    std::collections::HashMap<u32, String>,
-);
-
-/// User and group names for the listing, from users-groups-by-id when offered.
-async fn owner_names(shell: &mut Shell, entries: &[NameEntry]) -> Option<Owners> {
-    let mut uids: Vec<u32> = entries
-        .iter()
-        .filter_map(|e| e.attrs.uid_gid.map(|(u, _)| u))
-        .collect();
-    let mut gids: Vec<u32> = entries
-        .iter()
-        .filter_map(|e| e.attrs.uid_gid.map(|(_, g)| g))
-        .collect();
-    uids.sort_unstable();
-    uids.dedup();
-    gids.sort_unstable();
-    gids.dedup();
-    let (users, groups) = shell
-        .sftp
-        .names_by_id(uids.clone(), gids.clone())
-        .await
-        .ok()?;
-    let pair = |ids: Vec<u32>, names: Vec<String>| {
-        ids.into_iter()
-            .zip(names)
-            .filter(|(_, n)| !n.is_empty())
-            .collect::<std::collections::HashMap<_, _>>()
-    };
-    Some((pair(uids, users), pair(gids, groups)))
-}
-
-fn long_line(e: &NameEntry, human: bool, names: Option<&Owners>) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let (uid, gid) = e.attrs.uid_gid.unwrap_or((0, 0));
-    let user = names
-        .and_then(|(u, _)| u.get(&uid).cloned())
-        .unwrap_or_else(|| uid.to_string());
-    let group = names
-        .and_then(|(_, g)| g.get(&gid).cloned())
-        .unwrap_or_else(|| gid.to_string());
-    let size = e.attrs.size.unwrap_or(0);
-    let size = if human {
-        fmt_scaled(size)
-    } else {
-        size.to_string()
-    };
-    let mtime = e.attrs.times.map_or(0, |(_, m)| i64::from(m));
-    format!(
-        "{}  {:>3} {user:<8} {group:<8} {size:>8} {} {}",
-        listing::mode_string(e.attrs.permissions.unwrap_or(0)),
-        "?",
-        listing::date(mtime, now),
-        String::from_utf8_lossy(&e.filename)
-    )
-}
-
-/// Names in columns across an 80-column line, as sftp's short listing.
-fn print_columns(entries: &[NameEntry]) {
-    let width = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse::<usize>().ok())
-        .unwrap_or(80);
-    let names: Vec<String> = entries
-        .iter()
-        .map(|e| width::escape(&String::from_utf8_lossy(&e.filename)).into_owned())
-        .collect();
-    for row in width::rows(&names, width) {
-        println!("{row}");
-    }
-}
-
 async fn df(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), String> {
     let f = flags(cmd, &mut words, "hi")?;
-    args_n(cmd, &words, 0, 1)?;
+    args_n(cmd, &words, 0)?;
     let path = match words.first() {
         Some(p) => shell.remote_path(p).await,
         None => shell.cwd.clone(),

@@ -234,7 +234,8 @@ fn split(line: &str) -> Vec<(usize, String)> {
 pub fn show_list(list: &[String]) -> String {
     let shown: Vec<String> = list.iter().map(|n| width::escape(n).into_owned()).collect();
     let mut out = String::from("\r\n");
-    for row in width::rows(&shown, 80) {
+    let longest = shown.iter().map(|n| width::width(n)).max().unwrap_or(0);
+    for row in width::rows(&shown, 80, longest) {
         out.push_str(row.trim_end_matches(' '));
         out.push_str("\r\n");
     }

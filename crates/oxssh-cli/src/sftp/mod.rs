@@ -10,6 +10,7 @@ pub mod args;
 mod commands;
 mod complete;
 mod editor;
+mod ls;
 mod meters;
 pub mod progress;
 mod prompt;

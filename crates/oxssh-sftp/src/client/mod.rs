@@ -490,6 +490,30 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
         .await
     }
 
+    /// Copies `length` bytes (0: to the end) of open file `from` at `from_offset` into
+    /// open file `to` at `to_offset`, on the server (`copy-data`): the data never
+    /// crosses the connection.
+    pub async fn copy_data(
+        &mut self,
+        from: &Handle,
+        from_offset: u64,
+        length: u64,
+        to: &Handle,
+        to_offset: u64,
+    ) -> Result<()> {
+        if !self.has_extension(ext::COPY_DATA) {
+            return Err(Error::Unsupported(ext::COPY_DATA));
+        }
+        self.call_ok(Request::Extended(Extended::CopyData {
+            read_handle: from.0.clone(),
+            read_offset: from_offset,
+            length,
+            write_handle: to.0.clone(),
+            write_offset: to_offset,
+        }))
+        .await
+    }
+
     /// Flushes an open file to stable storage (`fsync@openssh.com`).
     pub async fn fsync(&mut self, handle: &Handle) -> Result<()> {
         if !self.has_extension(ext::FSYNC) {

@@ -94,11 +94,12 @@ pub fn pad(s: &str, cols: usize) -> String {
     out
 }
 
-/// `names` in rows across `cols` columns, as `ls` lays out a short listing: every name
-/// padded to the widest one's columns plus two, as many to a row as fit (at least one).
-pub fn rows(names: &[String], cols: usize) -> Vec<String> {
-    let colspace = names.iter().map(|n| width(n)).max().unwrap_or(0) + 2;
-    let per_row = (cols / colspace).max(1);
+/// `names` in rows across `cols` columns, as sftp lays out a short listing: as many to
+/// a row as `longest` plus two columns fit (at least one), the row shared evenly among
+/// them and each name padded to its share.
+pub fn rows(names: &[String], cols: usize, longest: usize) -> Vec<String> {
+    let per_row = (cols / (longest + 2)).max(1);
+    let colspace = (cols / per_row).min(cols);
     names
         .chunks(per_row)
         .map(|row| row.iter().map(|n| pad(n, colspace)).collect())
@@ -233,12 +234,23 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        // Widest is 4 columns: six per name, two names in 13 columns.
-        assert_eq!(rows(&names, 13), ["日本  ab    ", "😀x   e\u{301}     "]);
-        for row in rows(&names, 13) {
+        // Widest is 4 columns: two names of six in 13 columns, each given 13 / 2.
+        assert_eq!(rows(&names, 13, 4), ["日本  ab    ", "😀x   e\u{301}     "]);
+        for row in rows(&names, 13, 4) {
             assert_eq!(width(&row), 12);
         }
-        assert_eq!(rows(&names, 3).len(), 4);
+        assert_eq!(rows(&names, 3, 4).len(), 4);
+        // sftp's share: 80 columns, longest 7: eight names of ten columns.
+        assert_eq!(
+            rows(&names, 80, 7),
+            [format!(
+                "日本{}ab{}😀x{}e\u{301}{}",
+                " ".repeat(6),
+                " ".repeat(8),
+                " ".repeat(7),
+                " ".repeat(9)
+            )]
+        );
         assert_eq!(pad("日本語", 4), "日本語");
     }
 }
