@@ -351,6 +351,27 @@ fn oxsftp_operand_checks_and_cp_match_openssh_sftp() {
                     !ls -l c d\nrm c\nrm d\nls a b\n-rm x y\npwd x\nchmod 640 a b\n";
     let theirs = same_as_sftp(sftp_server, dir.path(), commands);
     assert!(theirs.1.contains("-rw-r----- 1"), "{}", theirs.1);
+    // Lines sftp cannot parse are reported before their echo; commands in any case.
+    let unparsed = "-foo bar\n-ls -Z\n-get\nLS a\n-rm -x a\n-rename -l a a2\nrename a2 a\n";
+    let both = |program: &str| {
+        let batch = dir.path().join(".both");
+        std::fs::write(&batch, unparsed).unwrap();
+        let mut cmd = std::process::Command::new("sh");
+        cmd.current_dir(dir.path()).arg("-c").arg(format!(
+            "{} -D {sftp_server} -b {} 2>&1",
+            support::client::shell_quote(program),
+            batch.display()
+        ));
+        let out = support::run(&mut cmd, b"", support::sftp::TRANSFER_TIMEOUT);
+        (out.code(), out.stdout.replace('\r', ""))
+    };
+    let theirs = both("sftp");
+    assert_eq!(both(&oxsftp()), theirs);
+    assert!(
+        theirs.1.starts_with("Invalid command.\nsftp> -foo bar\n"),
+        "{}",
+        theirs.1
+    );
     // Without copy-data (sftp-server -P copy-data), cp says so.
     let without = format!("{sftp_server} -P copy-data");
     let theirs = same_as_sftp(&without, dir.path(), commands);

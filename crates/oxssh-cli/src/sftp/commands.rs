@@ -46,6 +46,9 @@ version                            Show SFTP version
 ?                                  Synonym for help
 ";
 
+/// Flags of get, put, reget and reput.
+const TRANSFER_FLAGS: &str = "afpPrR";
+
 /// Splits a command line as sftp does: whitespace separates words, single and double
 /// quotes group, a backslash escapes the next character.
 pub fn split(line: &str) -> Result<Vec<String>, String> {
@@ -157,7 +160,11 @@ pub async fn dispatch(shell: &mut Shell, line: &str) -> Outcome {
     if words.is_empty() {
         return Outcome::Done(Ok(()));
     }
-    let cmd = words.remove(0);
+    if let Err(e) = check(line) {
+        return Outcome::Done(Err(e));
+    }
+    // sftp matches command names in any case.
+    let cmd = words.remove(0).to_ascii_lowercase();
     let result = match cmd.as_str() {
         "bye" | "quit" | "exit" => return Outcome::Quit,
         "help" | "?" => {
@@ -225,9 +232,49 @@ pub async fn dispatch(shell: &mut Shell, line: &str) -> Outcome {
         "ln" | "symlink" => link(shell, &cmd, words).await,
         "cp" | "copy" => copy(shell, words).await,
         "chmod" | "chown" | "chgrp" => change(shell, &cmd, words).await,
-        other => Err(format!("Invalid command \"{other}\".")),
+        _ => Err("Invalid command.".to_owned()),
     };
     Outcome::Done(result)
+}
+
+/// What sftp checks of a command line before it echoes and runs it: a known command,
+/// its flags, its operand count and numbers. A batch prints the failure before the
+/// echoed line, as sftp does.
+pub fn check(line: &str) -> Result<(), String> {
+    let line = line.trim();
+    if line.starts_with('!') {
+        return Ok(());
+    }
+    let mut words = split(line)?;
+    if words.is_empty() {
+        return Ok(());
+    }
+    let cmd = words.remove(0).to_ascii_lowercase();
+    let (allowed, min) = match cmd.as_str() {
+        "get" | "reget" | "put" | "reput" => (TRANSFER_FLAGS, 1),
+        "ls" | "dir" => (super::ls::FLAGS, 0),
+        "df" => ("hi", 0),
+        "rename" => ("l", 2),
+        "ln" => ("s", 2),
+        "symlink" | "cp" | "copy" => ("", 2),
+        "rm" | "mkdir" | "rmdir" | "lmkdir" => ("", 1),
+        "cd" | "lcd" | "pwd" | "lpwd" | "help" | "?" | "version" | "progress" | "bye" | "quit"
+        | "exit" => ("", 0),
+        "lls" => return Ok(()),
+        "lumask" => return numeric_argument(&cmd, &words).map(drop),
+        "chmod" | "chown" | "chgrp" => {
+            flags(&cmd, &mut words, "h")?;
+            numeric_argument(&cmd, &words)?;
+            return match words.len() {
+                0 | 1 => Err(format!("You must specify a path after a {cmd} command.")),
+                _ => Ok(()),
+            };
+        }
+        _ => return Err("Invalid command.".to_owned()),
+    };
+    flags(&cmd, &mut words, allowed)?;
+    // sftp names cp in its messages, whichever was typed.
+    args_n(if cmd == "copy" { "cp" } else { &cmd }, &words, min)
 }
 
 fn local_shell(command: &str) -> Result<(), String> {
@@ -281,7 +328,7 @@ async fn cd(shell: &mut Shell, dir: Option<&str>) -> Result<(), String> {
 }
 
 async fn transfer(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), String> {
-    let given = flags(cmd, &mut words, "afpPrR")?;
+    let given = flags(cmd, &mut words, TRANSFER_FLAGS)?;
     let mut t: Transfers = shell.defaults;
     for c in given.chars() {
         match c {
@@ -305,7 +352,13 @@ async fn transfer(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Resul
 }
 
 /// mkdir, rmdir, rm (globbed), rename.
-async fn simple(shell: &mut Shell, cmd: &str, words: Vec<String>, n: usize) -> Result<(), String> {
+async fn simple(
+    shell: &mut Shell,
+    cmd: &str,
+    mut words: Vec<String>,
+    n: usize,
+) -> Result<(), String> {
+    let legacy = flags(cmd, &mut words, if cmd == "rename" { "l" } else { "" })?.contains('l');
     let (first, second) = operands(cmd, &words, n)?;
     match cmd {
         "mkdir" => {
@@ -331,7 +384,7 @@ async fn simple(shell: &mut Shell, cmd: &str, words: Vec<String>, n: usize) -> R
         "rename" => {
             let from = shell.remote_path(&first).await;
             let to = shell.remote_path(&second).await;
-            shell.sftp.rename(&from, &to, true).await.map_err(|e| {
+            shell.sftp.rename(&from, &to, !legacy).await.map_err(|e| {
                 shell.error(
                     &format!("remote rename \"{}\" to \"{}\"", show(&from), show(&to)),
                     &e,

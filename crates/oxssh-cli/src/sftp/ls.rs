@@ -14,8 +14,11 @@ use super::shell::{show, Shell};
 use super::units::fmt_scaled;
 use super::width;
 
+/// Flags ls takes.
+pub(super) const FLAGS: &str = "1afhlnrSt";
+
 pub(super) async fn ls(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), String> {
-    let f = flags(cmd, &mut words, "1afhlnrSt")?;
+    let f = flags(cmd, &mut words, FLAGS)?;
     let long = f.contains('l') || f.contains('n') || f.contains('h');
     let all = f.contains('a');
     let human = f.contains('h');

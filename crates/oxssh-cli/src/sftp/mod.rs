@@ -361,13 +361,22 @@ async fn run_batch(shell: &mut Shell, file: &str) -> u8 {
             ignore_errors,
             echo,
         } = CommandLine::parse(&line);
+        // A line sftp cannot parse is reported before its echo, as sftp reports it.
+        let unparsed = command.and_then(|c| commands::check(c).err());
+        if let Some(message) = &unparsed {
+            eprintln!("{message}");
+        }
         if echo {
             println!("sftp> {line}");
         }
         let Some(cmd) = command else {
             continue;
         };
-        match shell.run(cmd).await {
+        let outcome = match unparsed {
+            Some(_) => Outcome::Done(Err(String::new())),
+            None => shell.run(cmd).await,
+        };
+        match outcome {
             Outcome::Quit => return 0,
             Outcome::Lost => return 255,
             Outcome::Done(Ok(())) => {}

@@ -8,6 +8,7 @@
 use std::io::{BufRead, Read};
 use std::sync::atomic::Ordering;
 
+use super::commands;
 use super::complete::{complete, show_list};
 use super::editor::{emit, Action, Decoder, Line, Raw};
 use super::shell::{Outcome, Shell};
@@ -32,10 +33,15 @@ pub async fn run_interactive(shell: &mut Shell) -> u8 {
         }
         let typed = line.strip_suffix('\n').unwrap_or(&line);
         let parsed = CommandLine::parse(typed);
+        // As in a batch, a line that does not parse is reported before its echo.
+        let unparsed = parsed.command.and_then(|c| commands::check(c).err());
+        if let Some(message) = &unparsed {
+            eprintln!("{message}");
+        }
         if parsed.echo {
             println!("{PROMPT}{typed}");
         }
-        let Some(cmd) = parsed.command else {
+        let Some(cmd) = parsed.command.filter(|_| unparsed.is_none()) else {
             continue;
         };
         if let Some(code) = run_one(shell, cmd).await {
