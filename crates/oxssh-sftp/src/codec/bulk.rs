@@ -1,9 +1,10 @@
 //! WRITE requests built around their data: the caller reads file data straight into
 //! the packet being encoded (the request queue, or an SSH packet's payload), instead of
 //! into a buffer that is then copied into a [`Request::Write`](super::Request::Write)
-//! and again into the packet.
+//! and again into the packet; and a server reads one's fields where they lie
+//! ([`decode_write`]), writing its data to the file from the packet.
 
-use oxssh_wire::Writer;
+use oxssh_wire::{Reader, Writer};
 
 use super::fxp;
 
@@ -68,6 +69,22 @@ pub fn encode_write_into<E>(
     Ok(header_len + filled)
 }
 
+/// A WRITE request's fields in its body (type byte first), borrowed: `(id, handle,
+/// offset, data)`. `None` for any other request, and for a WRITE that does not decode
+/// whole, which [`decode_request`](super::decode_request) then answers as usual.
+pub fn decode_write(body: &[u8]) -> Option<(u32, &[u8], u64, &[u8])> {
+    let mut r = Reader::new(body);
+    if r.u8().ok()? != fxp::WRITE {
+        return None;
+    }
+    let id = r.u32().ok()?;
+    let handle = r.string().ok()?;
+    let offset = r.u64().ok()?;
+    let data = r.string().ok()?;
+    r.finish().ok()?;
+    Some((id, handle, offset, data))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
@@ -92,6 +109,36 @@ mod tests {
         encode_request(7, &request, &mut want);
         assert_eq!(out, want);
         assert_eq!(decode_request(&out[6 + 4..]).unwrap(), (7, request));
+    }
+
+    #[test]
+    fn a_write_decodes_in_place_as_decode_request_decodes_it() {
+        let request = Request::Write {
+            handle: b"h7".to_vec(),
+            offset: 1 << 33,
+            data: b"some data".to_vec(),
+        };
+        let mut framed = Vec::new();
+        encode_request(9, &request, &mut framed);
+        let body = &framed[4..];
+        assert_eq!(
+            decode_write(body),
+            Some((9, &b"h7"[..], 1 << 33, &b"some data"[..]))
+        );
+        // Trailing bytes, a cut, another request: left to decode_request.
+        let mut longer = body.to_vec();
+        longer.push(0);
+        assert_eq!(decode_write(&longer), None);
+        assert!(decode_request(&longer).is_err());
+        assert_eq!(decode_write(&body[..body.len() - 1]), None);
+        let mut read = Vec::new();
+        let read_request = Request::Read {
+            handle: b"h7".to_vec(),
+            offset: 0,
+            len: 10,
+        };
+        encode_request(1, &read_request, &mut read);
+        assert_eq!(decode_write(&read[4..]), None);
     }
 
     #[test]

@@ -684,7 +684,7 @@ pub fn decode_data(body: &[u8]) -> Result<Option<(u32, &[u8])>, DecodeError> {
 mod bulk;
 mod extended;
 mod replies;
-pub use bulk::{encode_write_into, encode_write_with, write_header_len};
+pub use bulk::{decode_write, encode_write_into, encode_write_with, write_header_len};
 use extended::{decode_extended, encode_extended};
 pub use replies::*;
 

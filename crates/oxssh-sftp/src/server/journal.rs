@@ -171,7 +171,7 @@ impl Journal {
         }
     }
 
-    fn written(&mut self, handle: &[u8], n: usize) {
+    pub fn written(&mut self, handle: &[u8], n: usize) {
         if let Some(o) = handle_key(handle).and_then(|k| self.open.get_mut(&k)) {
             o.written += n as u64;
         }

@@ -154,6 +154,11 @@ impl<F: Filesystem> Server<F> {
         if body.first() == Some(&fxp::INIT) {
             return Err(ServeError::Protocol("SSH_FXP_INIT repeated"));
         }
+        if let Some((id, handle, offset, data)) = codec::decode_write(body) {
+            let response = self.answer_write(handle, offset, data);
+            codec::encode_response(id, &response, out);
+            return Ok(());
+        }
         let (id, response) = match codec::decode_request(body) {
             Ok((id, request)) => (id, self.answer(request)),
             Err(e) => {
@@ -173,16 +178,8 @@ impl<F: Filesystem> Server<F> {
     }
 
     fn answer(&mut self, request: Request) -> Response {
-        if self.options.read_only && changes(&request) {
-            return Response::status(status::PERMISSION_DENIED);
-        }
-        let name = request_name(&request);
-        let listed = |list: &[String]| list.iter().any(|n| n == name);
-        if listed(&self.options.denied)
-            || self.options.allowed.as_deref().is_some_and(|a| !listed(a))
-        {
-            tracing::info!("refused {name} request");
-            return Response::status(status::PERMISSION_DENIED);
+        if let Some(refusal) = self.refusal(request_name(&request), changes(&request)) {
+            return refusal;
         }
         let note = self.journal.request(&request);
         let response = match self.dispatch(request) {
@@ -191,6 +188,40 @@ impl<F: Filesystem> Server<F> {
         };
         self.journal.answered(note, &response);
         response
+    }
+
+    /// The answer to a request named `name` (as the -P and -p lists name it) that the
+    /// options refuse: read-only (when it `changes` something), denied, or not allowed.
+    fn refusal(&self, name: &str, changes: bool) -> Option<Response> {
+        if self.options.read_only && changes {
+            return Some(Response::status(status::PERMISSION_DENIED));
+        }
+        let listed = |list: &[String]| list.iter().any(|n| n == name);
+        if listed(&self.options.denied)
+            || self.options.allowed.as_deref().is_some_and(|a| !listed(a))
+        {
+            tracing::info!("refused {name} request");
+            return Some(Response::status(status::PERMISSION_DENIED));
+        }
+        None
+    }
+
+    /// A WRITE, its data written to the file from the packet where it lies (a bulk
+    /// upload's data is otherwise copied once more, into a decoded request).
+    fn answer_write(&mut self, handle: &[u8], offset: u64, data: &[u8]) -> Response {
+        if let Some(refusal) = self.refusal("write", true) {
+            return refusal;
+        }
+        match self
+            .file(handle)
+            .and_then(|(fs, file)| fs.write(file, offset, data))
+        {
+            Ok(()) => {
+                self.journal.written(handle, data.len());
+                ok()
+            }
+            Err(e) => Response::status(status_of(&e)),
+        }
     }
 
     fn dispatch(&mut self, request: Request) -> Answer {
