@@ -380,6 +380,33 @@ fn oxsftp_operand_checks_and_cp_match_openssh_sftp() {
         .contains("Server does not support copy-data extension"));
 }
 
+/// Failing file operations and resumes say what sftp says: a glob matching nothing is
+/// tried as written, a complete download's resume leaves the file ("was not
+/// modified"), a complete upload's resume fails, local errors in strerror's words,
+/// df on a missing path fails silently.
+#[test]
+fn oxsftp_file_errors_and_resumes_match_openssh_sftp() {
+    let Some(sftp_server) = direct_server() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a"), b"hello\n").unwrap();
+    std::fs::create_dir(dir.path().join("d")).unwrap();
+    std::fs::write(dir.path().join("d/f"), b"x\n").unwrap();
+    // Leaves the directory as it found it, so both programs see the same.
+    let commands = "-mkdir d\n-rmdir d\n-rm nope*\n-get nope\nget a a.copy\n-reget a a.copy\n\
+                    put a d/a2\n-reput a d/a2\n-get -a a a.copy\n-chmod 644 nope*\n\
+                    -ln -s nope d/l\n-ln -s nope d/l\nrm d/l\n-lcd nope\n-df nope\n\
+                    -reget a ./sub/x\nrm d/a2\n!rm a.copy\n";
+    let theirs = same_as_sftp(sftp_server, dir.path(), commands);
+    assert!(
+        theirs.2.contains("File \"a.copy\" was not modified"),
+        "{}",
+        theirs.2
+    );
+    assert!(theirs.2.contains("nope*: No such file"), "{}", theirs.2);
+}
+
 /// Listings name and lay out entries as sftp does: a directory's entries under the
 /// path it was given as, glob matches by their path (directories marked with `/`),
 /// columns shared out across 80, long lines formatted by the client when the server

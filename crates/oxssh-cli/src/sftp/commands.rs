@@ -7,6 +7,7 @@ use oxssh_sftp::codec::Attrs;
 
 use super::shell::{show, Outcome, Shell, Transfers};
 use super::units::fmt_scaled;
+use crate::keygen::strerror;
 
 const HELP: &str = "\
 Available commands:
@@ -195,8 +196,14 @@ pub async fn dispatch(shell: &mut Shell, line: &str) -> Outcome {
             .map(|d| println!("Local working directory: {}", d.display()))
             .map_err(|e| format!("getcwd: {e}")),
         "lcd" => match words.first() {
-            Some(dir) => std::env::set_current_dir(crate::client::run::expand_tilde(dir))
-                .map_err(|e| format!("Couldn't change local directory to \"{dir}\": {e}")),
+            Some(dir) => {
+                std::env::set_current_dir(crate::client::run::expand_tilde(dir)).map_err(|e| {
+                    format!(
+                        "Couldn't change local directory to \"{dir}\": {}",
+                        strerror(&e)
+                    )
+                })
+            }
             None => std::env::var("HOME")
                 .map_err(|_| "No home directory".to_owned())
                 .and_then(|h| std::env::set_current_dir(h).map_err(|e| e.to_string())),
@@ -206,8 +213,12 @@ pub async fn dispatch(shell: &mut Shell, line: &str) -> Outcome {
             println!("Local umask: {mask:03o}");
         }),
         "lmkdir" => match operands(&cmd, &words, 1) {
-            Ok((dir, _)) => std::fs::create_dir(&dir)
-                .map_err(|e| format!("Couldn't create local directory \"{dir}\": {e}")),
+            Ok((dir, _)) => std::fs::create_dir(&dir).map_err(|e| {
+                format!(
+                    "Couldn't create local directory \"{dir}\": {}",
+                    strerror(&e)
+                )
+            }),
             Err(e) => Err(e),
         },
         // A leading `~/` stays unquoted for the shell to expand, as sftp's lls.
@@ -392,21 +403,14 @@ async fn simple(
             })
         }
         _ => {
-            let mut failed = None;
             // One pattern, as sftp's rm takes (further words are ignored).
-            for pattern in words.iter().take(1) {
-                let matches = shell.targets(pattern).await?;
-                if matches.is_empty() {
-                    failed = Some(format!("File \"{pattern}\" not found."));
-                    continue;
+            let mut failed = None;
+            for path in shell.targets(&first).await? {
+                if !shell.quiet {
+                    println!("Removing {}", show(&path));
                 }
-                for path in matches {
-                    if !shell.quiet {
-                        println!("Removing {}", show(&path));
-                    }
-                    if let Err(e) = shell.sftp.remove(&path).await {
-                        failed = Some(shell.error(&format!("remote delete {}", show(&path)), &e));
-                    }
+                if let Err(e) = shell.sftp.remove(&path).await {
+                    failed = Some(shell.error(&format!("remote delete {}", show(&path)), &e));
                 }
             }
             failed.map_or(Ok(()), Err)
@@ -495,11 +499,7 @@ async fn change(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<
     let pattern = words
         .get(1)
         .ok_or_else(|| format!("You must specify a path after a {cmd} command."))?;
-    let matches = shell.targets(pattern).await?;
-    if matches.is_empty() {
-        return Err(format!("File \"{pattern}\" not found."));
-    }
-    for path in matches {
+    for path in shell.targets(pattern).await? {
         let attrs = match cmd {
             "chmod" => Attrs {
                 permissions: Some(value),
@@ -544,11 +544,13 @@ async fn df(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> Result<(), 
         Some(p) => shell.remote_path(p).await,
         None => shell.cwd.clone(),
     };
-    let v = shell
-        .sftp
-        .statvfs(&path)
-        .await
-        .map_err(|e| shell.error(&format!("Couldn't statvfs \"{}\"", show(&path)), &e))?;
+    // As sftp: a path the server refuses fails without a word; a server without the
+    // extension is named.
+    let v = shell.sftp.statvfs(&path).await.map_err(|e| match e {
+        oxssh_sftp::Error::Unsupported(ext) => format!("Server does not support {ext} extension"),
+        e if e.status().is_some() => String::new(),
+        e => shell.error(&format!("Couldn't statvfs \"{}\"", show(&path)), &e),
+    })?;
     if f.contains('i') {
         let used = v.files.saturating_sub(v.ffree);
         println!(

@@ -146,20 +146,24 @@ impl Shell {
         join(&self.cwd, path.as_bytes())
     }
 
-    /// The remote paths an operation on `pattern` applies to: the path itself when it
-    /// has no wildcard (not checked: the operation reports what is wrong), else the
-    /// matches.
+    /// The remote paths an operation on `pattern` applies to: the matches, or the path
+    /// itself when it has no wildcard or matches nothing (sftp's GLOB_NOCHECK: not
+    /// checked, the operation reports what is wrong).
     pub async fn targets(&mut self, pattern: &str) -> Result<Vec<Vec<u8>>, String> {
         let last = pattern.rsplit('/').next().unwrap_or(pattern);
         if !has_wildcard(last) {
             return Ok(vec![self.remote_path(pattern).await]);
         }
-        Ok(self
+        let matches: Vec<Vec<u8>> = self
             .remote_glob(pattern)
             .await?
             .into_iter()
             .map(|(path, _)| path)
-            .collect())
+            .collect();
+        if matches.is_empty() {
+            return Ok(vec![self.remote_path(pattern).await]);
+        }
+        Ok(matches)
     }
 
     /// The remote paths `pattern` names (with their attributes, from the listing when

@@ -13,6 +13,7 @@ use oxssh_sftp::codec::{ext, open_flags, Attrs};
 use super::progress::Meter;
 use super::shell::{base_name, join, local_bytes, local_glob, show, Shell, Transfers};
 use super::tree::{marked_dir, shown_as_dir};
+use crate::keygen::strerror;
 
 impl Shell {
     /// `get [-afpr] remote [local]`.
@@ -89,14 +90,13 @@ impl Shell {
                 if meta.len() > size {
                     return Err(format!(
                         "Unable to resume download of \"{}\": local file is larger than remote",
-                        show(remote)
+                        local.display()
                     ));
                 }
                 offset = meta.len();
                 if offset == size {
-                    if !self.quiet {
-                        println!("Local file \"{}\" is already complete", local.display());
-                    }
+                    // sftp's words, on stderr even with -q; not a failure.
+                    eprintln!("File \"{}\" was not modified", local.display());
                     return Ok(());
                 }
             }
@@ -113,7 +113,7 @@ impl Shell {
             .truncate(!t.resume)
             .mode(mode)
             .open(local)
-            .map_err(|e| format!("open local \"{}\": {e}", local.display()))?;
+            .map_err(|e| format!("open local \"{}\": {}", local.display(), strerror(&e)))?;
         let name = base_name(remote).display().to_string();
         // No meter for an empty file's download, as OpenSSH's sftp and scp.
         let shown = self.progress && size > 0;
@@ -240,24 +240,19 @@ impl Shell {
         meta: &fs::Metadata,
         t: Transfers,
     ) -> Result<(), String> {
-        let file =
-            File::open(local).map_err(|e| format!("open local \"{}\": {e}", local.display()))?;
+        let file = File::open(local)
+            .map_err(|e| format!("open local \"{}\": {}", local.display(), strerror(&e)))?;
         let mut offset = 0;
         let mut pflags = client::WRITE_TRUNCATE;
         if t.resume {
             if let Ok(attrs) = self.sftp.stat(remote).await {
                 let have = attrs.size.unwrap_or(0);
-                if have > meta.len() {
+                // A destination as long as the source fails too, as with sftp.
+                if have >= meta.len() {
                     return Err(format!(
-                        "Unable to resume upload of \"{}\": destination file larger than source",
+                        "resume \"{}\": destination file same size or larger",
                         local.display()
                     ));
-                }
-                if have == meta.len() {
-                    if !self.quiet {
-                        println!("destination file \"{}\" is already complete", show(remote));
-                    }
-                    return Ok(());
                 }
                 offset = have;
                 pflags = open_flags::WRITE | open_flags::CREAT;
