@@ -134,6 +134,7 @@ fn oxscp_messages_and_exit_codes_match_openssh_scp() {
         vec!["d".to_owned(), format!("h:{d}/x")],
         vec![format!("h:{d}/d"), ".".to_owned()],
         vec!["a".to_owned(), format!("h:{d}/a2")],
+        vec!["a".to_owned(), format!("h:{d}/nodir/x")],
     ];
     for case in cases {
         let run_one = |program: &str| {

@@ -383,7 +383,8 @@ fn oxsftp_operand_checks_and_cp_match_openssh_sftp() {
 /// Failing file operations and resumes say what sftp says: a glob matching nothing is
 /// tried as written, a complete download's resume leaves the file ("was not
 /// modified"), a complete upload's resume fails, local errors in strerror's words,
-/// df on a missing path fails silently.
+/// df on a missing path fails silently, directories are refused as not regular files
+/// and an upload's failed open is a "dest open".
 #[test]
 fn oxsftp_file_errors_and_resumes_match_openssh_sftp() {
     let Some(sftp_server) = direct_server() else {
@@ -397,7 +398,8 @@ fn oxsftp_file_errors_and_resumes_match_openssh_sftp() {
     let commands = "-mkdir d\n-rmdir d\n-rm nope*\n-get nope\nget a a.copy\n-reget a a.copy\n\
                     put a d/a2\n-reput a d/a2\n-get -a a a.copy\n-chmod 644 nope*\n\
                     -ln -s nope d/l\n-ln -s nope d/l\nrm d/l\n-lcd nope\n-df nope\n\
-                    -reget a ./sub/x\nrm d/a2\n!rm a.copy\n";
+                    -reget a ./sub/x\nrm d/a2\n!rm a.copy\n-get d\n-put d\n-put nope*\n\
+                    -put a nodir/x\n";
     let theirs = same_as_sftp(sftp_server, dir.path(), commands);
     assert!(
         theirs.2.contains("File \"a.copy\" was not modified"),

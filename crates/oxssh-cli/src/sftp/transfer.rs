@@ -53,10 +53,12 @@ impl Shell {
                         println!("Fetching {shown} to {}", target.display());
                     }
                     self.get_tree(&path, &target, t).await
-                } else if self.scp_style {
-                    Err(format!("download {}/: not a regular file", show(&path)))
                 } else {
-                    Err(format!("Cannot download non-regular file: {}", show(&path)))
+                    // sftp's and scp's words, the directory marked as their glob marks it.
+                    Err(format!(
+                        "download {}: not a regular file",
+                        marked_dir(show(&path))
+                    ))
                 }
             } else {
                 if !self.quiet {
@@ -152,9 +154,8 @@ impl Shell {
             .filter(|p| fs::symlink_metadata(p).is_ok())
             .collect();
         if matches.is_empty() {
-            return Err(if local.contains(['*', '?']) {
-                format!("File \"{local}\" not found.")
-            } else if self.scp_style {
+            // A pattern matching nothing is taken as written, as sftp's glob does.
+            return Err(if self.scp_style {
                 format!("stat local \"{local}\": No such file or directory")
             } else {
                 format!("stat {local}: No such file or directory")
@@ -204,26 +205,30 @@ impl Shell {
             let result = if meta.is_dir() {
                 if t.recursive {
                     self.put_tree(&path, &dest, t).await
-                } else if self.scp_style {
-                    Err(format!(
-                        "local \"{}\" is not a regular file\n{}failed to upload file {} to {}",
-                        path.display(),
-                        self.prefix(),
-                        path.display(),
-                        show(&dest)
-                    ))
                 } else {
-                    Err(format!(
-                        "Cannot upload non-regular file: {}",
-                        path.display()
-                    ))
+                    // sftp names it as its glob marked it; scp as given.
+                    let shown = if self.scp_style {
+                        path.display().to_string()
+                    } else {
+                        shown_as_dir(&path)
+                    };
+                    Err(format!("local \"{shown}\" is not a regular file"))
                 }
             } else {
                 self.put_file(&path, &dest, &meta, t).await
             };
-            if let Err(e) = result {
+            if let Err(mut e) = result {
                 if self.lost {
                     return Err(e);
+                }
+                // scp follows any file's failure with its own line.
+                if self.scp_style && !(meta.is_dir() && t.recursive) && !e.is_empty() {
+                    e = format!(
+                        "{e}\n{}failed to upload file {} to {}",
+                        self.prefix(),
+                        path.display(),
+                        show(&dest)
+                    );
                 }
                 eprintln!("{}{e}", self.prefix());
                 failed = Some(());
@@ -266,7 +271,7 @@ impl Shell {
             .sftp
             .open(remote, pflags, attrs)
             .await
-            .map_err(|e| self.error(&format!("remote open(\"{}\")", show(remote)), &e))?;
+            .map_err(|e| self.error(&format!("dest open \"{}\"", show(remote)), &e))?;
         let name = local
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

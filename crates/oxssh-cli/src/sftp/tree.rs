@@ -316,7 +316,7 @@ impl Shell {
             .unwrap_or_default();
         Err(match step {
             Step::Local => format!("open local \"{local}\": {e}"),
-            Step::Open => self.error(&format!("remote open(\"{remote}\")"), &e),
+            Step::Open => self.error(&format!("dest open \"{remote}\""), &e),
             Step::Transfer => self.error(&format!("write remote \"{remote}\""), &e),
             Step::Finish => self.error(&format!("fsetstat \"{remote}\""), &e),
             Step::Close => self.error(&format!("close remote \"{remote}\""), &e),
