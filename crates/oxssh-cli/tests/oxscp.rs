@@ -1,7 +1,8 @@
 //! `oxscp` (SFTP mode) against OpenSSH's sshd and oxsshd's `internal-sftp`: a big file
 //! and a tree of awkward names up and back with `-r -p`, byte for byte with modes; a
 //! missing source fails with status 1; `-J` is refused by name; copies between two
-//! remote paths go through this host (`-3`, the default) as with OpenSSH's `scp`. (`-O`, the legacy
+//! remote paths go through this host (`-3`, the default) as with OpenSSH's `scp`, and
+//! local-to-local ones through cp, as scp makes them. (`-O`, the legacy
 //! protocol: `scp_legacy.rs`.)
 #![allow(
     clippy::unwrap_used,
@@ -150,6 +151,43 @@ fn oxscp_messages_and_exit_codes_match_openssh_scp() {
         let ours = run_one(&oxscp());
         assert_eq!(ours, theirs, "{case:?}");
     }
+}
+
+/// With every operand local, oxscp copies with the system's cp as scp does: the same
+/// messages, exit codes and copies.
+#[test]
+fn oxscp_copies_local_files_with_cp_as_openssh_scp() {
+    if !support::require_peer("scp") {
+        return;
+    }
+    let cases: [&[&str]; 5] = [
+        &["a", "b", "nodir/"],
+        &["a", "nodir/"],
+        &["-v", "a", "missing", "d/"],
+        &["-rp", "d", "d2"],
+        &["a", "c"],
+    ];
+    let run_all = |program: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), b"hello\n").unwrap();
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        std::fs::write(dir.path().join("d/f"), b"x\n").unwrap();
+        let said: Vec<(Option<i32>, String)> = cases
+            .iter()
+            .map(|args| {
+                let mut cmd = std::process::Command::new(program);
+                cmd.current_dir(dir.path()).args(*args);
+                let out = run(&mut cmd, b"", TRANSFER_TIMEOUT);
+                (out.code(), out.stderr)
+            })
+            .collect();
+        let copied = ["d/a", "d2/f", "c"].map(|p| std::fs::read(dir.path().join(p)).ok());
+        (said, copied)
+    };
+    let theirs = run_all("scp");
+    assert_eq!(run_all(&oxscp()), theirs);
+    assert_eq!(theirs.0[0].0, Some(1), "{:?}", theirs.0);
+    assert_eq!(theirs.1[2].as_deref(), Some(&b"hello\n"[..]));
 }
 
 #[test]

@@ -4,10 +4,11 @@
 //! progress meter on terminals). One remote host per run: uploads (local sources, a
 //! remote target) and downloads (remote sources, a local target). `-O` speaks the legacy
 //! SCP/RCP protocol instead ([`legacy`]). Copies between two remote paths go through
-//! the local host's memory (`-3`, scp's default; [`through`]); local-to-local copies are
-//! refused by name.
+//! the local host's memory (`-3`, scp's default; [`through`]); copies with every operand
+//! local are the system's `cp`'s, as with scp ([`local`]).
 
 mod legacy;
+mod local;
 mod through;
 
 use std::ffi::OsString;
@@ -228,7 +229,8 @@ pub fn main() -> u8 {
             (first.clone(), false)
         }
         (None, false) => {
-            return fail(&["oxscp: local-to-local copies are not supported; use cp".into()])
+            let (recursive, preserve) = (args.recursive, args.preserve);
+            return local::copy(recursive, preserve, args.verbose, sources, target_operand);
         }
     };
     let target = Target {

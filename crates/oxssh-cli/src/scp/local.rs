@@ -1,0 +1,52 @@
+//! Copies with every operand local, as OpenSSH's scp makes them: not over SSH but by
+//! the system's `cp`, one run per source (`-r` and `-p` passed on), after checking that
+//! the target is a directory when there are several sources.
+
+use std::process::Command;
+
+use crate::keygen::strerror;
+
+/// Copies `sources` to `target` with `cp`; scp's exit status (1 if any copy failed).
+pub(super) fn copy(
+    recursive: bool,
+    preserve: bool,
+    verbose: bool,
+    sources: &[String],
+    target: &str,
+) -> u8 {
+    if sources.len() > 1 {
+        let checked = match std::fs::metadata(target) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err("Not a directory".to_owned()),
+            Err(e) => Err(strerror(&e)),
+        };
+        if let Err(why) = checked {
+            eprintln!("{target}: {why}");
+            return 1;
+        }
+    }
+    let mut failed = false;
+    for source in sources {
+        let mut args: Vec<&str> = Vec::new();
+        if recursive {
+            args.push("-r");
+        }
+        if preserve {
+            args.push("-p");
+        }
+        args.extend(["--", source, target]);
+        if verbose {
+            // scp's line: each argument in single quotes.
+            let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+            eprintln!("Executing: cp {}", quoted.join(" "));
+        }
+        match Command::new("cp").args(&args).status() {
+            Ok(status) => failed |= !status.success(),
+            Err(e) => {
+                eprintln!("exec cp: {}", strerror(&e));
+                failed = true;
+            }
+        }
+    }
+    u8::from(failed)
+}
