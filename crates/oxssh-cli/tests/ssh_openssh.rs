@@ -683,7 +683,9 @@ fn interactive_shell_runs_typed_commands_on_a_pty() {
     let oxssh = shell_line(&f.oxssh().command(None));
     let out = under_script(&format!("exec {oxssh}"), b"echo $((6 * 7)); tty; exit 4\n");
     assert_exit(&out, 4, &f.peer);
-    assert!(out.stdout.contains("$ 42\r\n"), "{}", out.stdout);
+    // The shell's answer on a line of its own (after its prompt, or after the typed
+    // line's echo when the keys reach the terminal after the prompt: either order).
+    assert!(out.stdout.contains("42\r\n"), "{}", out.stdout);
     assert!(out.stdout.contains("/dev/pts/"), "{}", out.stdout);
 }
 
