@@ -153,6 +153,77 @@ fn oxscp_messages_and_exit_codes_match_openssh_scp() {
     }
 }
 
+/// Sources on several hosts, or local ones among remote ones, to a local target: each
+/// copied on its own as scp's `tolocal` copies them (a session per remote source, `cp`
+/// for a local one), with scp's messages, exit codes and copies. (`-D` serves every
+/// "host" from a local sftp-server, for both programs.)
+#[test]
+fn oxscp_copies_mixed_and_multi_host_sources_as_openssh_scp() {
+    if !support::require_peer("scp") {
+        return;
+    }
+    let Some(sftp_server) = support::sftp::openssh_sftp_server() else {
+        return;
+    };
+    let run_all = |program: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        std::fs::write(dir.path().join("a"), b"local\n").unwrap();
+        std::fs::write(dir.path().join("b"), b"on h\n").unwrap();
+        std::fs::write(dir.path().join("c"), b"on g\n").unwrap();
+        for out in ["out", "out2", "out3"] {
+            std::fs::create_dir(dir.path().join(out)).unwrap();
+        }
+        std::fs::create_dir_all(dir.path().join("t/sub")).unwrap();
+        std::fs::write(dir.path().join("t/sub/f"), b"deep\n").unwrap();
+        let cases: [Vec<String>; 5] = [
+            vec![
+                "a".into(),
+                format!("h:{d}/b"),
+                format!("g:{d}/c"),
+                "out/".into(),
+            ],
+            vec![
+                "a".into(),
+                format!("h:{d}/nope"),
+                "missing".into(),
+                format!("g:{d}/b"),
+                "out2".into(),
+            ],
+            vec!["a".into(), format!("h:{d}/b"), "nodir/".into()],
+            vec![format!("h:{d}/b"), format!("g:{d}/c"), "a".into()],
+            vec!["-r".into(), "t".into(), format!("h:{d}/t"), "out3".into()],
+        ];
+        let said: Vec<(Option<i32>, String)> = cases
+            .iter()
+            .map(|args| {
+                let mut cmd = std::process::Command::new(program);
+                cmd.current_dir(dir.path())
+                    .args(["-D", sftp_server])
+                    .args(args);
+                let out = run(&mut cmd, b"", TRANSFER_TIMEOUT);
+                (out.code(), out.stderr.replace(&d, "DIR").replace('\r', ""))
+            })
+            .collect();
+        let copied = [
+            "out/a",
+            "out/b",
+            "out/c",
+            "out2/a",
+            "out2/b",
+            "a",
+            "out3/t/sub/f",
+        ]
+        .map(|p| std::fs::read(dir.path().join(p)).ok());
+        (said, copied)
+    };
+    let theirs = run_all("scp");
+    assert_eq!(run_all(&oxscp()), theirs);
+    assert_eq!(theirs.0[0], (Some(0), String::new()));
+    assert_eq!(theirs.1[2].as_deref(), Some(&b"on g\n"[..]));
+    assert_eq!(theirs.1[6].as_deref(), Some(&b"deep\n"[..]));
+}
+
 /// With every operand local, oxscp copies with the system's cp as scp does: the same
 /// messages, exit codes and copies.
 #[test]

@@ -6,6 +6,20 @@ use std::process::Command;
 
 use crate::keygen::strerror;
 
+/// scp's check of a target that must be a directory (several sources): `Err` with the
+/// exit status after saying why it is not.
+pub(super) fn target_is_directory(target: &str) -> Result<(), u8> {
+    let checked = match std::fs::metadata(target) {
+        Ok(meta) if meta.is_dir() => Ok(()),
+        Ok(_) => Err("Not a directory".to_owned()),
+        Err(e) => Err(strerror(&e)),
+    };
+    checked.map_err(|why| {
+        eprintln!("{target}: {why}");
+        1
+    })
+}
+
 /// Copies `sources` to `target` with `cp`; scp's exit status (1 if any copy failed).
 pub(super) fn copy(
     recursive: bool,
@@ -15,14 +29,8 @@ pub(super) fn copy(
     target: &str,
 ) -> u8 {
     if sources.len() > 1 {
-        let checked = match std::fs::metadata(target) {
-            Ok(meta) if meta.is_dir() => Ok(()),
-            Ok(_) => Err("Not a directory".to_owned()),
-            Err(e) => Err(strerror(&e)),
-        };
-        if let Err(why) = checked {
-            eprintln!("{target}: {why}");
-            return 1;
+        if let Err(code) = target_is_directory(target) {
+            return code;
         }
     }
     let mut failed = false;

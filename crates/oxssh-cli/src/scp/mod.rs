@@ -1,9 +1,11 @@
 //! `oxscp`, a drop-in for OpenSSH's `scp` in its default SFTP mode: each operand local
 //! or `[user@]host:path` (or `scp://[user@]host[:port][/path]`), copied through the
 //! `sftp` subsystem with `oxsftp`'s transfer code (`-r` trees, `-p` modes and times, a
-//! progress meter on terminals). One remote host per run: uploads (local sources, a
-//! remote target) and downloads (remote sources, a local target). `-O` speaks the legacy
-//! SCP/RCP protocol instead ([`legacy`]). Copies between two remote paths go through
+//! progress meter on terminals). Uploads (local sources, a remote target) run over one
+//! connection, and so do downloads (a local target) from one remote; sources on several
+//! hosts, or local ones among remote ones, are copied one by one as scp's `tolocal`
+//! copies them (a connection per remote source, `cp` for a local one). `-O` speaks the
+//! legacy SCP/RCP protocol instead ([`legacy`]). Copies between two remote paths go through
 //! the local host's memory (`-3`, scp's default; [`through`]); copies with every operand
 //! local are the system's `cp`'s, as with scp ([`local`]).
 
@@ -206,42 +208,64 @@ pub fn main() -> u8 {
     };
     let target_remote = remote(target_operand);
     let source_remotes: Vec<Option<Remote>> = sources.iter().map(|s| remote(s)).collect();
-    let (host, upload) = match (&target_remote, source_remotes.iter().any(Option::is_some)) {
+    match (&target_remote, source_remotes.iter().any(Option::is_some)) {
         (Some(_), true) if args.legacy => {
-            return fail(&["oxscp: remote-to-remote copies with -O are not supported yet".into()])
+            fail(&["oxscp: remote-to-remote copies with -O are not supported yet".into()])
         }
         // Through this host whether or not -3 is given: scp's default since OpenSSH 8.7
         // (its -R, copying directly between the hosts, is refused above).
-        (Some(to), true) => return through::run(&args, sources, &source_remotes, to),
-        (Some(t), false) => (t.clone(), true),
-        (None, true) => {
-            let Some(Some(first)) = source_remotes.first() else {
-                return fail(&["oxscp: mixed local and remote sources are not supported".into()]);
-            };
-            let same_host = source_remotes.iter().all(|r| {
-                r.as_ref().is_some_and(|r| {
-                    r.host == first.host && r.user == first.user && r.port == first.port
-                })
-            });
-            if !same_host {
-                return fail(&["oxscp: sources on different hosts are not supported yet".into()]);
-            }
-            (first.clone(), false)
-        }
+        (Some(to), true) => through::run(&args, sources, &source_remotes, to),
+        (Some(to), false) => transfer(&args, to, true, sources, &source_remotes, target_operand),
+        (None, true) => to_local(&args, sources, &source_remotes, target_operand),
         (None, false) => {
             let (recursive, preserve) = (args.recursive, args.preserve);
-            return local::copy(recursive, preserve, args.verbose, sources, target_operand);
+            local::copy(recursive, preserve, args.verbose, sources, target_operand)
         }
-    };
-    let target = Target {
-        host: host.host.clone(),
-        user: host.user.clone(),
-        port: args.port.or(host.port),
-        identity_files: args.identity_files.clone(),
-        options: args.options.clone(),
-        config_file: args.config_file.clone(),
-        subsystem: None,
-    };
+    }
+}
+
+/// Copies `sources`, some remote, to the local `target`. Sources all on one remote are
+/// one connection; otherwise, as scp's `tolocal`, each source is copied on its own: a
+/// local one by `cp`, a remote one over a connection of its own.
+fn to_local(args: &Args, sources: &[String], remotes: &[Option<Remote>], target: &str) -> u8 {
+    if let Some(Some(first)) = remotes.first() {
+        let same_remote = |r: &Option<Remote>| {
+            r.as_ref().is_some_and(|r| {
+                r.host == first.host && r.user == first.user && r.port == first.port
+            })
+        };
+        if remotes.iter().all(same_remote) {
+            return transfer(args, first, false, sources, remotes, target);
+        }
+    }
+    if sources.len() > 1 {
+        if let Err(code) = local::target_is_directory(target) {
+            return code;
+        }
+    }
+    let mut code = 0;
+    for (source, remote) in sources.iter().zip(remotes) {
+        let one = std::slice::from_ref(source);
+        let copied = match remote {
+            Some(r) => transfer(args, r, false, one, std::slice::from_ref(remote), target),
+            None => local::copy(args.recursive, args.preserve, args.verbose, one, target),
+        };
+        code = code.max(copied);
+    }
+    code
+}
+
+/// Uploads `sources` to `host` (`upload`), or downloads `sources` (all on `host`) to
+/// `local_target`, over one connection.
+fn transfer(
+    args: &Args,
+    host: &Remote,
+    upload: bool,
+    sources: &[String],
+    source_remotes: &[Option<Remote>],
+    local_target: &str,
+) -> u8 {
+    let target = target_for(args, host);
     if args.legacy {
         let flags = legacy::Flags {
             recursive: args.recursive,
@@ -257,7 +281,7 @@ pub fn main() -> u8 {
             if upload {
                 legacy::upload(&client, flags, sources, &host.path).await
             } else {
-                legacy::download(&client, flags, &remote_paths, target_operand).await
+                legacy::download(&client, flags, &remote_paths, local_target).await
             }
         });
     }
@@ -278,8 +302,8 @@ pub fn main() -> u8 {
                 upload,
                 remote_target: host.path.clone(),
                 sources,
-                source_remotes: &source_remotes,
-                local_target: target_operand,
+                source_remotes,
+                local_target,
             },
         )
     };
