@@ -428,7 +428,8 @@ fn oxsftp_listings_match_openssh_sftp() {
     let d = dir.path().display();
     let commands = format!(
         "ls\nls sub\nls sub/\nls sub/*\nls -1 sub\nls sub/a*\nls -l sub/a*\nls -lh sub\n\
-         ls {d}/sub\nls -1 {d}/s*\nls -la sub/dd\nls -l\nls -1 sub/dd/..\nls t*\n"
+         ls {d}/sub\nls -1 {d}/s*\nls -la sub/dd\nls -l\nls -1 sub/dd/..\nls t*\n\
+         cd sub\nls .\nls ./\nls -1 ./dd/.\nls ..\nls -l .\n"
     );
     let theirs = same_as_sftp(sftp_server, dir.path(), &commands);
     assert!(theirs.1.contains("sub/a1       sub/bb2 "), "{}", theirs.1);

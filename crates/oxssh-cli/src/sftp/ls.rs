@@ -40,9 +40,13 @@ pub(super) async fn ls(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> 
             let strip = (!pattern.starts_with('/')).then_some(cwd.as_slice());
             match matches.as_slice() {
                 [(path, attrs)] if attrs.is_dir() => {
-                    // Named with the slash sftp's glob marks a directory with.
-                    let marked = path_append(path, b"");
-                    let prefix = path_strip(&marked, strip).to_vec();
+                    // Named with the slash sftp's glob marks a directory with; `.` is
+                    // kept as sftp keeps it (`./a`), where our path join folds it.
+                    let prefix = if pattern == "." {
+                        b"./".to_vec()
+                    } else {
+                        path_strip(&path_append(path, b""), strip).to_vec()
+                    };
                     (list(shell, &path.clone()).await?, Some(prefix))
                 }
                 _ => (glob_entries(matches, strip), None),
