@@ -1,6 +1,6 @@
 //! `oxscp` (SFTP mode) against OpenSSH's sshd and oxsshd's `internal-sftp`: a big file
 //! and a tree of awkward names up and back with `-r -p`, byte for byte with modes; a
-//! missing source fails with status 1; `-J` is refused by name; copies between two
+//! missing source fails with status 1; `-R` is refused by name; copies between two
 //! remote paths go through this host (`-3`, the default) as with OpenSSH's `scp`, and
 //! local-to-local ones through cp, as scp makes them. (`-O`, the legacy
 //! protocol: `scp_legacy.rs`.)
@@ -94,7 +94,7 @@ fn oxscp_copies_files_and_trees_with_internal_sftp() {
 }
 
 #[test]
-fn oxscp_fails_on_a_missing_source_and_refuses_jump_hosts_by_name() {
+fn oxscp_fails_on_a_missing_source_and_refuses_origin_host_copies_by_name() {
     let Some(f) = Fixture::start_oxsshd(sshd_opts(&["Subsystem sftp internal-sftp"])) else {
         return;
     };
@@ -108,13 +108,9 @@ fn oxscp_fails_on_a_missing_source_and_refuses_jump_hosts_by_name() {
         "{}",
         out.stderr
     );
-    let out = scp(
-        &f,
-        local.path(),
-        &["-J".into(), "j".into(), "h:a".into(), "b".into()],
-    );
+    let out = scp(&f, local.path(), &["-R".into(), "h:a".into(), "g:b".into()]);
     assert_eq!(out.code(), Some(1));
-    assert!(out.stderr.contains("-J is not supported"), "{}", out.stderr);
+    assert!(out.stderr.contains("-R is not supported"), "{}", out.stderr);
 }
 
 #[test]

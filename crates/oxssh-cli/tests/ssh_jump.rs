@@ -385,6 +385,60 @@ fn minus_g_shows_what_minus_w_and_minus_j_imply_as_openssh() {
     }
 }
 
+/// `oxsftp -J` and `oxscp -J` reach the target through the hop as sftp's and scp's
+/// `-J` do (handed to the connection as ProxyJump): a file goes up with oxscp and comes
+/// back with oxsftp, byte for byte; a second `-J` is refused with ssh's words.
+#[test]
+fn oxsftp_and_oxscp_take_jump_hosts_with_dash_j() {
+    let Some(net) = Net::start(&[Server::OpenSsh, Server::Ox]) else {
+        return;
+    };
+    let remote = support::sftp::RemoteDir::new("jump");
+    let local = net.client.path();
+    let body = payload(300_000);
+    std::fs::write(local.join("up"), &body).unwrap();
+    let sibling = |name: &str| {
+        std::path::Path::new(support::OXSSHD)
+            .with_file_name(name)
+            .display()
+            .to_string()
+    };
+    let transfer = |program: &str, args: &[String]| {
+        let mut cmd = Command::new(sibling(program));
+        cmd.env("HOME", net.client.home())
+            .env_remove("SSH_AUTH_SOCK")
+            .current_dir(local)
+            .arg("-F")
+            .arg(&net.config)
+            .args(["-J", &net.hop(0), "-P", &net.peers[1].port().to_string()])
+            .args(args);
+        run(&mut cmd, b"", LIMIT)
+    };
+    // Each run logs in to the hop first (nothing else connects to it).
+    let hop_logins = || net.peers[0].log().matches("Accepted publickey").count();
+    let target = format!("127.0.0.1:{}/copied", remote.path().display());
+    let out = transfer("oxscp", &["up".into(), target]);
+    assert_eq!(out.code(), Some(0), "oxscp: {}", out.stderr);
+    assert_eq!(std::fs::read(remote.path().join("copied")).unwrap(), body);
+    assert_eq!(hop_logins(), 1, "{}", net.peers[0].log());
+    std::fs::write(
+        local.join("batch"),
+        format!("get {}/copied back\n", remote.path().display()),
+    )
+    .unwrap();
+    let out = transfer("oxsftp", &["-b".into(), "batch".into(), "127.0.0.1".into()]);
+    assert_eq!(out.code(), Some(0), "oxsftp: {}", out.stderr);
+    assert_eq!(std::fs::read(local.join("back")).unwrap(), body);
+    assert_eq!(hop_logins(), 2, "{}", net.peers[0].log());
+    let out = transfer("oxsftp", &["-J".into(), "x".into(), "127.0.0.1".into()]);
+    assert_ne!(out.code(), Some(0));
+    assert!(
+        out.stderr.contains("Only a single -J option is permitted"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn oxsftp_follows_a_configured_proxy_jump() {
     let Some(net) = Net::start(&[Server::OpenSsh, Server::Ox]) else {

@@ -16,7 +16,7 @@ mod through;
 use std::ffi::OsString;
 
 use crate::client::run::fail;
-use crate::sftp::args::positive;
+use crate::sftp::args::{jump_option, positive};
 use crate::sftp::{with_local_server, with_session, Session, Shell, Target, Transfers};
 
 /// scp 9.2's usage text, with our program name.
@@ -88,7 +88,11 @@ fn parse(argv: Vec<OsString>) -> Result<Args, String> {
             Short('O') => args.legacy = true,
             Short('D') => args.direct = Some(text(&mut parser)?),
             Short('3') => args.through_local = true,
-            Short(c @ ('A' | 'R' | 'J' | 'S' | 'X')) => {
+            Short('J') => {
+                let hops = text(&mut parser)?;
+                args.options.push(jump_option(&args.options, &hops)?);
+            }
+            Short(c @ ('A' | 'R' | 'S' | 'X')) => {
                 return Err(format!("-{c} is not supported by oxscp yet"));
             }
             Value(v) => args.operands.push(

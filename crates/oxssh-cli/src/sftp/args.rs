@@ -47,6 +47,30 @@ pub struct Args {
     pub destination: String,
 }
 
+/// The ssh option `-J hops` stands for, after `options` (the `-o` options and flags
+/// before it): sftp and scp hand `-J` to ssh, which takes it as `ProxyJump` (shadowing
+/// a configured ProxyCommand) and refuses it after another jump host or a ProxyCommand
+/// on its command line, with these messages.
+pub fn jump_option(options: &[String], hops: &str) -> Result<String, String> {
+    let given = |name: &str| {
+        options.iter().any(|o| {
+            o.split(|c: char| c == '=' || c.is_whitespace())
+                .next()
+                .is_some_and(|word| word.eq_ignore_ascii_case(name))
+        })
+    };
+    if given("ProxyJump") {
+        return Err(
+            "Only a single -J option is permitted (use commas to separate multiple jump hops)"
+                .into(),
+        );
+    }
+    if given("ProxyCommand") {
+        return Err("Cannot specify -J with ProxyCommand".into());
+    }
+    Ok(format!("ProxyJump={hops}"))
+}
+
 /// `Err(message)`: print it (and the usage) and exit 1.
 pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
     use lexopt::prelude::*;
@@ -96,11 +120,15 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
             }
             Short('s') => args.subsystem = Some(text(&mut parser)?),
             Short('D') => args.direct = Some(text(&mut parser)?),
-            Short(c @ ('A' | 'J' | 'S')) => {
-                let what = match c {
-                    'A' => "agent forwarding",
-                    'J' => "ProxyJump",
-                    _ => "another ssh program",
+            Short('J') => {
+                let hops = text(&mut parser)?;
+                args.options.push(jump_option(&args.options, &hops)?);
+            }
+            Short(c @ ('A' | 'S')) => {
+                let what = if c == 'A' {
+                    "agent forwarding"
+                } else {
+                    "another ssh program"
                 };
                 return Err(format!("-{c} ({what}) is not supported by oxsftp yet"));
             }
@@ -238,9 +266,18 @@ mod tests {
         assert_eq!(a.batch.as_deref(), Some("-"));
         assert!(a.options.contains(&"BatchMode=yes".to_owned()));
         assert_eq!(a.destination, "h");
-        assert!(parse(argv(&["-J", "j", "h"]))
+        assert!(parse(argv(&["-A", "h"]))
             .unwrap_err()
             .contains("not supported"));
+        let j = parse(argv(&["-J", "u@j:2,k", "h"])).unwrap();
+        assert!(j.options.contains(&"ProxyJump=u@j:2,k".to_owned()));
+        assert!(parse(argv(&["-J", "j", "-J", "k", "h"]))
+            .unwrap_err()
+            .starts_with("Only a single -J"));
+        assert_eq!(
+            parse(argv(&["-o", "proxycommand nc %h %p", "-J", "j", "h"])).unwrap_err(),
+            "Cannot specify -J with ProxyCommand"
+        );
         assert!(parse(argv(&[])).is_err());
     }
 
