@@ -515,6 +515,89 @@ fn progress_on_with_stdout_not_a_terminal_draws_no_meter_as_openssh_sftp() {
 }
 
 /// OpenSSH's sftp-server, for comparisons with `sftp -D` (which must be there too).
+/// `-S program`: oxsftp runs the program with the arguments sftp hands its ssh (the
+/// same list, recorded by a wrapper that then runs OpenSSH's ssh) and speaks SFTP over
+/// it; a program that ends at once, or a `-D` server that does, gets sftp's (and
+/// scp's) messages and status.
+#[test]
+fn oxsftp_connects_through_an_ssh_program_as_sftp_does() {
+    if !support::require_peer("ssh") {
+        return;
+    }
+    let Some(f) = openssh_sshd() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let script = |name: &str, body: &str| {
+        let path = dir.path().join(name);
+        let text = format!("#!/bin/sh\nprintf '[%s]\\n' \"$@\" > \"$0.args\"\n{body}\n");
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    };
+    let wrapper = script("wrap", "exec ssh \"$@\"");
+    let quitter = script("quit", "exit 1");
+    let remote = RemoteDir::new("dash-s");
+    std::fs::write(remote.path().join("f"), b"through ssh\n").unwrap();
+    let commands = format!("get {}/f got\n", remote.path().display());
+    std::fs::write(dir.path().join("batch"), commands).unwrap();
+    let run_one = |program: &str, through: &std::path::Path| {
+        let mut cmd = support::sftp::client(program, &f);
+        cmd.current_dir(dir.path()).arg("-S").arg(through).args([
+            "-C",
+            "-b",
+            "batch",
+            &format!("{}@127.0.0.1", support::users::TEST_USER),
+        ]);
+        let out = support::run(&mut cmd, b"", support::sftp::TRANSFER_TIMEOUT);
+        let args = std::fs::read_to_string(through.with_extension("args")).unwrap();
+        let got = std::fs::read(dir.path().join("got")).ok();
+        let _ = std::fs::remove_file(dir.path().join("got"));
+        (out.code(), out.stdout, args, got)
+    };
+    let theirs = run_one("sftp", &wrapper);
+    assert_eq!(run_one(&oxsftp(), &wrapper), theirs);
+    assert_eq!(theirs.0, Some(0));
+    assert_eq!(theirs.3.as_deref(), Some(&b"through ssh\n"[..]));
+    let ended = |program: &str, args: &[&str]| {
+        let out = support::run(
+            std::process::Command::new(program).args(args),
+            b"",
+            support::sftp::TRANSFER_TIMEOUT,
+        );
+        (out.code(), out.stderr)
+    };
+    let quit = quitter.display().to_string();
+    // What sftp and scp say depends on whether the program's end meets their first
+    // write or their first read (sftp now and then says nothing); ours say what they
+    // say most of the time.
+    let sftp_said = [
+        "Connection closed\r\n",
+        "\rConnection closed.  \nConnection closed\r\n",
+        "",
+    ];
+    let scp_said = ["scp: Connection closed\r\n", "lost connection\n", ""];
+    let scp_args = vec!["-D", "/bin/false", "/etc/hostname", "h:x"];
+    for (ours, theirs, said, args) in [
+        (oxsftp(), "sftp", &sftp_said, vec!["-S", &quit, "h"]),
+        (oxsftp(), "sftp", &sftp_said, vec!["-D", "/bin/false"]),
+        (oxscp(), "scp", &scp_said, scp_args),
+    ] {
+        let (code, text) = ended(theirs, &args);
+        assert!(code == Some(255) || text.is_empty(), "{args:?}: {code:?}");
+        assert!(said.contains(&text.as_str()), "{theirs} said {text:?}");
+        let expected = (Some(255), said[0].to_owned());
+        assert_eq!(ended(&ours, &args), expected, "{args:?}");
+    }
+}
+
+fn oxscp() -> String {
+    std::path::Path::new(support::OXSSHD)
+        .with_file_name("oxscp")
+        .display()
+        .to_string()
+}
+
 fn direct_server() -> Option<&'static str> {
     if !support::require_peer("sftp") {
         return None;

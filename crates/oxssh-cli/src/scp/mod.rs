@@ -312,7 +312,7 @@ fn transfer(
         )
     };
     match &args.direct {
-        Some(command) => with_local_server(command, copy),
+        Some(command) => with_local_server(command, "scp: Connection closed\r\n", copy),
         None => with_session(&target, copy),
     }
 }

@@ -42,6 +42,13 @@ pub struct Args {
     pub limit_kbps: Option<u64>,
     /// `-s`: subsystem name, or a server program path (contains `/`).
     pub subsystem: Option<String>,
+    /// `-S`: the ssh program to connect through instead of our own connection.
+    pub program: Option<String>,
+    /// `-A`: forward the agent (only through a `-S` program).
+    pub forward_agent: bool,
+    /// The arguments sftp hands its ssh program for the flags that are ssh's
+    /// (`-4 -6 -A -C -c -F -i -J -o -q -v`, `-b`'s batch mode), in order.
+    pub ssh_args: Vec<String>,
     /// `-D`: a local SFTP server command to talk to instead of connecting.
     pub direct: Option<String>,
     pub destination: String,
@@ -85,16 +92,33 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
     let mut destination = None;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
-            Short('4') => args.options.push("AddressFamily=inet".into()),
-            Short('6') => args.options.push("AddressFamily=inet6".into()),
+            Short('4') => {
+                args.options.push("AddressFamily=inet".into());
+                args.ssh_args.push("-4".into());
+            }
+            Short('6') => {
+                args.options.push("AddressFamily=inet6".into());
+                args.ssh_args.push("-6".into());
+            }
             Short('a') => args.resume = true,
-            Short('C') => args.options.push("Compression=yes".into()),
+            Short('C') => {
+                args.options.push("Compression=yes".into());
+                args.ssh_args.push("-C".into());
+            }
             Short('f') => args.fsync = true,
             Short('N') => {}
             Short('p') => args.preserve = true,
-            Short('q') => args.quiet = true,
+            Short('q') => {
+                args.quiet = true;
+                args.ssh_args.push("-q".into());
+            }
             Short('r') => args.recursive = true,
-            Short('v') => args.verbose = args.verbose.saturating_add(1),
+            Short('v') => {
+                if args.verbose < 3 {
+                    args.ssh_args.push("-v".into());
+                }
+                args.verbose = args.verbose.saturating_add(1);
+            }
             Short('B') => {
                 args.buffer = Some(positive(&text(&mut parser)?, "Invalid buffer size \"{}\"")?);
             }
@@ -107,14 +131,30 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
             Short('l') => {
                 args.limit_kbps = Some(positive(&text(&mut parser)?, "Invalid limit \"{}\"")?);
             }
-            Short('b') => args.batch = Some(text(&mut parser)?),
+            Short('b') => {
+                args.batch = Some(text(&mut parser)?);
+                args.ssh_args.push("-obatchmode yes".into());
+            }
             Short('c') => {
                 let v = text(&mut parser)?;
                 args.options.push(format!("Ciphers={v}"));
+                args.ssh_args.extend(["-c".into(), v]);
             }
-            Short('F') => args.config_file = Some(text(&mut parser)?),
-            Short('i') => args.identity_files.push(text(&mut parser)?),
-            Short('o') => args.options.push(text(&mut parser)?),
+            Short('F') => {
+                let v = text(&mut parser)?;
+                args.config_file = Some(v.clone());
+                args.ssh_args.extend(["-F".into(), v]);
+            }
+            Short('i') => {
+                let v = text(&mut parser)?;
+                args.identity_files.push(v.clone());
+                args.ssh_args.extend(["-i".into(), v]);
+            }
+            Short('o') => {
+                let v = text(&mut parser)?;
+                args.options.push(v.clone());
+                args.ssh_args.extend(["-o".into(), v]);
+            }
             Short('P') => {
                 args.port = Some(positive(&text(&mut parser)?, "Bad port \"{}\"")?);
             }
@@ -123,15 +163,13 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
             Short('J') => {
                 let hops = text(&mut parser)?;
                 args.options.push(jump_option(&args.options, &hops)?);
+                args.ssh_args.extend(["-J".into(), hops]);
             }
-            Short(c @ ('A' | 'S')) => {
-                let what = if c == 'A' {
-                    "agent forwarding"
-                } else {
-                    "another ssh program"
-                };
-                return Err(format!("-{c} ({what}) is not supported by oxsftp yet"));
+            Short('A') => {
+                args.forward_agent = true;
+                args.ssh_args.push("-A".into());
             }
+            Short('S') => args.program = Some(text(&mut parser)?),
             Value(v) if destination.is_none() => {
                 destination = Some(
                     v.into_string()
@@ -140,6 +178,9 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
             }
             other => return Err(other.unexpected().to_string()),
         }
+    }
+    if args.forward_agent && args.program.is_none() {
+        return Err("-A (agent forwarding) is not supported by oxsftp yet, but through -S".into());
     }
     match destination {
         Some(d) => args.destination = d,
@@ -160,6 +201,35 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
         args.options.push("BatchMode=yes".into());
     }
     Ok(args)
+}
+
+/// The command line sftp runs its ssh program (`-S`, else `ssh`) with to reach `dest`:
+/// its fixed options, the ssh flags given, the port and user, then the subsystem (`-s`
+/// unless the server is a program path).
+pub fn ssh_command(args: &Args, dest: &Destination) -> Vec<String> {
+    let mut argv: Vec<String> = [
+        "-oForwardX11 no",
+        "-oPermitLocalCommand no",
+        "-oClearAllForwardings yes",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    argv.extend(args.ssh_args.iter().cloned());
+    if !args.forward_agent {
+        argv.push("-oForwardAgent no".into());
+    }
+    if let Some(port) = args.port.or(dest.port) {
+        argv.push(format!("-oPort {port}"));
+    }
+    if let Some(user) = &dest.user {
+        argv.extend(["-l".into(), user.clone()]);
+    }
+    let subsystem = args.subsystem.clone().unwrap_or_else(|| "sftp".into());
+    if !subsystem.contains('/') {
+        argv.push("-s".into());
+    }
+    argv.extend(["--".into(), dest.host.clone(), subsystem]);
+    argv
 }
 
 /// A positive number from a flag's value; `message` (with `{}` for the value) otherwise,
@@ -269,6 +339,11 @@ mod tests {
         assert!(parse(argv(&["-A", "h"]))
             .unwrap_err()
             .contains("not supported"));
+        assert!(
+            parse(argv(&["-A", "-S", "ssh", "h"]))
+                .unwrap()
+                .forward_agent
+        );
         let j = parse(argv(&["-J", "u@j:2,k", "h"])).unwrap();
         assert!(j.options.contains(&"ProxyJump=u@j:2,k".to_owned()));
         assert!(parse(argv(&["-J", "j", "-J", "k", "h"]))

@@ -224,6 +224,13 @@ pub fn main() -> u8 {
             return 1;
         }
     };
+    if let Some(program) = &args.program {
+        let argv = args::ssh_command(&args, &dest);
+        let name = dest.host.clone();
+        return with_server_program(program, &argv, name, SFTP_CLOSED, |sftp, host| {
+            session(sftp, &args, &dest, host)
+        });
+    }
     let target = Target {
         host: dest.host.clone(),
         user: dest.user.clone(),
@@ -236,9 +243,14 @@ pub fn main() -> u8 {
     with_session(&target, |sftp, host| session(sftp, &args, &dest, host))
 }
 
+/// What sftp writes when its server program ends before answering (mostly: when the
+/// program's end races sftp's first read, sftp can say `Connection closed.` first).
+pub(crate) const SFTP_CLOSED: &str = "Connection closed\r\n";
+
 /// `-D command` (oxsftp and oxscp): runs `body` with an SFTP session over the pipes of a
-/// local server program instead of an SSH connection; returns the exit status.
-pub(crate) fn with_local_server<F, Fut>(command: &str, body: F) -> u8
+/// local server program instead of an SSH connection; returns the exit status. `closed`
+/// is what to write (status 255) when the program ends before the server answers.
+pub(crate) fn with_local_server<F, Fut>(command: &str, closed: &str, body: F) -> u8
 where
     F: FnOnce(Session, String) -> Fut,
     Fut: std::future::Future<Output = u8>,
@@ -247,6 +259,23 @@ where
     let Some((program, rest)) = words.split_first() else {
         return fail(&["-D needs a command".into()]);
     };
+    with_server_program(program, rest, (*program).to_owned(), closed, body)
+}
+
+/// Runs `body` (told the server's `name`) with an SFTP session over the stdin and
+/// stdout of `program args`: a local server (`-D`) or an ssh program (`-S`).
+fn with_server_program<F, Fut, A>(
+    program: &str,
+    args: &[A],
+    name: String,
+    closed: &str,
+    body: F,
+) -> u8
+where
+    F: FnOnce(Session, String) -> Fut,
+    Fut: std::future::Future<Output = u8>,
+    A: AsRef<std::ffi::OsStr>,
+{
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -256,7 +285,7 @@ where
     };
     let code = runtime.block_on(async {
         let mut child = match tokio::process::Command::new(program)
-            .args(rest)
+            .args(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
@@ -270,9 +299,18 @@ where
         };
         let sftp = match oxssh_sftp::Sftp::new(Box::new(stdout) as _, Box::new(stdin) as _).await {
             Ok(sftp) => sftp,
+            Err(oxssh_sftp::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::BrokenPipe
+                ) =>
+            {
+                eprint!("{closed}");
+                return 255;
+            }
             Err(e) => return fail(&[format!("{e}"), "Connection closed".into()]),
         };
-        let code = body(sftp, (*program).to_owned()).await;
+        let code = body(sftp, name).await;
         drop(child);
         code
     });
@@ -288,7 +326,9 @@ fn direct(command: &str, args: &args::Args) -> u8 {
         port: None,
         path: None,
     };
-    with_local_server(command, |sftp, name| session(sftp, args, &dest, name))
+    with_local_server(command, SFTP_CLOSED, |sftp, name| {
+        session(sftp, args, &dest, name)
+    })
 }
 
 async fn session(
