@@ -13,6 +13,7 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use support::openssh::{sshd_opts, Fixture};
@@ -218,6 +219,55 @@ fn oxscp_copies_mixed_and_multi_host_sources_as_openssh_scp() {
     assert_eq!(theirs.0[0], (Some(0), String::new()));
     assert_eq!(theirs.1[2].as_deref(), Some(&b"on g\n"[..]));
     assert_eq!(theirs.1[6].as_deref(), Some(&b"deep\n"[..]));
+}
+
+/// `-S program`: oxscp runs the program with the arguments scp hands its ssh (the same
+/// list, recorded by a wrapper that then runs OpenSSH's ssh), up and back.
+#[test]
+fn oxscp_connects_through_an_ssh_program_as_scp_does() {
+    if !support::require_peer("scp") || !support::require_peer("ssh") {
+        return;
+    }
+    let Some(f) = Fixture::start(sshd_opts(&["Subsystem sftp /usr/lib/openssh/sftp-server"]))
+    else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let wrapper = local.path().join("wrap");
+    std::fs::write(
+        &wrapper,
+        "#!/bin/sh\nprintf '[%s]\\n' \"$@\" >> \"$0.args\"\nexec ssh \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    random_file(&local.path().join("file"), 100_000, 7);
+    let remote = RemoteDir::new("scp-dash-s");
+    let r = format!("{TEST_USER}@127.0.0.1:{}", remote.path().display());
+    let run_one = |program: &str, copy: &str| {
+        let _ = std::fs::remove_file(wrapper.with_extension("args"));
+        for operands in [
+            vec!["file".to_owned(), format!("{r}/{copy}")],
+            vec![format!("{r}/{copy}"), format!("{copy}-back")],
+        ] {
+            let mut cmd = client(program, &f);
+            cmd.current_dir(local.path())
+                .arg("-S")
+                .arg(&wrapper)
+                .args(["-C", "-q"])
+                .args(&operands);
+            let out = run(&mut cmd, b"", TRANSFER_TIMEOUT);
+            assert_eq!(out.code(), Some(0), "{program}: {}", out.stderr);
+        }
+        let back = sha256(&local.path().join(format!("{copy}-back")));
+        assert_eq!(back, sha256(&local.path().join("file")));
+        std::fs::read_to_string(wrapper.with_extension("args")).unwrap()
+    };
+    let theirs = run_one("scp", "theirs");
+    assert_eq!(run_one(&oxscp(), "ours"), theirs);
+    assert!(
+        theirs.contains("[-s]\n[--]\n[127.0.0.1]\n[sftp]\n"),
+        "{theirs}"
+    );
 }
 
 /// With every operand local, oxscp copies with the system's cp as scp does: the same

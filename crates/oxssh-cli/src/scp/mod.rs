@@ -17,7 +17,9 @@ use std::ffi::OsString;
 
 use crate::client::run::fail;
 use crate::sftp::args::{jump_option, positive};
-use crate::sftp::{with_local_server, with_session, Session, Shell, Target, Transfers};
+use crate::sftp::{
+    with_local_server, with_server_program, with_session, Session, Shell, Target, Transfers,
+};
 
 /// scp 9.2's usage text, with our program name.
 const USAGE: &str = "\
@@ -43,6 +45,12 @@ struct Args {
     legacy: bool,
     /// `-3`: remote to remote through this host.
     through_local: bool,
+    /// `-S`: the ssh program to connect through instead of our own connection.
+    program: Option<String>,
+    /// `-A`: forward the agent (only through a `-S` program).
+    forward_agent: bool,
+    /// The arguments scp hands its ssh program for the flags that are ssh's, in order.
+    ssh_args: Vec<String>,
     /// `-T`: no strict check of the names a legacy source sends.
     no_name_check: bool,
     verbose: bool,
@@ -62,23 +70,58 @@ fn parse(argv: Vec<OsString>) -> Result<Args, String> {
     };
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
-            Short('4') => args.options.push("AddressFamily=inet".into()),
-            Short('6') => args.options.push("AddressFamily=inet6".into()),
-            Short('B') => args.options.push("BatchMode=yes".into()),
-            Short('C') => args.options.push("Compression=yes".into()),
+            Short('4') => {
+                args.options.push("AddressFamily=inet".into());
+                args.ssh_args.push("-4".into());
+            }
+            Short('6') => {
+                args.options.push("AddressFamily=inet6".into());
+                args.ssh_args.push("-6".into());
+            }
+            Short('B') => {
+                args.options.push("BatchMode=yes".into());
+                args.ssh_args.push("-oBatchmode=yes".into());
+            }
+            Short('C') => {
+                args.options.push("Compression=yes".into());
+                args.ssh_args.push("-C".into());
+            }
+            Short('A') => {
+                args.forward_agent = true;
+                args.ssh_args.push("-A".into());
+            }
             Short('p') => args.preserve = true,
-            Short('q') => args.quiet = true,
+            Short('q') => {
+                args.quiet = true;
+                args.ssh_args.push("-q".into());
+            }
             Short('r') => args.recursive = true,
             Short('s') => args.legacy = false,
             Short('T') => args.no_name_check = true,
-            Short('v') => verbose = verbose.saturating_add(1),
+            Short('v') => {
+                verbose = verbose.saturating_add(1);
+                args.ssh_args.push("-v".into());
+            }
             Short('c') => {
                 let v = text(&mut parser)?;
                 args.options.push(format!("Ciphers={v}"));
+                args.ssh_args.extend(["-c".into(), v]);
             }
-            Short('F') => args.config_file = Some(text(&mut parser)?),
-            Short('i') => args.identity_files.push(text(&mut parser)?),
-            Short('o') => args.options.push(text(&mut parser)?),
+            Short('F') => {
+                let v = text(&mut parser)?;
+                args.config_file = Some(v.clone());
+                args.ssh_args.extend(["-F".into(), v]);
+            }
+            Short('i') => {
+                let v = text(&mut parser)?;
+                args.identity_files.push(v.clone());
+                args.ssh_args.extend(["-i".into(), v]);
+            }
+            Short('o') => {
+                let v = text(&mut parser)?;
+                args.options.push(v.clone());
+                args.ssh_args.extend(["-o".into(), v]);
+            }
             Short('P') => {
                 args.port = Some(positive(&text(&mut parser)?, "Bad port \"{}\"")?);
             }
@@ -91,8 +134,10 @@ fn parse(argv: Vec<OsString>) -> Result<Args, String> {
             Short('J') => {
                 let hops = text(&mut parser)?;
                 args.options.push(jump_option(&args.options, &hops)?);
+                args.ssh_args.extend(["-J".into(), hops]);
             }
-            Short(c @ ('A' | 'R' | 'S' | 'X')) => {
+            Short('S') => args.program = Some(text(&mut parser)?),
+            Short(c @ ('R' | 'X')) => {
                 return Err(format!("-{c} is not supported by oxscp yet"));
             }
             Value(v) => args.operands.push(
@@ -106,7 +151,13 @@ fn parse(argv: Vec<OsString>) -> Result<Args, String> {
         return Err(String::new());
     }
     args.verbose = verbose > 0;
+    if args.forward_agent && args.program.is_none() {
+        return Err("-A is not supported by oxscp yet, but through -S".into());
+    }
     if args.legacy {
+        if args.program.is_some() {
+            return Err("-S is not supported with -O by oxscp yet".into());
+        }
         if args.limit_kbps.is_some() {
             return Err("-l is not supported with -O by oxscp yet".into());
         }
@@ -216,6 +267,9 @@ pub fn main() -> u8 {
         (Some(_), true) if args.legacy => {
             fail(&["oxscp: remote-to-remote copies with -O are not supported yet".into()])
         }
+        (Some(_), true) if args.program.is_some() => {
+            fail(&["oxscp: remote-to-remote copies with -S are not supported yet".into()])
+        }
         // Through this host whether or not -3 is given: scp's default since OpenSSH 8.7
         // (its -R, copying directly between the hosts, is refused above).
         (Some(to), true) => through::run(&args, sources, &source_remotes, to),
@@ -311,10 +365,42 @@ fn transfer(
             },
         )
     };
-    match &args.direct {
-        Some(command) => with_local_server(command, "scp: Connection closed\r\n", copy),
-        None => with_session(&target, copy),
+    match (&args.direct, &args.program) {
+        (Some(command), _) => with_local_server(command, SCP_CLOSED, copy),
+        (None, Some(program)) => {
+            let argv = ssh_command(args, host);
+            with_server_program(program, &argv, host.host.clone(), SCP_CLOSED, copy)
+        }
+        (None, None) => with_session(&target, copy),
     }
+}
+
+/// What scp writes when its connection ends before the server answers (mostly).
+const SCP_CLOSED: &str = "scp: Connection closed\r\n";
+
+/// The command line scp runs its ssh program (`-S`) with to reach `remote`'s host in
+/// SFTP mode: its fixed options, the ssh flags given, the port and user, the subsystem.
+fn ssh_command(args: &Args, remote: &Remote) -> Vec<String> {
+    let mut argv: Vec<String> = [
+        "-x",
+        "-oPermitLocalCommand=no",
+        "-oClearAllForwardings=yes",
+        "-oRemoteCommand=none",
+        "-oRequestTTY=no",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    argv.extend(args.ssh_args.iter().cloned());
+    // After a -A, which ssh takes first (scp 9.2 adds it either way).
+    argv.push("-oForwardAgent=no".into());
+    if let Some(port) = args.port.or(remote.port) {
+        argv.extend(["-p".into(), port.to_string()]);
+    }
+    if let Some(user) = &remote.user {
+        argv.extend(["-l".into(), user.clone()]);
+    }
+    argv.extend(["-s".into(), "--".into(), remote.host.clone(), "sftp".into()]);
+    argv
 }
 
 /// The connection settings for `remote`'s host.

@@ -264,7 +264,7 @@ where
 
 /// Runs `body` (told the server's `name`) with an SFTP session over the stdin and
 /// stdout of `program args`: a local server (`-D`) or an ssh program (`-S`).
-fn with_server_program<F, Fut, A>(
+pub(crate) fn with_server_program<F, Fut, A>(
     program: &str,
     args: &[A],
     name: String,
