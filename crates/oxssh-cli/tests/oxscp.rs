@@ -133,6 +133,42 @@ fn oxscp_messages_and_exit_codes_match_openssh_scp() {
         vec![format!("h:{d}/d"), ".".to_owned()],
         vec!["a".to_owned(), format!("h:{d}/a2")],
         vec!["a".to_owned(), format!("h:{d}/nodir/x")],
+        // -X: applied, or refused with scp's fatal words.
+        ["-X", "buffer=1k", "-X", "nrequests=2", "a"]
+            .map(str::to_owned)
+            .into_iter()
+            .chain([format!("h:{d}/a2")])
+            .collect(),
+        vec![
+            "-X".into(),
+            "buffer=0".into(),
+            "a".into(),
+            format!("h:{d}/a2"),
+        ],
+        vec![
+            "-X".into(),
+            "buffer=1M".into(),
+            "a".into(),
+            format!("h:{d}/a2"),
+        ],
+        vec![
+            "-X".into(),
+            "nrequests=x".into(),
+            "a".into(),
+            format!("h:{d}/a2"),
+        ],
+        vec![
+            "-X".into(),
+            "nrequests=0".into(),
+            "a".into(),
+            format!("h:{d}/a2"),
+        ],
+        vec![
+            "-X".into(),
+            "color=red".into(),
+            "a".into(),
+            format!("h:{d}/a2"),
+        ],
     ];
     for case in cases {
         let run_one = |program: &str| {

@@ -11,6 +11,7 @@
 
 mod legacy;
 mod local;
+mod sftp_option;
 mod through;
 
 use std::ffi::OsString;
@@ -51,13 +52,41 @@ struct Args {
     forward_agent: bool,
     /// The arguments scp hands its ssh program for the flags that are ssh's, in order.
     ssh_args: Vec<String>,
+    /// `-X buffer=`: bytes per READ or WRITE.
+    buffer: Option<u32>,
+    /// `-X nrequests=`: requests in flight.
+    requests: Option<usize>,
     /// `-T`: no strict check of the names a legacy source sends.
     no_name_check: bool,
     verbose: bool,
     operands: Vec<String>,
 }
 
-fn parse(argv: Vec<OsString>) -> Result<Args, String> {
+/// Why a command line is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Refusal {
+    /// Print the message (if any) and the usage; status 1.
+    Usage(String),
+    /// scp's fatal(): the message alone; status 255.
+    Fatal(String),
+}
+
+#[cfg(test)]
+impl Refusal {
+    fn text(&self) -> &str {
+        match self {
+            Refusal::Usage(text) | Refusal::Fatal(text) => text,
+        }
+    }
+}
+
+impl From<String> for Refusal {
+    fn from(text: String) -> Self {
+        Refusal::Usage(text)
+    }
+}
+
+fn parse(argv: Vec<OsString>) -> Result<Args, Refusal> {
     use lexopt::prelude::*;
     let mut args = Args::default();
     let mut verbose = 0u8;
@@ -137,35 +166,48 @@ fn parse(argv: Vec<OsString>) -> Result<Args, String> {
                 args.ssh_args.extend(["-J".into(), hops]);
             }
             Short('S') => args.program = Some(text(&mut parser)?),
-            Short(c @ ('R' | 'X')) => {
-                return Err(format!("-{c} is not supported by oxscp yet"));
-            }
+            Short('X') => match sftp_option::parse(&text(&mut parser)?) {
+                Ok(sftp_option::SftpOption::Buffer(n)) => args.buffer = Some(n),
+                Ok(sftp_option::SftpOption::Requests(n)) => args.requests = Some(n),
+                Err(message) => return Err(Refusal::Fatal(message)),
+            },
+            Short('R') => return Err(Refusal::Usage("-R is not supported by oxscp yet".into())),
             Value(v) => args.operands.push(
                 v.into_string()
                     .map_err(|_| "operand is not UTF-8".to_owned())?,
             ),
-            other => return Err(other.unexpected().to_string()),
+            other => return Err(Refusal::Usage(other.unexpected().to_string())),
         }
     }
     if args.operands.len() < 2 {
-        return Err(String::new());
+        return Err(Refusal::Usage(String::new()));
     }
     args.verbose = verbose > 0;
     if args.forward_agent && args.program.is_none() {
-        return Err("-A is not supported by oxscp yet, but through -S".into());
+        return Err(Refusal::Usage(
+            "-A is not supported by oxscp yet, but through -S".into(),
+        ));
     }
     if args.legacy {
         if args.program.is_some() {
-            return Err("-S is not supported with -O by oxscp yet".into());
+            return Err(Refusal::Usage(
+                "-S is not supported with -O by oxscp yet".into(),
+            ));
         }
         if args.limit_kbps.is_some() {
-            return Err("-l is not supported with -O by oxscp yet".into());
+            return Err(Refusal::Usage(
+                "-l is not supported with -O by oxscp yet".into(),
+            ));
         }
         if args.direct.is_some() {
-            return Err("-D needs SFTP mode; it cannot be used with -O".into());
+            return Err(Refusal::Usage(
+                "-D needs SFTP mode; it cannot be used with -O".into(),
+            ));
         }
         if args.through_local {
-            return Err("-3 is not supported with -O by oxscp yet".into());
+            return Err(Refusal::Usage(
+                "-3 is not supported with -O by oxscp yet".into(),
+            ));
         }
     }
     if args.quiet {
@@ -249,7 +291,11 @@ fn remote(operand: &str) -> Option<Remote> {
 pub fn main() -> u8 {
     let args = match parse(std::env::args_os().skip(1).collect()) {
         Ok(args) => args,
-        Err(message) => {
+        Err(Refusal::Fatal(message)) => {
+            eprint!("scp: {message}\r\n");
+            return 255;
+        }
+        Err(Refusal::Usage(message)) => {
             if !message.is_empty() {
                 eprintln!("oxscp: {message}");
             }
@@ -355,6 +401,8 @@ fn transfer(
             sftp,
             Copy {
                 transfers,
+                buffer: args.buffer,
+                requests: args.requests,
                 progress,
                 limit_kbps: args.limit_kbps,
                 upload,
@@ -419,6 +467,9 @@ fn target_for(args: &Args, remote: &Remote) -> Target {
 /// What one run copies.
 struct Copy<'a> {
     transfers: Transfers,
+    /// `-X buffer=` and `-X nrequests=`.
+    buffer: Option<u32>,
+    requests: Option<usize>,
     progress: bool,
     limit_kbps: Option<u64>,
     upload: bool,
@@ -428,7 +479,8 @@ struct Copy<'a> {
     local_target: &'a str,
 }
 
-async fn copy(sftp: Session, c: Copy<'_>) -> u8 {
+async fn copy(mut sftp: Session, c: Copy<'_>) -> u8 {
+    sftp.set_transfer(c.buffer, c.requests);
     let mut shell = match Shell::start(sftp, c.transfers, true, c.progress, c.limit_kbps).await {
         Ok(shell) => shell,
         Err(message) => return fail(&[format!("scp: {message}")]),
@@ -492,7 +544,14 @@ mod tests {
         assert!(parse(argv(&["-O", "a", "h:b"])).unwrap().legacy);
         assert!(parse(argv(&["-O", "-l", "10", "a", "h:b"]))
             .unwrap_err()
+            .text()
             .contains("-O"));
+        let x = parse(argv(&["-X", "buffer=4k", "-X", "nrequests=9", "a", "h:b"])).unwrap();
+        assert_eq!((x.buffer, x.requests), (Some(4096), Some(9)));
+        assert_eq!(
+            parse(argv(&["-X", "what", "a", "h:b"])).unwrap_err(),
+            Refusal::Fatal("Invalid -X option".into())
+        );
         assert!(parse(argv(&["-3", "h:a", "g:b"])).unwrap().through_local);
         assert!(parse(argv(&["-3", "-O", "h:a", "g:b"])).is_err());
         let a = parse(argv(&["-rpq", "-P", "2", "a", "h:b"])).unwrap();
