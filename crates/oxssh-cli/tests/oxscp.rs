@@ -1,6 +1,6 @@
 //! `oxscp` (SFTP mode) against OpenSSH's sshd and oxsshd's `internal-sftp`: a big file
 //! and a tree of awkward names up and back with `-r -p`, byte for byte with modes; a
-//! missing source fails with status 1; `-R` is refused by name; copies between two
+//! missing source fails with status 1; `-A` (without `-S`) is refused by name; copies between two
 //! remote paths go through this host (`-3`, the default) as with OpenSSH's `scp`, and
 //! local-to-local ones through cp, as scp makes them. (`-O`, the legacy
 //! protocol: `scp_legacy.rs`.)
@@ -95,7 +95,7 @@ fn oxscp_copies_files_and_trees_with_internal_sftp() {
 }
 
 #[test]
-fn oxscp_fails_on_a_missing_source_and_refuses_origin_host_copies_by_name() {
+fn oxscp_fails_on_a_missing_source_and_refuses_agent_forwarding_by_name() {
     let Some(f) = Fixture::start_oxsshd(sshd_opts(&["Subsystem sftp internal-sftp"])) else {
         return;
     };
@@ -109,9 +109,9 @@ fn oxscp_fails_on_a_missing_source_and_refuses_origin_host_copies_by_name() {
         "{}",
         out.stderr
     );
-    let out = scp(&f, local.path(), &["-R".into(), "h:a".into(), "g:b".into()]);
+    let out = scp(&f, local.path(), &["-A".into(), "h:a".into(), "g:b".into()]);
     assert_eq!(out.code(), Some(1));
-    assert!(out.stderr.contains("-R is not supported"), "{}", out.stderr);
+    assert!(out.stderr.contains("-A is not supported"), "{}", out.stderr);
 }
 
 #[test]
@@ -341,6 +341,73 @@ fn oxscp_copies_local_files_with_cp_as_openssh_scp() {
     assert_eq!(run_all(&oxscp()), theirs);
     assert_eq!(theirs.0[0].0, Some(1), "{:?}", theirs.0);
     assert_eq!(theirs.1[2].as_deref(), Some(&b"hello\n"[..]));
+}
+
+/// `-R`: the origin host's own scp copies to the target (here both are this sshd; the
+/// origin's scp, run as the test user, reaches it through an alias in that user's ssh
+/// config), as scp -R has it done: the same tree and modes arrive both ways.
+#[test]
+fn oxscp_copies_by_the_origin_host_with_dash_r_as_openssh_scp() {
+    if !support::require_peer("scp") || !support::require_peer("ssh") {
+        return;
+    }
+    let Some(f) = Fixture::start(sshd_opts(&["Subsystem sftp /usr/lib/openssh/sftp-server"]))
+    else {
+        return;
+    };
+    let port = f.peer.port();
+    let remote = RemoteDir::new("scp-r");
+    let user = oxssh_os::SystemUser::by_name(TEST_USER).unwrap().unwrap();
+    let owned = |path: &Path, mode: u32| {
+        std::os::unix::fs::chown(path, Some(user.uid), Some(user.gid)).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    };
+    let key = remote.path().join("id");
+    std::fs::copy(&f.key.path, &key).unwrap();
+    owned(&key, 0o600);
+    let ssh_dir = user.home.join(".ssh");
+    std::fs::create_dir_all(&ssh_dir).unwrap();
+    owned(&ssh_dir, 0o700);
+    let alias = format!("oxscp-origin-{}", std::process::id());
+    let config = ssh_dir.join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host {alias}\n  HostName 127.0.0.1\n  Port {port}\n  IdentityFile {}\n  \
+             IdentitiesOnly yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  \
+             BatchMode yes\n  LogLevel ERROR\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    owned(&config, 0o600);
+    awkward_tree(&remote.path().join("tree"), 30);
+    random_file(&remote.path().join("tree/big"), 2 << 20, 9);
+    let chown = run(
+        std::process::Command::new("chown")
+            .args(["-R", &format!("{TEST_USER}:")])
+            .arg(remote.path().join("tree")),
+        b"",
+        TRANSFER_TIMEOUT,
+    );
+    assert!(chown.status.success(), "{}", chown.stderr);
+    let from = format!("{TEST_USER}@127.0.0.1:{}/tree", remote.path().display());
+    for (program, copy) in [(oxscp(), "ours"), ("scp".to_owned(), "theirs")] {
+        let mut cmd = std::process::Command::new(&program);
+        support::sftp::client_options(&mut cmd, &f);
+        cmd.args(["-o", &format!("Port={port}"), "-R", "-rp", &from])
+            .arg(format!("{alias}:{}/{copy}", remote.path().display()));
+        let out = run(&mut cmd, b"", TRANSFER_TIMEOUT);
+        assert_eq!(out.code(), Some(0), "{program}: {}", out.stderr);
+    }
+    let _ = std::fs::remove_file(&config);
+    let tree = remote.path().join("tree");
+    assert_same_tree(&tree, &remote.path().join("ours"));
+    assert_same_tree(&tree, &remote.path().join("theirs"));
+    assert_eq!(
+        modes(&remote.path().join("ours")),
+        modes(&remote.path().join("theirs"))
+    );
 }
 
 #[test]

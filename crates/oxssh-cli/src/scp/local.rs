@@ -44,9 +44,7 @@ pub(super) fn copy(
         }
         args.extend(["--", source, target]);
         if verbose {
-            // scp's line: each argument in single quotes.
-            let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
-            eprintln!("Executing: cp {}", quoted.join(" "));
+            eprintln!("{}", executing("cp", &args));
         }
         match Command::new("cp").args(&args).status() {
             Ok(status) => failed |= !status.success(),
@@ -57,4 +55,10 @@ pub(super) fn copy(
         }
     }
     u8::from(failed)
+}
+
+/// scp's `-v` line for a program it runs: each argument in single quotes.
+pub(super) fn executing<A: AsRef<str>>(program: &str, args: &[A]) -> String {
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{}'", a.as_ref())).collect();
+    format!("Executing: {program} {}", quoted.join(" "))
 }

@@ -6,11 +6,13 @@
 //! hosts, or local ones among remote ones, are copied one by one as scp's `tolocal`
 //! copies them (a connection per remote source, `cp` for a local one). `-O` speaks the
 //! legacy SCP/RCP protocol instead ([`legacy`]). Copies between two remote paths go through
-//! the local host's memory (`-3`, scp's default; [`through`]); copies with every operand
+//! the local host's memory (`-3`, scp's default; [`through`]) or, with `-R`, are made by the
+//! origin host's scp ([`origin`]); copies with every operand
 //! local are the system's `cp`'s, as with scp ([`local`]).
 
 mod legacy;
 mod local;
+mod origin;
 mod sftp_option;
 mod through;
 
@@ -44,6 +46,8 @@ struct Args {
     direct: Option<String>,
     /// `-O`: the legacy SCP protocol.
     legacy: bool,
+    /// `-R`: remote to remote by the origin host's scp.
+    by_origin: bool,
     /// `-3`: remote to remote through this host.
     through_local: bool,
     /// `-S`: the ssh program to connect through instead of our own connection.
@@ -171,7 +175,7 @@ fn parse(argv: Vec<OsString>) -> Result<Args, Refusal> {
                 Ok(sftp_option::SftpOption::Requests(n)) => args.requests = Some(n),
                 Err(message) => return Err(Refusal::Fatal(message)),
             },
-            Short('R') => return Err(Refusal::Usage("-R is not supported by oxscp yet".into())),
+            Short('R') => args.by_origin = true,
             Value(v) => args.operands.push(
                 v.into_string()
                     .map_err(|_| "operand is not UTF-8".to_owned())?,
@@ -310,6 +314,10 @@ pub fn main() -> u8 {
     let target_remote = remote(target_operand);
     let source_remotes: Vec<Option<Remote>> = sources.iter().map(|s| remote(s)).collect();
     match (&target_remote, source_remotes.iter().any(Option::is_some)) {
+        // -3 wins over -R, as with scp.
+        (Some(to), true) if args.by_origin && !args.through_local => {
+            origin::run(&args, sources, &source_remotes, to)
+        }
         (Some(_), true) if args.legacy => {
             fail(&["oxscp: remote-to-remote copies with -O are not supported yet".into()])
         }
@@ -317,7 +325,7 @@ pub fn main() -> u8 {
             fail(&["oxscp: remote-to-remote copies with -S are not supported yet".into()])
         }
         // Through this host whether or not -3 is given: scp's default since OpenSSH 8.7
-        // (its -R, copying directly between the hosts, is refused above).
+        // (its -R, the origin host copying to the target, is taken above).
         (Some(to), true) => through::run(&args, sources, &source_remotes, to),
         (Some(to), false) => transfer(&args, to, true, sources, &source_remotes, target_operand),
         (None, true) => to_local(&args, sources, &source_remotes, target_operand),
