@@ -187,9 +187,10 @@ fn parse(argv: Vec<OsString>) -> Result<Args, Refusal> {
         return Err(Refusal::Usage(String::new()));
     }
     args.verbose = verbose > 0;
-    if args.forward_agent && args.program.is_none() {
+    // -A is handed to an ssh program: -S's, or the oxssh an -R copy runs.
+    if args.forward_agent && args.program.is_none() && !args.by_origin {
         return Err(Refusal::Usage(
-            "-A is not supported by oxscp yet, but through -S".into(),
+            "-A is not supported by oxscp yet, but with -S or -R".into(),
         ));
     }
     if args.legacy {
