@@ -19,7 +19,7 @@ mod through;
 use std::ffi::OsString;
 
 use crate::client::run::fail;
-use crate::sftp::args::{jump_option, positive};
+use crate::sftp::args::{positive, SshFlags};
 use crate::sftp::{
     with_local_server, with_server_program, with_session, Session, Shell, Target, Transfers,
 };
@@ -34,10 +34,9 @@ usage: oxscp [-346ABCOpqRrsTv] [-c cipher] [-D sftp_server_path] [-F ssh_config]
 /// The parsed command line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Args {
-    options: Vec<String>,
+    /// The flags that are ssh's, as our options and as the ssh program's arguments.
+    ssh: SshFlags,
     port: Option<u16>,
-    identity_files: Vec<String>,
-    config_file: Option<String>,
     preserve: bool,
     recursive: bool,
     quiet: bool,
@@ -54,8 +53,6 @@ struct Args {
     program: Option<String>,
     /// `-A`: forward the agent (only through a `-S` program).
     forward_agent: bool,
-    /// The arguments scp hands its ssh program for the flags that are ssh's, in order.
-    ssh_args: Vec<String>,
     /// `-X buffer=`: bytes per READ or WRITE.
     buffer: Option<u32>,
     /// `-X nrequests=`: requests in flight.
@@ -103,57 +100,26 @@ fn parse(argv: Vec<OsString>) -> Result<Args, Refusal> {
     };
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
-            Short('4') => {
-                args.options.push("AddressFamily=inet".into());
-                args.ssh_args.push("-4".into());
-            }
-            Short('6') => {
-                args.options.push("AddressFamily=inet6".into());
-                args.ssh_args.push("-6".into());
-            }
+            Short(c) if SshFlags::FLAGS.contains(c) => args.ssh.take(c, &mut parser)?,
             Short('B') => {
-                args.options.push("BatchMode=yes".into());
-                args.ssh_args.push("-oBatchmode=yes".into());
-            }
-            Short('C') => {
-                args.options.push("Compression=yes".into());
-                args.ssh_args.push("-C".into());
+                args.ssh.options.push("BatchMode=yes".into());
+                args.ssh.args.push("-oBatchmode=yes".into());
             }
             Short('A') => {
                 args.forward_agent = true;
-                args.ssh_args.push("-A".into());
+                args.ssh.args.push("-A".into());
             }
             Short('p') => args.preserve = true,
             Short('q') => {
                 args.quiet = true;
-                args.ssh_args.push("-q".into());
+                args.ssh.args.push("-q".into());
             }
             Short('r') => args.recursive = true,
             Short('s') => args.legacy = false,
             Short('T') => args.no_name_check = true,
             Short('v') => {
                 verbose = verbose.saturating_add(1);
-                args.ssh_args.push("-v".into());
-            }
-            Short('c') => {
-                let v = text(&mut parser)?;
-                args.options.push(format!("Ciphers={v}"));
-                args.ssh_args.extend(["-c".into(), v]);
-            }
-            Short('F') => {
-                let v = text(&mut parser)?;
-                args.config_file = Some(v.clone());
-                args.ssh_args.extend(["-F".into(), v]);
-            }
-            Short('i') => {
-                let v = text(&mut parser)?;
-                args.identity_files.push(v.clone());
-                args.ssh_args.extend(["-i".into(), v]);
-            }
-            Short('o') => {
-                let v = text(&mut parser)?;
-                args.options.push(v.clone());
-                args.ssh_args.extend(["-o".into(), v]);
+                args.ssh.args.push("-v".into());
             }
             Short('P') => {
                 args.port = Some(positive(&text(&mut parser)?, "Bad port \"{}\"")?);
@@ -164,11 +130,6 @@ fn parse(argv: Vec<OsString>) -> Result<Args, Refusal> {
             Short('O') => args.legacy = true,
             Short('D') => args.direct = Some(text(&mut parser)?),
             Short('3') => args.through_local = true,
-            Short('J') => {
-                let hops = text(&mut parser)?;
-                args.options.push(jump_option(&args.options, &hops)?);
-                args.ssh_args.extend(["-J".into(), hops]);
-            }
             Short('S') => args.program = Some(text(&mut parser)?),
             Short('X') => match sftp_option::parse(&text(&mut parser)?) {
                 Ok(sftp_option::SftpOption::Buffer(n)) => args.buffer = Some(n),
@@ -216,9 +177,9 @@ fn parse(argv: Vec<OsString>) -> Result<Args, Refusal> {
         }
     }
     if args.quiet {
-        args.options.push("LogLevel=QUIET".into());
+        args.ssh.options.push("LogLevel=QUIET".into());
     } else if verbose > 0 {
-        args.options.push("LogLevel=DEBUG1".into());
+        args.ssh.options.push("LogLevel=DEBUG1".into());
     }
     Ok(args)
 }
@@ -447,7 +408,7 @@ fn ssh_command(args: &Args, remote: &Remote) -> Vec<String> {
     ]
     .map(str::to_owned)
     .to_vec();
-    argv.extend(args.ssh_args.iter().cloned());
+    argv.extend(args.ssh.args.iter().cloned());
     // After a -A, which ssh takes first (scp 9.2 adds it either way).
     argv.push("-oForwardAgent=no".into());
     if let Some(port) = args.port.or(remote.port) {
@@ -466,9 +427,9 @@ fn target_for(args: &Args, remote: &Remote) -> Target {
         host: remote.host.clone(),
         user: remote.user.clone(),
         port: args.port.or(remote.port),
-        identity_files: args.identity_files.clone(),
-        options: args.options.clone(),
-        config_file: args.config_file.clone(),
+        identity_files: args.ssh.identity_files.clone(),
+        options: args.ssh.options.clone(),
+        config_file: args.ssh.config_file.clone(),
         subsystem: None,
     }
 }

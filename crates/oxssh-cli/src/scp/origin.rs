@@ -63,7 +63,7 @@ fn origin_command(args: &Args, origin: &Remote, to: &Remote, several: bool) -> V
     let mut argv: Vec<String> = ["-x", "-oClearAllForwardings=yes", "-n"]
         .map(str::to_owned)
         .to_vec();
-    argv.extend(args.ssh_args.iter().cloned());
+    argv.extend(args.ssh.args.iter().cloned());
     if let Some(port) = origin.port {
         argv.extend(["-p".into(), port.to_string()]);
     }

@@ -2,6 +2,8 @@
 //! optional `K`/`M`/... unit, at most 256 KiB), and `nrequests=N`, the requests in
 //! flight (1 to 262144); anything else is refused in scp's words.
 
+use oxssh_config::values::scan_scaled;
+
 /// The most either option takes (scp's 256 KiB).
 const MOST: u64 = 256 * 1024;
 
@@ -15,7 +17,7 @@ pub(super) enum SftpOption {
 /// Reads `-X text`; `Err` is scp's fatal message.
 pub(super) fn parse(text: &str) -> Result<SftpOption, String> {
     if let Some(value) = text.strip_prefix("buffer=") {
-        let size = scaled(value).and_then(|n| match u32::try_from(n) {
+        let size = scan_scaled(value).and_then(|n| match u32::try_from(n) {
             Ok(n) if n > 0 && u64::from(n) <= MOST => Ok(n),
             _ => Err(INVALID),
         });
@@ -31,65 +33,8 @@ pub(super) fn parse(text: &str) -> Result<SftpOption, String> {
     Err("Invalid -X option".into())
 }
 
-/// strerror(EINVAL) and strerror(ERANGE).
+/// strerror(EINVAL).
 const INVALID: &str = "Invalid argument";
-const OUT_OF_RANGE: &str = "Numerical result out of range";
-
-/// OpenBSD's `scan_scaled`: digits, an optional fraction, an optional unit (`B K M G T P
-/// E`, either case, powers of 1024); negative numbers come back negative.
-fn scaled(text: &str) -> Result<i128, &'static str> {
-    let (negative, rest) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    let whole_end = rest
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(rest.len());
-    let (whole, rest) = rest.split_at(whole_end);
-    let (fraction, unit) = match rest.strip_prefix('.') {
-        Some(after) => {
-            let end = after
-                .find(|c: char| !c.is_ascii_digit())
-                .unwrap_or(after.len());
-            after.split_at(end)
-        }
-        None => ("", rest),
-    };
-    if whole.is_empty() && fraction.is_empty() {
-        return Err(INVALID);
-    }
-    let shift = match unit.to_ascii_uppercase().as_str() {
-        "" | "B" => 0,
-        "K" => 10,
-        "M" => 20,
-        "G" => 30,
-        "T" => 40,
-        "P" => 50,
-        "E" => 60,
-        _ => return Err(INVALID),
-    };
-    if shift == 0 && !fraction.is_empty() {
-        return Err(INVALID);
-    }
-    let whole: i128 = if whole.is_empty() {
-        0
-    } else {
-        whole.parse().map_err(|_| OUT_OF_RANGE)?
-    };
-    let scale = 1i128 << shift;
-    let mut value = whole.checked_mul(scale).ok_or(OUT_OF_RANGE)?;
-    if !fraction.is_empty() {
-        // The fraction's share of the unit, rounded down.
-        let digits = fraction.get(..fraction.len().min(18)).unwrap_or_default();
-        let numerator: i128 = digits.parse().map_err(|_| INVALID)?;
-        let denominator = 10i128.pow(u32::try_from(digits.len()).unwrap_or(18));
-        value += numerator * scale / denominator;
-    }
-    if value > i128::from(i64::MAX) {
-        return Err(OUT_OF_RANGE);
-    }
-    Ok(if negative { -value } else { value })
-}
 
 /// OpenBSD's `strtonum(text, 1, 262144)`: its error words.
 fn in_range(text: &str) -> Result<usize, &'static str> {

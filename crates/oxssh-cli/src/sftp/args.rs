@@ -15,11 +15,9 @@ usage: oxsftp [-46AaCfNpqrv] [-B buffer_size] [-b batchfile] [-c cipher]
 /// The parsed command line.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Args {
-    /// `-o` lines, and the flags that are ssh options (`-4 -6 -C -c -v -q`), in order.
-    pub options: Vec<String>,
+    /// The flags that are ssh's, as our options and as the ssh program's arguments.
+    pub ssh: SshFlags,
     pub port: Option<u16>,
-    pub identity_files: Vec<String>,
-    pub config_file: Option<String>,
     /// `-b`: the batch file (`-` for stdin).
     pub batch: Option<String>,
     /// `-a`: resume transfers.
@@ -46,12 +44,74 @@ pub struct Args {
     pub program: Option<String>,
     /// `-A`: forward the agent (only through a `-S` program).
     pub forward_agent: bool,
-    /// The arguments sftp hands its ssh program for the flags that are ssh's
-    /// (`-4 -6 -A -C -c -F -i -J -o -q -v`, `-b`'s batch mode), in order.
-    pub ssh_args: Vec<String>,
     /// `-D`: a local SFTP server command to talk to instead of connecting.
     pub direct: Option<String>,
     pub destination: String,
+}
+
+/// The flags sftp and scp hand their ssh unchanged (`-4 -6 -C -c -F -i -o -J`, and
+/// those each program records itself): our connection's options, and the ssh program's
+/// arguments (for `-S` and scp's `-R`) in the order given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SshFlags {
+    /// `-o` lines, and the flags that are ssh options, in order.
+    pub options: Vec<String>,
+    pub identity_files: Vec<String>,
+    pub config_file: Option<String>,
+    /// The ssh program's arguments.
+    pub args: Vec<String>,
+}
+
+impl SshFlags {
+    /// The flags [`SshFlags::take`] takes.
+    pub const FLAGS: &'static str = "46CcFioJ";
+
+    /// Takes `flag`, one of [`SshFlags::FLAGS`] (with its value from `parser`).
+    pub fn take(&mut self, flag: char, parser: &mut lexopt::Parser) -> Result<(), String> {
+        let mut value = || -> Result<String, String> {
+            parser
+                .value()
+                .map_err(|e| e.to_string())?
+                .into_string()
+                .map_err(|_| "argument is not UTF-8".to_owned())
+        };
+        match flag {
+            '4' => self.option("AddressFamily=inet".into(), &["-4"]),
+            '6' => self.option("AddressFamily=inet6".into(), &["-6"]),
+            'C' => self.option("Compression=yes".into(), &["-C"]),
+            'c' => {
+                let v = value()?;
+                self.option(format!("Ciphers={v}"), &["-c", &v]);
+            }
+            'o' => {
+                let v = value()?;
+                self.option(v.clone(), &["-o", &v]);
+            }
+            'J' => {
+                let v = value()?;
+                let jump = jump_option(&self.options, &v)?;
+                self.option(jump, &["-J", &v]);
+            }
+            'F' => {
+                let v = value()?;
+                self.args.extend(["-F".into(), v.clone()]);
+                self.config_file = Some(v);
+            }
+            'i' => {
+                let v = value()?;
+                self.args.extend(["-i".into(), v.clone()]);
+                self.identity_files.push(v);
+            }
+            _ => return Err(format!("-{flag} is not an ssh flag")),
+        }
+        Ok(())
+    }
+
+    /// An ssh option for our connection, and the ssh program's arguments for it.
+    fn option(&mut self, option: String, args: &[&str]) {
+        self.options.push(option);
+        self.args.extend(args.iter().map(|a| (*a).to_owned()));
+    }
 }
 
 /// The ssh option `-J hops` stands for, after `options` (the `-o` options and flags
@@ -92,30 +152,19 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
     let mut destination = None;
     while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
         match arg {
-            Short('4') => {
-                args.options.push("AddressFamily=inet".into());
-                args.ssh_args.push("-4".into());
-            }
-            Short('6') => {
-                args.options.push("AddressFamily=inet6".into());
-                args.ssh_args.push("-6".into());
-            }
+            Short(c) if SshFlags::FLAGS.contains(c) => args.ssh.take(c, &mut parser)?,
             Short('a') => args.resume = true,
-            Short('C') => {
-                args.options.push("Compression=yes".into());
-                args.ssh_args.push("-C".into());
-            }
             Short('f') => args.fsync = true,
             Short('N') => {}
             Short('p') => args.preserve = true,
             Short('q') => {
                 args.quiet = true;
-                args.ssh_args.push("-q".into());
+                args.ssh.args.push("-q".into());
             }
             Short('r') => args.recursive = true,
             Short('v') => {
                 if args.verbose < 3 {
-                    args.ssh_args.push("-v".into());
+                    args.ssh.args.push("-v".into());
                 }
                 args.verbose = args.verbose.saturating_add(1);
             }
@@ -133,41 +182,16 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
             }
             Short('b') => {
                 args.batch = Some(text(&mut parser)?);
-                args.ssh_args.push("-obatchmode yes".into());
-            }
-            Short('c') => {
-                let v = text(&mut parser)?;
-                args.options.push(format!("Ciphers={v}"));
-                args.ssh_args.extend(["-c".into(), v]);
-            }
-            Short('F') => {
-                let v = text(&mut parser)?;
-                args.config_file = Some(v.clone());
-                args.ssh_args.extend(["-F".into(), v]);
-            }
-            Short('i') => {
-                let v = text(&mut parser)?;
-                args.identity_files.push(v.clone());
-                args.ssh_args.extend(["-i".into(), v]);
-            }
-            Short('o') => {
-                let v = text(&mut parser)?;
-                args.options.push(v.clone());
-                args.ssh_args.extend(["-o".into(), v]);
+                args.ssh.args.push("-obatchmode yes".into());
             }
             Short('P') => {
                 args.port = Some(positive(&text(&mut parser)?, "Bad port \"{}\"")?);
             }
             Short('s') => args.subsystem = Some(text(&mut parser)?),
             Short('D') => args.direct = Some(text(&mut parser)?),
-            Short('J') => {
-                let hops = text(&mut parser)?;
-                args.options.push(jump_option(&args.options, &hops)?);
-                args.ssh_args.extend(["-J".into(), hops]);
-            }
             Short('A') => {
                 args.forward_agent = true;
-                args.ssh_args.push("-A".into());
+                args.ssh.args.push("-A".into());
             }
             Short('S') => args.program = Some(text(&mut parser)?),
             Value(v) if destination.is_none() => {
@@ -188,17 +212,17 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
         None => return Err(String::new()),
     }
     if args.quiet {
-        args.options.push("LogLevel=QUIET".into());
+        args.ssh.options.push("LogLevel=QUIET".into());
     } else if args.verbose > 0 {
         let level = match args.verbose {
             1 => "DEBUG1",
             2 => "DEBUG2",
             _ => "DEBUG3",
         };
-        args.options.push(format!("LogLevel={level}"));
+        args.ssh.options.push(format!("LogLevel={level}"));
     }
     if args.batch.is_some() {
-        args.options.push("BatchMode=yes".into());
+        args.ssh.options.push("BatchMode=yes".into());
     }
     Ok(args)
 }
@@ -214,7 +238,7 @@ pub fn ssh_command(args: &Args, dest: &Destination) -> Vec<String> {
     ]
     .map(str::to_owned)
     .to_vec();
-    argv.extend(args.ssh_args.iter().cloned());
+    argv.extend(args.ssh.args.iter().cloned());
     if !args.forward_agent {
         argv.push("-oForwardAgent no".into());
     }
@@ -334,7 +358,7 @@ mod tests {
         assert!(a.recursive && a.preserve && a.resume);
         assert_eq!(a.buffer, Some(65536));
         assert_eq!(a.batch.as_deref(), Some("-"));
-        assert!(a.options.contains(&"BatchMode=yes".to_owned()));
+        assert!(a.ssh.options.contains(&"BatchMode=yes".to_owned()));
         assert_eq!(a.destination, "h");
         assert!(parse(argv(&["-A", "h"]))
             .unwrap_err()
@@ -345,7 +369,7 @@ mod tests {
                 .forward_agent
         );
         let j = parse(argv(&["-J", "u@j:2,k", "h"])).unwrap();
-        assert!(j.options.contains(&"ProxyJump=u@j:2,k".to_owned()));
+        assert!(j.ssh.options.contains(&"ProxyJump=u@j:2,k".to_owned()));
         assert!(parse(argv(&["-J", "j", "-J", "k", "h"]))
             .unwrap_err()
             .starts_with("Only a single -J"));

@@ -235,9 +235,9 @@ pub fn main() -> u8 {
         host: dest.host.clone(),
         user: dest.user.clone(),
         port: args.port.or(dest.port),
-        identity_files: args.identity_files.clone(),
-        options: args.options.clone(),
-        config_file: args.config_file.clone(),
+        identity_files: args.ssh.identity_files.clone(),
+        options: args.ssh.options.clone(),
+        config_file: args.ssh.config_file.clone(),
         subsystem: args.subsystem.clone(),
     };
     with_session(&target, |sftp, host| session(sftp, &args, &dest, host))
