@@ -567,8 +567,9 @@ fn status_of(e: &io::Error) -> u32 {
 
 /// Bytes staged on each side of [`serve`]. Small requests and answers are read and
 /// written in batches through it; a packet larger than this (a bulk WRITE or READ's
-/// data) bypasses it, read straight into the request's body and written straight from
-/// the answer, instead of being copied once more through a buffer as large as a packet.
+/// data) bypasses it, read straight into the request's body (but for what was already
+/// staged) and written straight from the answer, instead of being copied once more
+/// through a buffer as large as a packet.
 const STAGING: usize = 64 * 1024;
 
 /// Serves one session: packets from `input`, answers to `output`, until the client
@@ -578,7 +579,7 @@ pub fn serve<F: Filesystem, R: Read, W: Write>(
     input: R,
     output: W,
 ) -> Result<(), ServeError> {
-    let mut input = io::BufReader::with_capacity(MAX_PACKET + 4, input);
+    let mut input = io::BufReader::with_capacity(STAGING, input);
     let mut output = io::BufWriter::with_capacity(STAGING, output);
     // Reused for every packet; never larger than MAX_PACKET.
     let mut body = Vec::new();
