@@ -1,6 +1,6 @@
 //! `oxscp` (SFTP mode) against OpenSSH's sshd and oxsshd's `internal-sftp`: a big file
 //! and a tree of awkward names up and back with `-r -p`, byte for byte with modes; a
-//! missing source fails with status 1; `-A` (without `-S`) is refused by name; copies between two
+//! missing source fails with status 1; `-A` with `-O` is refused by name; copies between two
 //! remote paths go through this host (`-3`, the default) as with OpenSSH's `scp`, and
 //! local-to-local ones through cp, as scp makes them. (`-O`, the legacy
 //! protocol: `scp_legacy.rs`.)
@@ -95,7 +95,7 @@ fn oxscp_copies_files_and_trees_with_internal_sftp() {
 }
 
 #[test]
-fn oxscp_fails_on_a_missing_source_and_refuses_agent_forwarding_by_name() {
+fn oxscp_fails_on_a_missing_source_and_refuses_legacy_agent_forwarding_by_name() {
     let Some(f) = Fixture::start_oxsshd(sshd_opts(&["Subsystem sftp internal-sftp"])) else {
         return;
     };
@@ -109,9 +109,14 @@ fn oxscp_fails_on_a_missing_source_and_refuses_agent_forwarding_by_name() {
         "{}",
         out.stderr
     );
-    let out = scp(&f, local.path(), &["-A".into(), "h:a".into(), "g:b".into()]);
+    let args = ["-O", "-A", "a", "h:b"].map(str::to_owned);
+    let out = scp(&f, local.path(), &args);
     assert_eq!(out.code(), Some(1));
-    assert!(out.stderr.contains("-A is not supported"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("-A is not supported with -O"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

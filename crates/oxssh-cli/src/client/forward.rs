@@ -142,6 +142,21 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// Only the agent, when `config` forwards it: what sftp and scp sessions forward
+    /// (they clear every other forwarding, as their ssh is told to).
+    pub fn agent_only(config: &ClientConfig) -> Option<Self> {
+        let plan = Self::from_config(config, true).ok()?;
+        plan.agent_requested.then(|| Self {
+            local: Vec::new(),
+            remote: Vec::new(),
+            exit_on_failure: false,
+            gateway_ports: false,
+            ..plan
+        })
+    }
+}
+
 /// A local or dynamic forward's listener tasks.
 #[derive(Debug)]
 struct Local {

@@ -107,6 +107,7 @@ fn parse(argv: Vec<OsString>) -> Result<Args, Refusal> {
             }
             Short('A') => {
                 args.forward_agent = true;
+                args.ssh.options.push("ForwardAgent=yes".into());
                 args.ssh.args.push("-A".into());
             }
             Short('p') => args.preserve = true,
@@ -148,13 +149,16 @@ fn parse(argv: Vec<OsString>) -> Result<Args, Refusal> {
         return Err(Refusal::Usage(String::new()));
     }
     args.verbose = verbose > 0;
-    // -A is handed to an ssh program: -S's, or the oxssh an -R copy runs.
-    if args.forward_agent && args.program.is_none() && !args.by_origin {
-        return Err(Refusal::Usage(
-            "-A is not supported by oxscp yet, but with -S or -R".into(),
-        ));
+    if !args.forward_agent {
+        // As scp's `-oForwardAgent=no` after the flags.
+        args.ssh.options.push("ForwardAgent=no".into());
     }
     if args.legacy {
+        if args.forward_agent && !args.by_origin {
+            return Err(Refusal::Usage(
+                "-A is not supported with -O by oxscp yet".into(),
+            ));
+        }
         if args.program.is_some() {
             return Err(Refusal::Usage(
                 "-S is not supported with -O by oxscp yet".into(),
@@ -286,6 +290,9 @@ pub fn main() -> u8 {
         (Some(_), true) if args.program.is_some() => {
             fail(&["oxscp: remote-to-remote copies with -S are not supported yet".into()])
         }
+        (Some(_), true) if args.forward_agent => fail(&[
+            "oxscp: remote-to-remote copies with -A are not supported yet, but with -R".into(),
+        ]),
         // Through this host whether or not -3 is given: scp's default since OpenSSH 8.7
         // (its -R, the origin host copying to the target, is taken above).
         (Some(to), true) => through::run(&args, sources, &source_remotes, to),

@@ -65,7 +65,7 @@ async fn connect(prepared: &Prepared, args: &Args) -> Result<(oxssh::Client, She
 
 /// Opens an SFTP session on `client`'s connection, as a [`Shell`].
 async fn session(client: &oxssh::Client, args: &Args) -> Result<Shell, u8> {
-    let mut sftp = open_sftp(client, None).await?;
+    let mut sftp = open_sftp(client, None, false).await?;
     sftp.set_transfer(args.buffer, args.requests);
     let progress = !args.quiet && nix::unistd::isatty(std::io::stdout()).unwrap_or(false);
     let transfers = Transfers {

@@ -191,6 +191,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
             Short('D') => args.direct = Some(text(&mut parser)?),
             Short('A') => {
                 args.forward_agent = true;
+                args.ssh.options.push("ForwardAgent=yes".into());
                 args.ssh.args.push("-A".into());
             }
             Short('S') => args.program = Some(text(&mut parser)?),
@@ -203,8 +204,10 @@ pub fn parse(argv: Vec<OsString>) -> Result<Args, String> {
             other => return Err(other.unexpected().to_string()),
         }
     }
-    if args.forward_agent && args.program.is_none() {
-        return Err("-A (agent forwarding) is not supported by oxsftp yet, but through -S".into());
+    if !args.forward_agent {
+        // As sftp's `-oForwardAgent no` after the flags: a configured ForwardAgent
+        // does not reach the SFTP session.
+        args.ssh.options.push("ForwardAgent=no".into());
     }
     match destination {
         Some(d) => args.destination = d,
@@ -360,14 +363,9 @@ mod tests {
         assert_eq!(a.batch.as_deref(), Some("-"));
         assert!(a.ssh.options.contains(&"BatchMode=yes".to_owned()));
         assert_eq!(a.destination, "h");
-        assert!(parse(argv(&["-A", "h"]))
-            .unwrap_err()
-            .contains("not supported"));
-        assert!(
-            parse(argv(&["-A", "-S", "ssh", "h"]))
-                .unwrap()
-                .forward_agent
-        );
+        assert!(a.ssh.options.contains(&"ForwardAgent=no".to_owned()));
+        let agent = parse(argv(&["-A", "h"])).unwrap();
+        assert!(agent.forward_agent && agent.ssh.options.contains(&"ForwardAgent=yes".into()));
         let j = parse(argv(&["-J", "u@j:2,k", "h"])).unwrap();
         assert!(j.ssh.options.contains(&"ProxyJump=u@j:2,k".to_owned()));
         assert!(parse(argv(&["-J", "j", "-J", "k", "h"]))

@@ -50,19 +50,36 @@ pub(crate) struct Target {
 }
 
 /// Resolves the configuration, then runs `body` on a one-thread runtime with a
-/// connected, authenticated client and an SFTP session; returns the exit status
-/// (255 when the connection or the session could not be made).
+/// connected, authenticated client and an SFTP session (the agent forwarded to it when
+/// the configuration says so, `-A`); returns the exit status (255 when the connection
+/// or the session could not be made).
 pub(crate) fn with_session<F, Fut>(target: &Target, body: F) -> u8
 where
     F: FnOnce(Session, String) -> Fut,
     Fut: std::future::Future<Output = u8>,
 {
+    let prepared = match Prepared::resolve(target) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let agent = crate::client::forward::Plan::agent_only(&prepared.config);
     let subsystem = target.subsystem.clone();
-    with_client(target, |client, host| async move {
-        match open_sftp(&client, subsystem.as_deref()).await {
+    connected(&prepared, |client, host| async move {
+        let forwarding = match &agent {
+            Some(plan) => match crate::client::forward::start(&client, plan).await {
+                Ok(forwarding) => Some(forwarding),
+                Err(message) => return fail(&[message]),
+            },
+            None => None,
+        };
+        let code = match open_sftp(&client, subsystem.as_deref(), forwarding.is_some()).await {
             Ok(sftp) => body(sftp, host).await,
             Err(code) => code,
+        };
+        if let Some(forwarding) = forwarding {
+            forwarding.stop(&client).await;
         }
+        code
     })
 }
 
@@ -74,10 +91,18 @@ where
     F: FnOnce(oxssh::Client, String) -> Fut,
     Fut: std::future::Future<Output = u8>,
 {
-    let prepared = match Prepared::resolve(target) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    match Prepared::resolve(target) {
+        Ok(prepared) => connected(&prepared, body),
+        Err(code) => code,
+    }
+}
+
+/// Runs `body` on a one-thread runtime with a client connected as `prepared` says.
+fn connected<F, Fut>(prepared: &Prepared, body: F) -> u8
+where
+    F: FnOnce(oxssh::Client, String) -> Fut,
+    Fut: std::future::Future<Output = u8>,
+{
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -149,6 +174,7 @@ impl Prepared {
 pub(crate) async fn open_sftp(
     client: &oxssh::Client,
     subsystem: Option<&str>,
+    forward_agent: bool,
 ) -> Result<Session, u8> {
     let channel = match client.open_session().await {
         Ok(channel) => channel,
@@ -159,6 +185,10 @@ pub(crate) async fn open_sftp(
             ]))
         }
     };
+    if forward_agent {
+        // No reply is asked for, as with ssh: a server that refuses says nothing.
+        let _ = channel.request_agent_forwarding();
+    }
     let subsystem = subsystem.unwrap_or("sftp");
     let started = if subsystem.contains('/') {
         channel.exec(subsystem).await

@@ -1,0 +1,91 @@
+//! `oxsftp -A` and `oxscp -A` forward the agent to the SFTP session as `sftp -A` and
+//! `scp -A` do (and, without `-A`, do not): the server's sftp subsystem is a script that
+//! records whether it was given an agent and what keys it holds, then runs sftp-server.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use support::agent::Agent;
+use support::openssh::{sshd_opts, Fixture};
+use support::sftp::{client, oxsftp, RemoteDir, TRANSFER_TIMEOUT};
+use support::users::TEST_USER;
+
+fn oxscp() -> String {
+    Path::new(support::OXSSHD)
+        .with_file_name("oxscp")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn the_agent_reaches_the_sftp_session_with_dash_a_only() {
+    if !support::require_peer("sftp")
+        || !support::require_peer("scp")
+        || !support::require_peer("ssh-agent")
+        || !support::require_peer("ssh-add")
+    {
+        return;
+    }
+    let Some(server) = support::sftp::openssh_sftp_server() else {
+        return;
+    };
+    let remote = RemoteDir::new("agent");
+    let said = remote.path().join("said");
+    let script = remote.path().join("subsystem");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n{{ echo \"agent=${{SSH_AUTH_SOCK:+yes}}\"; ssh-add -l 2>&1 | cut -d' ' -f2; }} \
+             > {}\nexec {server}\n",
+            said.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let subsystem = format!("Subsystem sftp {}", script.display());
+    let Some(f) = Fixture::start(sshd_opts(&[&subsystem])) else {
+        return;
+    };
+    let agent = Agent::start("ssh-agent", &f.key.path);
+    let local = tempfile::tempdir().unwrap();
+    std::fs::write(local.path().join("batch"), "pwd\n").unwrap();
+    std::fs::write(local.path().join("file"), "x\n").unwrap();
+    let host = format!("{TEST_USER}@127.0.0.1");
+    let run_one = |program: &str, forward: bool| {
+        let _ = std::fs::remove_file(&said);
+        let mut cmd = client(program, &f);
+        cmd.env("SSH_AUTH_SOCK", &agent.socket)
+            .current_dir(local.path());
+        if forward {
+            cmd.arg("-A");
+        }
+        if program.ends_with("scp") {
+            cmd.arg("file")
+                .arg(format!("{host}:{}/copied", remote.path().display()));
+        } else {
+            cmd.args(["-b", "batch", &host]);
+        }
+        let out = support::run(&mut cmd, b"", TRANSFER_TIMEOUT);
+        assert_eq!(out.code(), Some(0), "{program}: {}", out.stderr);
+        std::fs::read_to_string(&said).unwrap()
+    };
+    for (ours, theirs) in [(oxsftp(), "sftp"), (oxscp(), "scp")] {
+        for forward in [true, false] {
+            let expected = run_one(theirs, forward);
+            assert_eq!(run_one(&ours, forward), expected, "{theirs} -A: {forward}");
+            assert_eq!(
+                expected.starts_with("agent=yes\nSHA256:"),
+                forward,
+                "{expected}"
+            );
+        }
+    }
+}
