@@ -1,7 +1,8 @@
 //! The legacy SCP protocol (`-O`): `oxscp -O` against OpenSSH's sshd (which runs the
 //! system `scp -t`/`scp -f`) and oxsshd, up and back with `-r -p`, compared with what
 //! OpenSSH's `scp -O` does with the same files (contents, modes, times, messages, exit
-//! codes); and OpenSSH's `scp -O` against oxsshd.
+//! codes); copies between two remote paths through this host as `scp -O` makes them;
+//! and OpenSSH's `scp -O` against oxsshd.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -196,4 +197,60 @@ fn oxscp_legacy_messages_and_exit_codes_match_openssh_scp() {
         let ours_got = std::fs::read(local.path().join("got/inner")).ok();
         assert_eq!(ours_got, theirs_got, "{case:?}");
     }
+}
+
+/// Remote to remote with `-O`: the two remote scps (`scp -f` on the source's host, `scp
+/// -t` on the target's) talk through this host, as with OpenSSH's `scp -O` (`-3`, its
+/// default): the same tree, file and modes arrive; a missing source gets scp's status
+/// (and its silence).
+#[test]
+fn oxscp_legacy_copies_between_remote_hosts_through_this_host_as_openssh_scp() {
+    if !require_peer("scp") {
+        return;
+    }
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    let local = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("legacy-3");
+    awkward_tree(&remote.path().join("tree"), 40);
+    random_file(&remote.path().join("file"), 3 << 20, 5);
+    // The user's own files (the tree's modes would hide root's from them).
+    let chown = run(
+        std::process::Command::new("chown")
+            .args(["-R", &format!("{TEST_USER}:")])
+            .arg(remote.path()),
+        b"",
+        TRANSFER_TIMEOUT,
+    );
+    assert!(chown.status.success(), "{}", chown.stderr);
+    let r = format!("{TEST_USER}@127.0.0.1:{}", remote.path().display());
+    for (program, copy) in [(oxscp(), "ours"), ("scp".to_owned(), "theirs")] {
+        let tree = ["-rp".to_owned(), format!("{r}/tree"), format!("{r}/{copy}")];
+        let out = scp(&program, &f, local.path(), &tree);
+        assert_eq!(out.code(), Some(0), "{program}: {}", out.stderr);
+        let file = [format!("{r}/file"), format!("{r}/{copy}-file")];
+        let out = scp(&program, &f, local.path(), &file);
+        assert_eq!(out.code(), Some(0), "{program}: {}", out.stderr);
+    }
+    let tree = remote.path().join("tree");
+    assert_same_tree(&tree, &remote.path().join("ours"));
+    assert_same_tree(&tree, &remote.path().join("theirs"));
+    assert_eq!(
+        modes(&remote.path().join("ours")),
+        modes(&remote.path().join("theirs"))
+    );
+    let file = sha256(&remote.path().join("file"));
+    assert_eq!(sha256(&remote.path().join("ours-file")), file);
+    assert_eq!(sha256(&remote.path().join("theirs-file")), file);
+    let missing = [format!("{r}/nope"), format!("{r}/x")];
+    let said = |program: &str| {
+        let out = scp(program, &f, local.path(), &missing);
+        let stderr = out.stderr.replace('\r', "");
+        (out.code(), stderr)
+    };
+    let theirs = said("scp");
+    assert_eq!(said(&oxscp()), theirs);
+    // The error reaches only the target's `scp -t`, which, being remote, says nothing.
+    assert_eq!(theirs.0, Some(1), "{theirs:?}");
 }

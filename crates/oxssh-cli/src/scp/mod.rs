@@ -174,11 +174,6 @@ fn parse(argv: Vec<OsString>) -> Result<Args, Refusal> {
                 "-D needs SFTP mode; it cannot be used with -O".into(),
             ));
         }
-        if args.through_local {
-            return Err(Refusal::Usage(
-                "-3 is not supported with -O by oxscp yet".into(),
-            ));
-        }
     }
     if args.quiet {
         args.ssh.options.push("LogLevel=QUIET".into());
@@ -284,8 +279,8 @@ pub fn main() -> u8 {
         (Some(to), true) if args.by_origin && !args.through_local => {
             origin::run(&args, sources, &source_remotes, to)
         }
-        (Some(_), true) if args.legacy => {
-            fail(&["oxscp: remote-to-remote copies with -O are not supported yet".into()])
+        (Some(to), true) if args.legacy => {
+            legacy::through_local(&args, legacy_flags(&args), sources, &source_remotes, to)
         }
         (Some(_), true) if args.program.is_some() => {
             fail(&["oxscp: remote-to-remote copies with -S are not supported yet".into()])
@@ -348,12 +343,7 @@ fn transfer(
 ) -> u8 {
     let target = target_for(args, host);
     if args.legacy {
-        let flags = legacy::Flags {
-            recursive: args.recursive,
-            preserve: args.preserve,
-            verbose: args.verbose,
-            no_name_check: args.no_name_check,
-        };
+        let flags = legacy_flags(args);
         let remote_paths: Vec<String> = source_remotes
             .iter()
             .map(|r| r.as_ref().map_or_else(String::new, |r| r.path.clone()))
@@ -426,6 +416,16 @@ fn ssh_command(args: &Args, remote: &Remote) -> Vec<String> {
     }
     argv.extend(["-s".into(), "--".into(), remote.host.clone(), "sftp".into()]);
     argv
+}
+
+/// What a legacy (`-O`) transfer is asked for.
+fn legacy_flags(args: &Args) -> legacy::Flags {
+    legacy::Flags {
+        recursive: args.recursive,
+        preserve: args.preserve,
+        verbose: args.verbose,
+        no_name_check: args.no_name_check,
+    }
 }
 
 /// The connection settings for `remote`'s host.
@@ -530,7 +530,7 @@ mod tests {
             Refusal::Fatal("Invalid -X option".into())
         );
         assert!(parse(argv(&["-3", "h:a", "g:b"])).unwrap().through_local);
-        assert!(parse(argv(&["-3", "-O", "h:a", "g:b"])).is_err());
+        assert!(parse(argv(&["-3", "-O", "h:a", "g:b"])).unwrap().legacy);
         let a = parse(argv(&["-rpq", "-P", "2", "a", "h:b"])).unwrap();
         assert!(a.recursive && a.preserve && a.quiet);
         assert_eq!(a.port, Some(2));

@@ -621,7 +621,9 @@ fn set_times(path: &Path, (mtime, atime): (u64, u64)) {
 }
 
 mod headers;
+mod relay;
 use headers::{check_name, parse_entry, parse_times};
+pub(super) use relay::run as through_local;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

@@ -1,0 +1,121 @@
+//! `-O` copies between two remote hosts through this host (scp's default since OpenSSH
+//! 8.7, `-3`): for each source, the source's host runs `scp -f SOURCE` and the target's
+//! host `scp -t TARGET`, and their channels are joined here byte for byte, as scp joins
+//! its two ssh processes: the two remote scps speak the protocol to each other, their
+//! stderr is ours. Status 1 when a side failed.
+
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+
+use super::{remote_command, upload, Flags};
+use crate::scp::{target_for, Args, Remote};
+use crate::sftp::{runtime, Prepared};
+
+/// Copies every source to `to` (a local source is uploaded there); scp's status.
+pub(in crate::scp) fn run(
+    args: &Args,
+    flags: Flags,
+    sources: &[String],
+    remotes: &[Option<Remote>],
+    to: &Remote,
+) -> u8 {
+    // Every host's configuration first: a bad one fails before anything is copied.
+    let dest = match Prepared::resolve(&target_for(args, to)) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let mut origins = Vec::new();
+    for remote in remotes {
+        origins.push(match remote {
+            Some(r) => match Prepared::resolve(&target_for(args, r)) {
+                Ok(p) => Some(p),
+                Err(code) => return code,
+            },
+            None => None,
+        });
+    }
+    let rt = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let several = sources.len() > 1;
+    let code = rt.block_on(async {
+        let mut code = 0;
+        for ((source, remote), origin) in sources.iter().zip(remotes).zip(&origins) {
+            let Ok(target) = dest.connect().await else {
+                return 255;
+            };
+            let copied = match (remote, origin) {
+                (Some(remote), Some(origin)) => match origin.connect().await {
+                    Ok(from) => {
+                        let path = remote.path.as_str();
+                        let copied = relay(&from, &target, flags, path, &to.path, several).await;
+                        from.disconnect().await;
+                        copied
+                    }
+                    Err(failed) => failed,
+                },
+                _ => upload(&target, flags, std::slice::from_ref(source), &to.path).await,
+            };
+            target.disconnect().await;
+            code = code.max(copied);
+        }
+        code
+    });
+    rt.shutdown_background();
+    code
+}
+
+/// Copies `source` (on `from`'s host) to `target` (on `to`'s host).
+pub(in crate::scp) async fn relay(
+    from: &oxssh::Client,
+    to: &oxssh::Client,
+    flags: Flags,
+    source: &str,
+    target: &str,
+    should_be_dir: bool,
+) -> u8 {
+    let (Some(mut sink), Some(mut origin)) = (
+        exec(to, remote_command(flags, "-t", target, should_be_dir)).await,
+        exec(from, remote_command(flags, "-f", source, should_be_dir)).await,
+    ) else {
+        return 1;
+    };
+    let mut sink_writer = sink.writer();
+    let mut origin_writer = origin.writer();
+    let forward = async {
+        let _ = tokio::io::copy(&mut origin, &mut sink_writer).await;
+        let _ = sink_writer.shutdown().await;
+    };
+    let back = async {
+        let _ = tokio::io::copy(&mut sink, &mut origin_writer).await;
+        let _ = origin_writer.shutdown().await;
+    };
+    tokio::join!(forward, back);
+    let ok = |status| matches!(status, Ok(Ok(oxssh::ExitStatus::Code(0))));
+    let limit = Duration::from_secs(10);
+    let origin_ok = ok(tokio::time::timeout(limit, origin.wait()).await);
+    let sink_ok = ok(tokio::time::timeout(limit, sink.wait()).await);
+    u8::from(!(origin_ok && sink_ok))
+}
+
+/// `command` on a new session channel of `client`, its stderr copied to ours.
+async fn exec(client: &oxssh::Client, command: String) -> Option<oxssh::Channel> {
+    let channel = match client.open_session().await {
+        Ok(channel) => channel,
+        Err(e) => {
+            eprintln!("scp: cannot open a session: {e}");
+            return None;
+        }
+    };
+    if let Err(e) = channel.exec(&command).await {
+        eprintln!("scp: exec request failed: {e}");
+        return None;
+    }
+    let mut stderr = channel.stderr();
+    tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut stderr, &mut tokio::io::stderr()).await;
+    });
+    Some(channel)
+}
