@@ -263,7 +263,8 @@ fn oxscp_copies_mixed_and_multi_host_sources_as_openssh_scp() {
 }
 
 /// `-S program`: oxscp runs the program with the arguments scp hands its ssh (the same
-/// list, recorded by a wrapper that then runs OpenSSH's ssh), up and back.
+/// list, recorded by a wrapper that then runs OpenSSH's ssh), up and back, in SFTP mode
+/// and with `-O`.
 #[test]
 fn oxscp_connects_through_an_ssh_program_as_scp_does() {
     if !support::require_peer("scp") || !support::require_peer("ssh") {
@@ -284,7 +285,7 @@ fn oxscp_connects_through_an_ssh_program_as_scp_does() {
     random_file(&local.path().join("file"), 100_000, 7);
     let remote = RemoteDir::new("scp-dash-s");
     let r = format!("{TEST_USER}@127.0.0.1:{}", remote.path().display());
-    let run_one = |program: &str, copy: &str| {
+    let run_one = |program: &str, copy: &str, mode: &[&str]| {
         let _ = std::fs::remove_file(wrapper.with_extension("args"));
         for operands in [
             vec!["file".to_owned(), format!("{r}/{copy}")],
@@ -295,6 +296,7 @@ fn oxscp_connects_through_an_ssh_program_as_scp_does() {
                 .arg("-S")
                 .arg(&wrapper)
                 .args(["-C", "-q"])
+                .args(mode)
                 .args(&operands);
             let out = run(&mut cmd, b"", TRANSFER_TIMEOUT);
             assert_eq!(out.code(), Some(0), "{program}: {}", out.stderr);
@@ -303,12 +305,19 @@ fn oxscp_connects_through_an_ssh_program_as_scp_does() {
         assert_eq!(back, sha256(&local.path().join("file")));
         std::fs::read_to_string(wrapper.with_extension("args")).unwrap()
     };
-    let theirs = run_one("scp", "theirs");
-    assert_eq!(run_one(&oxscp(), "ours"), theirs);
+    let theirs = run_one("scp", "theirs", &[]);
+    assert_eq!(run_one(&oxscp(), "ours", &[]), theirs);
     assert!(
         theirs.contains("[-s]\n[--]\n[127.0.0.1]\n[sftp]\n"),
         "{theirs}"
     );
+    // The legacy protocol: the remote scp's command after the host.
+    let theirs = run_one("scp", "theirs-o", &["-O"]);
+    assert_eq!(
+        run_one(&oxscp(), "ours-o", &["-O"]),
+        theirs.replace("theirs-o", "ours-o")
+    );
+    assert!(theirs.contains("[127.0.0.1]\n[scp -t "), "{theirs}");
 }
 
 /// With every operand local, oxscp copies with the system's cp as scp does: the same

@@ -154,14 +154,9 @@ fn parse(argv: Vec<OsString>) -> Result<Args, Refusal> {
         args.ssh.options.push("ForwardAgent=no".into());
     }
     if args.legacy {
-        if args.forward_agent && !args.by_origin {
+        if args.forward_agent && !args.by_origin && args.program.is_none() {
             return Err(Refusal::Usage(
                 "-A is not supported with -O by oxscp yet".into(),
-            ));
-        }
-        if args.program.is_some() {
-            return Err(Refusal::Usage(
-                "-S is not supported with -O by oxscp yet".into(),
             ));
         }
         if args.limit_kbps.is_some() {
@@ -348,12 +343,25 @@ fn transfer(
             .iter()
             .map(|r| r.as_ref().map_or_else(String::new, |r| r.path.clone()))
             .collect();
+        // Up: every source to the remote target; down: each remote path to ours.
+        let (paths, to) = if upload {
+            (sources, host.path.as_str())
+        } else {
+            (remote_paths.as_slice(), local_target)
+        };
+        if let Some(program) = &args.program {
+            // The remote command follows these arguments.
+            let argv = ssh_command(args, host, false);
+            let Ok(rt) = crate::sftp::runtime() else {
+                return 1;
+            };
+            let via = legacy::Via::Program(program, &argv);
+            let code = rt.block_on(legacy::copy(via, flags, upload, paths, to));
+            rt.shutdown_background();
+            return code;
+        }
         return crate::sftp::with_client(&target, |client, _| async move {
-            if upload {
-                legacy::upload(&client, flags, sources, &host.path).await
-            } else {
-                legacy::download(&client, flags, &remote_paths, local_target).await
-            }
+            legacy::copy(legacy::Via::Client(&client), flags, upload, paths, to).await
         });
     }
     let transfers = Transfers {
@@ -383,7 +391,7 @@ fn transfer(
     match (&args.direct, &args.program) {
         (Some(command), _) => with_local_server(command, SCP_CLOSED, copy),
         (None, Some(program)) => {
-            let argv = ssh_command(args, host);
+            let argv = ssh_command(args, host, true);
             with_server_program(program, &argv, host.host.clone(), SCP_CLOSED, copy)
         }
         (None, None) => with_session(&target, copy),
@@ -393,9 +401,10 @@ fn transfer(
 /// What scp writes when its connection ends before the server answers (mostly).
 const SCP_CLOSED: &str = "scp: Connection closed\r\n";
 
-/// The command line scp runs its ssh program (`-S`) with to reach `remote`'s host in
-/// SFTP mode: its fixed options, the ssh flags given, the port and user, the subsystem.
-fn ssh_command(args: &Args, remote: &Remote) -> Vec<String> {
+/// The command line scp runs its ssh program (`-S`) with to reach `remote`'s host: its
+/// fixed options, the ssh flags given, the port and user, the host, and the `sftp`
+/// subsystem (`sftp`) or nothing (the legacy protocol's command goes last).
+fn ssh_command(args: &Args, remote: &Remote, sftp: bool) -> Vec<String> {
     let mut argv: Vec<String> = [
         "-x",
         "-oPermitLocalCommand=no",
@@ -414,7 +423,13 @@ fn ssh_command(args: &Args, remote: &Remote) -> Vec<String> {
     if let Some(user) = &remote.user {
         argv.extend(["-l".into(), user.clone()]);
     }
-    argv.extend(["-s".into(), "--".into(), remote.host.clone(), "sftp".into()]);
+    if sftp {
+        argv.push("-s".into());
+    }
+    argv.extend(["--".into(), remote.host.clone()]);
+    if sftp {
+        argv.push("sftp".into());
+    }
     argv
 }
 

@@ -158,67 +158,26 @@ fn os_text(e: &std::io::Error) -> String {
     }
 }
 
-/// The two ends of a legacy transfer over a channel.
-type ChannelWire = Wire<oxssh::Channel, oxssh::ChannelWriter>;
-
-/// Runs `command` on a new session channel of `client`, its stderr copied to ours, and
-/// `body` over its stdout and stdin; returns our status: 0, or 1 after any error or when
-/// the remote `scp` did not exit with 0 (as scp checks its ssh's status).
-async fn over_channel<F, Fut>(client: &oxssh::Client, command: String, body: F) -> u8
-where
-    F: FnOnce(ChannelWire) -> Fut,
-    Fut: std::future::Future<Output = (Step<()>, ChannelWire)>,
-{
-    let channel = match client.open_session().await {
-        Ok(channel) => channel,
-        Err(e) => {
-            eprintln!("scp: cannot open a session: {e}");
-            return 1;
-        }
-    };
-    if let Err(e) = channel.exec(&command).await {
-        eprintln!("scp: exec request failed: {e}");
-        return 1;
-    }
-    let mut stderr = channel.stderr();
-    let relay = tokio::spawn(async move {
-        let _ = tokio::io::copy(&mut stderr, &mut tokio::io::stderr()).await;
-    });
-    let writer = channel.writer();
-    let (result, mut wire) = body(Wire::new(channel, writer)).await;
-    let _ = wire.w.shutdown().await;
-    let errors = wire.errors;
-    let channel = wire.r.into_inner();
-    let exited = match tokio::time::timeout(Duration::from_secs(10), channel.wait()).await {
-        Ok(Ok(oxssh::ExitStatus::Code(0))) => true,
-        // A fatal error below says more than the status.
-        _ => false,
-    };
-    // Let the remote's last words (its own error lines) through before we exit.
-    let _ = tokio::time::timeout(Duration::from_secs(5), relay).await;
-    match result {
-        Ok(()) if errors == 0 && exited => 0,
-        Ok(()) => 1,
-        Err(Stop::Fatal(message)) => {
-            eprintln!("{message}");
-            1
-        }
+/// Uploads `paths` to `to` on the remote (`upload`), or downloads remote `paths` to our
+/// `to`.
+pub(super) async fn copy(
+    via: Via<'_>,
+    flags: Flags,
+    upload: bool,
+    paths: &[String],
+    to: &str,
+) -> u8 {
+    if upload {
+        self::upload(via, flags, paths, to).await
+    } else {
+        download(via, flags, paths, to).await
     }
 }
 
 /// Uploads `sources` to `target` on the remote (`scp -t`).
-pub(super) async fn upload(
-    client: &oxssh::Client,
-    flags: Flags,
-    sources: &[String],
-    target: &str,
-) -> u8 {
+async fn upload(via: Via<'_>, flags: Flags, sources: &[String], target: &str) -> u8 {
     let command = remote_command(flags, "-t", target, sources.len() > 1);
-    over_channel(client, command, |mut wire| async move {
-        let result = send_all(&mut wire, flags, sources).await;
-        (result, wire)
-    })
-    .await
+    over(via, command, flags, Job::Send(sources)).await
 }
 
 async fn send_all<R, W>(wire: &mut Wire<R, W>, flags: Flags, sources: &[String]) -> Step<()>
@@ -376,12 +335,7 @@ where
 }
 
 /// Downloads each remote `source` (one `scp -f` each, as scp does) into `target`.
-pub(super) async fn download(
-    client: &oxssh::Client,
-    flags: Flags,
-    sources: &[String],
-    target: &str,
-) -> u8 {
+async fn download(via: Via<'_>, flags: Flags, sources: &[String], target: &str) -> u8 {
     let target = PathBuf::from(target);
     if sources.len() > 1 && !target.is_dir() {
         eprintln!("scp: {}: Not a directory", target.display());
@@ -389,18 +343,17 @@ pub(super) async fn download(
     }
     let mut code = 0;
     for source in sources {
-        let command = remote_command(flags, "-f", source, false);
+        // scp's command carries -d for every source when there are several.
+        let command = remote_command(flags, "-f", source, sources.len() > 1);
         let pattern = Path::new(source)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .filter(|_| !flags.recursive && !flags.no_name_check);
-        let target = target.clone();
-        let status = over_channel(client, command, |mut wire| async move {
-            let result = receive(&mut wire, flags, &target, pattern.as_deref()).await;
-            (result, wire)
-        })
-        .await;
-        code = code.max(status);
+        let job = Job::Receive {
+            target: &target,
+            pattern: pattern.as_deref(),
+        };
+        code = code.max(over(via, command, flags, job).await);
     }
     code
 }
@@ -622,8 +575,11 @@ fn set_times(path: &Path, (mtime, atime): (u64, u64)) {
 
 mod headers;
 mod relay;
+mod remote;
 use headers::{check_name, parse_entry, parse_times};
 pub(super) use relay::run as through_local;
+pub(super) use remote::Via;
+use remote::{over, Job};
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

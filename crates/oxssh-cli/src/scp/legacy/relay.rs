@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 
-use super::{remote_command, upload, Flags};
+use super::{remote_command, upload, Flags, Via};
 use crate::scp::{target_for, Args, Remote};
 use crate::sftp::{runtime, Prepared};
 
@@ -56,7 +56,10 @@ pub(in crate::scp) fn run(
                     }
                     Err(failed) => failed,
                 },
-                _ => upload(&target, flags, std::slice::from_ref(source), &to.path).await,
+                _ => {
+                    let one = std::slice::from_ref(source);
+                    upload(Via::Client(&target), flags, one, &to.path).await
+                }
             };
             target.disconnect().await;
             code = code.max(copied);
