@@ -71,7 +71,7 @@ pub(in crate::scp) fn run(
 }
 
 /// Copies `source` (on `from`'s host) to `target` (on `to`'s host).
-pub(in crate::scp) async fn relay(
+async fn relay(
     from: &oxssh::Client,
     to: &oxssh::Client,
     flags: Flags,
