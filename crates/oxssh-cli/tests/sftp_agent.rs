@@ -1,5 +1,5 @@
-//! `oxsftp -A` and `oxscp -A` forward the agent to the SFTP session as `sftp -A` and
-//! `scp -A` do (and, without `-A`, do not): the server's sftp subsystem is a script that
+//! `oxsftp -A` and `oxscp -A` (also `-3`) forward the agent to the SFTP session as
+//! `sftp -A` and `scp -A` do (and, without `-A`, do not): the server's sftp subsystem is a script that
 //! records whether it was given an agent and what keys it holds, then runs sftp-server.
 #![allow(
     clippy::unwrap_used,
@@ -59,7 +59,8 @@ fn the_agent_reaches_the_sftp_session_with_dash_a_only() {
     std::fs::write(local.path().join("batch"), "pwd\n").unwrap();
     std::fs::write(local.path().join("file"), "x\n").unwrap();
     let host = format!("{TEST_USER}@127.0.0.1");
-    let run_one = |program: &str, forward: bool| {
+    let on_remote = |name: &str| format!("{host}:{}/{name}", remote.path().display());
+    let run_one = |program: &str, forward: bool, operands: &[String]| {
         let _ = std::fs::remove_file(&said);
         let mut cmd = client(program, &f);
         cmd.env("SSH_AUTH_SOCK", &agent.socket)
@@ -67,20 +68,24 @@ fn the_agent_reaches_the_sftp_session_with_dash_a_only() {
         if forward {
             cmd.arg("-A");
         }
-        if program.ends_with("scp") {
-            cmd.arg("file")
-                .arg(format!("{host}:{}/copied", remote.path().display()));
-        } else {
-            cmd.args(["-b", "batch", &host]);
-        }
+        cmd.args(operands);
         let out = support::run(&mut cmd, b"", TRANSFER_TIMEOUT);
         assert_eq!(out.code(), Some(0), "{program}: {}", out.stderr);
         std::fs::read_to_string(&said).unwrap()
     };
-    for (ours, theirs) in [(oxsftp(), "sftp"), (oxscp(), "scp")] {
+    let batch = ["-b".to_owned(), "batch".into(), host.clone()];
+    let upload = ["file".to_owned(), on_remote("copied")];
+    // Between two remote paths through this host (-3): both sessions get the agent.
+    let through = ["-3".to_owned(), on_remote("copied"), on_remote("copied-3")];
+    for (ours, theirs, operands) in [
+        (oxsftp(), "sftp", &batch[..]),
+        (oxscp(), "scp", &upload),
+        (oxscp(), "scp", &through),
+    ] {
         for forward in [true, false] {
-            let expected = run_one(theirs, forward);
-            assert_eq!(run_one(&ours, forward), expected, "{theirs} -A: {forward}");
+            let expected = run_one(theirs, forward, operands);
+            let said = run_one(&ours, forward, operands);
+            assert_eq!(said, expected, "{theirs} {operands:?} -A: {forward}");
             assert_eq!(
                 expected.starts_with("agent=yes\nSHA256:"),
                 forward,

@@ -280,9 +280,6 @@ pub fn main() -> u8 {
         (Some(_), true) if args.program.is_some() => {
             fail(&["oxscp: remote-to-remote copies with -S are not supported yet".into()])
         }
-        (Some(_), true) if args.forward_agent => fail(&[
-            "oxscp: remote-to-remote copies with -A are not supported yet, but with -R".into(),
-        ]),
         // Through this host whether or not -3 is given: scp's default since OpenSSH 8.7
         // (its -R, the origin host copying to the target, is taken above).
         (Some(to), true) => through::run(&args, sources, &source_remotes, to),

@@ -51,9 +51,17 @@ pub(super) fn run(args: &Args, sources: &[String], remotes: &[Option<Remote>], t
     code
 }
 
-/// Opens an SFTP session on a new connection to `prepared`'s host, as a [`Shell`].
+/// Opens an SFTP session on a new connection to `prepared`'s host, as a [`Shell`];
+/// with `-A`, the connection serves the agent to the sessions that ask for it.
 async fn connect(prepared: &Prepared, args: &Args) -> Result<(oxssh::Client, Shell), u8> {
     let client = prepared.connect().await?;
+    if let Some(plan) = crate::client::forward::Plan::agent_only(&prepared.config) {
+        // Serves for as long as the connection lives.
+        if let Err(message) = crate::client::forward::start(&client, &plan).await {
+            client.disconnect().await;
+            return Err(fail(&[message]));
+        }
+    }
     match session(&client, args).await {
         Ok(shell) => Ok((client, shell)),
         Err(code) => {
@@ -65,7 +73,7 @@ async fn connect(prepared: &Prepared, args: &Args) -> Result<(oxssh::Client, She
 
 /// Opens an SFTP session on `client`'s connection, as a [`Shell`].
 async fn session(client: &oxssh::Client, args: &Args) -> Result<Shell, u8> {
-    let mut sftp = open_sftp(client, None, false).await?;
+    let mut sftp = open_sftp(client, None, args.forward_agent).await?;
     sftp.set_transfer(args.buffer, args.requests);
     let progress = !args.quiet && nix::unistd::isatty(std::io::stdout()).unwrap_or(false);
     let transfers = Transfers {
