@@ -2,7 +2,7 @@
 //! optional `K`/`M`/... unit, at most 256 KiB), and `nrequests=N`, the requests in
 //! flight (1 to 262144); anything else is refused in scp's words.
 
-use oxssh_config::values::scan_scaled;
+use oxssh_config::values::{parse_int, scan_scaled};
 
 /// The most either option takes (scp's 256 KiB).
 const MOST: u64 = 256 * 1024;
@@ -36,19 +36,15 @@ pub(super) fn parse(text: &str) -> Result<SftpOption, String> {
 /// strerror(EINVAL).
 const INVALID: &str = "Invalid argument";
 
-/// OpenBSD's `strtonum(text, 1, 262144)`: its error words.
+/// OpenBSD's `strtonum(text, 1, 262144)`: its error words (oxssh-config's
+/// `strtonum(text, 0, INT_MAX)`, narrowed).
 fn in_range(text: &str) -> Result<usize, &'static str> {
-    let trimmed = text.trim_start();
-    let body = trimmed.strip_prefix(['+', '-']).unwrap_or(trimmed);
-    if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("invalid");
-    }
-    match trimmed.parse::<i128>() {
-        Ok(n) if n < 1 => Err("too small"),
-        Ok(n) if n > i128::from(MOST) => Err("too large"),
+    match parse_int(Some(text)) {
+        Err("missing") => Err("invalid"),
+        Err(why) => Err(why),
+        Ok(0) => Err("too small"),
+        Ok(n) if u64::from(n) > MOST => Err("too large"),
         Ok(n) => usize::try_from(n).map_err(|_| "too large"),
-        Err(_) if trimmed.starts_with('-') => Err("too small"),
-        Err(_) => Err("too large"),
     }
 }
 

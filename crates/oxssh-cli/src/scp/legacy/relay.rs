@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWriteExt, BufReader};
 
-use super::{remote_command, upload, Flags, Via};
+use super::{remote_command, upload, Flags, Via, CHUNK};
 use crate::scp::{target_for, Args, Remote};
 use crate::sftp::{runtime, Prepared};
 
@@ -41,11 +41,12 @@ pub(in crate::scp) fn run(
     };
     let several = sources.len() > 1;
     let code = rt.block_on(async {
+        // One connection to the target serves every source, a session each.
+        let Ok(target) = dest.connect().await else {
+            return 255;
+        };
         let mut code = 0;
         for ((source, remote), origin) in sources.iter().zip(remotes).zip(&origins) {
-            let Ok(target) = dest.connect().await else {
-                return 255;
-            };
             let copied = match (remote, origin) {
                 (Some(remote), Some(origin)) => match origin.connect().await {
                     Ok(from) => {
@@ -61,9 +62,9 @@ pub(in crate::scp) fn run(
                     upload(Via::Client(&target), flags, one, &to.path).await
                 }
             };
-            target.disconnect().await;
             code = code.max(copied);
         }
+        target.disconnect().await;
         code
     });
     rt.shutdown_background();
@@ -87,8 +88,11 @@ async fn relay(
     };
     let mut sink_writer = sink.writer();
     let mut origin_writer = origin.writer();
+    // File data in the protocol's chunks, not tokio::io::copy's 8 KiB ones (each write
+    // is a data packet).
     let forward = async {
-        let _ = tokio::io::copy(&mut origin, &mut sink_writer).await;
+        let mut from = BufReader::with_capacity(CHUNK, &mut origin);
+        let _ = tokio::io::copy_buf(&mut from, &mut sink_writer).await;
         let _ = sink_writer.shutdown().await;
     };
     let back = async {
