@@ -13,6 +13,8 @@
 
 mod support;
 
+use support::sftp::oxscp;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -22,13 +24,6 @@ use support::sftp::{
 };
 use support::users::TEST_USER;
 use support::{run, Output};
-
-fn oxscp() -> String {
-    Path::new(support::OXSSHD)
-        .with_file_name("oxscp")
-        .display()
-        .to_string()
-}
 
 fn scp(f: &Fixture, cwd: &Path, args: &[String]) -> Output {
     let mut cmd = client(&oxscp(), f);
@@ -397,14 +392,7 @@ fn oxscp_copies_by_the_origin_host_with_dash_r_as_openssh_scp() {
     owned(&config, 0o600);
     awkward_tree(&remote.path().join("tree"), 30);
     random_file(&remote.path().join("tree/big"), 2 << 20, 9);
-    let chown = run(
-        std::process::Command::new("chown")
-            .args(["-R", &format!("{TEST_USER}:")])
-            .arg(remote.path().join("tree")),
-        b"",
-        TRANSFER_TIMEOUT,
-    );
-    assert!(chown.status.success(), "{}", chown.stderr);
+    support::sftp::chown_to_test_user(&remote.path().join("tree"));
     let from = format!("{TEST_USER}@127.0.0.1:{}/tree", remote.path().display());
     for (program, copy) in [(oxscp(), "ours"), ("scp".to_owned(), "theirs")] {
         let mut cmd = std::process::Command::new(&program);
@@ -438,14 +426,7 @@ fn oxscp_copies_remote_to_remote_through_the_local_host_as_openssh_scp() {
     awkward_tree(&remote.path().join("tree"), 60);
     random_file(&remote.path().join("file"), 3 << 20, 5);
     // The user's own files (the tree's modes would hide root's from them).
-    let chown = run(
-        std::process::Command::new("chown")
-            .args(["-R", &format!("{TEST_USER}:")])
-            .arg(remote.path()),
-        b"",
-        TRANSFER_TIMEOUT,
-    );
-    assert!(chown.status.success(), "{}", chown.stderr);
+    support::sftp::chown_to_test_user(remote.path());
     let r = format!("{TEST_USER}@127.0.0.1:{}", remote.path().display());
     for (program, copy) in [(oxscp(), "ours"), ("scp".to_owned(), "theirs")] {
         let mut cmd = client(&program, &f);

@@ -13,6 +13,8 @@
 
 mod support;
 
+use support::sftp::oxscp;
+
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Command;
@@ -24,13 +26,6 @@ use support::sftp::{
 };
 use support::users::TEST_USER;
 use support::{run, Output};
-
-fn oxscp() -> String {
-    Path::new(support::OXSSHD)
-        .with_file_name("oxscp")
-        .display()
-        .to_string()
-}
 
 /// `program` (oxscp or scp) with both servers' keys, run from `cwd` with `TMPDIR`
 /// naming a directory that does not exist; under `/usr/bin/time` writing the peak
@@ -68,17 +63,6 @@ fn url(f: &Fixture, path: &Path) -> String {
     )
 }
 
-fn chown_to_user(path: &Path) {
-    let out = run(
-        Command::new("chown")
-            .args(["-R", &format!("{TEST_USER}:")])
-            .arg(path),
-        b"",
-        TRANSFER_TIMEOUT,
-    );
-    assert!(out.status.success(), "{}", out.stderr);
-}
-
 /// Peak resident memory (KiB) of the last `/usr/bin/time -f "%M %e %U %S" -o file`
 /// run, and the rest of its line (elapsed, user and system seconds).
 fn peak_kib(file: &Path) -> (u64, String) {
@@ -113,11 +97,11 @@ fn oxscp_3_streams_between_two_servers_as_openssh_scp() {
         .set_times(old)
         .unwrap();
     awkward_tree(&src.path().join("tree"), 40);
-    chown_to_user(src.path());
+    support::sftp::chown_to_test_user(src.path());
     for (program, tag) in [(oxscp(), "ours"), ("scp".to_owned(), "theirs")] {
         let into = dst.path().join(tag);
         std::fs::create_dir(&into).unwrap();
-        chown_to_user(&into);
+        support::sftp::chown_to_test_user(&into);
         let work = tempfile::tempdir().unwrap();
         let timing = tempfile::NamedTempFile::new().unwrap();
         let out = run(
@@ -212,8 +196,8 @@ fn oxscp_3_logs_in_once_per_remote_whatever_the_order_of_the_sources() {
     {
         random_file(&src.path().join(name), (3 << 20) + i * 1000, 120 + i as u64);
     }
-    chown_to_user(src.path());
-    chown_to_user(dst.path());
+    support::sftp::chown_to_test_user(src.path());
+    support::sftp::chown_to_test_user(dst.path());
     let work = tempfile::tempdir().unwrap();
     let before = (logins(&a), logins(&b));
     // Sources on A, B, A, B (B is also the destination), in that order.

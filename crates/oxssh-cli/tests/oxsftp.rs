@@ -12,6 +12,8 @@
 
 mod support;
 
+use support::sftp::oxscp;
+
 use std::os::unix::fs::PermissionsExt;
 
 use std::os::unix::fs::MetadataExt;
@@ -589,13 +591,6 @@ fn oxsftp_connects_through_an_ssh_program_as_sftp_does() {
         let expected = (Some(255), said[0].to_owned());
         assert_eq!(ended(&ours, &args), expected, "{args:?}");
     }
-}
-
-fn oxscp() -> String {
-    std::path::Path::new(support::OXSSHD)
-        .with_file_name("oxscp")
-        .display()
-        .to_string()
 }
 
 fn direct_server() -> Option<&'static str> {

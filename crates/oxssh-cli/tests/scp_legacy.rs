@@ -12,6 +12,8 @@
 
 mod support;
 
+use support::sftp::oxscp;
+
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -21,13 +23,6 @@ use support::sftp::{
 };
 use support::users::TEST_USER;
 use support::{require_peer, run, Output};
-
-fn oxscp() -> String {
-    Path::new(support::OXSSHD)
-        .with_file_name("oxscp")
-        .display()
-        .to_string()
-}
 
 /// `program -O args...` from `cwd`, set up as the other transfer tests.
 fn scp(program: &str, f: &Fixture, cwd: &Path, args: &[String]) -> Output {
@@ -216,14 +211,7 @@ fn oxscp_legacy_copies_between_remote_hosts_through_this_host_as_openssh_scp() {
     awkward_tree(&remote.path().join("tree"), 40);
     random_file(&remote.path().join("file"), 3 << 20, 5);
     // The user's own files (the tree's modes would hide root's from them).
-    let chown = run(
-        std::process::Command::new("chown")
-            .args(["-R", &format!("{TEST_USER}:")])
-            .arg(remote.path()),
-        b"",
-        TRANSFER_TIMEOUT,
-    );
-    assert!(chown.status.success(), "{}", chown.stderr);
+    support::sftp::chown_to_test_user(remote.path());
     let r = format!("{TEST_USER}@127.0.0.1:{}", remote.path().display());
     for (program, copy) in [(oxscp(), "ours"), ("scp".to_owned(), "theirs")] {
         let tree = ["-rp".to_owned(), format!("{r}/tree"), format!("{r}/{copy}")];

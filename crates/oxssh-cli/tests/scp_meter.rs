@@ -11,16 +11,11 @@
 
 mod support;
 
+use support::sftp::oxscp;
+
 use std::path::Path;
 
 use support::client::{shell_quote, under_script};
-
-fn oxscp() -> String {
-    Path::new(support::OXSSHD)
-        .with_file_name("oxscp")
-        .display()
-        .to_string()
-}
 
 /// The meter lines `program` draws copying `from` to `to` in `dir` on an 80-column
 /// terminal, split at each carriage return and newline, with the rate column (seven

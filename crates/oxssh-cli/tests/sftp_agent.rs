@@ -10,20 +10,14 @@
 
 mod support;
 
+use support::sftp::oxscp;
+
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
 use support::agent::Agent;
 use support::openssh::{sshd_opts, Fixture};
 use support::sftp::{client, oxsftp, RemoteDir, TRANSFER_TIMEOUT};
 use support::users::TEST_USER;
-
-fn oxscp() -> String {
-    Path::new(support::OXSSHD)
-        .with_file_name("oxscp")
-        .display()
-        .to_string()
-}
 
 #[test]
 fn the_agent_reaches_the_sftp_session_with_dash_a_only() {

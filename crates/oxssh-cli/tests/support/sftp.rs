@@ -16,10 +16,32 @@ pub const TRANSFER_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// `oxsftp` under test (beside `oxsshd`: not every test binary names it).
 pub fn oxsftp() -> String {
+    beside_oxsshd("oxsftp")
+}
+
+/// `oxscp` under test.
+pub fn oxscp() -> String {
+    beside_oxsshd("oxscp")
+}
+
+fn beside_oxsshd(name: &str) -> String {
     Path::new(super::OXSSHD)
-        .with_file_name("oxsftp")
+        .with_file_name(name)
         .display()
         .to_string()
+}
+
+/// Gives `path` and everything under it to the test user (`chown -R`), so that its
+/// sessions can read what root created there.
+pub fn chown_to_test_user(path: &Path) {
+    let out = run(
+        Command::new("chown")
+            .args(["-R", &format!("{TEST_USER}:")])
+            .arg(path),
+        b"",
+        TRANSFER_TIMEOUT,
+    );
+    assert!(out.status.success(), "chown: {}", out.stderr);
 }
 
 /// A directory in the test user's home, owned by them, removed on drop.
