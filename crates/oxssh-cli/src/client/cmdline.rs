@@ -86,8 +86,8 @@ pub async fn run(line: &str, cmds: &mut Commands<'_>) {
         };
         let ok = match kind {
             Kind::Remote => cmds.forwarding.close_remote_listening(&f).await,
-            Kind::Dynamic => cmds.forwarding.close_local_listening(&f, true),
-            Kind::Local => cmds.forwarding.close_local_listening(&f, false),
+            Kind::Dynamic => cmds.forwarding.close_local_listening(&f, true).await,
+            Kind::Local => cmds.forwarding.close_local_listening(&f, false).await,
         };
         log(if ok {
             "Canceled forwarding."

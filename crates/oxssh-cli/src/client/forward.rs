@@ -164,6 +164,16 @@ struct Local {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// Aborts the listener tasks and waits until each has dropped its socket, so that a
+/// cancelled port is closed by the time the cancel is answered, as in OpenSSH.
+async fn stop_listeners(locals: Vec<Local>) {
+    let tasks: Vec<JoinHandle<()>> = locals.into_iter().flat_map(|l| l.tasks).collect();
+    tasks.iter().for_each(JoinHandle::abort);
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
 #[derive(Debug)]
 struct Inner {
     client: Client,
@@ -227,15 +237,12 @@ impl Forwarding {
     }
 
     /// Stops the local or dynamic forward `f`; `false` when there is none.
-    pub fn close_local(&self, f: &Forward) -> bool {
-        let Ok(mut locals) = self.inner.locals.lock() else {
+    pub async fn close_local(&self, f: &Forward) -> bool {
+        let removed = self.take_locals(|spec| spec == f);
+        if removed.is_empty() {
             return false;
-        };
-        let Some(at) = locals.iter().position(|l| &l.spec == f) else {
-            return false;
-        };
-        let local = locals.remove(at);
-        local.tasks.iter().for_each(JoinHandle::abort);
+        }
+        stop_listeners(removed).await;
         if let (Some(path), PORT_STREAMLOCAL) = (&f.listen_path, f.listen_port) {
             let _ = std::fs::remove_file(path);
         }
@@ -245,23 +252,28 @@ impl Forwarding {
     /// `~C -KL`/`-KD`: stops the local (or dynamic) listeners on `listen`'s port or path
     /// (its host, when given, must match too). Connections already made carry on, as in
     /// OpenSSH. `false` when there is none.
-    pub fn close_local_listening(&self, listen: &Forward, dynamic: bool) -> bool {
-        let Ok(mut locals) = self.inner.locals.lock() else {
-            return false;
-        };
-        let before = locals.len();
-        locals.retain(|l| {
-            let f = &l.spec;
-            let same = f.is_dynamic() == dynamic
+    pub async fn close_local_listening(&self, listen: &Forward, dynamic: bool) -> bool {
+        let removed = self.take_locals(|f| {
+            f.is_dynamic() == dynamic
                 && f.listen_port == listen.listen_port
                 && f.listen_path == listen.listen_path
-                && (listen.listen_host.is_none() || f.listen_host == listen.listen_host);
-            if same {
-                l.tasks.iter().for_each(JoinHandle::abort);
-            }
-            !same
+                && (listen.listen_host.is_none() || f.listen_host == listen.listen_host)
         });
-        locals.len() != before
+        let found = !removed.is_empty();
+        stop_listeners(removed).await;
+        found
+    }
+
+    /// Removes the local forwards whose spec matches and hands them back.
+    fn take_locals(&self, matches: impl Fn(&Forward) -> bool) -> Vec<Local> {
+        let Ok(mut locals) = self.inner.locals.lock() else {
+            return Vec::new();
+        };
+        let (taken, kept) = std::mem::take(&mut *locals)
+            .into_iter()
+            .partition(|l| matches(&l.spec));
+        *locals = kept;
+        taken
     }
 
     /// `~C -KR`: cancels the remote forward listening on `listen`'s port (or path);

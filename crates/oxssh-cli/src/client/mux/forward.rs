@@ -246,7 +246,7 @@ pub async fn answer(
     if close {
         let found = match request.kind {
             Kind::Remote => forwarding.close_remote(f).await,
-            Kind::Local | Kind::Dynamic => forwarding.close_local(f),
+            Kind::Local | Kind::Dynamic => forwarding.close_local(f).await,
         };
         return Some(if found {
             ok(id)
