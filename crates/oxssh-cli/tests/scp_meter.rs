@@ -1,7 +1,8 @@
 //! The progress meter on a real terminal, `oxscp` against OpenSSH's `scp`, both run
 //! straight on OpenSSH's sftp-server (`-D`, no connection): the same lines, column for
 //! column, for a small file each way and an empty one each way (an empty file's
-//! download draws nothing). Only the rate column may differ (it is measured).
+//! download draws nothing). Only the rate column may differ (it is measured). The
+//! same for the legacy protocol (`-O`, against OpenSSH's sshd), and its `-l` pacing.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,25 +16,31 @@ use support::sftp::oxscp;
 
 use std::path::Path;
 
-use support::client::{shell_quote, under_script};
+use support::client::{shell_line, shell_quote, under_script};
+use support::openssh::{sshd_opts, Fixture};
+use support::sftp::{client, RemoteDir};
+use support::users::TEST_USER;
 
 /// The meter lines `program` draws copying `from` to `to` in `dir` on an 80-column
-/// terminal, split at each carriage return and newline, with the rate column (seven
-/// characters before `/s`, checked for its shape) masked.
+/// terminal, straight on the sftp-server `server`.
 fn meter_lines(program: &str, server: &str, dir: &Path, from: &str, to: &str) -> Vec<String> {
+    let command = [program, "-D", server, from, to].map(shell_quote).join(" ");
+    lines_on_a_terminal(&command, dir)
+}
+
+/// The lines shell `command`, run in `dir` on an 80-column terminal, draws: split at
+/// each carriage return and newline, with the rate column (seven characters before
+/// `/s`, checked for its shape) masked.
+fn lines_on_a_terminal(command: &str, dir: &Path) -> Vec<String> {
     let line = format!(
-        "stty cols 80 rows 24 && cd {} && {} -D {} {} {}",
+        "stty cols 80 rows 24 && cd {} && {command}",
         shell_quote(&dir.display().to_string()),
-        shell_quote(program),
-        shell_quote(server),
-        shell_quote(from),
-        shell_quote(to)
     );
     let out = under_script(&line, b"");
     assert_eq!(
         out.code(),
         Some(0),
-        "{program}: {}{}",
+        "{command}: {}{}",
         out.stdout,
         out.stderr
     );
@@ -99,4 +106,69 @@ fn oxscp_draws_the_meter_lines_scp_draws() {
             assert!(theirs.is_empty(), "{theirs:?}");
         }
     }
+}
+
+/// `program -O args...` as the fixture's client, as one shell command (its HOME, no
+/// agent).
+fn legacy_command(program: &str, f: &Fixture, args: &[&str]) -> String {
+    let mut cmd = client(program, f);
+    cmd.arg("-O").args(args);
+    format!(
+        "env -u SSH_AUTH_SOCK HOME={} {}",
+        shell_quote(&f.client.home().display().to_string()),
+        shell_line(&cmd)
+    )
+}
+
+#[test]
+fn oxscp_legacy_draws_the_meter_lines_scp_legacy_draws_and_paces_with_dash_l() {
+    if !support::require_peer("scp") {
+        return;
+    }
+    let Some(f) = Fixture::start(sshd_opts(&[])) else {
+        return;
+    };
+    // No "Permanently added" line among the meter's.
+    f.trust_host();
+    let dir = tempfile::tempdir().unwrap();
+    let remote = RemoteDir::new("meter-legacy");
+    let r = remote.path().display().to_string();
+    let at = format!("{TEST_USER}@127.0.0.1:{r}");
+    for place in [dir.path(), remote.path()] {
+        std::fs::write(place.join("s1000"), vec![7u8; 1000]).unwrap();
+        std::fs::write(place.join("e0"), b"").unwrap();
+    }
+    support::sftp::chown_to_test_user(remote.path());
+    let cases = [
+        ("s1000".to_owned(), format!("{at}/up-small")),
+        (format!("{at}/s1000"), "down-small".to_owned()),
+        ("e0".to_owned(), format!("{at}/up-empty")),
+        (format!("{at}/e0"), "down-empty".to_owned()),
+    ];
+    for (from, to) in &cases {
+        let run = |program: &str| {
+            lines_on_a_terminal(&legacy_command(program, &f, &[from, to]), dir.path())
+        };
+        let theirs = run("scp");
+        let ours = run(&oxscp());
+        assert_eq!(ours, theirs, "{from} -> {to}");
+        assert!(!theirs.is_empty(), "scp -O draws a meter: {from} -> {to}");
+        assert!(theirs.last().unwrap().contains(" 100% "), "{theirs:?}");
+    }
+    // -l 400: 50 kB/s, so 120 kB take over two seconds either way.
+    std::fs::write(dir.path().join("s120k"), vec![9u8; 120_000]).unwrap();
+    for (from, to) in [
+        ("s120k".to_owned(), format!("{at}/up-paced")),
+        (format!("{at}/up-paced"), "down-paced".to_owned()),
+    ] {
+        let start = std::time::Instant::now();
+        let command = legacy_command(&oxscp(), &f, &["-q", "-l", "400", &from, &to]);
+        assert!(lines_on_a_terminal(&command, dir.path()).is_empty());
+        let took = start.elapsed();
+        assert!(took.as_secs_f64() > 2.0, "{from} -> {to} took {took:?}");
+    }
+    assert_eq!(
+        std::fs::read(dir.path().join("down-paced")).unwrap(),
+        vec![9u8; 120_000]
+    );
 }

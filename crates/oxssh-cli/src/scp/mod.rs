@@ -153,22 +153,10 @@ fn parse(argv: Vec<OsString>) -> Result<Args, Refusal> {
         // As scp's `-oForwardAgent=no` after the flags.
         args.ssh.options.push("ForwardAgent=no".into());
     }
-    if args.legacy {
-        if args.forward_agent && !args.by_origin && args.program.is_none() {
-            return Err(Refusal::Usage(
-                "-A is not supported with -O by oxscp yet".into(),
-            ));
-        }
-        if args.limit_kbps.is_some() {
-            return Err(Refusal::Usage(
-                "-l is not supported with -O by oxscp yet".into(),
-            ));
-        }
-        if args.direct.is_some() {
-            return Err(Refusal::Usage(
-                "-D needs SFTP mode; it cannot be used with -O".into(),
-            ));
-        }
+    if args.legacy && args.direct.is_some() {
+        return Err(Refusal::Usage(
+            "-D needs SFTP mode; it cannot be used with -O".into(),
+        ));
     }
     if args.quiet {
         args.ssh.options.push("LogLevel=QUIET".into());
@@ -367,7 +355,7 @@ fn transfer(
         resume: false,
         fsync: false,
     };
-    let progress = !args.quiet && nix::unistd::isatty(std::io::stdout()).unwrap_or(false);
+    let progress = shows_progress(args);
     let copy = |sftp: Session, _name: String| {
         copy(
             sftp,
@@ -437,7 +425,15 @@ fn legacy_flags(args: &Args) -> legacy::Flags {
         preserve: args.preserve,
         verbose: args.verbose,
         no_name_check: args.no_name_check,
+        progress: shows_progress(args),
+        limit_kbps: args.limit_kbps,
+        forward_agent: args.forward_agent,
     }
+}
+
+/// Whether meters are drawn: stdout is a terminal and no `-q`, as scp decides.
+fn shows_progress(args: &Args) -> bool {
+    !args.quiet && nix::unistd::isatty(std::io::stdout()).unwrap_or(false)
 }
 
 /// The connection settings for `remote`'s host.

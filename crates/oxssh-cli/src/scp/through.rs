@@ -54,14 +54,7 @@ pub(super) fn run(args: &Args, sources: &[String], remotes: &[Option<Remote>], t
 /// Opens an SFTP session on a new connection to `prepared`'s host, as a [`Shell`];
 /// with `-A`, the connection serves the agent to the sessions that ask for it.
 async fn connect(prepared: &Prepared, args: &Args) -> Result<(oxssh::Client, Shell), u8> {
-    let client = prepared.connect().await?;
-    if let Some(plan) = crate::client::forward::Plan::agent_only(&prepared.config) {
-        // Serves for as long as the connection lives.
-        if let Err(message) = crate::client::forward::start(&client, &plan).await {
-            client.disconnect().await;
-            return Err(fail(&[message]));
-        }
-    }
+    let client = prepared.connect_serving_agent().await?;
     match session(&client, args).await {
         Ok(shell) => Ok((client, shell)),
         Err(code) => {

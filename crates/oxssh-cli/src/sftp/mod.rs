@@ -64,7 +64,7 @@ where
     };
     let agent = crate::client::forward::Plan::agent_only(&prepared.config);
     let subsystem = target.subsystem.clone();
-    connected(&prepared, |client, host| async move {
+    connected(&prepared, false, |client, host| async move {
         let forwarding = match &agent {
             Some(plan) => match crate::client::forward::start(&client, plan).await {
                 Ok(forwarding) => Some(forwarding),
@@ -85,20 +85,22 @@ where
 
 /// Resolves the configuration, then runs `body` on a one-thread runtime with a
 /// connected, authenticated client (and the host name), disconnecting afterwards;
-/// returns the exit status (255 when the connection could not be made).
+/// returns the exit status (255 when the connection could not be made). With `-A` the
+/// connection serves the agent to the sessions that ask for it.
 pub(crate) fn with_client<F, Fut>(target: &Target, body: F) -> u8
 where
     F: FnOnce(oxssh::Client, String) -> Fut,
     Fut: std::future::Future<Output = u8>,
 {
     match Prepared::resolve(target) {
-        Ok(prepared) => connected(&prepared, body),
+        Ok(prepared) => connected(&prepared, true, body),
         Err(code) => code,
     }
 }
 
-/// Runs `body` on a one-thread runtime with a client connected as `prepared` says.
-fn connected<F, Fut>(prepared: &Prepared, body: F) -> u8
+/// Runs `body` on a one-thread runtime with a client connected as `prepared` says (and
+/// serving the agent when it forwards it and `serve_agent`).
+fn connected<F, Fut>(prepared: &Prepared, serve_agent: bool, body: F) -> u8
 where
     F: FnOnce(oxssh::Client, String) -> Fut,
     Fut: std::future::Future<Output = u8>,
@@ -108,7 +110,12 @@ where
         Err(code) => return code,
     };
     let code = runtime.block_on(async {
-        let client = match prepared.connect().await {
+        let connecting = if serve_agent {
+            prepared.connect_serving_agent().await
+        } else {
+            prepared.connect().await
+        };
+        let client = match connecting {
             Ok(client) => client,
             Err(code) => return code,
         };
@@ -167,6 +174,19 @@ impl Prepared {
     /// Connects and authenticates; the error is the exit status (255).
     pub(crate) async fn connect(&self) -> Result<oxssh::Client, u8> {
         connect_authenticated(&self.config, &self.env, Arc::clone(&self.provider)).await
+    }
+
+    /// [`Prepared::connect`], and when the configuration forwards the agent (`-A`), the
+    /// connection serves it for as long as it lives to the sessions that ask for it.
+    pub(crate) async fn connect_serving_agent(&self) -> Result<oxssh::Client, u8> {
+        let client = self.connect().await?;
+        if let Some(plan) = crate::client::forward::Plan::agent_only(&self.config) {
+            if let Err(message) = crate::client::forward::start(&client, &plan).await {
+                client.disconnect().await;
+                return Err(fail(&[message]));
+            }
+        }
+        Ok(client)
     }
 }
 

@@ -19,6 +19,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
+use crate::sftp::progress::Meter;
+
 /// The longest control line accepted from the peer.
 const MAX_LINE: usize = 8192;
 /// File data moves in chunks of this size.
@@ -34,6 +36,12 @@ pub(super) struct Flags {
     pub verbose: bool,
     /// `-T`: no check of the names the remote sends against the requested ones.
     pub no_name_check: bool,
+    /// A progress meter per file (stdout a terminal, no `-q`), as scp draws.
+    pub progress: bool,
+    /// `-l`: file data paced to this many Kbit/s.
+    pub limit_kbps: Option<u64>,
+    /// `-A`: each remote `scp` is given the agent (its connection serves it).
+    pub forward_agent: bool,
 }
 
 /// The remote `scp` command line, as OpenSSH's scp builds it.
@@ -304,10 +312,12 @@ where
     }
     // The declared size is sent whatever happens; a read error pads with zeros and
     // is reported instead of the final `\0`.
+    let mut meter = Meter::new(name, size, 0, flags.progress, flags.limit_kbps);
     let mut buf = vec![0u8; CHUNK];
     let mut left = size;
     let mut failure = None;
     while left > 0 {
+        meter.update(size - left);
         let want = usize::try_from(left.min(CHUNK as u64)).unwrap_or(CHUNK);
         let chunk = buf.get_mut(..want).unwrap_or_default();
         if failure.is_none() {
@@ -326,11 +336,15 @@ where
         wire.w.write_all(chunk).await.map_err(lost)?;
         left -= want as u64;
     }
+    // Paced for the last chunk too.
+    meter.update(size);
     match failure {
         None => wire.send(&[0]).await?,
         Some(why) => wire.warn(&format!("{shown}: {why}")).await?,
     }
     wire.response().await?;
+    // As scp, the meter stops once the sink has answered.
+    meter.finish(size);
     Ok(())
 }
 
@@ -443,7 +457,14 @@ where
                     });
                     wire.send(&[0]).await?;
                 } else {
-                    receive_file(wire, flags, &path, mode, size, item_times).await?;
+                    let file = Incoming {
+                        path: &path,
+                        name,
+                        mode,
+                        size,
+                        times: item_times,
+                    };
+                    receive_file(wire, flags, file).await?;
                 }
             }
             _ if first => {
@@ -475,18 +496,28 @@ fn make_dir(path: &Path, mode: u32, preserve: bool) -> std::io::Result<()> {
     }
 }
 
-async fn receive_file<R, W>(
-    wire: &mut Wire<R, W>,
-    flags: Flags,
-    path: &Path,
+/// A file the source announced (`C` line), and where it goes.
+struct Incoming<'a> {
+    path: &'a Path,
+    /// The name in the `C` line (the meter's, as scp's).
+    name: &'a str,
     mode: u32,
     size: u64,
     times: Option<(u64, u64)>,
-) -> Step<()>
+}
+
+async fn receive_file<R, W>(wire: &mut Wire<R, W>, flags: Flags, file: Incoming<'_>) -> Step<()>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    let Incoming {
+        path,
+        name,
+        mode,
+        size,
+        times,
+    } = file;
     let existed = path.exists();
     let mut file = match std::fs::OpenOptions::new()
         .write(true)
@@ -504,10 +535,12 @@ where
         }
     };
     wire.send(&[0]).await?;
+    let mut meter = Meter::new(name, size, 0, flags.progress, flags.limit_kbps);
     let mut failure: Option<String> = None;
     let mut buf = vec![0u8; CHUNK];
     let mut left = size;
     while left > 0 {
+        meter.update(size - left);
         let want = usize::try_from(left.min(CHUNK as u64)).unwrap_or(CHUNK);
         let chunk = buf.get_mut(..want).unwrap_or_default();
         let n = wire.r.read(chunk).await.map_err(lost)?;
@@ -521,6 +554,8 @@ where
             }
         }
     }
+    meter.update(size);
+    meter.finish(size);
     if failure.is_none() {
         let f = &file;
         let done = f.set_len(size).and_then(|()| {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncWriteExt, BufReader};
 
+use super::remote::exec;
 use super::{remote_command, upload, Flags, Via, CHUNK};
 use crate::scp::{target_for, Args, Remote};
 use crate::sftp::{runtime, Prepared};
@@ -42,13 +43,13 @@ pub(in crate::scp) fn run(
     let several = sources.len() > 1;
     let code = rt.block_on(async {
         // One connection to the target serves every source, a session each.
-        let Ok(target) = dest.connect().await else {
+        let Ok(target) = dest.connect_serving_agent().await else {
             return 255;
         };
         let mut code = 0;
         for ((source, remote), origin) in sources.iter().zip(remotes).zip(&origins) {
             let copied = match (remote, origin) {
-                (Some(remote), Some(origin)) => match origin.connect().await {
+                (Some(remote), Some(origin)) => match origin.connect_serving_agent().await {
                     Ok(from) => {
                         let path = remote.path.as_str();
                         let copied = relay(&from, &target, flags, path, &to.path, several).await;
@@ -80,9 +81,19 @@ async fn relay(
     target: &str,
     should_be_dir: bool,
 ) -> u8 {
-    let (Some(mut sink), Some(mut origin)) = (
-        exec(to, remote_command(flags, "-t", target, should_be_dir)).await,
-        exec(from, remote_command(flags, "-f", source, should_be_dir)).await,
+    let (Some((mut sink, _)), Some((mut origin, _))) = (
+        exec(
+            to,
+            &remote_command(flags, "-t", target, should_be_dir),
+            flags,
+        )
+        .await,
+        exec(
+            from,
+            &remote_command(flags, "-f", source, should_be_dir),
+            flags,
+        )
+        .await,
     ) else {
         return 1;
     };
@@ -105,24 +116,4 @@ async fn relay(
     let origin_ok = ok(tokio::time::timeout(limit, origin.wait()).await);
     let sink_ok = ok(tokio::time::timeout(limit, sink.wait()).await);
     u8::from(!(origin_ok && sink_ok))
-}
-
-/// `command` on a new session channel of `client`, its stderr copied to ours.
-async fn exec(client: &oxssh::Client, command: String) -> Option<oxssh::Channel> {
-    let channel = match client.open_session().await {
-        Ok(channel) => channel,
-        Err(e) => {
-            eprintln!("scp: cannot open a session: {e}");
-            return None;
-        }
-    };
-    if let Err(e) = channel.exec(&command).await {
-        eprintln!("scp: exec request failed: {e}");
-        return None;
-    }
-    let mut stderr = channel.stderr();
-    tokio::spawn(async move {
-        let _ = tokio::io::copy(&mut stderr, &mut tokio::io::stderr()).await;
-    });
-    Some(channel)
 }

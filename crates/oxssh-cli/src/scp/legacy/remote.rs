@@ -53,23 +53,40 @@ pub(super) async fn over(via: Via<'_>, command: String, flags: Flags, job: Job<'
     }
 }
 
-/// [`over`] on a new session channel of `client`, its stderr copied to ours.
-async fn over_channel(client: &oxssh::Client, command: String, flags: Flags, job: Job<'_>) -> u8 {
+/// `command` on a new session channel of `client` (given the agent with `-A`), and the
+/// task copying its stderr to ours; `None` after saying why it could not start.
+pub(super) async fn exec(
+    client: &oxssh::Client,
+    command: &str,
+    flags: Flags,
+) -> Option<(oxssh::Channel, tokio::task::JoinHandle<()>)> {
     let channel = match client.open_session().await {
         Ok(channel) => channel,
         Err(e) => {
             eprintln!("scp: cannot open a session: {e}");
-            return 1;
+            return None;
         }
     };
-    if let Err(e) = channel.exec(&command).await {
+    if flags.forward_agent {
+        // No reply is asked for, as with ssh: a server that refuses says nothing.
+        let _ = channel.request_agent_forwarding();
+    }
+    if let Err(e) = channel.exec(command).await {
         eprintln!("scp: exec request failed: {e}");
-        return 1;
+        return None;
     }
     let mut stderr = channel.stderr();
     let relay = tokio::spawn(async move {
         let _ = tokio::io::copy(&mut stderr, &mut tokio::io::stderr()).await;
     });
+    Some((channel, relay))
+}
+
+/// [`over`] on a new session channel of `client`, its stderr copied to ours.
+async fn over_channel(client: &oxssh::Client, command: String, flags: Flags, job: Job<'_>) -> u8 {
+    let Some((channel, relay)) = exec(client, &command, flags).await else {
+        return 1;
+    };
     let writer = channel.writer();
     let mut wire = Wire::new(channel, writer);
     let result = job.run(&mut wire, flags).await;
