@@ -524,10 +524,12 @@ mod tests {
     }
 
     #[test]
-    fn legacy_and_unsupported_flags_are_refused_by_name() {
+    fn legacy_flags_parse_and_what_needs_sftp_is_refused_by_name() {
         let argv = |l: &[&str]| l.iter().map(OsString::from).collect::<Vec<_>>();
         assert!(parse(argv(&["-O", "a", "h:b"])).unwrap().legacy);
-        assert!(parse(argv(&["-O", "-l", "10", "a", "h:b"]))
+        let paced = parse(argv(&["-O", "-l", "10", "-A", "a", "h:b"])).unwrap();
+        assert_eq!((paced.limit_kbps, paced.forward_agent), (Some(10), true));
+        assert!(parse(argv(&["-O", "-D", "/x", "a", "h:b"]))
             .unwrap_err()
             .text()
             .contains("-O"));
