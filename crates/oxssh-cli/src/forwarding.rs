@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+pub use crate::strerror::strerror;
 use tokio::net::{TcpListener, TcpStream};
 
 /// Longest wait for an outgoing connection of a forward.
@@ -133,15 +134,6 @@ pub fn reason_text(reason: u32) -> &'static str {
         r::UNKNOWN_CHANNEL_TYPE => "unknown channel type",
         r::RESOURCE_SHORTAGE => "resource shortage",
         _ => "unknown reason",
-    }
-}
-
-/// An I/O error's text without Rust's ` (os error N)` suffix, as strerror(3) says it.
-pub fn strerror(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(code) => nix::errno::Errno::from_raw(code).desc().to_owned(),
-        None if e.kind() == std::io::ErrorKind::TimedOut => "Connection timed out".to_owned(),
-        None => e.to_string(),
     }
 }
 

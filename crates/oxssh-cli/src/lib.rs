@@ -16,4 +16,5 @@ pub mod server;
 pub mod sftp;
 pub mod sftp_server;
 pub mod ssh;
+pub mod strerror;
 pub mod syslog;

@@ -16,6 +16,7 @@ use oxssh_keys::{PrivateKey, PublicKey};
 use zeroize::Zeroizing;
 
 use crate::client::prompt::{Prompter, TerminalPrompter};
+use crate::strerror::strerror;
 pub use args::{ArgsError, Mode, Options, USAGE};
 
 /// Default identities, in ssh-add's order (the types we hold).
@@ -47,12 +48,6 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(run(&opts, &mut agent))
-}
-
-fn strerror(e: &std::io::Error) -> String {
-    e.raw_os_error()
-        .map(|n| nix::errno::Errno::from_raw(n).desc().to_owned())
-        .unwrap_or_else(|| e.to_string())
 }
 
 fn reason(e: &AgentError) -> String {

@@ -111,10 +111,7 @@ fn options_from_args(args: &Args, env: &OsEnv) -> Result<Options, String> {
         match std::fs::metadata(&expanded) {
             Ok(_) => o.add_identity_file(&expanded, true),
             Err(e) => {
-                let reason = e.raw_os_error().map_or_else(
-                    || e.to_string(),
-                    |code| nix::errno::Errno::from_raw(code).desc().to_owned(),
-                );
+                let reason = crate::strerror::strerror(&e);
                 eprintln!("Warning: Identity file {expanded} not accessible: {reason}.");
             }
         }

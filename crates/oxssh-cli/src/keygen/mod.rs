@@ -19,10 +19,10 @@ pub mod prompts;
 pub mod sig;
 pub mod time;
 
-use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+pub use crate::strerror::strerror;
 use args::Mode;
 
 /// OpenSSH's `fatal()` exit status.
@@ -100,15 +100,6 @@ pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_owned())
         .unwrap_or_else(|_| "localhost".into())
-}
-
-/// `strerror(errno)` for an I/O error: the OS message without Rust's "(os error N)".
-pub fn strerror(err: &io::Error) -> String {
-    let text = err.to_string();
-    match text.find(" (os error ") {
-        Some(at) => text.get(..at).unwrap_or(&text).to_owned(),
-        None => text,
-    }
 }
 
 /// OpenSSH's `log.c` on stderr (`fatal`, `error`, `logit`): the line ends in `\r\n`.

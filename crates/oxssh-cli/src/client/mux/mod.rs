@@ -31,6 +31,7 @@ use crate::background::{self, Outcome, ReadySignal};
 use crate::client::forward::Forwarding;
 use crate::ssh::args::MuxCommand;
 
+use crate::strerror::strerror;
 pub use master::{Master, MasterSettings};
 
 /// Names the rendezvous socket of a ControlPersist master's background copy.
@@ -63,7 +64,7 @@ pub async fn control(config: &ClientConfig, command: MuxCommand) -> u8 {
             _ => conn.control(command).await,
         },
         Err(client::NoMaster::Absent(e)) => {
-            eprintln!("Control socket connect({path}): {}", os_reason(&e));
+            eprintln!("Control socket connect({path}): {}", strerror(&e));
             255
         }
         Err(client::NoMaster::Refused(msg)) => {
@@ -71,14 +72,6 @@ pub async fn control(config: &ClientConfig, command: MuxCommand) -> u8 {
             255
         }
     }
-}
-
-/// `strerror`-style text for an I/O error.
-fn os_reason(e: &std::io::Error) -> String {
-    e.raw_os_error().map_or_else(
-        || e.to_string(),
-        |code| nix::errno::Errno::from_raw(code).desc().to_owned(),
-    )
 }
 
 /// Whether the settings ask for listening as a master.

@@ -20,6 +20,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::sftp::progress::Meter;
+use crate::strerror::strerror;
 
 /// The longest control line accepted from the peer.
 const MAX_LINE: usize = 8192;
@@ -157,15 +158,6 @@ fn lost_connection() -> Stop {
     Stop::Fatal("lost connection".into())
 }
 
-/// `io::Error`'s text as strerror prints it (no " (os error N)").
-fn os_text(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    match text.find(" (os error ") {
-        Some(at) => text.get(..at).unwrap_or(&text).to_owned(),
-        None => text,
-    }
-}
-
 /// Uploads `paths` to `to` on the remote (`upload`), or downloads remote `paths` to our
 /// `to`.
 pub(super) async fn copy(
@@ -229,7 +221,7 @@ where
         let meta = match std::fs::metadata(&path) {
             Ok(meta) => meta,
             Err(e) => {
-                wire.warn(&format!("{shown}: {}", os_text(&e))).await?;
+                wire.warn(&format!("{shown}: {}", strerror(&e))).await?;
                 continue;
             }
         };
@@ -248,7 +240,7 @@ where
                     .map(|e| e.path())
                     .collect::<Vec<_>>(),
                 Err(e) => {
-                    wire.warn(&format!("{shown}: {}", os_text(&e))).await?;
+                    wire.warn(&format!("{shown}: {}", strerror(&e))).await?;
                     continue;
                 }
             };
@@ -299,7 +291,7 @@ where
     let shown = path.display();
     let mut file = match File::open(path) {
         Ok(file) => file,
-        Err(e) => return wire.warn(&format!("{shown}: {}", os_text(&e))).await,
+        Err(e) => return wire.warn(&format!("{shown}: {}", strerror(&e))).await,
     };
     if flags.preserve && !send_times(wire, meta).await? {
         return Ok(());
@@ -329,7 +321,7 @@ where
                     left -= n as u64;
                     continue;
                 }
-                Err(e) => failure = Some(os_text(&e)),
+                Err(e) => failure = Some(strerror(&e)),
             }
         }
         chunk.fill(0);
@@ -446,7 +438,7 @@ where
                         return Err(Stop::Fatal("received directory without -r".into()));
                     }
                     if let Err(e) = make_dir(&path, mode, flags.preserve) {
-                        wire.warn(&format!("{}: {}", path.display(), os_text(&e)))
+                        wire.warn(&format!("{}: {}", path.display(), strerror(&e)))
                             .await?;
                         return Err(Stop::Fatal(String::new()));
                     }
@@ -530,7 +522,7 @@ where
         // Refused instead of acknowledged: the source skips the file's data.
         Err(e) => {
             return wire
-                .warn(&format!("{}: {}", path.display(), os_text(&e)))
+                .warn(&format!("{}: {}", path.display(), strerror(&e)))
                 .await
         }
     };
@@ -550,7 +542,7 @@ where
         left -= n as u64;
         if failure.is_none() {
             if let Err(e) = file.write_all(chunk.get(..n).unwrap_or_default()) {
-                failure = Some(os_text(&e));
+                failure = Some(strerror(&e));
             }
         }
     }
@@ -570,7 +562,7 @@ where
             Ok(())
         });
         if let Err(e) = done {
-            failure = Some(os_text(&e));
+            failure = Some(strerror(&e));
         }
     }
     drop(file);
