@@ -5,7 +5,6 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-pub use crate::strerror::strerror;
 use tokio::net::{TcpListener, TcpStream};
 
 /// Longest wait for an outgoing connection of a forward.

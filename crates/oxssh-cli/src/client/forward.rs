@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 
 use super::socks;
 use crate::forwarding::{self, Gateway};
+use crate::strerror::strerror;
 
 mod remote;
 
@@ -380,7 +381,7 @@ async fn start_local(
         let listener = UnixListener::bind(path).map_err(|e| {
             eprintln!(
                 "unix_listener: cannot bind to path {path}: {}",
-                forwarding::strerror(&e)
+                strerror(&e)
             );
         })?;
         tasks.push(tokio::spawn(accept_unix(
@@ -409,7 +410,7 @@ async fn start_local(
             Ok(tasks)
         }
         Err((addr, e)) => {
-            eprintln!("bind {addr}: {}", forwarding::strerror(&e));
+            eprintln!("bind {addr}: {}", strerror(&e));
             eprintln!("channel_setup_fwd_listener_tcpip: cannot listen to port: {port}");
             Err(())
         }

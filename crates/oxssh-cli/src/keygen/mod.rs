@@ -22,7 +22,7 @@ pub mod time;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub use crate::strerror::strerror;
+use crate::strerror::strerror;
 use args::Mode;
 
 /// OpenSSH's `fatal()` exit status.

@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use crate::keygen::strerror;
+use crate::strerror::strerror;
 
 /// scp's check of a target that must be a directory (several sources): `Err` with the
 /// exit status after saying why it is not.

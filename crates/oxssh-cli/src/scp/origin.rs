@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use super::{local, transfer, Args, Remote};
 use crate::client::proxy::sibling_oxssh;
-use crate::keygen::strerror;
+use crate::strerror::strerror;
 
 /// Copies every source to `to`; scp's exit status.
 pub(super) fn run(args: &Args, sources: &[String], remotes: &[Option<Remote>], to: &Remote) -> u8 {

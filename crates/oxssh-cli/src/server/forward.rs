@@ -21,6 +21,7 @@ use super::conn::Conn;
 use super::relay::{Pending, Relay, Socket};
 use super::streamlocal::StreamListener;
 use crate::forwarding::{self, Gateway};
+use crate::strerror::strerror;
 
 /// Most `tcpip-forward` listeners one connection may hold (each is a descriptor the
 /// other connections share the limit of).
@@ -235,7 +236,7 @@ impl Conn {
                 Ok(stream) => Ok(Box::new(stream) as Box<dyn Socket>),
                 Err(e) => {
                     tracing::info!("connect_to {} port {port}: failed: {e}", target.host);
-                    Err(forwarding::strerror(&e))
+                    Err(strerror(&e))
                 }
             };
             let _ = events.send(FwdMsg::Connected { id, result });

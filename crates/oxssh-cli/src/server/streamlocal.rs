@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 use super::conn::Conn;
 use super::forward::{FwdMsg, MAX_LISTENERS};
 use super::relay::Socket;
-use crate::forwarding;
+use crate::strerror::strerror;
 
 /// A `streamlocal-forward@openssh.com` listener; dropping it closes the socket (the
 /// file stays, as with sshd).
@@ -141,7 +141,7 @@ impl Conn {
             let result = match connected {
                 Ok(stream) => Ok(Box::new(stream) as Box<dyn Socket>),
                 Err(e) => {
-                    let why = forwarding::strerror(&e);
+                    let why = strerror(&e);
                     tracing::info!("connect to {path} port -2 failed: {why}");
                     Err("open failed".to_owned())
                 }
@@ -186,7 +186,7 @@ impl Conn {
         let listener = match bound {
             Ok(listener) => listener,
             Err(e) => {
-                let why = forwarding::strerror(&e);
+                let why = strerror(&e);
                 tracing::error!("unix_listener: cannot bind to path {path}: {why}");
                 return None;
             }

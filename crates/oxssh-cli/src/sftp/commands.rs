@@ -7,7 +7,7 @@ use oxssh_sftp::codec::Attrs;
 
 use super::shell::{show, Outcome, Shell, Transfers};
 use super::units::fmt_scaled;
-use crate::keygen::strerror;
+use crate::strerror::strerror;
 
 const HELP: &str = "\
 Available commands:

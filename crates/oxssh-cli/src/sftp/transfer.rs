@@ -13,7 +13,7 @@ use oxssh_sftp::codec::{ext, open_flags, Attrs};
 use super::progress::Meter;
 use super::shell::{base_name, join, local_bytes, local_glob, show, Shell, Transfers};
 use super::tree::{marked_dir, shown_as_dir};
-use crate::keygen::strerror;
+use crate::strerror::strerror;
 
 impl Shell {
     /// `get [-afpr] remote [local]`.

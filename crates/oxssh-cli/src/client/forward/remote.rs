@@ -18,6 +18,7 @@ use tokio::net::UnixStream;
 use super::{ask, relay, Endpoint};
 use crate::client::socks;
 use crate::forwarding;
+use crate::strerror::strerror;
 
 /// Longest wait for a port-0 reply when a connection to an unknown port arrives.
 const ALLOCATION_WAIT: Duration = Duration::from_secs(5);
@@ -307,7 +308,7 @@ async fn forwarded(offer: IncomingChannel, remotes: SharedRemotes) {
             }
         }
         Err(e) => {
-            let text = forwarding::strerror(&e);
+            let text = strerror(&e);
             match &target {
                 Endpoint::Tcp { host, port } => eprintln!("connect_to {host} port {port}: failed."),
                 Endpoint::Unix(path) => eprintln!("connect_to {path}: {text}"),

@@ -120,7 +120,7 @@ async fn over_program(
     {
         Ok(child) => child,
         Err(e) => {
-            eprintln!("scp: {program}: {}", crate::keygen::strerror(&e));
+            eprintln!("scp: {program}: {}", crate::strerror::strerror(&e));
             return 1;
         }
     };
