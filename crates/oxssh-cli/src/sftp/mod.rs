@@ -62,24 +62,15 @@ where
         Ok(p) => p,
         Err(code) => return code,
     };
-    let agent = crate::client::forward::Plan::agent_only(&prepared.config);
+    // The connection serves the agent when the configuration forwards it (-A); the
+    // session then asks for it.
+    let forward_agent = crate::client::forward::Plan::agent_only(&prepared.config).is_some();
     let subsystem = target.subsystem.clone();
-    connected(&prepared, false, |client, host| async move {
-        let forwarding = match &agent {
-            Some(plan) => match crate::client::forward::start(&client, plan).await {
-                Ok(forwarding) => Some(forwarding),
-                Err(message) => return fail(&[message]),
-            },
-            None => None,
-        };
-        let code = match open_sftp(&client, subsystem.as_deref(), forwarding.is_some()).await {
+    connected(&prepared, |client, host| async move {
+        match open_sftp(&client, subsystem.as_deref(), forward_agent).await {
             Ok(sftp) => body(sftp, host).await,
             Err(code) => code,
-        };
-        if let Some(forwarding) = forwarding {
-            forwarding.stop(&client).await;
         }
-        code
     })
 }
 
@@ -93,14 +84,14 @@ where
     Fut: std::future::Future<Output = u8>,
 {
     match Prepared::resolve(target) {
-        Ok(prepared) => connected(&prepared, true, body),
+        Ok(prepared) => connected(&prepared, body),
         Err(code) => code,
     }
 }
 
-/// Runs `body` on a one-thread runtime with a client connected as `prepared` says (and
-/// serving the agent when it forwards it and `serve_agent`).
-fn connected<F, Fut>(prepared: &Prepared, serve_agent: bool, body: F) -> u8
+/// Runs `body` on a one-thread runtime with a client connected as `prepared` says
+/// (serving the agent when it forwards it).
+fn connected<F, Fut>(prepared: &Prepared, body: F) -> u8
 where
     F: FnOnce(oxssh::Client, String) -> Fut,
     Fut: std::future::Future<Output = u8>,
@@ -110,12 +101,7 @@ where
         Err(code) => return code,
     };
     let code = runtime.block_on(async {
-        let connecting = if serve_agent {
-            prepared.connect_serving_agent().await
-        } else {
-            prepared.connect().await
-        };
-        let client = match connecting {
+        let client = match prepared.connect_serving_agent().await {
             Ok(client) => client,
             Err(code) => return code,
         };
