@@ -20,7 +20,8 @@ use std::path::Path;
 
 use support::openssh::{sshd_opts, Fixture};
 use support::sftp::{
-    assert_same_tree, awkward_tree, client, modes, random_file, sha256, RemoteDir, TRANSFER_TIMEOUT,
+    assert_copies_alike, assert_same_tree, awkward_tree, client, modes, random_file, sha256,
+    RemoteDir, TRANSFER_TIMEOUT,
 };
 use support::users::TEST_USER;
 use support::{run, Output};
@@ -395,13 +396,7 @@ fn oxscp_copies_by_the_origin_host_with_dash_r_as_openssh_scp() {
         assert_eq!(out.code(), Some(0), "{program}: {}", out.stderr);
     }
     let _ = std::fs::remove_file(&config);
-    let tree = remote.path().join("tree");
-    assert_same_tree(&tree, &remote.path().join("ours"));
-    assert_same_tree(&tree, &remote.path().join("theirs"));
-    assert_eq!(
-        modes(&remote.path().join("ours")),
-        modes(&remote.path().join("theirs"))
-    );
+    assert_copies_alike(remote.path());
 }
 
 #[test]
@@ -438,12 +433,7 @@ fn oxscp_copies_remote_to_remote_through_the_local_host_as_openssh_scp() {
         assert_eq!(out.code(), Some(0), "{program}: {}", out.stderr);
     }
     let tree = remote.path().join("tree");
-    assert_same_tree(&tree, &remote.path().join("ours"));
-    assert_same_tree(&tree, &remote.path().join("theirs"));
-    assert_eq!(
-        modes(&remote.path().join("ours")),
-        modes(&remote.path().join("theirs"))
-    );
+    assert_copies_alike(remote.path());
     assert_eq!(modes(&tree), modes(&remote.path().join("ours")));
     let file = remote.path().join("file");
     assert_eq!(sha256(&file), sha256(&remote.path().join("ours-file")));

@@ -19,7 +19,8 @@ use std::path::Path;
 
 use support::openssh::{sshd_opts, Fixture};
 use support::sftp::{
-    assert_same_tree, awkward_tree, client, modes, random_file, sha256, RemoteDir, TRANSFER_TIMEOUT,
+    assert_copies_alike, assert_same_tree, awkward_tree, client, modes, random_file, sha256,
+    RemoteDir, TRANSFER_TIMEOUT,
 };
 use support::users::TEST_USER;
 use support::{require_peer, run, Output};
@@ -221,13 +222,7 @@ fn oxscp_legacy_copies_between_remote_hosts_through_this_host_as_openssh_scp() {
         let out = scp(&program, &f, local.path(), &file);
         assert_eq!(out.code(), Some(0), "{program}: {}", out.stderr);
     }
-    let tree = remote.path().join("tree");
-    assert_same_tree(&tree, &remote.path().join("ours"));
-    assert_same_tree(&tree, &remote.path().join("theirs"));
-    assert_eq!(
-        modes(&remote.path().join("ours")),
-        modes(&remote.path().join("theirs"))
-    );
+    assert_copies_alike(remote.path());
     let file = sha256(&remote.path().join("file"));
     assert_eq!(sha256(&remote.path().join("ours-file")), file);
     assert_eq!(sha256(&remote.path().join("theirs-file")), file);

@@ -214,3 +214,12 @@ pub fn openssh_sftp_server() -> Option<&'static str> {
     eprintln!("\n*** SKIP: `{PATH}` is not installed; this interop test did not run. ***\n");
     None
 }
+
+/// `dir/ours` and `dir/theirs` (our copy and OpenSSH's of `dir/tree`) both hold the
+/// tree, with the same modes.
+pub fn assert_copies_alike(dir: &Path) {
+    let tree = dir.join("tree");
+    assert_same_tree(&tree, &dir.join("ours"));
+    assert_same_tree(&tree, &dir.join("theirs"));
+    assert_eq!(modes(&dir.join("ours")), modes(&dir.join("theirs")));
+}
