@@ -251,8 +251,8 @@ fn oxscp_copies_mixed_and_multi_host_sources_as_openssh_scp() {
 }
 
 /// `-S program`: oxscp runs the program with the arguments scp hands its ssh (the same
-/// list, recorded by a wrapper that then runs OpenSSH's ssh), up and back, in SFTP mode
-/// and with `-O`.
+/// list, recorded by a wrapper that then runs OpenSSH's ssh), up, back and between two
+/// remotes through this host (`-3`, a program per remote), in SFTP mode and with `-O`.
 #[test]
 fn oxscp_connects_through_an_ssh_program_as_scp_does() {
     if !support::require_peer("scp") || !support::require_peer("ssh") {
@@ -278,6 +278,11 @@ fn oxscp_connects_through_an_ssh_program_as_scp_does() {
         for operands in [
             vec!["file".to_owned(), format!("{r}/{copy}")],
             vec![format!("{r}/{copy}"), format!("{copy}-back")],
+            vec![
+                "-3".to_owned(),
+                format!("{r}/{copy}"),
+                format!("{r}/{copy}-3"),
+            ],
         ] {
             let mut cmd = client(program, &f);
             cmd.current_dir(local.path())
@@ -289,9 +294,18 @@ fn oxscp_connects_through_an_ssh_program_as_scp_does() {
             let out = run(&mut cmd, b"", TRANSFER_TIMEOUT);
             assert_eq!(out.code(), Some(0), "{program}: {}", out.stderr);
         }
-        let back = sha256(&local.path().join(format!("{copy}-back")));
-        assert_eq!(back, sha256(&local.path().join("file")));
-        std::fs::read_to_string(wrapper.with_extension("args")).unwrap()
+        let original = sha256(&local.path().join("file"));
+        assert_eq!(sha256(&local.path().join(format!("{copy}-back"))), original);
+        assert_eq!(sha256(&remote.path().join(format!("{copy}-3"))), original);
+        // `-3` starts two programs at once: their lines in the order they ran.
+        let said = std::fs::read_to_string(wrapper.with_extension("args")).unwrap();
+        let mut runs: Vec<String> = said
+            .split("[-x]\n")
+            .filter(|r| !r.is_empty())
+            .map(|r| format!("[-x]\n{r}"))
+            .collect();
+        runs.sort_unstable();
+        runs.concat()
     };
     let theirs = run_one("scp", "theirs", &[]);
     assert_eq!(run_one(&oxscp(), "ours", &[]), theirs);
@@ -306,6 +320,45 @@ fn oxscp_connects_through_an_ssh_program_as_scp_does() {
         theirs.replace("theirs-o", "ours-o")
     );
     assert!(theirs.contains("[127.0.0.1]\n[scp -t "), "{theirs}");
+}
+
+/// `-v` with `-S`: before each run of the ssh program, oxscp names it, the host, the
+/// user and the remote command in scp's words (a second program, the sink of a legacy
+/// copy between remotes, as scp's "2nd program").
+#[test]
+fn oxscp_dash_v_names_each_ssh_program_run_as_scp_does() {
+    if !support::require_peer("scp") {
+        return;
+    }
+    let cases: [&[&str]; 5] = [
+        &["/etc/hostname", "h:x"],
+        &["u@h:x", "y"],
+        &["-3", "u@h:x", "g:y"],
+        &["-O", "-3", "u@h:x", "g:y"],
+        &["-O", "/etc/hostname", "u@h:x"],
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let runs = |program: &str| -> Vec<String> {
+        cases
+            .iter()
+            .map(|args| {
+                let mut cmd = std::process::Command::new(program);
+                cmd.current_dir(dir.path())
+                    .args(["-v", "-S", "/bin/false"])
+                    .args(*args);
+                let out = run(&mut cmd, b"", TRANSFER_TIMEOUT);
+                let lines = out.stderr.lines().filter(|l| l.starts_with("Executing"));
+                lines.collect::<Vec<_>>().join("\n")
+            })
+            .collect()
+    };
+    let theirs = runs("scp");
+    assert_eq!(runs(&oxscp()), theirs);
+    assert_eq!(
+        theirs[3],
+        "Executing: program /bin/false host h, user u, command scp -v -f x\n\
+         Executing: 2nd program /bin/false host g, user (unspecified), command scp -v -t y"
+    );
 }
 
 /// With every operand local, oxscp copies with the system's cp as scp does: the same

@@ -13,6 +13,7 @@
 mod legacy;
 mod local;
 mod origin;
+mod program;
 mod sftp_option;
 mod through;
 
@@ -23,6 +24,7 @@ use crate::sftp::args::{positive, SshFlags};
 use crate::sftp::{
     with_local_server, with_server_program, with_session, Session, Shell, Target, Transfers,
 };
+use program::SshProgram;
 
 /// scp 9.2's usage text, with our program name.
 const USAGE: &str = "\
@@ -265,9 +267,6 @@ pub fn main() -> u8 {
         (Some(to), true) if args.legacy => {
             legacy::through_local(&args, legacy_flags(&args), sources, &source_remotes, to)
         }
-        (Some(_), true) if args.program.is_some() => {
-            fail(&["oxscp: remote-to-remote copies with -S are not supported yet".into()])
-        }
         // Through this host whether or not -3 is given: scp's default since OpenSSH 8.7
         // (its -R, the origin host copying to the target, is taken above).
         (Some(to), true) => through::run(&args, sources, &source_remotes, to),
@@ -335,12 +334,12 @@ fn transfer(
             (remote_paths.as_slice(), local_target)
         };
         if let Some(program) = &args.program {
-            // The remote command follows these arguments.
-            let argv = ssh_command(args, host, false);
+            // The remote command follows its arguments.
+            let program = SshProgram::new(args, program, host, false);
             let Ok(rt) = crate::sftp::runtime() else {
                 return 1;
             };
-            let via = legacy::Via::Program(program, &argv);
+            let via = legacy::Via::Program(&program);
             let code = rt.block_on(legacy::copy(via, flags, upload, paths, to));
             rt.shutdown_background();
             return code;
@@ -376,8 +375,15 @@ fn transfer(
     match (&args.direct, &args.program) {
         (Some(command), _) => with_local_server(command, SCP_CLOSED, copy),
         (None, Some(program)) => {
-            let argv = ssh_command(args, host, true);
-            with_server_program(program, &argv, host.host.clone(), SCP_CLOSED, copy)
+            let program = SshProgram::new(args, program, host, true);
+            program.announce(args.verbose, "", "sftp");
+            with_server_program(
+                &program.path,
+                &program.argv,
+                host.host.clone(),
+                SCP_CLOSED,
+                copy,
+            )
         }
         (None, None) => with_session(&target, copy),
     }
@@ -385,38 +391,6 @@ fn transfer(
 
 /// What scp writes when its connection ends before the server answers (mostly).
 const SCP_CLOSED: &str = "scp: Connection closed\r\n";
-
-/// The command line scp runs its ssh program (`-S`) with to reach `remote`'s host: its
-/// fixed options, the ssh flags given, the port and user, the host, and the `sftp`
-/// subsystem (`sftp`) or nothing (the legacy protocol's command goes last).
-fn ssh_command(args: &Args, remote: &Remote, sftp: bool) -> Vec<String> {
-    let mut argv: Vec<String> = [
-        "-x",
-        "-oPermitLocalCommand=no",
-        "-oClearAllForwardings=yes",
-        "-oRemoteCommand=none",
-        "-oRequestTTY=no",
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    argv.extend(args.ssh.args.iter().cloned());
-    // After a -A, which ssh takes first (scp 9.2 adds it either way).
-    argv.push("-oForwardAgent=no".into());
-    if let Some(port) = args.port.or(remote.port) {
-        argv.extend(["-p".into(), port.to_string()]);
-    }
-    if let Some(user) = &remote.user {
-        argv.extend(["-l".into(), user.clone()]);
-    }
-    if sftp {
-        argv.push("-s".into());
-    }
-    argv.extend(["--".into(), remote.host.clone()]);
-    if sftp {
-        argv.push("sftp".into());
-    }
-    argv
-}
 
 /// What a legacy (`-O`) transfer is asked for.
 fn legacy_flags(args: &Args) -> legacy::Flags {

@@ -5,18 +5,22 @@
 //! source's host; one connection per distinct remote (user, host, port and options)
 //! serves the whole run, whatever the order of the sources (`A:x B:y A:z` logs in to
 //! A once), and a source on the destination's remote reads over a second SFTP session
-//! on the destination's connection; wildcards expand on the source; directories need `-r` and are copied level by
-//! level; `-p` sets modes and times. Messages and exit codes are scp's: 1 when a
-//! file failed, 255 when a connection could not be made or was lost.
+//! on the destination's connection; wildcards expand on the source; directories need
+//! `-r` and are copied level by level; `-p` sets modes and times. With `-S`, each
+//! session is scp's ssh program running the `sftp` subsystem (one per remote, the
+//! destination's included). Messages and exit codes are scp's: 1 when a file failed or
+//! an ssh program did not exit with 0, 255 when a connection could not be made or was
+//! lost.
 
 use oxssh_sftp::client::{crossload, Side, WRITE_TRUNCATE};
 use oxssh_sftp::codec::Attrs;
 
-use super::{target_for, Args, Remote};
+use super::program::SshProgram;
+use super::{target_for, Args, Remote, SCP_CLOSED};
 use crate::client::run::fail;
 use crate::sftp::progress::Meter;
 use crate::sftp::shell::{base_name, join, show, split_last};
-use crate::sftp::{open_sftp, runtime, Prepared, Shell, Target, Transfers};
+use crate::sftp::{open_sftp, runtime, spawn_server, Prepared, Session, Shell, Target, Transfers};
 
 /// Directory levels a recursive copy descends at most (OpenSSH's `MAX_DIR_DEPTH`).
 const MAX_DEPTH: usize = 64;
@@ -27,18 +31,15 @@ type Copied = Result<(), bool>;
 /// Runs the copy; the exit status.
 pub(super) fn run(args: &Args, sources: &[String], remotes: &[Option<Remote>], to: &Remote) -> u8 {
     // Every host's configuration first: a bad one fails before anything is copied.
-    let dest = match Prepared::resolve(&target_for(args, to)) {
-        Ok(p) => p,
+    let dest = match Dialer::new(args, to) {
+        Ok(d) => d,
         Err(code) => return code,
     };
-    let mut origins: Vec<Option<Prepared>> = Vec::new();
+    let mut origins: Vec<Option<Dialer>> = Vec::new();
     for remote in remotes {
-        match remote
-            .as_ref()
-            .map(|r| Prepared::resolve(&target_for(args, r)))
-        {
+        match remote.as_ref().map(|r| Dialer::new(args, r)) {
             Some(Err(code)) => return code,
-            Some(Ok(p)) => origins.push(Some(p)),
+            Some(Ok(d)) => origins.push(Some(d)),
             None => origins.push(None),
         }
     }
@@ -51,22 +52,78 @@ pub(super) fn run(args: &Args, sources: &[String], remotes: &[Option<Remote>], t
     code
 }
 
-/// Opens an SFTP session on a new connection to `prepared`'s host, as a [`Shell`];
-/// with `-A`, the connection serves the agent to the sessions that ask for it.
-async fn connect(prepared: &Prepared, args: &Args) -> Result<(oxssh::Client, Shell), u8> {
-    let client = prepared.connect_serving_agent().await?;
-    match session(&client, args).await {
-        Ok(shell) => Ok((client, shell)),
-        Err(code) => {
-            client.disconnect().await;
-            Err(code)
+/// How a remote is reached: our own connection (its configuration resolved), or scp's
+/// ssh program (`-S`) with the arguments scp gives it, one program per session.
+enum Dialer {
+    Ours(Box<Prepared>),
+    Program(SshProgram),
+}
+
+impl Dialer {
+    fn new(args: &Args, remote: &Remote) -> Result<Self, u8> {
+        match &args.program {
+            Some(program) => Ok(Self::Program(SshProgram::new(args, program, remote, true))),
+            None => Prepared::resolve(&target_for(args, remote)).map(|p| Self::Ours(Box::new(p))),
+        }
+    }
+
+    /// Opens an SFTP session on a new connection, as a [`Shell`]; with `-A`, our
+    /// connection serves the agent to the sessions that ask for it.
+    async fn connect(&self, args: &Args) -> Result<(Link, Shell), u8> {
+        match self {
+            Self::Ours(prepared) => {
+                let client = prepared.connect_serving_agent().await?;
+                match session(&client, args).await {
+                    Ok(shell) => Ok((Link::Client(client), shell)),
+                    Err(code) => {
+                        client.disconnect().await;
+                        Err(code)
+                    }
+                }
+            }
+            Self::Program(program) => {
+                program.announce(args.verbose, "", "sftp");
+                let (child, sftp) = spawn_server(&program.path, &program.argv, SCP_CLOSED).await?;
+                let shell = start(sftp, args).await?;
+                Ok((Link::Program(child), shell))
+            }
+        }
+    }
+}
+
+/// An open connection: ours, or the ssh program carrying one SFTP session.
+enum Link {
+    Client(oxssh::Client),
+    Program(tokio::process::Child),
+}
+
+impl Link {
+    /// Ends the connection (its sessions already dropped); false when the ssh program
+    /// did not exit with 0, which scp counts as an error.
+    async fn close(self) -> bool {
+        match self {
+            Self::Client(client) => {
+                client.disconnect().await;
+                true
+            }
+            Self::Program(mut child) => {
+                let limit = std::time::Duration::from_secs(10);
+                matches!(
+                    tokio::time::timeout(limit, child.wait()).await,
+                    Ok(Ok(status)) if status.success()
+                )
+            }
         }
     }
 }
 
 /// Opens an SFTP session on `client`'s connection, as a [`Shell`].
 async fn session(client: &oxssh::Client, args: &Args) -> Result<Shell, u8> {
-    let mut sftp = open_sftp(client, None, args.forward_agent).await?;
+    start(open_sftp(client, None, args.forward_agent).await?, args).await
+}
+
+/// The [`Shell`] copying over `sftp` with the run's flags.
+async fn start(mut sftp: Session, args: &Args) -> Result<Shell, u8> {
     sftp.set_transfer(args.buffer, args.requests);
     let progress = !args.quiet && nix::unistd::isatty(std::io::stdout()).unwrap_or(false);
     let transfers = Transfers {
@@ -89,38 +146,42 @@ struct Origin {
     /// The remote it serves (user, host, port, options).
     target: Target,
     /// Its own connection; `None` when it rides on the destination's.
-    client: Option<oxssh::Client>,
+    link: Option<Link>,
     shell: Shell,
 }
 
 /// The connections of a run: the destination's, and one per distinct source remote.
 struct Connections {
     dest_target: Target,
-    dest_client: oxssh::Client,
+    dest_link: Link,
     origins: Vec<Origin>,
 }
 
 impl Connections {
-    /// The session for `target` (resolved as `prepared`): the one already open, else a
-    /// new one, on the destination's connection when `target` is the destination.
+    /// The session for `target` (reached by `dialer`): the one already open, else a
+    /// new one, on the destination's connection when `target` is the destination and
+    /// that connection is ours (an ssh program carries one session).
     async fn origin(
         &mut self,
         target: Target,
-        prepared: &Prepared,
+        dialer: &Dialer,
         args: &Args,
     ) -> Result<&mut Shell, u8> {
         let at = match self.origins.iter().position(|o| o.target == target) {
             Some(at) => at,
             None => {
-                let (client, shell) = if target == self.dest_target {
-                    (None, session(&self.dest_client, args).await?)
-                } else {
-                    let (client, shell) = connect(prepared, args).await?;
-                    (Some(client), shell)
+                let (link, shell) = match &self.dest_link {
+                    Link::Client(client) if target == self.dest_target => {
+                        (None, session(client, args).await?)
+                    }
+                    _ => {
+                        let (link, shell) = dialer.connect(args).await?;
+                        (Some(link), shell)
+                    }
                 };
                 self.origins.push(Origin {
                     target,
-                    client,
+                    link,
                     shell,
                 });
                 self.origins.len() - 1
@@ -132,14 +193,17 @@ impl Connections {
         }
     }
 
-    /// Ends every connection.
-    async fn close(self) {
+    /// Ends every connection (the destination's session already dropped); false when
+    /// an ssh program did not exit with 0.
+    async fn close(self) -> bool {
+        let mut clean = true;
         for origin in self.origins {
-            if let Some(client) = origin.client {
-                client.disconnect().await;
+            drop(origin.shell);
+            if let Some(link) = origin.link {
+                clean &= link.close().await;
             }
         }
-        self.dest_client.disconnect().await;
+        clean & self.dest_link.close().await
     }
 }
 
@@ -147,25 +211,25 @@ async fn copy_all(
     args: &Args,
     sources: &[String],
     remotes: &[Option<Remote>],
-    origins: &[Option<Prepared>],
-    dest: &Prepared,
+    origins: &[Option<Dialer>],
+    dest: &Dialer,
     to: &Remote,
 ) -> u8 {
-    let (dest_client, mut dst) = match connect(dest, args).await {
+    let (dest_link, mut dst) = match dest.connect(args).await {
         Ok(c) => c,
         Err(code) => return code,
     };
     let mut connections = Connections {
         dest_target: target_for(args, to),
-        dest_client,
+        dest_link,
         origins: Vec::new(),
     };
     let target_text = if to.path.is_empty() { "." } else { &to.path };
     let target = dst.remote_path(target_text).await;
     let target_is_dir = dst.sftp.stat(&target).await.is_ok_and(|a| a.is_dir());
     let mut code = 0u8;
-    for ((source, remote), prepared) in sources.iter().zip(remotes).zip(origins) {
-        let (Some(remote), Some(prepared)) = (remote, prepared) else {
+    for ((source, remote), dialer) in sources.iter().zip(remotes).zip(origins) {
+        let (Some(remote), Some(dialer)) = (remote, dialer) else {
             // A local source: an ordinary upload.
             let upload = dst.put(source, Some(target_text), dst.defaults).await;
             if upload.is_err() {
@@ -183,7 +247,7 @@ async fn copy_all(
             continue;
         }
         let src = match connections
-            .origin(target_for(args, remote), prepared, args)
+            .origin(target_for(args, remote), dialer, args)
             .await
         {
             Ok(src) => src,
@@ -213,7 +277,10 @@ async fn copy_all(
             }
         }
     }
-    connections.close().await;
+    drop(dst);
+    if !connections.close().await {
+        code = code.max(1);
+    }
     code
 }
 

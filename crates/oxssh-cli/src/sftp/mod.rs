@@ -320,31 +320,9 @@ where
         Err(e) => return fail(&[format!("cannot start the runtime: {e}")]),
     };
     let code = runtime.block_on(async {
-        let mut child = match tokio::process::Command::new(program)
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-        {
-            Ok(child) => child,
-            Err(e) => return fail(&[format!("{program}: {e}")]),
-        };
-        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-            return fail(&["no pipes to the server".into()]);
-        };
-        let sftp = match oxssh_sftp::Sftp::new(Box::new(stdout) as _, Box::new(stdin) as _).await {
-            Ok(sftp) => sftp,
-            Err(oxssh_sftp::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::BrokenPipe
-                ) =>
-            {
-                eprint!("{closed}");
-                return 255;
-            }
-            Err(e) => return fail(&[format!("{e}"), "Connection closed".into()]),
+        let (child, sftp) = match spawn_server(program, args, closed).await {
+            Ok(spawned) => spawned,
+            Err(code) => return code,
         };
         let code = body(sftp, name).await;
         drop(child);
@@ -352,6 +330,42 @@ where
     });
     runtime.shutdown_background();
     code
+}
+
+/// Starts `program args` and an SFTP session over its stdin and stdout: the program
+/// (killed when dropped) and the session. When it ends before the session starts,
+/// says `closed` (255).
+pub(crate) async fn spawn_server<A: AsRef<std::ffi::OsStr>>(
+    program: &str,
+    args: &[A],
+    closed: &str,
+) -> Result<(tokio::process::Child, Session), u8> {
+    let mut child = match tokio::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => return Err(fail(&[format!("{program}: {e}")])),
+    };
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(fail(&["no pipes to the server".into()]));
+    };
+    match oxssh_sftp::Sftp::new(Box::new(stdout) as _, Box::new(stdin) as _).await {
+        Ok(sftp) => Ok((child, sftp)),
+        Err(oxssh_sftp::Error::Io(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::BrokenPipe
+            ) =>
+        {
+            eprint!("{closed}");
+            Err(255)
+        }
+        Err(e) => Err(fail(&[format!("{e}"), "Connection closed".into()])),
+    }
 }
 
 /// `oxsftp -D command`.

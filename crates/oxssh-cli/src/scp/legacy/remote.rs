@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::{receive, send_all, Flags, Step, Stop, Wire};
+use crate::scp::program::SshProgram;
 
 /// What one remote `scp` run is for.
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +41,7 @@ impl Job<'_> {
 #[derive(Clone, Copy)]
 pub(in crate::scp) enum Via<'a> {
     Client(&'a oxssh::Client),
-    Program(&'a str, &'a [String]),
+    Program(&'a SshProgram),
 }
 
 /// Runs `command` remotely and `job` over its stdout and stdin; returns our status: 0,
@@ -49,7 +50,7 @@ pub(in crate::scp) enum Via<'a> {
 pub(super) async fn over(via: Via<'_>, command: String, flags: Flags, job: Job<'_>) -> u8 {
     match via {
         Via::Client(client) => over_channel(client, command, flags, job).await,
-        Via::Program(program, args) => over_program(program, args, command, flags, job).await,
+        Via::Program(program) => over_program(program, command, flags, job).await,
     }
 }
 
@@ -103,26 +104,9 @@ async fn over_channel(client: &oxssh::Client, command: String, flags: Flags, job
 }
 
 /// [`over`] through the ssh program, its stderr ours.
-async fn over_program(
-    program: &str,
-    args: &[String],
-    command: String,
-    flags: Flags,
-    job: Job<'_>,
-) -> u8 {
-    let mut child = match tokio::process::Command::new(program)
-        .args(args)
-        .arg(&command)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-    {
-        Ok(child) => child,
-        Err(e) => {
-            eprintln!("scp: {program}: {}", crate::strerror::strerror(&e));
-            return 1;
-        }
+async fn over_program(program: &SshProgram, command: String, flags: Flags, job: Job<'_>) -> u8 {
+    let Some(mut child) = spawn(program, "", &command, flags) else {
+        return 1;
     };
     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
         return 1;
@@ -136,6 +120,28 @@ async fn over_program(
         Ok(Ok(status)) if status.success()
     );
     status(result, wire.errors, exited)
+}
+
+/// Runs `program` for `command`, its stdin and stdout ours (killed when dropped); `None`
+/// after saying why it could not start. `nth` as in [`SshProgram::announce`].
+pub(super) fn spawn(
+    program: &SshProgram,
+    nth: &str,
+    command: &str,
+    flags: Flags,
+) -> Option<tokio::process::Child> {
+    program.announce(flags.verbose, nth, command);
+    let spawned = tokio::process::Command::new(&program.path)
+        .args(&program.argv)
+        .arg(command)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn();
+    if let Err(e) = &spawned {
+        eprintln!("scp: {}: {}", program.path, crate::strerror::strerror(e));
+    }
+    spawned.ok()
 }
 
 /// Our status after a run: its result, the errors it counted and whether the remote
