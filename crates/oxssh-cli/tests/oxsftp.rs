@@ -520,7 +520,7 @@ fn progress_on_with_stdout_not_a_terminal_draws_no_meter_as_openssh_sftp() {
 /// `-S program`: oxsftp runs the program with the arguments sftp hands its ssh (the
 /// same list, recorded by a wrapper that then runs OpenSSH's ssh) and speaks SFTP over
 /// it; a program that ends at once, or a `-D` server that does, gets sftp's (and
-/// scp's) messages and status.
+/// scp's) messages and status; one that fails after the session does not change it.
 #[test]
 fn oxsftp_connects_through_an_ssh_program_as_sftp_does() {
     if !support::require_peer("ssh") {
@@ -561,6 +561,11 @@ fn oxsftp_connects_through_an_ssh_program_as_sftp_does() {
     assert_eq!(run_one(&oxsftp(), &wrapper), theirs);
     assert_eq!(theirs.0, Some(0));
     assert_eq!(theirs.3.as_deref(), Some(&b"through ssh\n"[..]));
+    // sftp waits for its program but does not count its status (scp does).
+    let failing = script("fail3", "ssh \"$@\"\nexit 3");
+    let theirs = run_one("sftp", &failing);
+    assert_eq!(run_one(&oxsftp(), &failing), theirs);
+    assert_eq!(theirs.0, Some(0));
     let ended = |program: &str, args: &[&str]| {
         let out = support::run(
             std::process::Command::new(program).args(args),

@@ -22,7 +22,8 @@ use std::ffi::OsString;
 use crate::client::run::fail;
 use crate::sftp::args::{positive, SshFlags};
 use crate::sftp::{
-    with_local_server, with_server_program, with_session, Session, Shell, Target, Transfers,
+    with_local_server, with_server_program, with_session, ProgramEnd, Session, Shell, Target,
+    Transfers,
 };
 use program::SshProgram;
 
@@ -373,7 +374,7 @@ fn transfer(
         )
     };
     match (&args.direct, &args.program) {
-        (Some(command), _) => with_local_server(command, SCP_CLOSED, copy),
+        (Some(command), _) => with_local_server(command, &SCP_END, copy),
         (None, Some(program)) => {
             let program = SshProgram::new(args, program, host, true);
             program.announce(args.verbose, "", "sftp");
@@ -381,7 +382,7 @@ fn transfer(
                 &program.path,
                 &program.argv,
                 host.host.clone(),
-                SCP_CLOSED,
+                &SCP_END,
                 copy,
             )
         }
@@ -391,6 +392,12 @@ fn transfer(
 
 /// What scp writes when its connection ends before the server answers (mostly).
 const SCP_CLOSED: &str = "scp: Connection closed\r\n";
+
+/// scp's: its server program's (`-S`, `-D`) exit status counts.
+const SCP_END: ProgramEnd = ProgramEnd {
+    closed: SCP_CLOSED,
+    status_counts: true,
+};
 
 /// What a legacy (`-O`) transfer is asked for.
 fn legacy_flags(args: &Args) -> legacy::Flags {

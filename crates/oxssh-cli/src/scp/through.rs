@@ -20,7 +20,9 @@ use super::{target_for, Args, Remote, SCP_CLOSED};
 use crate::client::run::fail;
 use crate::sftp::progress::Meter;
 use crate::sftp::shell::{base_name, join, show, split_last};
-use crate::sftp::{open_sftp, runtime, spawn_server, Prepared, Session, Shell, Target, Transfers};
+use crate::sftp::{
+    open_sftp, program_ended, runtime, spawn_server, Prepared, Session, Shell, Target, Transfers,
+};
 
 /// Directory levels a recursive copy descends at most (OpenSSH's `MAX_DIR_DEPTH`).
 const MAX_DEPTH: usize = 64;
@@ -106,13 +108,7 @@ impl Link {
                 client.disconnect().await;
                 true
             }
-            Self::Program(mut child) => {
-                let limit = std::time::Duration::from_secs(10);
-                matches!(
-                    tokio::time::timeout(limit, child.wait()).await,
-                    Ok(Ok(status)) if status.success()
-                )
-            }
+            Self::Program(child) => program_ended(child).await,
         }
     }
 }

@@ -263,7 +263,7 @@ pub fn main() -> u8 {
     if let Some(program) = &args.program {
         let argv = args::ssh_command(&args, &dest);
         let name = dest.host.clone();
-        return with_server_program(program, &argv, name, SFTP_CLOSED, |sftp, host| {
+        return with_server_program(program, &argv, name, &SFTP_END, |sftp, host| {
             session(sftp, &args, &dest, host)
         });
     }
@@ -279,14 +279,36 @@ pub fn main() -> u8 {
     with_session(&target, |sftp, host| session(sftp, &args, &dest, host))
 }
 
-/// What sftp writes when its server program ends before answering (mostly: when the
-/// program's end races sftp's first read, sftp can say `Connection closed.` first).
-pub(crate) const SFTP_CLOSED: &str = "Connection closed\r\n";
+/// How a file-transfer program takes the end of its server program (`-S`, `-D`).
+pub(crate) struct ProgramEnd {
+    /// Written (status 255) when the program ends before the server answers.
+    pub closed: &'static str,
+    /// Whether a program that did not exit with 0 makes the status 1: scp checks it,
+    /// sftp only waits for the program.
+    pub status_counts: bool,
+}
+
+/// sftp's: it says this when its server program ends before answering (mostly: when
+/// the program's end races sftp's first read, sftp can say `Connection closed.` first).
+const SFTP_END: ProgramEnd = ProgramEnd {
+    closed: "Connection closed\r\n",
+    status_counts: false,
+};
+
+/// Waits (10 s at most, then kills it) for a server program whose session has ended;
+/// whether it exited with 0.
+pub(crate) async fn program_ended(mut child: tokio::process::Child) -> bool {
+    let limit = std::time::Duration::from_secs(10);
+    matches!(
+        tokio::time::timeout(limit, child.wait()).await,
+        Ok(Ok(status)) if status.success()
+    )
+}
 
 /// `-D command` (oxsftp and oxscp): runs `body` with an SFTP session over the pipes of a
-/// local server program instead of an SSH connection; returns the exit status. `closed`
-/// is what to write (status 255) when the program ends before the server answers.
-pub(crate) fn with_local_server<F, Fut>(command: &str, closed: &str, body: F) -> u8
+/// local server program instead of an SSH connection; returns the exit status, the
+/// program's end taken as `end` says.
+pub(crate) fn with_local_server<F, Fut>(command: &str, end: &ProgramEnd, body: F) -> u8
 where
     F: FnOnce(Session, String) -> Fut,
     Fut: std::future::Future<Output = u8>,
@@ -295,16 +317,17 @@ where
     let Some((program, rest)) = words.split_first() else {
         return fail(&["-D needs a command".into()]);
     };
-    with_server_program(program, rest, (*program).to_owned(), closed, body)
+    with_server_program(program, rest, (*program).to_owned(), end, body)
 }
 
 /// Runs `body` (told the server's `name`) with an SFTP session over the stdin and
-/// stdout of `program args`: a local server (`-D`) or an ssh program (`-S`).
+/// stdout of `program args`: a local server (`-D`) or an ssh program (`-S`); once the
+/// session has ended, waits for the program as `end` says.
 pub(crate) fn with_server_program<F, Fut, A>(
     program: &str,
     args: &[A],
     name: String,
-    closed: &str,
+    end: &ProgramEnd,
     body: F,
 ) -> u8
 where
@@ -320,13 +343,17 @@ where
         Err(e) => return fail(&[format!("cannot start the runtime: {e}")]),
     };
     let code = runtime.block_on(async {
-        let (child, sftp) = match spawn_server(program, args, closed).await {
+        let (child, sftp) = match spawn_server(program, args, end.closed).await {
             Ok(spawned) => spawned,
             Err(code) => return code,
         };
+        // The session (and with it the program's stdin) is dropped when `body` ends.
         let code = body(sftp, name).await;
-        drop(child);
-        code
+        if program_ended(child).await || !end.status_counts {
+            code
+        } else {
+            code.max(1)
+        }
     });
     runtime.shutdown_background();
     code
@@ -376,7 +403,7 @@ fn direct(command: &str, args: &args::Args) -> u8 {
         port: None,
         path: None,
     };
-    with_local_server(command, SFTP_CLOSED, |sftp, name| {
+    with_local_server(command, &SFTP_END, |sftp, name| {
         session(sftp, args, &dest, name)
     })
 }
