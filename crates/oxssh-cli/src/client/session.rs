@@ -279,6 +279,11 @@ fn act(
 /// Most stdin bytes read at once (a packet's worth when read straight into one).
 const STDIN_CHUNK: usize = 256 * 1024;
 
+/// The first read straight into a packet: small, so that a session sending little or
+/// nothing (`host true`, stdin at its end) does not zero a full-size packet buffer
+/// (~30 page faults of a login); each read that fills its room doubles the next.
+const STDIN_FIRST_READ: usize = 16 * 1024;
+
 /// Copies stdin to the channel (through the escape filter on a pty), then sends EOF.
 async fn pump_stdin(
     mut writer: oxssh::ChannelWriter,
@@ -294,9 +299,13 @@ async fn pump_stdin(
     let mut stdin = StdinReader::open();
     if filter.is_none() && stdin.sends_in_place() {
         // Read straight into the data packets; a read or channel error ends the input.
-        while let Ok(n) = stdin.send_to(&mut writer, STDIN_CHUNK).await {
+        let mut max = STDIN_FIRST_READ;
+        while let Ok(n) = stdin.send_to(&mut writer, max).await {
             if n == 0 {
                 break;
+            }
+            if n == max {
+                max = (max * 2).min(STDIN_CHUNK);
             }
         }
         let _ = writer.shutdown().await;
