@@ -326,16 +326,20 @@ fn oxscp_connects_through_an_ssh_program_as_scp_does() {
     std::fs::set_permissions(&failing, std::fs::Permissions::from_mode(0o755)).unwrap();
     let status = |program: &str, copy: &str| {
         let mut cmd = client(program, &f);
-        cmd.current_dir(local.path())
-            .arg("-S")
-            .arg(&failing)
-            .args(["-q", "file", &format!("{r}/{copy}")]);
+        cmd.current_dir(local.path()).arg("-S").arg(&failing).args([
+            "-q",
+            "file",
+            &format!("{r}/{copy}"),
+        ]);
         run(&mut cmd, b"", TRANSFER_TIMEOUT).code()
     };
     let theirs = status("scp", "theirs-3");
     assert_eq!(status(&oxscp(), "ours-3"), theirs);
     assert_eq!(theirs, Some(1));
-    assert_eq!(sha256(&remote.path().join("ours-3")), sha256(&local.path().join("file")));
+    assert_eq!(
+        sha256(&remote.path().join("ours-3")),
+        sha256(&local.path().join("file"))
+    );
 }
 
 /// `-v` with `-S`: before each run of the ssh program, oxscp names it, the host, the
