@@ -54,7 +54,8 @@ impl SshProgram {
     /// The second program of a legacy copy between two remotes (the sink's), which
     /// may not prompt: scp adds BatchMode before the host.
     pub(super) fn second(mut self) -> Self {
-        if let Some(at) = self.argv.iter().position(|a| a == "--") {
+        // Our own `--`, the last one (an ssh flag's value could be another).
+        if let Some(at) = self.argv.iter().rposition(|a| a == "--") {
             self.argv.insert(at, "-oBatchMode=yes".into());
         }
         self
