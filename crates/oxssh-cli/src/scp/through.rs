@@ -121,7 +121,7 @@ async fn session(client: &oxssh::Client, args: &Args) -> Result<Shell, u8> {
 /// The [`Shell`] copying over `sftp` with the run's flags.
 async fn start(mut sftp: Session, args: &Args) -> Result<Shell, u8> {
     sftp.set_transfer(args.buffer, args.requests);
-    let progress = !args.quiet && nix::unistd::isatty(std::io::stdout()).unwrap_or(false);
+    let progress = super::shows_progress(args);
     let transfers = Transfers {
         preserve: args.preserve,
         recursive: args.recursive,

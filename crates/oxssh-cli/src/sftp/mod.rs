@@ -367,13 +367,7 @@ pub(crate) async fn spawn_server<A: AsRef<std::ffi::OsStr>>(
     args: &[A],
     closed: &str,
 ) -> Result<(tokio::process::Child, Session), u8> {
-    let mut child = match tokio::process::Command::new(program)
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-    {
+    let mut child = match spawn_piped(program, args) {
         Ok(child) => child,
         Err(e) => return Err(fail(&[format!("{program}: {e}")])),
     };
@@ -393,6 +387,20 @@ pub(crate) async fn spawn_server<A: AsRef<std::ffi::OsStr>>(
         }
         Err(e) => Err(fail(&[format!("{e}"), "Connection closed".into()])),
     }
+}
+
+/// Starts `program args` with its stdin and stdout ours (its stderr ours too); the
+/// program is killed if the handle is dropped before it has exited.
+pub(crate) fn spawn_piped<A: AsRef<std::ffi::OsStr>>(
+    program: &str,
+    args: impl IntoIterator<Item = A>,
+) -> std::io::Result<tokio::process::Child> {
+    tokio::process::Command::new(program)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
 }
 
 /// `oxsftp -D command`.

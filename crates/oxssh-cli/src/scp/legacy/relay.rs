@@ -13,7 +13,7 @@ use super::remote::{exec, spawn};
 use super::{remote_command, upload, Flags, Via, CHUNK};
 use crate::scp::program::SshProgram;
 use crate::scp::{target_for, Args, Remote};
-use crate::sftp::{runtime, Prepared};
+use crate::sftp::{program_ended, runtime, Prepared};
 
 /// Copies every source to `to` (a local source is uploaded there); scp's status.
 pub(in crate::scp) fn run(
@@ -182,9 +182,8 @@ async fn relay_programs(ends: Ends<'_>, flags: Flags, should_be_dir: bool) -> u8
         return 1;
     };
     join(origin_out, origin_in, sink_out, sink_in).await;
-    let ok = |status: Result<std::io::Result<std::process::ExitStatus>, _>| matches!(status, Ok(Ok(status)) if status.success());
-    let origin_ok = ok(tokio::time::timeout(EXIT_WAIT, origin.wait()).await);
-    let sink_ok = ok(tokio::time::timeout(EXIT_WAIT, sink.wait()).await);
+    let origin_ok = program_ended(origin).await;
+    let sink_ok = program_ended(sink).await;
     u8::from(!(origin_ok && sink_ok))
 }
 

@@ -9,6 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use super::{receive, send_all, Flags, Step, Stop, Wire};
 use crate::scp::program::SshProgram;
+use crate::sftp::{program_ended, spawn_piped};
 
 /// What one remote `scp` run is for.
 #[derive(Debug, Clone, Copy)]
@@ -115,11 +116,7 @@ async fn over_program(program: &SshProgram, command: String, flags: Flags, job: 
     let result = job.run(&mut wire, flags).await;
     let _ = wire.w.shutdown().await;
     drop(wire.w);
-    let exited = matches!(
-        tokio::time::timeout(Duration::from_secs(10), child.wait()).await,
-        Ok(Ok(status)) if status.success()
-    );
-    status(result, wire.errors, exited)
+    status(result, wire.errors, program_ended(child).await)
 }
 
 /// Runs `program` for `command`, its stdin and stdout ours (killed when dropped); `None`
@@ -131,13 +128,8 @@ pub(super) fn spawn(
     flags: Flags,
 ) -> Option<tokio::process::Child> {
     program.announce(flags.verbose, nth, command);
-    let spawned = tokio::process::Command::new(&program.path)
-        .args(&program.argv)
-        .arg(command)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn();
+    let args = program.argv.iter().map(String::as_str).chain([command]);
+    let spawned = spawn_piped(&program.path, args);
     if let Err(e) = &spawned {
         eprintln!("scp: {}: {}", program.path, crate::strerror::strerror(e));
     }
