@@ -4,6 +4,10 @@
 use crate::transport::packet::PacketReader;
 use crate::transport::version::VersionReader;
 
+mod services;
+
+pub use services::{auth_client, auth_server, connection};
+
 /// The identification-line parser, in both roles, whole and byte by byte.
 pub fn version_line(data: &[u8]) {
     for allow_preamble in [true, false] {
@@ -48,12 +52,35 @@ pub fn server_transport(
         ]
         .map(String::from),
     );
+    let role = crate::Role::Server {
+        host_keys: vec![host_key],
+    };
+    drive_transport(config, provider, role, data);
+}
+
+/// A whole client transport fed a server's bytes: version, KEXINIT, every kex method's
+/// reply (host key or certificate blobs, ephemeral keys, KEM ciphertexts, DH group
+/// exchange primes), packets in any order. A host key that verifies is accepted, so
+/// whatever the input reaches after it is exercised too.
+pub fn client_transport(provider: std::sync::Arc<crate::crypto::CryptoProvider>, data: &[u8]) {
+    let mut config = crate::TransportConfig::client_default();
+    // Certificate host keys too: their blobs are parsed from the server's reply.
+    config.host_key_algorithms = crate::certificate::certs_first(&config.host_key_algorithms);
+    drive_transport(config, provider, crate::Role::Client, data);
+}
+
+/// Feeds `data` to a new transport in uneven chunks, taking every event and discarding
+/// what it transmits, until the input ends or the transport fails.
+fn drive_transport(
+    config: crate::TransportConfig,
+    provider: std::sync::Arc<crate::crypto::CryptoProvider>,
+    role: crate::Role,
+    data: &[u8],
+) {
     let Ok(mut transport) = crate::Transport::new(
         std::sync::Arc::new(config),
         provider,
-        crate::Role::Server {
-            host_keys: vec![host_key],
-        },
+        role,
         std::time::Instant::now(),
     ) else {
         return;
@@ -63,10 +90,14 @@ pub fn server_transport(
             return;
         }
         loop {
-            match transport.poll_event() {
-                Ok(Some(_)) => {}
+            let host_key = match transport.poll_event() {
+                Ok(Some(crate::Event::HostKey { .. })) => true,
+                Ok(Some(_)) => false,
                 Ok(None) => break,
                 Err(_) => return,
+            };
+            if host_key && transport.accept_host_key().is_err() {
+                return;
             }
         }
         let pending = transport.transmit().len();

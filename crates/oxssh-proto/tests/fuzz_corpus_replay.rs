@@ -55,3 +55,34 @@ fn certificate_corpus_replays_without_panic() {
         }
     }
 }
+
+#[test]
+fn client_transport_corpus_replays_without_panic() {
+    let provider = pair::provider();
+    for input in corpus("client_transport") {
+        oxssh_proto::fuzzing::client_transport(provider.clone(), &input);
+    }
+}
+
+#[test]
+fn auth_server_corpus_replays_without_panic() {
+    let provider = pair::provider();
+    for input in corpus("auth_server") {
+        oxssh_proto::fuzzing::auth_server(provider.clone(), &input);
+    }
+}
+
+#[test]
+fn auth_client_corpus_replays_without_panic() {
+    for input in corpus("auth_client") {
+        oxssh_proto::fuzzing::auth_client(&input);
+    }
+}
+
+#[test]
+fn connection_corpus_replays_without_panic() {
+    let provider = pair::provider();
+    for input in corpus("connection") {
+        oxssh_proto::fuzzing::connection(provider.clone(), &input);
+    }
+}
