@@ -20,7 +20,8 @@ use std::os::unix::fs::MetadataExt;
 
 use support::openssh::{sshd_opts, Fixture};
 use support::sftp::{
-    assert_same_tree, awkward_tree, batch, modes, oxsftp, random_file, sha256, RemoteDir,
+    assert_same_tree, awkward_tree, batch, modes, oxsftp, random_file, run_direct, same_as_sftp,
+    sha256, RemoteDir,
 };
 
 const EXTERNAL: &str = "Subsystem sftp /usr/lib/openssh/sftp-server";
@@ -622,42 +623,4 @@ fn direct_server() -> Option<&'static str> {
         return None;
     }
     support::sftp::openssh_sftp_server()
-}
-
-/// Runs `commands` as a batch through `sftp -D` and `oxsftp -D` on `sftp_server` in
-/// `dir`, checks that both said and did the same, and returns what sftp said.
-fn same_as_sftp(
-    sftp_server: &str,
-    dir: &std::path::Path,
-    commands: &str,
-) -> (Option<i32>, String, String) {
-    let theirs = run_direct("sftp", sftp_server, dir, commands, true);
-    let ours = run_direct(&oxsftp(), sftp_server, dir, commands, true);
-    assert_eq!(ours, theirs);
-    theirs
-}
-
-/// Runs `program -D sftp_server` in `dir` on `commands`, as a `-b` batch file or on
-/// its stdin: exit code, stdout and stderr (OpenSSH's log lines there end in CR LF;
-/// the CRs are dropped).
-fn run_direct(
-    program: &str,
-    sftp_server: &str,
-    dir: &std::path::Path,
-    commands: &str,
-    batch: bool,
-) -> (Option<i32>, String, String) {
-    let file = dir.join(".batch");
-    std::fs::write(&file, commands).unwrap();
-    let mut cmd = std::process::Command::new(program);
-    cmd.current_dir(dir).args(["-D", sftp_server]);
-    let input: &[u8] = if batch {
-        cmd.arg("-b").arg(&file);
-        b""
-    } else {
-        commands.as_bytes()
-    };
-    let out = support::run(&mut cmd, input, support::sftp::TRANSFER_TIMEOUT);
-    std::fs::remove_file(&file).unwrap();
-    (out.code(), out.stdout, out.stderr.replace('\r', ""))
 }

@@ -444,3 +444,84 @@ async fn crossload_streams_between_two_sessions_and_names_the_failing_side() {
     ro.close(refusing).await.unwrap();
     assert!(ro.stat(&b(dir.path())).await.unwrap().is_dir());
 }
+
+/// A server that lists every directory as `good` and three names holding a `/`: each
+/// directory's one READDIR answer, then EOF.
+fn listing_hostile_names(theirs: UnixStream) {
+    use oxssh_sftp::codec::{decode_request, encode_response, NameEntry, Request, Response};
+    use std::io::{Read, Write};
+    let mut theirs = theirs;
+    let mut init = [0u8; 9];
+    theirs.read_exact(&mut init).unwrap();
+    theirs.write_all(&[0, 0, 0, 5, 2, 0, 0, 0, 3]).unwrap();
+    let mut listed: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut len = [0u8; 4];
+        if theirs.read_exact(&mut len).is_err() {
+            return;
+        }
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+        theirs.read_exact(&mut body).unwrap();
+        let (id, request) = decode_request(&body).unwrap();
+        let ok = |code| Response::Status {
+            code,
+            message: String::new(),
+        };
+        let response = match request {
+            Request::Opendir { path } => Response::Handle(path),
+            Request::Readdir { handle } if !listed.contains(&handle) => {
+                listed.push(handle);
+                let entry = |name: &str| NameEntry {
+                    filename: name.as_bytes().to_vec(),
+                    longname: name.as_bytes().to_vec(),
+                    attrs: Attrs::default(),
+                };
+                Response::Name(
+                    ["good", "../escape", "x/..", "/etc/passwd"]
+                        .map(entry)
+                        .to_vec(),
+                )
+            }
+            Request::Readdir { .. } => ok(status::EOF),
+            Request::Close { .. } => ok(status::OK),
+            _ => ok(status::FAILURE),
+        };
+        let mut out = Vec::new();
+        encode_response(id, &response, &mut out);
+        theirs.write_all(&out).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn listings_drop_names_holding_a_slash_and_report_them() {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    std::thread::spawn(move || listing_hostile_names(theirs));
+    ours.set_nonblocking(true).unwrap();
+    let (read, write) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
+    let mut sftp = Sftp::new(read, write).await.unwrap();
+    let reported = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let into = reported.clone();
+    sftp.on_suspect_name(Box::new(move |dir: &[u8], name: &[u8]| {
+        into.lock().unwrap().push(format!(
+            "{}: {}",
+            String::from_utf8_lossy(dir),
+            String::from_utf8_lossy(name)
+        ));
+    }));
+    let names = |entries: Vec<oxssh_sftp::codec::NameEntry>| -> Vec<Vec<u8>> {
+        entries.into_iter().map(|e| e.filename).collect()
+    };
+    assert_eq!(names(sftp.read_dir(b"one").await.unwrap()), [b"good"]);
+    let listings = sftp.read_dirs(&[b"two".to_vec(), b"three".to_vec()]).await;
+    for listing in listings.unwrap() {
+        assert_eq!(names(listing.unwrap()), [b"good"]);
+    }
+    let mut reported = reported.lock().unwrap().clone();
+    reported.sort();
+    let mut expected: Vec<String> = ["one", "two", "three"]
+        .iter()
+        .flat_map(|d| ["../escape", "x/..", "/etc/passwd"].map(|n| format!("{d}: {n}")))
+        .collect();
+    expected.sort();
+    assert_eq!(reported, expected);
+}

@@ -451,7 +451,7 @@ async fn copy(mut sftp: Session, c: Copy<'_>) -> u8 {
         Ok(shell) => shell,
         Err(message) => return fail(&[format!("scp: {message}")]),
     };
-    shell.scp_style = true;
+    shell.speak_as_scp();
     let mut code = 0;
     for (source, remote_source) in c.sources.iter().zip(c.source_remotes) {
         let result = if c.upload {

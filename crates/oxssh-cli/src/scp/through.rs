@@ -20,12 +20,10 @@ use super::{target_for, Args, Remote, SCP_CLOSED};
 use crate::client::run::fail;
 use crate::sftp::progress::Meter;
 use crate::sftp::shell::{base_name, join, show, split_last};
+use crate::sftp::tree::{too_deep, MAX_DIR_DEPTH};
 use crate::sftp::{
     open_sftp, program_ended, runtime, spawn_server, Prepared, Session, Shell, Target, Transfers,
 };
-
-/// Directory levels a recursive copy descends at most (OpenSSH's `MAX_DIR_DEPTH`).
-const MAX_DEPTH: usize = 64;
 
 /// How a copy went: `Err(true)` when a connection was lost (status 255).
 type Copied = Result<(), bool>;
@@ -130,7 +128,7 @@ async fn start(mut sftp: Session, args: &Args) -> Result<Shell, u8> {
     };
     match Shell::start(sftp, transfers, true, progress, args.limit_kbps).await {
         Ok(mut shell) => {
-            shell.scp_style = true;
+            shell.speak_as_scp();
             Ok(shell)
         }
         Err(message) => Err(fail(&[format!("scp: {message}")])),
@@ -429,8 +427,8 @@ impl Copy {
         attrs: Attrs,
         depth: usize,
     ) -> Copied {
-        if depth >= MAX_DEPTH {
-            eprintln!("scp: Maximum directory depth exceeded: {depth} levels");
+        if depth >= MAX_DIR_DEPTH {
+            eprintln!("scp: {}", too_deep());
             return Err(false);
         }
         let mode = attrs.permissions.map_or(0o300, |p| p & 0o1777);

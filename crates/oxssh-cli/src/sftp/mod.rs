@@ -16,7 +16,7 @@ pub mod progress;
 mod prompt;
 pub(crate) mod shell;
 mod transfer;
-mod tree;
+pub(crate) mod tree;
 mod units;
 mod width;
 

@@ -67,6 +67,7 @@ impl Shell {
         progress: bool,
         limit_kbps: Option<u64>,
     ) -> Result<Self, String> {
+        sftp.on_suspect_name(suspect_name_reporter(""));
         let cwd = sftp
             .realpath(b".")
             .await
@@ -81,6 +82,12 @@ impl Shell {
             lost: false,
             scp_style: false,
         })
+    }
+
+    /// Words messages as `scp` does (its `scp: ` prefix, its texts).
+    pub fn speak_as_scp(&mut self) {
+        self.scp_style = true;
+        self.sftp.on_suspect_name(suspect_name_reporter("scp: "));
     }
 
     /// `host:path` on the command line: a directory becomes the working directory; a
@@ -270,6 +277,18 @@ pub fn split_last(path: &[u8]) -> (Vec<u8>, &[u8]) {
         ),
         None => (b".".to_vec(), trimmed),
     }
+}
+
+/// Prints OpenSSH's line, after `prefix`, for each listed name holding a `/` (which
+/// the listing dropped).
+fn suspect_name_reporter(prefix: &'static str) -> oxssh_sftp::client::SuspectNameReport {
+    Box::new(move |dir: &[u8], name: &[u8]| {
+        eprintln!(
+            "{prefix}Server sent suspect path \"{}\" during readdir of \"{}\"",
+            show(name),
+            show(dir)
+        );
+    })
 }
 
 /// The last component of a remote path, as a local file name.

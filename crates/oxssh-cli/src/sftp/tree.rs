@@ -17,6 +17,16 @@ use super::meters::Meters;
 use super::shell::{base_name, join, local_bytes, show, Shell, Transfers};
 use super::transfer::{apply_local, preserved};
 
+/// Directory levels a recursive transfer descends at most (OpenSSH's `MAX_DIR_DEPTH`):
+/// a server can list directories without end.
+pub(crate) const MAX_DIR_DEPTH: usize = 64;
+
+/// What sftp and scp say of a tree deeper than [`MAX_DIR_DEPTH`]; the files above the
+/// limit are still transferred.
+pub(crate) fn too_deep() -> String {
+    format!("Maximum directory depth exceeded: {MAX_DIR_DEPTH} levels")
+}
+
 impl Shell {
     pub(super) async fn get_tree(
         &mut self,
@@ -32,7 +42,10 @@ impl Shell {
         }
         walked?;
         let RemoteWalk {
-            dirs_done, files, ..
+            dirs_done,
+            files,
+            too_deep: cut,
+            ..
         } = walk;
         if t.resume {
             for (rpath, lpath, attrs) in &files {
@@ -45,6 +58,9 @@ impl Shell {
             for (dir, attrs) in dirs_done.iter().rev() {
                 apply_local(dir, attrs)?;
             }
+        }
+        if cut {
+            return Err(too_deep());
         }
         Ok(())
     }
@@ -70,6 +86,7 @@ impl Shell {
         // Level by level: the directories of one level are listed together.
         walk.dirs.push((remote.clone(), Vec::new()));
         let mut level = vec![(remote, local.to_path_buf(), top, 0)];
+        let mut depth = 0;
         while !level.is_empty() {
             for (_, ldir, attrs, _) in &level {
                 if !ldir.is_dir() {
@@ -96,7 +113,9 @@ impl Shell {
                     }
                     let rpath = join(&rdir, &entry.filename);
                     let lpath = ldir.join(base_name(&entry.filename));
-                    if entry.attrs.is_dir() {
+                    if entry.attrs.is_dir() && depth + 1 >= MAX_DIR_DEPTH {
+                        walk.too_deep = true;
+                    } else if entry.attrs.is_dir() {
                         let child = walk.dirs.len();
                         walk.dirs.push((rpath.clone(), Vec::new()));
                         if let Some((_, children)) = walk.dirs.get_mut(node) {
@@ -112,6 +131,7 @@ impl Shell {
                 walk.dirs_done.push((ldir, attrs));
             }
             level = next;
+            depth += 1;
         }
         Ok(())
     }
@@ -193,10 +213,15 @@ impl Shell {
         remote: &[u8],
         t: Transfers,
     ) -> Result<(), String> {
-        let mut stack = vec![(local.to_path_buf(), remote.to_vec(), true)];
+        let mut stack = vec![(local.to_path_buf(), remote.to_vec(), true, 0)];
         let mut dirs_done: Vec<(Vec<u8>, fs::Metadata)> = Vec::new();
         let mut files: Vec<(PathBuf, Vec<u8>, fs::Metadata)> = Vec::new();
-        while let Some((ldir, rdir, may_exist)) = stack.pop() {
+        let mut cut = false;
+        while let Some((ldir, rdir, may_exist, depth)) = stack.pop() {
+            if depth >= MAX_DIR_DEPTH {
+                cut = true;
+                continue;
+            }
             let meta = fs::metadata(&ldir).map_err(|e| format!("stat {}: {e}", ldir.display()))?;
             // sftp names each directory as it goes down into it (the top one as the
             // user named it, marked as a directory); scp does not.
@@ -231,7 +256,7 @@ impl Shell {
                     continue;
                 };
                 if lmeta.is_dir() {
-                    stack.push((lpath, rpath, exists));
+                    stack.push((lpath, rpath, exists, depth + 1));
                 } else if lmeta.is_file() {
                     files.push((lpath, rpath, lmeta));
                 } else if !self.quiet {
@@ -258,6 +283,9 @@ impl Shell {
                     .await
                     .map_err(|e| self.error(&format!("setstat \"{}\"", show(dir)), &e))?;
             }
+        }
+        if cut {
+            return Err(too_deep());
         }
         Ok(())
     }
@@ -331,6 +359,8 @@ struct RemoteWalk {
     dirs: Vec<(Vec<u8>, Vec<usize>)>,
     dirs_done: Vec<(PathBuf, Attrs)>,
     files: Vec<(Vec<u8>, PathBuf, Attrs)>,
+    /// Directories below [`MAX_DIR_DEPTH`] were left out.
+    too_deep: bool,
 }
 
 impl RemoteWalk {

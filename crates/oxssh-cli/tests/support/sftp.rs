@@ -223,3 +223,41 @@ pub fn assert_copies_alike(dir: &Path) {
     assert_same_tree(&tree, &dir.join("theirs"));
     assert_eq!(modes(&dir.join("ours")), modes(&dir.join("theirs")));
 }
+
+/// Runs `commands` as a batch through `sftp -D` and `oxsftp -D` on `sftp_server` in
+/// `dir`, checks that both said and did the same, and returns what sftp said.
+pub fn same_as_sftp(
+    sftp_server: &str,
+    dir: &Path,
+    commands: &str,
+) -> (Option<i32>, String, String) {
+    let theirs = run_direct("sftp", sftp_server, dir, commands, true);
+    let ours = run_direct(&oxsftp(), sftp_server, dir, commands, true);
+    assert_eq!(ours, theirs);
+    theirs
+}
+
+/// Runs `program -D sftp_server` in `dir` on `commands`, as a `-b` batch file or on
+/// its stdin: exit code, stdout and stderr (OpenSSH's log lines there end in CR LF;
+/// the CRs are dropped).
+pub fn run_direct(
+    program: &str,
+    sftp_server: &str,
+    dir: &Path,
+    commands: &str,
+    batch: bool,
+) -> (Option<i32>, String, String) {
+    let file = dir.join(".batch");
+    std::fs::write(&file, commands).unwrap();
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir).args(["-D", sftp_server]);
+    let input: &[u8] = if batch {
+        cmd.arg("-b").arg(&file);
+        b""
+    } else {
+        commands.as_bytes()
+    };
+    let out = run(&mut cmd, input, TRANSFER_TIMEOUT);
+    std::fs::remove_file(&file).unwrap();
+    (out.code(), out.stdout, out.stderr.replace('\r', ""))
+}

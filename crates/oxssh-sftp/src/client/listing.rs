@@ -7,8 +7,26 @@ use std::collections::HashMap;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 
-use super::{unexpected, Error, Result, Sftp};
+use super::{unexpected, Error, Handle, Result, Sftp};
 use crate::codec::{status, NameEntry, Request, Response};
+
+/// Told of each entry a server listed under a name holding a `/` (which the listing
+/// drops): the directory listed, and the name.
+pub type SuspectNameReport = Box<dyn FnMut(&[u8], &[u8]) + Send>;
+
+/// Where a session reports the names it dropped (none set: a tracing warning).
+#[derive(Default)]
+pub(super) struct SuspectNames(Option<SuspectNameReport>);
+
+impl std::fmt::Debug for SuspectNames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "SuspectNames(set)"
+        } else {
+            "SuspectNames"
+        })
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 enum Pending {
@@ -26,6 +44,74 @@ struct Listing {
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
+    /// Sets where listings report the entries they drop. A directory lists its own
+    /// children, so a name holding a `/` (`../../.ssh/authorized_keys`) can only be a
+    /// server's attempt to lead a recursive download or a glob out of its target:
+    /// [`Sftp::read_dir`] and [`Sftp::read_dirs`] drop such names, as OpenSSH's sftp
+    /// does, and tell `report` (e.g. to print sftp's "Server sent suspect path" line).
+    pub fn on_suspect_name(&mut self, report: SuspectNameReport) {
+        self.suspect = SuspectNames(Some(report));
+    }
+
+    /// Moves `names` listed in directory `dir` into `entries`, but those holding a `/`.
+    fn keep_plain_names(
+        &mut self,
+        dir: &[u8],
+        names: Vec<NameEntry>,
+        entries: &mut Vec<NameEntry>,
+    ) {
+        for entry in names {
+            if !entry.filename.contains(&b'/') {
+                entries.push(entry);
+            } else if let Some(report) = self.suspect.0.as_mut() {
+                report(dir, &entry.filename);
+            } else {
+                tracing::warn!(
+                    "server listed suspect name {:?} in {:?}",
+                    String::from_utf8_lossy(&entry.filename),
+                    String::from_utf8_lossy(dir)
+                );
+            }
+        }
+    }
+
+    /// The entries of directory `path` (`.` and `..` included when the server lists
+    /// them; names holding a `/` dropped, see [`Sftp::on_suspect_name`]). Stopped through [`Sftp::interrupter`] ([`Error::Interrupted`]).
+    pub async fn read_dir(&mut self, path: &[u8]) -> Result<Vec<NameEntry>> {
+        let handle = match self
+            .call(Request::Opendir {
+                path: path.to_vec(),
+            })
+            .await?
+        {
+            Response::Handle(h) => Handle(h),
+            other => return Err(unexpected(other)),
+        };
+        let mut entries = Vec::new();
+        let result = loop {
+            // A long listing stops between READDIRs when interrupted (the handle is
+            // still closed).
+            if self.interrupted() {
+                break Err(Error::Interrupted);
+            }
+            match self
+                .call(Request::Readdir {
+                    handle: handle.0.clone(),
+                })
+                .await
+            {
+                Ok(Response::Name(names)) => self.keep_plain_names(path, names, &mut entries),
+                Ok(Response::Status { code, .. }) if code == status::EOF => break Ok(()),
+                Ok(other) => break Err(unexpected(other)),
+                Err(e) => break Err(e),
+            }
+        };
+        let closed = self.close(handle).await;
+        result?;
+        closed?;
+        Ok(entries)
+    }
+
     /// The entries of each directory of `paths` (as [`Sftp::read_dir`] gives them),
     /// or why it could not be listed; in the order of `paths`. An `Err` means the
     /// session itself failed, or [`Error::Interrupted`]: once the session's interrupter
@@ -64,7 +150,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
                     ))
                 }
                 (Pending::Read(_), Response::Name(names)) => {
-                    listing.entries.extend(names);
+                    let dir = paths.get(i).map_or(&[][..], Vec::as_slice);
+                    self.keep_plain_names(dir, names, &mut listing.entries);
                     Some((
                         Request::Readdir {
                             handle: listing.handle.clone(),

@@ -28,6 +28,7 @@ mod transfer;
 
 pub use crossload::{crossload, Side};
 pub use in_place::InPlaceWrite;
+pub use listing::SuspectNameReport;
 pub use many::{Download, Event, Step, Upload, MAX_OPEN_FILES};
 
 use std::fs::File;
@@ -39,8 +40,8 @@ use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::codec::{
-    self, ext, fxp, open_flags, status, Attrs, Extended, Init, Limits, NameEntry, Request,
-    Response, StatVfs, MAX_DATA,
+    self, ext, fxp, open_flags, status, Attrs, Extended, Init, Limits, Request, Response, StatVfs,
+    MAX_DATA,
 };
 
 /// What can go wrong talking to an SFTP server.
@@ -111,6 +112,8 @@ pub struct Sftp<R, W> {
     interrupt: Arc<AtomicBool>,
     /// Where WRITEs go when they can be built in place (the same stream as `writer`).
     in_place: Option<Box<dyn InPlaceWrite>>,
+    /// Told of listed names that were dropped for holding a `/`.
+    suspect: listing::SuspectNames,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
@@ -127,6 +130,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
             requests: DEFAULT_REQUESTS,
             interrupt: Arc::new(AtomicBool::new(false)),
             in_place: None,
+            suspect: listing::SuspectNames::default(),
         };
         Init {
             version: codec::VERSION,
@@ -381,43 +385,6 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
             attrs,
         })
         .await
-    }
-
-    /// The entries of directory `path` (`.` and `..` included when the server lists
-    /// them). Stopped through [`Sftp::interrupter`] ([`Error::Interrupted`]).
-    pub async fn read_dir(&mut self, path: &[u8]) -> Result<Vec<NameEntry>> {
-        let handle = match self
-            .call(Request::Opendir {
-                path: path.to_vec(),
-            })
-            .await?
-        {
-            Response::Handle(h) => Handle(h),
-            other => return Err(unexpected(other)),
-        };
-        let mut entries = Vec::new();
-        let result = loop {
-            // A long listing stops between READDIRs when interrupted (the handle is
-            // still closed).
-            if self.interrupted() {
-                break Err(Error::Interrupted);
-            }
-            match self
-                .call(Request::Readdir {
-                    handle: handle.0.clone(),
-                })
-                .await
-            {
-                Ok(Response::Name(names)) => entries.extend(names),
-                Ok(Response::Status { code, .. }) if code == status::EOF => break Ok(()),
-                Ok(other) => break Err(unexpected(other)),
-                Err(e) => break Err(e),
-            }
-        };
-        let closed = self.close(handle).await;
-        result?;
-        closed?;
-        Ok(entries)
     }
 
     pub async fn remove(&mut self, path: &[u8]) -> Result<()> {
