@@ -4,6 +4,7 @@
 pub mod agent;
 pub mod keys;
 pub mod sftp;
+pub mod sftp_client;
 pub mod wire;
 
 use std::sync::{Arc, OnceLock};
