@@ -2,7 +2,8 @@
 //! names holding a `/` (`../escape`, `sub/../../evil`, the directory `x/..`) and a
 //! directory chain without end: oxsftp and oxscp drop the names with OpenSSH's message,
 //! write only inside their target, and stop 64 levels down, as sftp and scp do; a local
-//! tree deeper than that is cut at the same depth by `put -r`.
+//! tree deeper than that is cut at the same depth by `put -r`. Names that would drive
+//! the terminal are shown escaped, as sftp shows them in a UTF-8 and in the C locale.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -194,4 +195,46 @@ fn recursive_upload_of_a_deeper_tree_stops_sixty_four_levels_down_as_sftp_does()
     assert_eq!(said[1].1.replace("dst1", "dst0"), said[0].1);
     assert_eq!(said[0].0, Some(1));
     assert_eq!(said[0].2, "Maximum directory depth exceeded: 64 levels\n");
+}
+
+#[test]
+fn names_that_would_drive_the_terminal_are_shown_escaped_as_sftp_shows_them() {
+    let Some(server) = hostile_server() else {
+        return;
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let batch = scratch.path().join("batch");
+    std::fs::write(&batch, "ls /t\nls -1 /t\nls -l /t\nget -r /t\n").unwrap();
+    for locale in ["C.UTF-8", "C"] {
+        let mut said = Vec::new();
+        for program in ["sftp".to_owned(), oxsftp()] {
+            let target = scratch.path().join(format!("{locale}-{}", said.len()));
+            std::fs::create_dir(&target).unwrap();
+            let mut cmd = Command::new(&program);
+            cmd.current_dir(&target)
+                .env("LANG", locale)
+                .env_remove("LC_ALL")
+                .env_remove("LC_CTYPE")
+                .args(["-D", &server, "-b"])
+                .arg(&batch);
+            let out = support::run(&mut cmd, b"", TRANSFER_TIMEOUT);
+            said.push((
+                out.code(),
+                out.stdout,
+                out.stderr.replace('\r', ""),
+                files_under(&target),
+            ));
+        }
+        assert_eq!(said[1], said[0], "{locale}");
+        let (code, stdout, _, files) = &said[0];
+        assert_eq!(*code, Some(0));
+        assert_eq!(files.len(), 4, "{files:?}");
+        // Nothing the server named reaches the terminal as a control character.
+        assert!(!stdout.contains(['\x1b', '\x07']), "{stdout:?}");
+        assert!(stdout.contains("/t/esc\\033[31m"), "{stdout}");
+        assert!(stdout.contains("Retrieving /t/esc\\033[31m"), "{stdout}");
+        let utf8 = locale == "C.UTF-8";
+        assert_eq!(stdout.contains("caf\u{e9}"), utf8, "{stdout}");
+        assert_eq!(stdout.contains("caf\\303\\251"), !utf8, "{stdout}");
+    }
 }

@@ -232,9 +232,16 @@ fn split(line: &str) -> Vec<(usize, String)> {
 
 /// Prints several matches in columns under the prompt (80 columns, as sftp).
 pub fn show_list(list: &[String]) -> String {
-    let shown: Vec<String> = list.iter().map(|n| width::escape(n).into_owned()).collect();
+    let shown: Vec<(String, usize)> = list
+        .iter()
+        .map(|n| {
+            let shown = width::escape(n).into_owned();
+            let columns = width::width(&shown);
+            (shown, columns)
+        })
+        .collect();
     let mut out = String::from("\r\n");
-    let longest = shown.iter().map(|n| width::width(n)).max().unwrap_or(0);
+    let longest = shown.iter().map(|(_, w)| *w).max().unwrap_or(0);
     for row in width::rows(&shown, 80, longest) {
         out.push_str(row.trim_end_matches(' '));
         out.push_str("\r\n");

@@ -97,14 +97,14 @@ pub(super) async fn ls(shell: &mut Shell, cmd: &str, mut words: Vec<String>) -> 
         };
         for e in &entries {
             if server_lines && !e.longname.is_empty() {
-                println!("{}", String::from_utf8_lossy(&e.longname));
+                println!("{}", width::escape_bytes(&e.longname));
             } else {
                 println!("{}", long_line(e, human, names.as_ref()));
             }
         }
     } else if f.contains('1') {
         for e in &entries {
-            println!("{}", String::from_utf8_lossy(&e.filename));
+            println!("{}", width::escape_bytes(&e.filename));
         }
     } else {
         print_columns(&entries, longest);
@@ -219,7 +219,7 @@ fn long_line(e: &NameEntry, human: bool, names: Option<&Owners>) -> String {
         listing::mode_string(e.attrs.permissions.unwrap_or(0)),
         "?",
         listing::date(mtime, now),
-        String::from_utf8_lossy(&e.filename)
+        width::escape_bytes(&e.filename)
     )
 }
 
@@ -231,9 +231,10 @@ fn print_columns(entries: &[NameEntry], longest: usize) {
         .and_then(|w| usize::try_from(w.cols).ok())
         .filter(|&c| c > 0)
         .unwrap_or(80);
-    let names: Vec<String> = entries
+    // Padded by the bytes of each name, then escaped, as sftp's printf and mprintf do.
+    let names: Vec<(String, usize)> = entries
         .iter()
-        .map(|e| width::escape(&String::from_utf8_lossy(&e.filename)).into_owned())
+        .map(|e| (width::escape_bytes(&e.filename), e.filename.len()))
         .collect();
     for row in width::rows(&names, width, longest) {
         println!("{row}");

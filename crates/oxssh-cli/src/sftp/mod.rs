@@ -18,7 +18,7 @@ pub(crate) mod shell;
 mod transfer;
 pub(crate) mod tree;
 mod units;
-mod width;
+pub(crate) mod width;
 
 use std::io::BufRead;
 use std::sync::Arc;

@@ -296,9 +296,10 @@ pub fn base_name(path: &[u8]) -> PathBuf {
     PathBuf::from(std::ffi::OsString::from_vec(split_last(path).1.to_vec()))
 }
 
-/// A remote path for messages.
+/// A remote path for messages, escaped so that a name the server chose cannot drive
+/// the terminal (see [`super::width::escape_bytes`]).
 pub fn show(path: &[u8]) -> String {
-    String::from_utf8_lossy(path).into_owned()
+    super::width::escape_bytes(path)
 }
 
 /// A local path as remote bytes.

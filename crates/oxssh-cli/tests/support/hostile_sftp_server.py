@@ -4,6 +4,9 @@
 Its one directory, /d, lists a regular file `good` and names that hold a `/`
 (`../escape`, `sub/../../evil`, and the directory `x/..`), which a client
 must drop rather than let a recursive download write outside its target.
+Its directory /t lists names that would drive a terminal (escape sequences, a
+byte that is not UTF-8) beside UTF-8 ones: a client shows them escaped.
+
 Its directory /deep holds a directory `x`, which holds a directory `x`, and so
 on without end: a recursive download must stop at a depth limit. Every file
 holds the same bytes.
@@ -13,8 +16,10 @@ import struct
 import sys
 
 DATA = b"listed and fetched\n"
-DIRS = {"/", "/d"}
+DIRS = {"/", "/d", "/t", "/t/esc\x1b[31m"}
 LISTING = [("good", False), ("../escape", False), ("sub/../../evil", False), ("x/..", True)]
+TERMINAL = [("caf\u00e9", False), ("\u65e5\u672c", False), ("esc\x1b[31m", True),
+            ("title\x1b]0;owned\x07", False), ("bad\udcffbyte", False)]
 
 SSH_FX_OK, SSH_FX_EOF, SSH_FX_NO_SUCH_FILE, SSH_FX_OP_UNSUPPORTED = 0, 1, 2, 8
 ATTR_SIZE, ATTR_PERMISSIONS, ATTR_ACMODTIME = 1, 4, 8
@@ -29,7 +34,7 @@ def u32(n):
 
 def string(b):
     if isinstance(b, str):
-        b = b.encode()
+        b = b.encode("utf-8", "surrogateescape")
     return u32(len(b)) + b
 
 
@@ -51,7 +56,7 @@ def status(request_id, code):
 
 
 def absolute(path):
-    return posixpath.normpath(posixpath.join("/", path.decode(errors="replace")))
+    return posixpath.normpath(posixpath.join("/", path.decode(errors="surrogateescape")))
 
 
 def read_exact(n):
@@ -63,6 +68,7 @@ def read_exact(n):
 
 def main():
     listed = set()
+    opened = 0
     init = read_exact(struct.unpack(">I", read_exact(4))[0])
     assert init[0] == 1
     body = bytes([2]) + u32(3)
@@ -79,23 +85,26 @@ def main():
             path = absolute(arg)
             if path in DIRS or path == "/deep" or path.startswith("/deep/"):
                 send(105, request_id, attrs(True))
-            elif path.startswith("/d/"):
+            elif path.startswith(("/d/", "/t/")):
                 send(105, request_id, attrs(False))
             else:
                 status(request_id, SSH_FX_NO_SUCH_FILE)
         elif kind == 8:  # FSTAT
             send(105, request_id, attrs(False))
-        elif kind == 11:  # OPENDIR
-            send(102, request_id, string(b"D" + arg))
+        elif kind == 11:  # OPENDIR: each handle lists its directory once
+            opened += 1
+            send(102, request_id, string(b"D%d:" % opened + arg))
         elif kind == 12:  # READDIR
             if arg in listed:
                 status(request_id, SSH_FX_EOF)
                 continue
             listed.add(arg)
-            listed_dir = absolute(arg[1:])
+            listed_dir = absolute(arg.split(b":", 1)[-1])
             entries = [(".", True), ("..", True)]
             if listed_dir == "/d":
                 entries += LISTING
+            elif listed_dir == "/t":
+                entries += TERMINAL
             elif listed_dir == "/deep" or listed_dir.startswith("/deep/"):
                 entries.append(("x", True))
             payload = u32(len(entries))

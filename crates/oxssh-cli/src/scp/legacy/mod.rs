@@ -20,6 +20,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::sftp::progress::Meter;
+use crate::sftp::width::escape_bytes;
 use crate::strerror::strerror;
 
 /// The longest control line accepted from the peer.
@@ -127,7 +128,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Wire<R, W> {
         }
         let mut text = vec![kind];
         text.extend(self.line().await?);
-        let message = String::from_utf8_lossy(text.get(1..).unwrap_or(&[])).into_owned();
+        // The peer's words, escaped as scp shows them (they must not drive the terminal).
+        let message = escape_bytes(text.get(1..).unwrap_or(&[]));
         self.errors += 1;
         match kind {
             1 => {
@@ -135,7 +137,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Wire<R, W> {
                 Ok(false)
             }
             2 => Err(Stop::Fatal(message)),
-            _ => Err(Stop::Fatal(String::from_utf8_lossy(&text).into_owned())),
+            _ => Err(Stop::Fatal(escape_bytes(&text))),
         }
     }
 
@@ -397,9 +399,10 @@ where
         };
         let line = wire.line().await?;
         let text = String::from_utf8_lossy(&line).into_owned();
+        let shown = escape_bytes(&line);
         match kind {
             1 | 2 => {
-                eprintln!("{text}");
+                eprintln!("{shown}");
                 wire.errors += 1;
                 if kind == 2 {
                     return Err(Stop::Fatal(String::new()));
@@ -460,10 +463,10 @@ where
                 }
             }
             _ if first => {
-                // The remote's own complaint (e.g. its shell's), shown as is.
+                // The remote's own complaint (e.g. its shell's), escaped.
                 let mut all = vec![kind];
                 all.extend_from_slice(&line);
-                return Err(Stop::Fatal(String::from_utf8_lossy(&all).into_owned()));
+                return Err(Stop::Fatal(escape_bytes(&all)));
             }
             _ => {
                 return Err(Stop::Fatal(

@@ -10,6 +10,7 @@
 mod tables;
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// Columns a terminal gives `c` once drawn: 0, 1 or 2. Control characters count 0
 /// (they draw nothing); callers show them through [`escape`].
@@ -37,23 +38,72 @@ pub fn is_zero_width(c: char) -> bool {
     !is_control(c) && char_width(c) == 0
 }
 
-/// `s` with each control character and bidirectional control written as `\ooo`
-/// escapes of its UTF-8 bytes (`"a\x1bb"` shows as `a\033b`); borrowed when there is
-/// none.
+/// Whether the terminal takes UTF-8, decided as OpenSSH's `msetlocale` does: by the
+/// first of `LC_ALL`, `LC_CTYPE` and `LANG` that is set. When it does not (the C
+/// locale), every character outside ASCII is escaped too, as OpenSSH escapes it: in a
+/// Latin-1 terminal some of those bytes are controls (0x9b is CSI).
+fn utf8_terminal() -> bool {
+    static UTF8: OnceLock<bool> = OnceLock::new();
+    *UTF8.get_or_init(|| locale_is_utf8(|name| std::env::var(name).ok()))
+}
+
+fn locale_is_utf8(var: impl Fn(&str) -> Option<String>) -> bool {
+    ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|name| var(name).filter(|v| !v.is_empty()))
+        .is_some_and(|locale| {
+            let locale = locale.to_ascii_lowercase();
+            locale.contains("utf-8") || locale.contains("utf8")
+        })
+}
+
+/// `s` with each control character and bidirectional control (and, outside a UTF-8
+/// locale, each character beyond ASCII) written as `\ooo` escapes of its UTF-8 bytes
+/// (`"a\x1bb"` shows as `a\033b`); borrowed when there is none.
 pub fn escape(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(needs_escape) {
+    escape_for(s, utf8_terminal())
+}
+
+fn escape_for(s: &str, utf8: bool) -> Cow<'_, str> {
+    if !s.chars().any(|c| needs_escape(c, utf8)) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        push_shown(&mut out, c);
+        push_shown_for(&mut out, c, utf8);
     }
     Cow::Owned(out)
 }
 
+/// `bytes` (a name or text from the peer or the disk) as shown: its UTF-8 with each
+/// control character and bidirectional control escaped as [`escape`] does, and each
+/// byte that is not UTF-8 as its own `\ooo` escape, as OpenSSH's `mprintf` shows text
+/// (see [`utf8_terminal`] for other locales). Nothing in the result can drive the
+/// terminal.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    escape_bytes_for(bytes, utf8_terminal())
+}
+
+fn escape_bytes_for(bytes: &[u8], utf8: bool) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            push_shown_for(&mut out, c, utf8);
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\{b:03o}"));
+        }
+    }
+    out
+}
+
 /// Appends `c` as it is shown: itself, or its `\ooo` escapes (see [`escape`]).
 pub fn push_shown(out: &mut String, c: char) {
-    if needs_escape(c) {
+    push_shown_for(out, c, utf8_terminal());
+}
+
+fn push_shown_for(out: &mut String, c: char, utf8: bool) {
+    if needs_escape(c, utf8) {
         let mut bytes = [0; 4];
         for b in c.encode_utf8(&mut bytes).bytes() {
             out.push_str(&format!("\\{b:03o}"));
@@ -87,22 +137,29 @@ pub fn fit(s: &str, cols: usize) -> String {
     out
 }
 
-/// `s` padded with spaces to at least `cols` columns (never cut).
-pub fn pad(s: &str, cols: usize) -> String {
+/// `s` followed by the spaces that bring `counted` (what `s` is taken to fill) to
+/// `cols`.
+fn pad_counted(s: &str, counted: usize, cols: usize) -> String {
     let mut out = s.to_owned();
-    out.extend(std::iter::repeat_n(' ', cols.saturating_sub(width(s))));
+    out.extend(std::iter::repeat_n(' ', cols.saturating_sub(counted)));
     out
 }
 
 /// `names` in rows across `cols` columns, as sftp lays out a short listing: as many to
 /// a row as `longest` plus two columns fit (at least one), the row shared evenly among
-/// them and each name padded to its share.
-pub fn rows(names: &[String], cols: usize, longest: usize) -> Vec<String> {
+/// them and each name padded to its share. Each name comes with what it counts for
+/// when padded: its width, or (sftp's listings, padded by `printf` before escaping)
+/// the length in bytes of the name it shows.
+pub fn rows(names: &[(String, usize)], cols: usize, longest: usize) -> Vec<String> {
     let per_row = (cols / (longest + 2)).max(1);
     let colspace = (cols / per_row).min(cols);
     names
         .chunks(per_row)
-        .map(|row| row.iter().map(|n| pad(n, colspace)).collect())
+        .map(|row| {
+            row.iter()
+                .map(|(n, counted)| pad_counted(n, *counted, colspace))
+                .collect()
+        })
         .collect()
 }
 
@@ -111,9 +168,11 @@ fn is_control(c: char) -> bool {
     c.is_control()
 }
 
-fn needs_escape(c: char) -> bool {
+fn needs_escape(c: char, utf8: bool) -> bool {
     // U+202A..U+202E embeddings and overrides, U+2066..U+2069 isolates.
-    is_control(c) || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    is_control(c)
+        || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        || (!utf8 && !c.is_ascii())
 }
 
 /// Whether `cp` falls in one of the sorted, disjoint `ranges`.
@@ -194,13 +253,37 @@ mod tests {
 
     #[test]
     fn controls_are_escaped_to_octal_bytes() {
-        assert_eq!(escape("plain 日本"), Cow::Borrowed("plain 日本"));
-        assert_eq!(escape("a\x1b[2Jb"), "a\\033[2Jb");
-        assert_eq!(escape("x\ny\x7f"), "x\\012y\\177");
-        assert_eq!(escape("\u{9b}"), "\\302\\233", "C1 CSI, as UTF-8 bytes");
-        assert_eq!(escape("\u{202e}gpj.exe"), "\\342\\200\\256gpj.exe");
-        assert_eq!(width(&escape("a\tb")), 6);
+        assert_eq!(escape_for("plain 日本", true), Cow::Borrowed("plain 日本"));
+        assert_eq!(escape_for("a\x1b[2Jb", true), "a\\033[2Jb");
+        assert_eq!(escape_for("x\ny\x7f", true), "x\\012y\\177");
+        assert_eq!(
+            escape_for("\u{9b}", true),
+            "\\302\\233",
+            "C1 CSI, as UTF-8 bytes"
+        );
+        assert_eq!(
+            escape_for("\u{202e}gpj.exe", true),
+            "\\342\\200\\256gpj.exe"
+        );
+        assert_eq!(width(&escape_for("a\tb", true)), 6);
+        assert_eq!(
+            escape_bytes_for(b"caf\xc3\xa9 \x1b]0;t\x07", true),
+            "café \\033]0;t\\007"
+        );
+        assert_eq!(
+            escape_bytes_for(b"bad\xffbyte\xe6\x97", true),
+            "bad\\377byte\\346\\227"
+        );
         assert_eq!(char_width('\t'), 0);
+        // Outside a UTF-8 locale everything beyond ASCII is escaped, as OpenSSH does.
+        assert_eq!(escape_for("caf\u{e9}", false), "caf\\303\\251");
+        assert_eq!(escape_bytes_for(b"\xc2\x9b1m", false), "\\302\\2331m");
+        assert!(locale_is_utf8(|n| (n == "LANG").then(|| "C.UTF-8".into())));
+        assert!(locale_is_utf8(
+            |n| (n == "LC_CTYPE").then(|| "en_US.utf8".into())
+        ));
+        assert!(!locale_is_utf8(|n| (n == "LC_ALL").then(|| "C".into())));
+        assert!(!locale_is_utf8(|_| None));
     }
 
     #[test]
@@ -225,14 +308,14 @@ mod tests {
                 assert_eq!(width(&fit(s, cols)), cols, "{s:?} in {cols}");
             }
         }
-        assert_eq!(pad("日", 4), "日  ");
+        assert_eq!(pad_counted("日", 2, 4), "日  ");
     }
 
     #[test]
     fn rows_line_up_by_columns() {
-        let names: Vec<String> = ["日本", "ab", "😀x", "e\u{301}"]
+        let names: Vec<(String, usize)> = ["日本", "ab", "😀x", "e\u{301}"]
             .iter()
-            .map(|s| s.to_string())
+            .map(|s| (s.to_string(), width(s)))
             .collect();
         // Widest is 4 columns: two names of six in 13 columns, each given 13 / 2.
         assert_eq!(rows(&names, 13, 4), ["日本  ab    ", "😀x   e\u{301}     "]);
@@ -251,6 +334,9 @@ mod tests {
                 " ".repeat(9)
             )]
         );
-        assert_eq!(pad("日本語", 4), "日本語");
+        assert_eq!(pad_counted("日本語", 6, 4), "日本語");
+        // Counted by bytes (sftp's listings): a name is padded as wide as its bytes.
+        let by_bytes = [("caf\u{e9}".to_string(), 5), ("x".to_string(), 1)];
+        assert_eq!(rows(&by_bytes, 14, 5), ["caf\u{e9}  x      "]);
     }
 }
