@@ -3,7 +3,8 @@
 //! directory chain without end: oxsftp and oxscp drop the names with OpenSSH's message,
 //! write only inside their target, and stop 64 levels down, as sftp and scp do; a local
 //! tree deeper than that is cut at the same depth by `put -r`. Names that would drive
-//! the terminal are shown escaped, as sftp shows them in a UTF-8 and in the C locale.
+//! the terminal are shown escaped, as sftp shows them in a UTF-8 and in the C locale,
+//! and so are a legacy (`-O`) remote scp's error lines.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod support;
@@ -236,5 +237,53 @@ fn names_that_would_drive_the_terminal_are_shown_escaped_as_sftp_shows_them() {
         let utf8 = locale == "C.UTF-8";
         assert_eq!(stdout.contains("caf\u{e9}"), utf8, "{stdout}");
         assert_eq!(stdout.contains("caf\\303\\251"), !utf8, "{stdout}");
+    }
+}
+
+#[test]
+fn legacy_scp_shows_the_peer_error_lines_escaped_as_scp_does() {
+    if !support::require_peer("scp") {
+        return;
+    }
+    let scratch = tempfile::tempdir().unwrap();
+    // A remote `scp -f` that waits for the sink's first answer, then reports two
+    // errors whose text would drive the terminal.
+    let program = scratch.path().join("remote-scp");
+    std::fs::write(
+        &program,
+        "#!/bin/sh\nhead -c 1 >/dev/null\n\
+         printf '\\001scp: bad\\033]0;owned\\007name: Permission denied\\n'\n\
+         printf '\\001scp: caf\\303\\251 \\377: No such file or directory\\n'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    for locale in ["C.UTF-8", "C"] {
+        let mut said = Vec::new();
+        for tool in ["scp".to_owned(), oxscp()] {
+            let mut cmd = Command::new(&tool);
+            cmd.current_dir(scratch.path())
+                .env("LANG", locale)
+                .env_remove("LC_ALL")
+                .env_remove("LC_CTYPE")
+                .arg("-O")
+                .arg("-S")
+                .arg(&program)
+                .args(["h:file", "got"]);
+            let out = support::run(&mut cmd, b"", TRANSFER_TIMEOUT);
+            said.push((out.code(), out.stdout, out.stderr));
+        }
+        assert_eq!(said[1], said[0], "{locale}");
+        assert_eq!(said[0].0, Some(1));
+        assert!(
+            said[0]
+                .2
+                .starts_with("scp: bad\\033]0;owned\\007name: Permission denied\n"),
+            "{}",
+            said[0].2
+        );
     }
 }
