@@ -18,3 +18,4 @@ pub mod sftp_server;
 pub mod ssh;
 pub mod strerror;
 pub mod syslog;
+pub mod width;

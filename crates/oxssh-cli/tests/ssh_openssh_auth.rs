@@ -342,9 +342,11 @@ fn partial_success_continues_with_the_next_required_method() {
 }
 
 #[test]
-fn server_banner_is_shown_on_stderr_unless_quiet() {
+fn server_banner_is_shown_on_stderr_escaped_as_openssh_shows_it_unless_quiet() {
     let banner_file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(banner_file.path(), "Authorised use only.\n").unwrap();
+    // A hostile banner: a title change and a colour, between ordinary lines and a tab.
+    let text_sent = "Authorised use only.\n\x1b]0;owned\x07\x1b[31mred\ttab\n";
+    std::fs::write(banner_file.path(), text_sent).unwrap();
     let banner = format!("Banner {}", banner_file.path().display());
     let Some(f) = Fixture::start(sshd_opts(&[&banner])) else {
         return;
@@ -352,10 +354,24 @@ fn server_banner_is_shown_on_stderr_unless_quiet() {
     let out = f.oxssh().run("true", b"");
     assert_exit(&out, 0, &f.peer);
     assert!(
-        out.stderr.contains("Authorised use only.\n"),
+        out.stderr
+            .contains("Authorised use only.\n\\033]0;owned\\007\\033[31mred\ttab\n"),
         "{}",
         out.stderr
     );
+    // The same bytes as ssh's (its host-key line aside, which only the first run prints).
+    let theirs_dir = ClientDir::new();
+    let theirs = Ssh::openssh(&theirs_dir, &f.peer, TEST_USER)
+        .identity(&f.key.path)
+        .option("StrictHostKeyChecking=no")
+        .option(&format!(
+            "UserKnownHostsFile={}",
+            f.client.known_hosts().display()
+        ))
+        .run("true", b"");
+    assert_eq!(theirs.code(), Some(0), "{}", theirs.stderr);
+    let again = f.oxssh().run("true", b"");
+    assert_eq!(again.stderr, text(&theirs.stderr));
     let quiet = f.oxssh().args(["-q"]).run("true", b"");
     assert_eq!(quiet.stderr, "");
 }

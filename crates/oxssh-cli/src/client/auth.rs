@@ -89,7 +89,7 @@ fn show_banners(client: &Client, settings: &AuthSettings) {
         return;
     }
     for banner in client.take_banners() {
-        eprint!("{banner}");
+        eprint!("{}", crate::width::escape_text(&banner));
     }
 }
 
@@ -283,11 +283,12 @@ async fn keyboard_interactive(
         let result = client
             .auth_keyboard_interactive(|request| {
                 asked = true;
+                // The server's words, escaped as OpenSSH logs them.
                 if !request.name.is_empty() {
-                    eprintln!("{}", request.name);
+                    eprintln!("{}", crate::width::escape_log(&request.name));
                 }
                 if !request.instruction.is_empty() {
-                    eprintln!("{}", request.instruction);
+                    eprintln!("{}", crate::width::escape_log(&request.instruction));
                 }
                 request
                     .prompts
@@ -295,8 +296,12 @@ async fn keyboard_interactive(
                     .map(|p| {
                         // OpenSSH names the account the server asks about: the same
                         // "Password: " could come from any of several hosts.
-                        let question =
-                            format!("({}@{}) {}", settings.user, settings.prompt_host, p.text);
+                        let question = format!(
+                            "({}@{}) {}",
+                            settings.user,
+                            settings.prompt_host,
+                            crate::width::escape(&p.text)
+                        );
                         let answer = if p.echo {
                             prompter.visible(&question)
                         } else {

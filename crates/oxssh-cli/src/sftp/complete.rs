@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::shell::{join, Shell};
-use super::width;
+use crate::width;
 
 /// The commands offered in the first word.
 const COMMANDS: &[&str] = &[

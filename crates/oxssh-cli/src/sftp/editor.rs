@@ -10,7 +10,7 @@ use std::os::fd::AsFd;
 
 use nix::sys::termios::{self, LocalFlags, SetArg, SpecialCharacterIndices, Termios};
 
-use super::width;
+use crate::width;
 
 /// One key, decoded from the terminal's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use oxssh_sftp::server::listing;
 use super::commands::{args_n, flags};
 use super::shell::{show, Shell};
 use super::units::fmt_scaled;
-use super::width;
+use crate::width;
 
 /// Flags ls takes.
 pub(super) const FLAGS: &str = "1afhlnrSt";

@@ -367,7 +367,7 @@ mod tests {
         assert_eq!(frames.len(), 4, "{frames:?}");
         for frame in frames {
             let line = frame.trim_start_matches('\r').trim_end_matches('\n');
-            assert_eq!(super::super::width::width(line), 49, "{frame:?}");
+            assert_eq!(crate::width::width(line), 49, "{frame:?}");
         }
     }
 

@@ -18,7 +18,6 @@ pub(crate) mod shell;
 mod transfer;
 pub(crate) mod tree;
 mod units;
-pub(crate) mod width;
 
 use std::io::BufRead;
 use std::sync::Arc;

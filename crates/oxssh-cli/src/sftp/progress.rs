@@ -6,7 +6,7 @@
 //! columns): the name padded to the terminal's width less 35 columns, then 34 columns
 //! of figures, the rate smoothed from one redraw to the next as OpenSSH smooths it, and
 //! once the data is all there the total rate and the time the transfer took. Widths
-//! are counted in terminal columns ([`super::width`]): the name (its control characters
+//! are counted in terminal columns ([`crate::width`]): the name (its control characters
 //! escaped) is cut or padded so a redraw always covers the previous line whole and a
 //! wide character is never cut in half. Drawing happens only where OpenSSH's meter
 //! draws: standard output a terminal, and this process in its foreground.
@@ -16,7 +16,7 @@ use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 use super::units::{meter_rate, meter_size};
-use super::width;
+use crate::width;
 
 /// One transfer's meter (drawn only when `visible`) and pacing.
 #[derive(Debug)]

@@ -297,9 +297,9 @@ pub fn base_name(path: &[u8]) -> PathBuf {
 }
 
 /// A remote path for messages, escaped so that a name the server chose cannot drive
-/// the terminal (see [`super::width::escape_bytes`]).
+/// the terminal (see [`crate::width::escape_bytes`]).
 pub fn show(path: &[u8]) -> String {
-    super::width::escape_bytes(path)
+    crate::width::escape_bytes(path)
 }
 
 /// A local path as remote bytes.

@@ -43,7 +43,7 @@ pub(super) fn parse_entry(text: &str) -> Step<(u32, u64, &str)> {
 /// not what was asked for. `.` is refused too, as scp 9.2's sink refuses it.
 pub(super) fn check_name(name: &str, pattern: Option<&str>) -> Step<()> {
     if name.is_empty() || name.contains('/') || name == ".." || name == "." {
-        let shown = crate::sftp::width::escape(name);
+        let shown = crate::width::escape(name);
         return Err(Stop::Fatal(format!("error: unexpected filename: {shown}")));
     }
     if let Some(pattern) = pattern {

@@ -20,8 +20,8 @@ use std::time::{Duration, UNIX_EPOCH};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 
 use crate::sftp::progress::Meter;
-use crate::sftp::width::escape_bytes;
 use crate::strerror::strerror;
+use crate::width::escape_bytes;
 
 /// The longest control line accepted from the peer.
 const MAX_LINE: usize = 8192;

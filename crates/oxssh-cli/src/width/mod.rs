@@ -97,6 +97,37 @@ fn escape_bytes_for(bytes: &[u8], utf8: bool) -> String {
     out
 }
 
+/// Text from the peer for the terminal (a server's banner), as OpenSSH's `fmprintf`
+/// shows it: line breaks and tabs kept, everything else as [`escape`] shows it.
+pub fn escape_text(text: &str) -> String {
+    let utf8 = utf8_terminal();
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\n' | '\r' | '\t') {
+            out.push(c);
+        } else {
+            push_shown_for(&mut out, c, utf8);
+        }
+    }
+    out
+}
+
+/// Text from the peer in a log line (a keyboard-interactive exchange's name and
+/// instruction), as OpenSSH's log functions show it (`strnvis` with `VIS_SAFE |
+/// VIS_OCTAL`): printable ASCII, space, tab, line breaks, backspace and bell kept, every
+/// other byte (non-ASCII ones included, in any locale) as its `\ooo` escape.
+pub fn escape_log(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_graphic() || matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 8 | 7) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("\\{b:03o}"));
+        }
+    }
+    out
+}
+
 /// Appends `c` as it is shown: itself, or its `\ooo` escapes (see [`escape`]).
 pub fn push_shown(out: &mut String, c: char) {
     push_shown_for(out, c, utf8_terminal());
@@ -283,6 +314,10 @@ mod tests {
             |n| (n == "LC_CTYPE").then(|| "en_US.utf8".into())
         ));
         assert!(!locale_is_utf8(|n| (n == "LC_ALL").then(|| "C".into())));
+        assert_eq!(
+            escape_log("Mot de passe \u{e9}\x1b[2J\t\x07"),
+            "Mot de passe \\303\\251\\033[2J\t\x07"
+        );
         assert!(!locale_is_utf8(|_| None));
     }
 
