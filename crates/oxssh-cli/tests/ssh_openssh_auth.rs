@@ -376,6 +376,40 @@ fn server_banner_is_shown_on_stderr_escaped_as_openssh_shows_it_unless_quiet() {
     assert_eq!(quiet.stderr, "");
 }
 
+#[test]
+fn a_server_disconnect_is_reported_with_openssh_lines() {
+    // Two keys the server does not know, against MaxAuthTries 1: sshd ends the
+    // connection with DISCONNECT "Too many authentication failures".
+    let Some(f) = Fixture::start(sshd_opts(&["MaxAuthTries 1"])) else {
+        return;
+    };
+    let stranger = f.client.key("stranger", HostKey::Ed25519, None);
+    let other = f.client.key("other_stranger", HostKey::Ed25519, None);
+    let run = |ssh: Ssh| {
+        ssh.identity(&stranger.path)
+            .identity(&other.path)
+            .option("IdentitiesOnly=yes")
+            .option("PreferredAuthentications=publickey")
+            .option("StrictHostKeyChecking=no")
+            .run("true", b"")
+    };
+    let ours = run(Ssh::oxssh(&f.client, &f.peer, TEST_USER));
+    let theirs = run(Ssh::openssh(&f.client, &f.peer, TEST_USER));
+    assert_eq!(theirs.code(), Some(255), "{}", theirs.stderr);
+    assert_eq!(ours.code(), Some(255), "{}", ours.stderr);
+    let port = f.peer.port();
+    let expected = format!(
+        "Received disconnect from 127.0.0.1 port {port}:2: Too many authentication failures\n\
+         Disconnected from 127.0.0.1 port {port}\n"
+    );
+    assert!(
+        text(&theirs.stderr).ends_with(&expected),
+        "{}",
+        theirs.stderr
+    );
+    assert!(ours.stderr.ends_with(&expected), "{}", ours.stderr);
+}
+
 // ---------------------------------------------------------------------------------
 // known_hosts
 // ---------------------------------------------------------------------------------

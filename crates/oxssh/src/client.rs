@@ -469,6 +469,11 @@ impl Client {
         }
     }
 
+    /// Why the connection ended, once it has (a peer's DISCONNECT among others).
+    pub fn ended_with(&self) -> Option<Error> {
+        self.shared.lock().error.clone()
+    }
+
     /// A snapshot of the channels not yet released, by our number (what `~#` lists).
     pub fn channels(&self) -> Vec<ChannelInfo> {
         let inner = self.shared.lock();

@@ -431,10 +431,13 @@ pub async fn connect_authenticated(
             ]))
         }
         Err(ConnectError::Handshake(e)) => {
+            if let Some(lines) = disconnect_lines(&e, &peer_ip, config.port) {
+                return Err(fail(&lines));
+            }
             return Err(fail(&[format!(
                 "Connection to {} port {}: {e}",
                 config.hostname, config.port
-            )]))
+            )]));
         }
     };
     let identity_files: Vec<PathBuf> = config
@@ -459,9 +462,37 @@ pub async fn connect_authenticated(
         batch: config.batch_mode,
     });
     if let Err(message) = authenticate(&client, &settings, prompter).await {
-        return Err(fail(&[message]));
+        let ended = client.ended_with();
+        let lines = ended.and_then(|e| disconnect_lines(&e, &peer_ip, config.port));
+        return Err(fail(&lines.unwrap_or_else(|| vec![message])));
     }
     Ok(client)
+}
+
+/// OpenSSH's two lines for a server that sent DISCONNECT: "Received disconnect from
+/// ADDR port PORT:CODE: TEXT" (the server's text escaped as ssh's log lines escape it)
+/// and "Disconnected from ADDR port PORT". `None` for any other error.
+fn disconnect_lines(
+    e: &oxssh::Error,
+    peer_ip: &std::sync::Mutex<Option<std::net::IpAddr>>,
+    port: u16,
+) -> Option<Vec<String>> {
+    let oxssh::Error::Transport(oxssh_proto::TransportError::PeerDisconnected {
+        reason,
+        description,
+    }) = e
+    else {
+        return None;
+    };
+    let addr = peer_ip.lock().ok().and_then(|ip| *ip)?;
+    Some(vec![
+        format!(
+            "Received disconnect from {addr} port {port}:{}: {}",
+            reason.code(),
+            crate::width::escape_log(description)
+        ),
+        format!("Disconnected from {addr} port {port}"),
+    ])
 }
 
 async fn connect_and_run(
