@@ -499,10 +499,12 @@ pub(super) async fn open_reporting(client: &Client, kind: &str, data: &[u8]) -> 
             reason,
             description,
         }) => {
+            // The server's text, escaped as ssh's log lines escape it.
             let sep = if description.is_empty() { "" } else { ": " };
             eprintln!(
-                "channel {channel}: open failed: {}{sep}{description}",
-                forwarding::reason_text(reason)
+                "channel {channel}: open failed: {}{sep}{}",
+                forwarding::reason_text(reason),
+                crate::width::escape_log(&description)
             );
             None
         }
