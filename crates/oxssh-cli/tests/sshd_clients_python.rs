@@ -441,3 +441,52 @@ fn asyncssh_agrees_with_oxsshd_on_every_shared_kex_cipher_mac_and_host_key() {
         s.peer.log()
     );
 }
+
+/// Paramiko offering two keys, the first one unknown to the server: it sends a fresh
+/// SERVICE_REQUEST before each key, which oxsshd must accept as sshd does.
+const PARAMIKO_TWO_KEYS: &str = r#"
+import sys
+import paramiko
+port, known_hosts, user, stranger, key = sys.argv[1:6]
+client = paramiko.SSHClient()
+client.load_host_keys(known_hosts)
+client.set_missing_host_key_policy(paramiko.RejectPolicy())
+client.connect("127.0.0.1", port=int(port), username=user, key_filename=[stranger, key],
+               allow_agent=False, look_for_keys=False, timeout=20, banner_timeout=20,
+               auth_timeout=20)
+_, stdout, _ = client.exec_command("id -un")
+print(stdout.read().decode().strip(), flush=True)
+client.close()
+"#;
+
+#[test]
+fn paramiko_trying_a_second_key_after_a_refused_one_logs_in() {
+    if !require_python_module("paramiko") {
+        return;
+    }
+    let Some(s) = Setup::start(&[]) else {
+        return;
+    };
+    let stranger = s.client.key("stranger", HostKey::Ed25519, None);
+    let path = s.client.path().join("paramiko_two_keys.py");
+    std::fs::write(&path, PARAMIKO_TWO_KEYS).unwrap();
+    let out = run(
+        Command::new("python3")
+            .arg(&path)
+            .arg(s.peer.port().to_string())
+            .arg(s.known_hosts())
+            .arg(TEST_USER)
+            .arg(&stranger.path)
+            .arg(&s.ed25519.path),
+        b"",
+        CLIENT_TIMEOUT,
+    );
+    assert_exit(&out, 0, &s.peer);
+    assert_eq!(out.stdout, format!("{TEST_USER}\n"), "{}", out.stderr);
+    let log = s.peer.log();
+    assert!(
+        log.contains(&format!("Failed publickey for {TEST_USER}")),
+        "{log}"
+    );
+    s.assert_accepted("publickey", TEST_USER, Some("ED25519"));
+}

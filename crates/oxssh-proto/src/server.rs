@@ -381,7 +381,9 @@ impl ServerConnection {
     fn dispatch(&mut self, payload: &[u8]) -> Result<(), TransportError> {
         let number = payload.first().copied().unwrap_or_default();
         match (self.stage, number) {
-            (Stage::ExpectServiceRequest, 5) => {
+            // Until authentication succeeds a client may ask for the service again, as
+            // Paramiko does before every method it tries; sshd accepts it each time.
+            (Stage::ExpectServiceRequest | Stage::Authenticating, 5) => {
                 let request = ServiceRequest::decode(payload)?;
                 if request.service != service::USERAUTH {
                     // RFC 4253 §10: refuse with a DISCONNECT.

@@ -37,7 +37,10 @@ impl Conn {
     pub(super) async fn on_auth(&mut self, attempt: AuthAttempt) -> Result<(), TransportError> {
         let started = Instant::now();
         let candidate = self.lookup(&attempt.user);
-        if candidate.is_none() && !matches!(attempt.method, AttemptMethod::None) {
+        // sshd looks the user up at the first request, whatever its method, and says
+        // so once.
+        if candidate.is_none() && !self.invalid_user_logged {
+            self.invalid_user_logged = true;
             log::invalid_user(&self.settings, self.ends, &attempt.user);
         }
         let query = matches!(attempt.method, AttemptMethod::PublicKeyQuery { .. });
