@@ -2,21 +2,15 @@
 //! the fuzzers use, so CI catches a regression without building the fuzzers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../../../fuzz/src/corpus.rs"]
+mod corpus_dir;
 mod pair;
 
-use std::path::PathBuf;
-
 fn corpus(target: &str) -> Vec<Vec<u8>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "empty corpus {}", dir.display());
-    files.iter().map(|f| std::fs::read(f).unwrap()).collect()
+    corpus_dir::corpus_files(env!("CARGO_MANIFEST_DIR"), target)
+        .iter()
+        .map(|f| std::fs::read(f).unwrap())
+        .collect()
 }
 
 #[test]

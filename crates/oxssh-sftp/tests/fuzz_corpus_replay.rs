@@ -4,23 +4,18 @@
 //! fuzzers.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../../../fuzz/src/corpus.rs"]
+mod corpus;
 #[path = "../../../fuzz/src/sftp.rs"]
 mod sftp;
 #[path = "../../../fuzz/src/sftp_client.rs"]
 mod sftp_client;
 
-use std::path::PathBuf;
+use corpus::corpus_files;
 
 #[test]
 fn sftp_packets_corpus_replays_without_panic() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/sftp_packets");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty());
-    for file in files {
+    for file in corpus_files(env!("CARGO_MANIFEST_DIR"), "sftp_packets") {
         let input = std::fs::read(&file).unwrap();
         // Seeds are valid encodings of something.
         assert!(
@@ -33,9 +28,8 @@ fn sftp_packets_corpus_replays_without_panic() {
 
 #[test]
 fn truncations_of_every_seed_never_panic() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/sftp_packets");
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let input = std::fs::read(entry.unwrap().path()).unwrap();
+    for file in corpus_files(env!("CARGO_MANIFEST_DIR"), "sftp_packets") {
+        let input = std::fs::read(file).unwrap();
         for cut in 0..input.len() {
             sftp::decode_sftp(input.get(..cut).unwrap());
         }
@@ -44,13 +38,7 @@ fn truncations_of_every_seed_never_panic() {
 
 #[test]
 fn sftp_client_corpus_replays_without_panic_or_hang() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/sftp_client");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "empty corpus {}", dir.display());
+    let files = corpus_files(env!("CARGO_MANIFEST_DIR"), "sftp_client");
     let scratch = tempfile::tempdir().unwrap();
     let root = scratch.path().to_path_buf();
     let (done, finished) = std::sync::mpsc::channel();

@@ -4,31 +4,15 @@
 //! in oxssh-keys, which this crate cannot depend on.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../../../fuzz/src/corpus.rs"]
+mod corpus;
 #[path = "../../../fuzz/src/wire.rs"]
 mod wire;
 
-use std::path::{Path, PathBuf};
+use corpus::is_seed;
 
-fn corpus_files(target: &str) -> Vec<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fuzz/corpus")
-        .join(target);
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "empty corpus {}", dir.display());
-    files
-}
-
-/// Hand-written seeds have readable names; files the fuzzer adds are named by hash.
-fn is_seed(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    !(name.len() == 40 && name.bytes().all(|b| b.is_ascii_hexdigit()))
+fn corpus_files(target: &str) -> Vec<std::path::PathBuf> {
+    corpus::corpus_files(env!("CARGO_MANIFEST_DIR"), target)
 }
 
 #[test]
