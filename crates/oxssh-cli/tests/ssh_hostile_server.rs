@@ -4,7 +4,8 @@
 //! exist, or a data packet over the client's maximum packet size. The server is our own
 //! sans-IO core driven by a test thread, scripted per case. Refused opens leave the
 //! session running (as OpenSSH's client does); every protocol violation ends `oxssh`
-//! promptly with exit 255 and a message, never a hang.
+//! promptly with exit 255 and a message, never a hang. A keyboard-interactive question
+//! with escape sequences in its texts is shown escaped, as OpenSSH shows it.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -45,6 +46,9 @@ enum Script {
     DataForUnknownChannel,
     /// Sends one 64 KiB data packet, twice the client's maximum packet size.
     OversizedDataPacket,
+    /// Refuses keys and asks a keyboard-interactive question whose name, instruction
+    /// and prompt carry terminal escape sequences; then answers the command normally.
+    HostileKbdInteractive,
 }
 
 /// What the server saw.
@@ -83,7 +87,7 @@ fn hostile_server(script: Script, dir: &std::path::Path) -> (u16, JoinHandle<See
             vec![key],
             AuthConfig {
                 password_authentication: false,
-                kbd_interactive_authentication: false,
+                kbd_interactive_authentication: script == Script::HostileKbdInteractive,
                 ..AuthConfig::default()
             },
             Instant::now(),
@@ -169,9 +173,22 @@ impl Server {
         while let Some(event) = self.core.poll_event().map_err(|e| e.to_string())? {
             match event {
                 ServerEvent::AuthRequest(attempt) => {
+                    let kbd = self.script == Script::HostileKbdInteractive;
                     let result = match attempt.method {
-                        AttemptMethod::PublicKeyQuery { .. } => self.core.pk_ok(),
-                        AttemptMethod::PublicKey { .. } => self.core.accept(),
+                        AttemptMethod::PublicKeyQuery { .. } if !kbd => self.core.pk_ok(),
+                        AttemptMethod::PublicKey { .. } if !kbd => self.core.accept(),
+                        AttemptMethod::KeyboardInteractiveStart { .. } => {
+                            let prompt = oxssh_wire::userauth::Prompt {
+                                text: "Code\x1b[8m: ".into(),
+                                echo: false,
+                            };
+                            self.core.info_request(
+                                "Title\x1b]0;owned\x07",
+                                "Read\x1b[2J this",
+                                vec![prompt],
+                            )
+                        }
+                        AttemptMethod::KeyboardInteractiveResponse { .. } => self.core.accept(),
                         _ => self.core.reject(),
                     };
                     result.map_err(|e| e.to_string())?;
@@ -260,6 +277,9 @@ impl Server {
             Script::OversizedDataPacket => self
                 .core
                 .send_unchecked_for_test(&channel_data(recipient, &vec![b'y'; 160 * 1024])),
+            Script::HostileKbdInteractive => self
+                .answer_normally()
+                .map_err(|_| oxssh_proto::TransportError::ApiMisuse("answer")),
         }
     }
 
@@ -357,4 +377,34 @@ fn data_packet_over_the_maximum_size_ends_the_client_with_255() {
     let seen = server.join().unwrap();
     assert_eq!(code, Some(255), "stderr: {stderr}\n{seen:?}");
     assert!(stderr.contains("maximum"), "stderr: {stderr}");
+}
+
+#[test]
+fn keyboard_interactive_texts_are_shown_escaped_as_openssh_shows_them() {
+    if !support::require_peer("ssh") {
+        return;
+    }
+    let mut said = Vec::new();
+    for program in ["ssh", OXSSH] {
+        let dir = ClientDir::new();
+        let (port, server) = hostile_server(Script::HostileKbdInteractive, dir.path());
+        let askpass = dir.askpass("123456");
+        let out = Ssh::program(program, &dir, port, "anyone")
+            .askpass(&askpass)
+            .option("PreferredAuthentications=keyboard-interactive")
+            .option("StrictHostKeyChecking=no")
+            .run("anything", b"");
+        let seen = server.join().unwrap();
+        assert_eq!(out.code(), Some(0), "{program}: {}\n{seen:?}", out.stderr);
+        let asked = std::fs::read_to_string(dir.path().join("askpass.log")).unwrap();
+        let stderr: String = support::client::text(&out.stderr)
+            .lines()
+            .filter(|l| !l.starts_with("Warning: Permanently added"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        said.push((out.stdout, stderr, asked));
+    }
+    assert_eq!(said[1], said[0]);
+    // Nothing the server sent reaches the terminal as a control character.
+    assert!(!said[0].1.contains('\x1b'), "{:?}", said[0].1);
 }
