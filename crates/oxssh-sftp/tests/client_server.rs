@@ -525,3 +525,70 @@ async fn listings_drop_names_holding_a_slash_and_report_them() {
     expected.sort();
     assert_eq!(reported, expected);
 }
+
+/// A server whose every directory lists 100 more entries at each READDIR, without end.
+fn listing_without_end(theirs: UnixStream) {
+    use oxssh_sftp::codec::{decode_request, encode_response, NameEntry, Request, Response};
+    use std::io::{Read, Write};
+    let mut theirs = theirs;
+    let mut init = [0u8; 9];
+    theirs.read_exact(&mut init).unwrap();
+    theirs.write_all(&[0, 0, 0, 5, 2, 0, 0, 0, 3]).unwrap();
+    let mut n = 0u64;
+    loop {
+        let mut len = [0u8; 4];
+        if theirs.read_exact(&mut len).is_err() {
+            return;
+        }
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+        theirs.read_exact(&mut body).unwrap();
+        let (id, request) = decode_request(&body).unwrap();
+        let response = match request {
+            Request::Opendir { path } => Response::Handle(path),
+            Request::Readdir { .. } => Response::Name(
+                (0..100)
+                    .map(|_| {
+                        n += 1;
+                        NameEntry {
+                            filename: format!("file{n}").into_bytes(),
+                            longname: format!("-rw-r--r-- 1 u g 0 Jan 1 2026 file{n}").into_bytes(),
+                            attrs: Attrs::default(),
+                        }
+                    })
+                    .collect(),
+            ),
+            _ => Response::Status {
+                code: status::OK,
+                message: String::new(),
+            },
+        };
+        let mut out = Vec::new();
+        encode_response(id, &response, &mut out);
+        if theirs.write_all(&out).is_err() {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_listing_without_end_fails_at_the_listing_limit() {
+    for together in [false, true] {
+        let (ours, theirs) = UnixStream::pair().unwrap();
+        std::thread::spawn(move || listing_without_end(theirs));
+        ours.set_nonblocking(true).unwrap();
+        let (read, write) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
+        let mut sftp = Sftp::new(read, write).await.unwrap();
+        sftp.set_listing_limit(1 << 20);
+        let err = if together {
+            sftp.read_dirs(&[b"/a".to_vec(), b"/b".to_vec()])
+                .await
+                .unwrap_err()
+        } else {
+            sftp.read_dir(b"/a").await.unwrap_err()
+        };
+        assert!(
+            matches!(&err, oxssh_sftp::Error::Protocol(m) if m.contains("listing over 1048576 bytes")),
+            "{err:?}"
+        );
+    }
+}

@@ -14,6 +14,23 @@ use crate::codec::{status, NameEntry, Request, Response};
 /// drops): the directory listed, and the name.
 pub type SuspectNameReport = Box<dyn FnMut(&[u8], &[u8]) + Send>;
 
+/// What one listing call may hold by default: 1 GiB, several million entries of
+/// ordinary names (see [`Sftp::set_listing_limit`]).
+pub const DEFAULT_LISTING_LIMIT: usize = 1 << 30;
+
+/// What an entry is counted for against the limit: its names and extended attributes,
+/// and a fixed share for the entry itself.
+fn listing_cost(entry: &NameEntry) -> usize {
+    const PER_ENTRY: usize = 128;
+    let extended: usize = entry
+        .attrs
+        .extended
+        .iter()
+        .map(|(name, value)| name.len() + value.len() + 48)
+        .sum();
+    PER_ENTRY + entry.filename.len() + entry.longname.len() + extended
+}
+
 /// Where a session reports the names it dropped (none set: a tracing warning).
 #[derive(Default)]
 pub(super) struct SuspectNames(Option<SuspectNameReport>);
@@ -53,14 +70,30 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
         self.suspect = SuspectNames(Some(report));
     }
 
-    /// Moves `names` listed in directory `dir` into `entries`, but those holding a `/`.
+    /// Bounds what one [`Sftp::read_dir`] or [`Sftp::read_dirs`] call holds: a server
+    /// can list without end, and a listing is kept whole. Past `bytes` (names, long
+    /// names and attributes, and a share per entry; [`DEFAULT_LISTING_LIMIT`] unless
+    /// set) the call fails with [`Error::Protocol`].
+    pub fn set_listing_limit(&mut self, bytes: usize) {
+        self.listing_limit = bytes;
+    }
+
+    /// Moves `names` listed in directory `dir` into `entries`, but those holding a `/`,
+    /// spending `budget` (what the call may still hold).
     fn keep_plain_names(
         &mut self,
         dir: &[u8],
         names: Vec<NameEntry>,
         entries: &mut Vec<NameEntry>,
-    ) {
+        budget: &mut usize,
+    ) -> Result<()> {
         for entry in names {
+            *budget = budget.checked_sub(listing_cost(&entry)).ok_or_else(|| {
+                Error::Protocol(format!(
+                    "directory listing over {} bytes",
+                    self.listing_limit
+                ))
+            })?;
             if !entry.filename.contains(&b'/') {
                 entries.push(entry);
             } else if let Some(report) = self.suspect.0.as_mut() {
@@ -73,10 +106,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
                 );
             }
         }
+        Ok(())
     }
 
     /// The entries of directory `path` (`.` and `..` included when the server lists
-    /// them; names holding a `/` dropped, see [`Sftp::on_suspect_name`]). Stopped through [`Sftp::interrupter`] ([`Error::Interrupted`]).
+    /// them; names holding a `/` dropped, see [`Sftp::on_suspect_name`]). Stopped through
+    /// [`Sftp::interrupter`] ([`Error::Interrupted`]); bounded by
+    /// [`Sftp::set_listing_limit`].
     pub async fn read_dir(&mut self, path: &[u8]) -> Result<Vec<NameEntry>> {
         let handle = match self
             .call(Request::Opendir {
@@ -88,6 +124,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
             other => return Err(unexpected(other)),
         };
         let mut entries = Vec::new();
+        let mut budget = self.listing_limit;
         let result = loop {
             // A long listing stops between READDIRs when interrupted (the handle is
             // still closed).
@@ -100,7 +137,11 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
                 })
                 .await
             {
-                Ok(Response::Name(names)) => self.keep_plain_names(path, names, &mut entries),
+                Ok(Response::Name(names)) => {
+                    if let Err(e) = self.keep_plain_names(path, names, &mut entries, &mut budget) {
+                        break Err(e);
+                    }
+                }
                 Ok(Response::Status { code, .. }) if code == status::EOF => break Ok(()),
                 Ok(other) => break Err(unexpected(other)),
                 Err(e) => break Err(e),
@@ -114,11 +155,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
 
     /// The entries of each directory of `paths` (as [`Sftp::read_dir`] gives them),
     /// or why it could not be listed; in the order of `paths`. An `Err` means the
-    /// session itself failed, or [`Error::Interrupted`]: once the session's interrupter
+    /// session itself failed, the listings went over [`Sftp::set_listing_limit`]
+    /// together, or [`Error::Interrupted`]: once the session's interrupter
     /// is set, no directory is opened any more and the open ones are closed instead of
     /// read on.
     pub async fn read_dirs(&mut self, paths: &[Vec<u8>]) -> Result<Vec<Result<Vec<NameEntry>>>> {
         let mut listings: Vec<Listing> = paths.iter().map(|_| Listing::default()).collect();
+        let mut budget = self.listing_limit;
         let mut pending: HashMap<u32, Pending> = HashMap::new();
         let mut next = 0;
         loop {
@@ -151,7 +194,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
                 }
                 (Pending::Read(_), Response::Name(names)) => {
                     let dir = paths.get(i).map_or(&[][..], Vec::as_slice);
-                    self.keep_plain_names(dir, names, &mut listing.entries);
+                    self.keep_plain_names(dir, names, &mut listing.entries, &mut budget)?;
                     Some((
                         Request::Readdir {
                             handle: listing.handle.clone(),

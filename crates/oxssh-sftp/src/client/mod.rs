@@ -114,6 +114,8 @@ pub struct Sftp<R, W> {
     in_place: Option<Box<dyn InPlaceWrite>>,
     /// Told of listed names that were dropped for holding a `/`.
     suspect: listing::SuspectNames,
+    /// Bytes one listing call may hold (see [`Sftp::set_listing_limit`]).
+    listing_limit: usize,
 }
 
 impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
@@ -131,6 +133,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Sftp<R, W> {
             interrupt: Arc::new(AtomicBool::new(false)),
             in_place: None,
             suspect: listing::SuspectNames::default(),
+            listing_limit: listing::DEFAULT_LISTING_LIMIT,
         };
         Init {
             version: codec::VERSION,
