@@ -445,16 +445,28 @@ async fn crossload_streams_between_two_sessions_and_names_the_failing_side() {
     assert!(ro.stat(&b(dir.path())).await.unwrap().is_dir());
 }
 
-/// A server that lists every directory as `good` and three names holding a `/`: each
-/// directory's one READDIR answer, then EOF.
-fn listing_hostile_names(theirs: UnixStream) {
-    use oxssh_sftp::codec::{decode_request, encode_response, NameEntry, Request, Response};
+/// A scripted server on `theirs`: VERSION 3 after INIT, then each request answered by
+/// `answer`, until the client goes away. Started on a thread; returns the client's
+/// session.
+async fn scripted(
+    answer: impl FnMut(oxssh_sftp::codec::Request) -> oxssh_sftp::codec::Response + Send + 'static,
+) -> Session {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    std::thread::spawn(move || serve_script(theirs, answer));
+    ours.set_nonblocking(true).unwrap();
+    let (read, write) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
+    Sftp::new(read, write).await.unwrap()
+}
+
+fn serve_script(
+    mut theirs: UnixStream,
+    mut answer: impl FnMut(oxssh_sftp::codec::Request) -> oxssh_sftp::codec::Response,
+) {
+    use oxssh_sftp::codec::{decode_request, encode_response};
     use std::io::{Read, Write};
-    let mut theirs = theirs;
     let mut init = [0u8; 9];
     theirs.read_exact(&mut init).unwrap();
     theirs.write_all(&[0, 0, 0, 5, 2, 0, 0, 0, 3]).unwrap();
-    let mut listed: Vec<Vec<u8>> = Vec::new();
     loop {
         let mut len = [0u8; 4];
         if theirs.read_exact(&mut len).is_err() {
@@ -463,42 +475,54 @@ fn listing_hostile_names(theirs: UnixStream) {
         let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
         theirs.read_exact(&mut body).unwrap();
         let (id, request) = decode_request(&body).unwrap();
-        let ok = |code| Response::Status {
-            code,
-            message: String::new(),
-        };
-        let response = match request {
-            Request::Opendir { path } => Response::Handle(path),
-            Request::Readdir { handle } if !listed.contains(&handle) => {
-                listed.push(handle);
-                let entry = |name: &str| NameEntry {
-                    filename: name.as_bytes().to_vec(),
-                    longname: name.as_bytes().to_vec(),
-                    attrs: Attrs::default(),
-                };
-                Response::Name(
-                    ["good", "../escape", "x/..", "/etc/passwd"]
-                        .map(entry)
-                        .to_vec(),
-                )
-            }
-            Request::Readdir { .. } => ok(status::EOF),
-            Request::Close { .. } => ok(status::OK),
-            _ => ok(status::FAILURE),
-        };
         let mut out = Vec::new();
-        encode_response(id, &response, &mut out);
-        theirs.write_all(&out).unwrap();
+        encode_response(id, &answer(request), &mut out);
+        if theirs.write_all(&out).is_err() {
+            return;
+        }
+    }
+}
+
+fn status_only(code: u32) -> oxssh_sftp::codec::Response {
+    oxssh_sftp::codec::Response::Status {
+        code,
+        message: String::new(),
+    }
+}
+
+fn entry(name: &str) -> oxssh_sftp::codec::NameEntry {
+    oxssh_sftp::codec::NameEntry {
+        filename: name.as_bytes().to_vec(),
+        longname: format!("-rw-r--r-- 1 u g 0 Jan 1 2026 {name}").into_bytes(),
+        attrs: Attrs::default(),
+    }
+}
+
+/// Lists every directory as `good` and three names holding a `/`: each directory's
+/// one READDIR answer, then EOF.
+fn listing_hostile_names() -> impl FnMut(oxssh_sftp::codec::Request) -> oxssh_sftp::codec::Response
+{
+    use oxssh_sftp::codec::{Request, Response};
+    let mut listed: Vec<Vec<u8>> = Vec::new();
+    move |request| match request {
+        Request::Opendir { path } => Response::Handle(path),
+        Request::Readdir { handle } if !listed.contains(&handle) => {
+            listed.push(handle);
+            Response::Name(
+                ["good", "../escape", "x/..", "/etc/passwd"]
+                    .map(entry)
+                    .to_vec(),
+            )
+        }
+        Request::Readdir { .. } => status_only(status::EOF),
+        Request::Close { .. } => status_only(status::OK),
+        _ => status_only(status::FAILURE),
     }
 }
 
 #[tokio::test]
 async fn listings_drop_names_holding_a_slash_and_report_them() {
-    let (ours, theirs) = UnixStream::pair().unwrap();
-    std::thread::spawn(move || listing_hostile_names(theirs));
-    ours.set_nonblocking(true).unwrap();
-    let (read, write) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
-    let mut sftp = Sftp::new(read, write).await.unwrap();
+    let mut sftp = scripted(listing_hostile_names()).await;
     let reported = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let into = reported.clone();
     sftp.on_suspect_name(Box::new(move |dir: &[u8], name: &[u8]| {
@@ -526,58 +550,28 @@ async fn listings_drop_names_holding_a_slash_and_report_them() {
     assert_eq!(reported, expected);
 }
 
-/// A server whose every directory lists 100 more entries at each READDIR, without end.
-fn listing_without_end(theirs: UnixStream) {
-    use oxssh_sftp::codec::{decode_request, encode_response, NameEntry, Request, Response};
-    use std::io::{Read, Write};
-    let mut theirs = theirs;
-    let mut init = [0u8; 9];
-    theirs.read_exact(&mut init).unwrap();
-    theirs.write_all(&[0, 0, 0, 5, 2, 0, 0, 0, 3]).unwrap();
+/// Lists 100 more entries at each READDIR of any directory, without end.
+fn listing_without_end() -> impl FnMut(oxssh_sftp::codec::Request) -> oxssh_sftp::codec::Response {
+    use oxssh_sftp::codec::{Request, Response};
     let mut n = 0u64;
-    loop {
-        let mut len = [0u8; 4];
-        if theirs.read_exact(&mut len).is_err() {
-            return;
-        }
-        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-        theirs.read_exact(&mut body).unwrap();
-        let (id, request) = decode_request(&body).unwrap();
-        let response = match request {
-            Request::Opendir { path } => Response::Handle(path),
-            Request::Readdir { .. } => Response::Name(
-                (0..100)
-                    .map(|_| {
-                        n += 1;
-                        NameEntry {
-                            filename: format!("file{n}").into_bytes(),
-                            longname: format!("-rw-r--r-- 1 u g 0 Jan 1 2026 file{n}").into_bytes(),
-                            attrs: Attrs::default(),
-                        }
-                    })
-                    .collect(),
-            ),
-            _ => Response::Status {
-                code: status::OK,
-                message: String::new(),
-            },
-        };
-        let mut out = Vec::new();
-        encode_response(id, &response, &mut out);
-        if theirs.write_all(&out).is_err() {
-            return;
-        }
+    move |request| match request {
+        Request::Opendir { path } => Response::Handle(path),
+        Request::Readdir { .. } => Response::Name(
+            (0..100)
+                .map(|_| {
+                    n += 1;
+                    entry(&format!("file{n}"))
+                })
+                .collect(),
+        ),
+        _ => status_only(status::OK),
     }
 }
 
 #[tokio::test]
 async fn a_listing_without_end_fails_at_the_listing_limit() {
     for together in [false, true] {
-        let (ours, theirs) = UnixStream::pair().unwrap();
-        std::thread::spawn(move || listing_without_end(theirs));
-        ours.set_nonblocking(true).unwrap();
-        let (read, write) = tokio::net::UnixStream::from_std(ours).unwrap().into_split();
-        let mut sftp = Sftp::new(read, write).await.unwrap();
+        let mut sftp = scripted(listing_without_end()).await;
         sftp.set_listing_limit(1 << 20);
         let err = if together {
             sftp.read_dirs(&[b"/a".to_vec(), b"/b".to_vec()])
