@@ -46,8 +46,6 @@ pub(super) struct Conn {
     pub events: mpsc::UnboundedSender<SessionMsg>,
     /// The last user looked up (`None` inside: no such user).
     pub candidate: Option<(String, Option<Candidate>)>,
-    /// "Invalid user" was logged (once per connection, as sshd logs it).
-    pub invalid_user_logged: bool,
     /// The key or method that satisfied the policy, until the core says authenticated.
     pub accepted: Option<Login>,
     /// The last key a query was answered PK_OK for: (user, key, its authorized_keys
@@ -122,7 +120,6 @@ pub(crate) async fn serve(
         candidate: None,
         accepted: None,
         queried_key: None,
-        invalid_user_logged: false,
         login: None,
         pam: None,
         pam_session: false,

@@ -36,11 +36,11 @@ impl Conn {
     /// Answers one attempt.
     pub(super) async fn on_auth(&mut self, attempt: AuthAttempt) -> Result<(), TransportError> {
         let started = Instant::now();
-        let candidate = self.lookup(&attempt.user);
         // sshd looks the user up at the first request, whatever its method, and says
-        // so once.
-        if candidate.is_none() && !self.invalid_user_logged {
-            self.invalid_user_logged = true;
+        // so once (the user cannot change: the core refuses that).
+        let first_request = self.candidate.is_none();
+        let candidate = self.lookup(&attempt.user);
+        if candidate.is_none() && first_request {
             log::invalid_user(&self.settings, self.ends, &attempt.user);
         }
         let query = matches!(attempt.method, AttemptMethod::PublicKeyQuery { .. });

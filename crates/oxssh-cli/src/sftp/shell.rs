@@ -87,7 +87,8 @@ impl Shell {
     /// Words messages as `scp` does (its `scp: ` prefix, its texts).
     pub fn speak_as_scp(&mut self) {
         self.scp_style = true;
-        self.sftp.on_suspect_name(suspect_name_reporter("scp: "));
+        self.sftp
+            .on_suspect_name(suspect_name_reporter(self.prefix()));
     }
 
     /// `host:path` on the command line: a directory becomes the working directory; a

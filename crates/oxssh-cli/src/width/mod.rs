@@ -90,8 +90,8 @@ fn escape_bytes_for(bytes: &[u8], utf8: bool) -> String {
         for c in chunk.valid().chars() {
             push_shown_for(&mut out, c, utf8);
         }
-        for b in chunk.invalid() {
-            out.push_str(&format!("\\{b:03o}"));
+        for &b in chunk.invalid() {
+            push_octal(&mut out, b);
         }
     }
     out
@@ -122,7 +122,7 @@ pub fn escape_log(text: &str) -> String {
         if b.is_ascii_graphic() || matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 8 | 7) {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("\\{b:03o}"));
+            push_octal(&mut out, b);
         }
     }
     out
@@ -137,10 +137,18 @@ fn push_shown_for(out: &mut String, c: char, utf8: bool) {
     if needs_escape(c, utf8) {
         let mut bytes = [0; 4];
         for b in c.encode_utf8(&mut bytes).bytes() {
-            out.push_str(&format!("\\{b:03o}"));
+            push_octal(out, b);
         }
     } else {
         out.push(c);
+    }
+}
+
+/// Appends `b` as a `\ooo` escape.
+fn push_octal(out: &mut String, b: u8) {
+    out.push('\\');
+    for shift in [6, 3, 0] {
+        out.push(char::from(b'0' + (b >> shift & 7)));
     }
 }
 
@@ -314,11 +322,13 @@ mod tests {
             |n| (n == "LC_CTYPE").then(|| "en_US.utf8".into())
         ));
         assert!(!locale_is_utf8(|n| (n == "LC_ALL").then(|| "C".into())));
+        assert!(!locale_is_utf8(|_| None));
         assert_eq!(
             escape_log("Mot de passe \u{e9}\x1b[2J\t\x07"),
             "Mot de passe \\303\\251\\033[2J\t\x07"
         );
-        assert!(!locale_is_utf8(|_| None));
+        // A banner keeps its line breaks and tabs; a colour change does not get through.
+        assert_eq!(escape_text("a\tb\r\nc\x1b[31m\n"), "a\tb\r\nc\\033[31m\n");
     }
 
     #[test]

@@ -399,10 +399,9 @@ where
         };
         let line = wire.line().await?;
         let text = String::from_utf8_lossy(&line).into_owned();
-        let shown = escape_bytes(&line);
         match kind {
             1 | 2 => {
-                eprintln!("{shown}");
+                eprintln!("{}", escape_bytes(&line));
                 wire.errors += 1;
                 if kind == 2 {
                     return Err(Stop::Fatal(String::new()));
